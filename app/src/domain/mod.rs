@@ -1,0 +1,23 @@
+//! Types that parse at the boundary. Holding one means it was checked; nothing here does I/O, so the
+//! same rules run in the browser (instant feedback) and on the server (the verdict).
+
+pub mod affiliate;
+pub mod campaign;
+pub mod clock;
+pub mod email;
+pub mod fields;
+pub mod ids;
+pub mod money;
+pub mod password;
+pub mod person_name;
+pub mod slug;
+pub mod text;
+
+pub use affiliate::{AffiliateState, ApplicationForm, ReferralCode};
+pub use campaign::{CampaignForm, CommissionRule};
+pub use email::Email;
+pub use fields::FieldErrors;
+pub use ids::{AffiliateId, CampaignId, MerchantId, UserId};
+pub use money::{Currency, Money, Rate};
+pub use person_name::PersonName;
+pub use slug::Slug;

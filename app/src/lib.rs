@@ -1,0 +1,57 @@
+//! Rekomi's web app: the merchant SPA (server-rendered, then hydrated), the public landing page
+//! component, the server functions, and the domain types both sides share.
+
+pub mod api;
+pub mod components;
+pub mod domain;
+pub mod error;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod ports;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::path;
+
+/// The HTML document around the merchant app.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    pages::session::provide_session();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/rekomi.css"/>
+        <Title text="Rekomi"/>
+        <Router>
+            <Routes fallback=pages::not_found::NotFound>
+                <Route path=path!("/") view=pages::home::Home/>
+                <Route path=path!("/signup") view=pages::auth::SignUp/>
+                <Route path=path!("/login") view=pages::auth::LogIn/>
+                <ParentRoute path=path!("/app") view=pages::layout::MerchantLayout>
+                    <Route path=path!("") view=pages::campaigns::CampaignList/>
+                    <Route path=path!("campaigns/new") view=pages::campaigns::NewCampaign/>
+                    <Route path=path!("campaigns/:id") view=pages::campaigns::EditCampaign/>
+                    <Route path=path!("queue") view=pages::queue::ApprovalQueue/>
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}

@@ -1,0 +1,142 @@
+//! The public landing page where affiliates apply. The server renders it as plain HTML with no
+//! scripts: it must work with JavaScript off, load fast, and keep what was typed when it shows errors.
+
+use crate::domain::{ApplicationForm, FieldErrors};
+use leptos::prelude::*;
+
+/// The campaign as the public sees it.
+#[derive(Debug, Clone)]
+pub struct PublicCampaign {
+    pub merchant_name: String,
+    pub campaign_name: String,
+    pub pitch: String,
+    pub terms: String,
+    pub terms_version: i64,
+    pub commission: String,
+    pub cookie_days: u16,
+}
+
+/// What the page shows below the pitch.
+#[derive(Debug, Clone)]
+pub enum JoinState {
+    /// The form, with what was typed and what was wrong (empty on first view).
+    Form { values: ApplicationForm, errors: FieldErrors },
+    /// Applied; the merchant will review.
+    Received { first_name: String },
+    /// Approved at once by an auto-approve campaign.
+    Approved { first_name: String, referral_code: String },
+    /// This email already applied to this campaign.
+    AlreadyApplied,
+    /// This email is already in another of the merchant's programs.
+    InAnotherProgram { campaign_name: String },
+    /// The per-address limit was hit.
+    TooMany { retry_after_secs: u64 },
+}
+
+#[component]
+pub fn JoinPage(campaign: PublicCampaign, state: JoinState, action: String) -> impl IntoView {
+    let PublicCampaign { merchant_name, campaign_name, pitch, terms, terms_version, commission, cookie_days } = campaign;
+    view! {
+        <main class="join">
+            <p class="eyebrow">{merchant_name.clone()}" affiliate program"</p>
+            <h1>{campaign_name}</h1>
+            <div class="pitch">{paragraphs(&pitch)}</div>
+            <ul class="facts">
+                <li><strong>"Commission: "</strong>{commission}</li>
+                <li><strong>"Cookie window: "</strong>{format!("{cookie_days} days")}</li>
+            </ul>
+            {match state {
+                JoinState::Form { values, errors } => view! {
+                    <ApplicationFormView values errors terms terms_version action/>
+                }.into_any(),
+                JoinState::Received { first_name } => view! {
+                    <section class="outcome" role="status">
+                        <h2>{format!("Thanks, {first_name}!")}</h2>
+                        <p>{format!("Your application is in. {merchant_name} reviews applications and will email you once you're approved.")}</p>
+                    </section>
+                }.into_any(),
+                JoinState::Approved { first_name, referral_code } => view! {
+                    <section class="outcome" role="status">
+                        <h2>{format!("Welcome aboard, {first_name}!")}</h2>
+                        <p>"You're approved. Your referral code is "<code class="code">{referral_code}</code>"."</p>
+                        <p>"Watch your inbox for your tracking link and next steps."</p>
+                    </section>
+                }.into_any(),
+                JoinState::AlreadyApplied => view! {
+                    <section class="outcome" role="status">
+                        <h2>"You've already applied"</h2>
+                        <p>{format!("We already have an application from this email for this program, so there is nothing more to do. {merchant_name} will be in touch.")}</p>
+                    </section>
+                }.into_any(),
+                JoinState::InAnotherProgram { campaign_name } => view! {
+                    <section class="outcome" role="status">
+                        <h2>"You're already with us"</h2>
+                        <p>{format!("This email already belongs to {merchant_name}'s “{campaign_name}” program. If you'd like to switch, reply to any email from {merchant_name}.")}</p>
+                    </section>
+                }.into_any(),
+                JoinState::TooMany { retry_after_secs } => view! {
+                    <section class="outcome error" role="alert">
+                        <h2>"Too many applications"</h2>
+                        <p>{format!("We received too many applications from your network. Try again in {retry_after_secs} s.")}</p>
+                    </section>
+                }.into_any(),
+            }}
+        </main>
+    }
+}
+
+#[component]
+fn ApplicationFormView(values: ApplicationForm, errors: FieldErrors, terms: String, terms_version: i64, action: String) -> impl IntoView {
+    let error = |field: &'static str| {
+        errors.get(field).map(|m| view! { <p class="field-error" id=format!("{field}-error")>{m.to_owned()}</p> })
+    };
+    let invalid = |field: &str| errors.get(field).is_some().then_some("true");
+    let described = |field: &str| errors.get(field).map(|_| format!("{field}-error"));
+    let summary = (!errors.is_empty()).then(|| {
+        view! {
+            <div class="banner error" role="alert">
+                <p>"Please correct the following:"</p>
+                <ul>{errors.iter().map(|(_, m)| view! { <li>{m.to_owned()}</li> }).collect_view()}</ul>
+            </div>
+        }
+    });
+    view! {
+        <form class="apply" method="post" action=action>
+            <h2>"Apply to join"</h2>
+            {summary}
+            <label for="name">"Full name"</label>
+            <input id="name" name="name" autocomplete="name" required value=values.name.clone()
+                aria-invalid=invalid("name") aria-describedby=described("name")/>
+            {error("name")}
+            <label for="email">"Email"</label>
+            <input id="email" name="email" type="email" autocomplete="email" required value=values.email.clone()
+                aria-invalid=invalid("email") aria-describedby=described("email")/>
+            {error("email")}
+            <label for="website">"Website or social handle (optional)"</label>
+            <input id="website" name="website" value=values.website.clone() aria-invalid=invalid("website")/>
+            {error("website")}
+            <label for="message">"Message (optional)"</label>
+            <textarea id="message" name="message" rows="3" aria-invalid=invalid("message")>{values.message.clone()}</textarea>
+            {error("message")}
+            <div class="hp" aria-hidden="true">
+                <label for="company_url">"Leave this empty"</label>
+                <input id="company_url" name="company_url" tabindex="-1" autocomplete="off"/>
+            </div>
+            <details class="terms" open>
+                <summary>{format!("Program terms (version {terms_version})")}</summary>
+                <div class="terms-text">{paragraphs(&terms)}</div>
+            </details>
+            <label class="check">
+                <input type="checkbox" name="accept_terms" id="accept_terms" checked=values.accept_terms.is_some()
+                    aria-invalid=invalid("accept_terms")/>
+                " I accept the program terms"
+            </label>
+            {error("accept_terms")}
+            <button type="submit">"Apply"</button>
+        </form>
+    }
+}
+
+fn paragraphs(text: &str) -> impl IntoView {
+    text.split("\n\n").map(|p| view! { <p>{p.to_owned()}</p> }).collect_view()
+}

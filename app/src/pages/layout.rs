@@ -1,0 +1,45 @@
+//! The frame around every merchant page: navigation, who is signed in, and the sign-in guard.
+
+use crate::api::accounts::log_out;
+use crate::pages::session::use_session;
+use leptos::prelude::*;
+use leptos_router::components::{Outlet, Redirect, A};
+use leptos_router::hooks::use_navigate;
+
+#[component]
+pub fn MerchantLayout() -> impl IntoView {
+    let session = use_session();
+    let logout = Action::new(|_: &()| log_out());
+    let navigate = use_navigate();
+    Effect::new(move || {
+        if logout.value().get().is_some() {
+            session.0.refetch();
+            navigate("/login", Default::default());
+        }
+    });
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match session.0.await {
+                    Ok(Some(s)) => view! {
+                        <header class="topbar">
+                            <nav>
+                                <span class="brand">"Rekomi"</span>
+                                <A href="/app" exact=true>"Campaigns"</A>
+                                <A href="/app/queue">"Approval queue"</A>
+                            </nav>
+                            <div class="who">
+                                <span class="shop">{s.merchant_name}</span>
+                                <span class="muted">{s.user_email}</span>
+                                <button class="link" on:click=move |_| { logout.dispatch(()); }>"Log out"</button>
+                            </div>
+                        </header>
+                        <main class="page"><Outlet/></main>
+                    }.into_any(),
+                    Ok(None) => view! { <Redirect path="/login"/> }.into_any(),
+                    Err(e) => view! { <main class="narrow"><div class="banner error">{e.message}</div></main> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}

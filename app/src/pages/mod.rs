@@ -1,0 +1,10 @@
+//! One module a page; `join` is the public landing page the server renders without the SPA.
+
+pub mod auth;
+pub mod campaigns;
+pub mod home;
+pub mod join;
+pub mod layout;
+pub mod not_found;
+pub mod queue;
+pub mod session;

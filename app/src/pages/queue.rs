@@ -1,0 +1,209 @@
+//! The approval queue: filter, search, select, approve or reject one or many.
+
+use crate::api::affiliates::{approval_queue, decide_applications};
+use crate::api::campaigns::list_campaigns;
+use crate::api::views::{ApplicationView, DecisionOutcome, QueueFilter, QueuePage};
+use crate::components::state_badge::StateBadge;
+use crate::domain::affiliate::Decision;
+use crate::domain::clock::format_utc;
+use crate::domain::{AffiliateId, AffiliateState, CampaignId};
+use crate::error::AppError;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use std::collections::BTreeSet;
+
+#[component]
+pub fn ApprovalQueue() -> impl IntoView {
+    let state = RwSignal::new(Some(AffiliateState::Pending));
+    let campaign = RwSignal::new(None::<CampaignId>);
+    let search = RwSignal::new(String::new());
+    let page = RwSignal::new(0_u32);
+    let selected = RwSignal::new(BTreeSet::<AffiliateId>::new());
+    // Bumped after each decision so the list refetches in place.
+    let version = RwSignal::new(0_u32);
+
+    let filter = move || QueueFilter { state: state.get(), campaign: campaign.get(), search: search.get(), page: page.get() };
+    let queue = Resource::new(move || (filter(), version.get()), |(filter, _)| approval_queue(filter));
+    let campaigns = Resource::new(|| (), |_| list_campaigns());
+
+    let decide = Action::new(|(ids, decision): &(Vec<AffiliateId>, Decision)| decide_applications(ids.clone(), *decision));
+    Effect::new(move || {
+        if decide.value().get().is_some() {
+            selected.set(BTreeSet::new());
+            version.update(|v| *v += 1);
+        }
+    });
+    let decide_selected = move |decision: Decision| {
+        let ids: Vec<AffiliateId> = selected.get_untracked().into_iter().collect();
+        if !ids.is_empty() {
+            decide.dispatch((ids, decision));
+        }
+    };
+    let reset_page = move || {
+        page.set(0);
+        selected.set(BTreeSet::new());
+    };
+
+    view! {
+        <Title text="Approval queue · Rekomi"/>
+        <h1>"Approval queue"</h1>
+        <div class="filters">
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let counts = queue.await.map(|p| p.counts).unwrap_or_default();
+                    let tabs = [
+                        (Some(AffiliateState::Pending), "Pending", counts.pending),
+                        (Some(AffiliateState::Approved), "Approved", counts.approved),
+                        (Some(AffiliateState::Rejected), "Rejected", counts.rejected),
+                        (None, "All", counts.pending + counts.approved + counts.rejected + counts.disabled),
+                    ];
+                    view! {
+                        <div class="tabs" role="tablist">
+                            {tabs.into_iter().map(|(tab, label, count)| view! {
+                                <button role="tab" class:active=move || state.get() == tab
+                                    attr:aria-selected=move || (state.get() == tab).to_string()
+                                    on:click=move |_| { state.set(tab); reset_page(); }>
+                                    {format!("{label} ({count})")}
+                                </button>
+                            }).collect_view()}
+                        </div>
+                    }
+                })}
+            </Transition>
+            <label class="inline">"Campaign "
+                <select on:change=move |ev| { campaign.set(event_target_value(&ev).parse().ok()); reset_page(); }>
+                    <option value="">"All campaigns"</option>
+                    <Transition fallback=|| ()>
+                        {move || Suspend::new(async move {
+                            campaigns.await.unwrap_or_default().into_iter().map(|c| view! {
+                                <option value=c.id.to_string()>{c.name}</option>
+                            }).collect_view()
+                        })}
+                    </Transition>
+                </select>
+            </label>
+            <input type="search" class="search" placeholder="Search email or name" aria-label="Search email or name"
+                prop:value=move || search.get()
+                on:input=move |ev| { search.set(event_target_value(&ev)); reset_page(); }/>
+        </div>
+        <div class="bulk-actions">
+            <span>{move || format!("{} selected", selected.read().len())}</span>
+            <button disabled=move || selected.read().is_empty() || decide.pending().get()
+                on:click=move |_| decide_selected(Decision::Approve)>"Approve selected"</button>
+            <button class="secondary" disabled=move || selected.read().is_empty() || decide.pending().get()
+                on:click=move |_| decide_selected(Decision::Reject)>"Reject selected"</button>
+            <DecisionMessage outcome=Signal::derive(move || decide.value().get())/>
+        </div>
+        <Transition fallback=|| view! { <p class="loading">"Loading applications…"</p> }>
+            {move || Suspend::new(async move {
+                match queue.await {
+                    Ok(page_data) => view! { <QueueTable page_data selected decide page/> }.into_any(),
+                    Err(e) => view! { <div class="banner error" role="alert">{e.message}</div> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn DecisionMessage(outcome: Signal<Option<Result<DecisionOutcome, AppError>>>) -> impl IntoView {
+    move || {
+        outcome.get().map(|result| match result {
+            Ok(o) => {
+                let mut text = format!("{} updated.", o.changed.len());
+                if !o.skipped.is_empty() {
+                    let reasons: BTreeSet<String> = o.skipped.iter().map(|(_, why)| why.clone()).collect();
+                    text.push_str(&format!(" {} skipped: {}", o.skipped.len(), reasons.into_iter().collect::<Vec<_>>().join("; ")));
+                }
+                view! { <span class="saved" role="status">{text}</span> }.into_any()
+            }
+            Err(e) => view! { <span class="field-error" role="alert">{e.message}</span> }.into_any(),
+        })
+    }
+}
+
+#[component]
+fn QueueTable(
+    page_data: QueuePage,
+    selected: RwSignal<BTreeSet<AffiliateId>>,
+    decide: Action<(Vec<AffiliateId>, Decision), Result<DecisionOutcome, AppError>>,
+    page: RwSignal<u32>,
+) -> impl IntoView {
+    if page_data.items.is_empty() {
+        return view! { <p class="empty">"No applications match these filters."</p> }.into_any();
+    }
+    let ids: Vec<AffiliateId> = page_data.items.iter().map(|a| a.id).collect();
+    let all_ids = ids.clone();
+    let all_selected = move || {
+        let sel = selected.read();
+        all_ids.iter().all(|id| sel.contains(id))
+    };
+    let pages = (page_data.total + i64::from(page_data.page_size) - 1) / i64::from(page_data.page_size);
+    let current = page_data.page;
+    let many_pages = pages > 1;
+    view! {
+        <table class="grid queue">
+            <thead><tr>
+                <th><input type="checkbox" aria-label="Select all on this page" prop:checked=all_selected.clone()
+                    on:change=move |ev| {
+                        let on = event_target_checked(&ev);
+                        selected.update(|s| for id in &ids { if on { s.insert(*id); } else { s.remove(id); } });
+                    }/></th>
+                <th>"Applicant"</th><th>"Campaign"</th><th>"Applied"</th><th>"State"</th><th>"Actions"</th>
+            </tr></thead>
+            <tbody>
+                {page_data.items.into_iter().map(|a| view! { <QueueRow a selected decide/> }).collect_view()}
+            </tbody>
+        </table>
+        <div class="pager">
+            <span>{format!("{} application(s)", page_data.total)}</span>
+            <Show when=move || many_pages>
+                <button class="secondary" disabled=current == 0 on:click=move |_| page.update(|p| *p = p.saturating_sub(1))>"Previous"</button>
+                <span>{format!("Page {} of {}", current + 1, pages)}</span>
+                <button class="secondary" disabled=i64::from(current) + 1 >= pages on:click=move |_| page.update(|p| *p += 1)>"Next"</button>
+            </Show>
+        </div>
+    }
+    .into_any()
+}
+
+#[component]
+fn QueueRow(
+    a: ApplicationView,
+    selected: RwSignal<BTreeSet<AffiliateId>>,
+    decide: Action<(Vec<AffiliateId>, Decision), Result<DecisionOutcome, AppError>>,
+) -> impl IntoView {
+    let id = a.id;
+    let decided = a.decided_at.map(|at| format!("{} by {}", format_utc(at), a.decided_by.clone().unwrap_or_default()));
+    view! {
+        <tr data-email=a.email.clone()>
+            <td><input type="checkbox" aria-label=format!("Select {}", a.email)
+                prop:checked=move || selected.read().contains(&id)
+                on:change=move |ev| {
+                    let on = event_target_checked(&ev);
+                    selected.update(|s| { if on { s.insert(id); } else { s.remove(&id); } });
+                }/></td>
+            <td>
+                <strong>{a.full_name.clone()}</strong><br/>
+                <span class="muted">{a.email.clone()}</span>
+                {a.website.clone().map(|w| view! { <br/><span class="muted">{w}</span> })}
+                {a.message.clone().map(|m| view! { <p class="message">{m}</p> })}
+            </td>
+            <td>{a.campaign_name.clone()}</td>
+            <td>{format_utc(a.applied_at)}</td>
+            <td>
+                <StateBadge state=a.state/>
+                {a.referral_code.clone().map(|c| view! { <br/><code class="code">{c}</code> })}
+                {decided.map(|d| view! { <br/><span class="muted small">{d}</span> })}
+            </td>
+            <td class="row-actions">
+                <Show when=move || a.state != AffiliateState::Approved>
+                    <button on:click=move |_| { decide.dispatch((vec![id], Decision::Approve)); }>"Approve"</button>
+                </Show>
+                <Show when=move || a.state == AffiliateState::Pending>
+                    <button class="secondary" on:click=move |_| { decide.dispatch((vec![id], Decision::Reject)); }>"Reject"</button>
+                </Show>
+            </td>
+        </tr>
+    }
+}

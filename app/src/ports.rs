@@ -1,0 +1,60 @@
+//! What the server implements for the server functions. `app` cannot depend on `server`, so the
+//! server places a [`Ports`] in Leptos context and server functions call through it; the REST API and
+//! the tests call the same services directly.
+
+use crate::api::views::{CampaignView, DecisionOutcome, QueueFilter, QueuePage, SessionView};
+use crate::domain::affiliate::Decision;
+use crate::domain::{AffiliateId, CampaignForm, CampaignId};
+use crate::error::AppError;
+use async_trait::async_trait;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// The caller's address as the server resolved it (socket peer, or a trusted proxy's header).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+/// A signed-in user, resolved from the session cookie by the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedIn {
+    pub session: SessionView,
+    pub user_id: crate::domain::UserId,
+}
+
+/// A new session: what to show, and the `Set-Cookie` value that carries it.
+pub struct NewSession {
+    pub view: SessionView,
+    pub set_cookie: String,
+}
+
+#[async_trait]
+pub trait AccountPort: Send + Sync {
+    async fn sign_up(&self, shop_name: &str, email: &str, password: &str, ip: ClientIp) -> Result<NewSession, AppError>;
+    async fn log_in(&self, email: &str, password: &str, ip: ClientIp) -> Result<NewSession, AppError>;
+    /// Ends the session behind `cookie_header` (if any); returns the `Set-Cookie` that clears it.
+    async fn log_out(&self, cookie_header: Option<&str>) -> Result<String, AppError>;
+    /// The signed-in user for a request's `Cookie` header, if the session is live.
+    async fn signed_in(&self, cookie_header: Option<&str>) -> Result<Option<SignedIn>, AppError>;
+}
+
+#[async_trait]
+pub trait CampaignPort: Send + Sync {
+    async fn list(&self, who: &SignedIn) -> Result<Vec<CampaignView>, AppError>;
+    async fn get(&self, who: &SignedIn, id: CampaignId) -> Result<CampaignView, AppError>;
+    async fn create(&self, who: &SignedIn, form: CampaignForm) -> Result<CampaignView, AppError>;
+    async fn update(&self, who: &SignedIn, id: CampaignId, form: CampaignForm) -> Result<CampaignView, AppError>;
+}
+
+#[async_trait]
+pub trait AffiliatePort: Send + Sync {
+    async fn queue(&self, who: &SignedIn, filter: QueueFilter) -> Result<QueuePage, AppError>;
+    async fn decide(&self, who: &SignedIn, ids: Vec<AffiliateId>, decision: Decision) -> Result<DecisionOutcome, AppError>;
+}
+
+/// Everything the server functions can reach.
+#[derive(Clone)]
+pub struct Ports {
+    pub accounts: Arc<dyn AccountPort>,
+    pub campaigns: Arc<dyn CampaignPort>,
+    pub affiliates: Arc<dyn AffiliatePort>,
+}

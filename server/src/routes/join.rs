@@ -1,0 +1,108 @@
+//! The public landing page `/join/{merchant}/{campaign}`: plain server-rendered HTML and a form
+//! that posts back to the same address, so it works with JavaScript off and re-renders with the
+//! typed values and each error in place.
+
+use crate::services::affiliates::{self, AffiliateError, ApplyOutcome};
+use crate::startup::AppState;
+use app::domain::{ApplicationForm, FieldErrors};
+use app::pages::join::{JoinPage, JoinState, PublicCampaign};
+use app::ports::ClientIp;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::{Extension, Form};
+use leptos::prelude::*;
+use leptos::tachys::view::RenderHtml;
+
+pub async fn show(State(state): State<AppState>, Path((merchant, campaign)): Path<(String, String)>) -> Response {
+    match affiliates::public_campaign(&state.services.db, &merchant, &campaign).await {
+        Ok((_, public)) => {
+            let form = JoinState::Form { values: ApplicationForm::default(), errors: FieldErrors::new() };
+            render(StatusCode::OK, public, form, &merchant, &campaign)
+        }
+        Err(e) => failure(e),
+    }
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
+    Path((merchant, campaign)): Path<(String, String)>,
+    form: Result<Form<ApplicationForm>, FormRejection>,
+) -> Response {
+    let (row, public) = match affiliates::public_campaign(&state.services.db, &merchant, &campaign).await {
+        Ok(found) => found,
+        Err(e) => return failure(e),
+    };
+    let Ok(Form(form)) = form else {
+        let mut errors = FieldErrors::new();
+        errors.add("form", "The form could not be read. Please fill it in again.");
+        let state = JoinState::Form { values: ApplicationForm::default(), errors };
+        return render(StatusCode::BAD_REQUEST, public, state, &merchant, &campaign);
+    };
+    let outcome = affiliates::apply(&state.services.db, &state.services.applications, &row, &form, ip.0).await;
+    let (status, page) = match outcome {
+        Ok(ApplyOutcome::Received { first_name }) => (StatusCode::OK, JoinState::Received { first_name }),
+        Ok(ApplyOutcome::Approved { first_name, referral_code }) => (StatusCode::OK, JoinState::Approved { first_name, referral_code }),
+        Ok(ApplyOutcome::AlreadyApplied) => (StatusCode::OK, JoinState::AlreadyApplied),
+        Ok(ApplyOutcome::InAnotherProgram { campaign_name }) => (StatusCode::OK, JoinState::InAnotherProgram { campaign_name }),
+        Err(AffiliateError::Invalid(errors)) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, JoinState::Form { values: ApplicationForm { company_url: String::new(), ..form }, errors })
+        }
+        Err(AffiliateError::RateLimited(retry_after_secs)) => {
+            let mut response = render(StatusCode::TOO_MANY_REQUESTS, public, JoinState::TooMany { retry_after_secs }, &merchant, &campaign);
+            if let Ok(value) = retry_after_secs.to_string().parse() {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            return response;
+        }
+        Err(e) => return failure(e),
+    };
+    render(status, public, page, &merchant, &campaign)
+}
+
+fn render(status: StatusCode, campaign: PublicCampaign, state: JoinState, merchant: &str, slug: &str) -> Response {
+    let title = format!("{} · {}", campaign.campaign_name, campaign.merchant_name);
+    let action = format!("/join/{merchant}/{slug}");
+    let body = Owner::new().with(|| view! { <JoinPage campaign state action/> }.to_html());
+    document(status, &title, &body)
+}
+
+fn failure(error: AffiliateError) -> Response {
+    match error {
+        AffiliateError::UnknownCampaign => message_page(
+            StatusCode::NOT_FOUND,
+            "Program not found",
+            "There is no affiliate program at this address. Check the link you were given.",
+        ),
+        AffiliateError::CampaignClosed { merchant_name } => message_page(
+            StatusCode::NOT_FOUND,
+            "Applications are closed",
+            &format!("{merchant_name} isn't taking applications for this program right now."),
+        ),
+        other => {
+            let app_error = app::error::AppError::from(other);
+            message_page(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", &app_error.message)
+        }
+    }
+}
+
+fn message_page(status: StatusCode, heading: &str, text: &str) -> Response {
+    let (heading, text) = (heading.to_owned(), text.to_owned());
+    let body = Owner::new().with(|| {
+        view! { <main class="join"><h1>{heading}</h1><p>{text}</p></main> }.to_html()
+    });
+    document(status, "Rekomi", &body)
+}
+
+/// The page around a rendered body. No scripts: nothing here needs them.
+fn document(status: StatusCode, title: &str, body: &str) -> Response {
+    let title = Owner::new().with(|| view! { <title>{title.to_owned()}</title> }.to_html());
+    let html = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"/>\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>{title}\
+         <link rel=\"stylesheet\" href=\"/pkg/rekomi.css\"/></head><body class=\"public\">{body}</body></html>"
+    );
+    (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
+}

@@ -1,0 +1,6 @@
+//! Plain axum routes and request middleware around the Leptos app.
+
+pub mod client_ip;
+pub mod health;
+pub mod join;
+pub mod same_origin;

@@ -1,0 +1,263 @@
+//! Merchant accounts: sign-up, log-in with argon2id, and server-side sessions in the database.
+
+use super::rate_limit::IpRateLimiter;
+use crate::store::accounts::{self as store, NewAccount, SessionRow};
+use crate::store::{now_ms, Db};
+use anyhow::Context;
+use app::api::views::SessionView;
+use app::domain::password::check_new_password;
+use app::domain::text::required;
+use app::domain::{Email, FieldErrors, Slug};
+use app::error::{AppError, ErrorKind};
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use base64::Engine;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
+
+pub const SESSION_COOKIE: &str = "rekomi_session";
+const SESSION_DAYS: i64 = 30;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("invalid sign-up")]
+    Invalid(FieldErrors),
+    #[error("email already registered")]
+    EmailTaken,
+    #[error("wrong email or password")]
+    BadCredentials,
+    #[error("rate limited for {0} s")]
+    RateLimited(u64),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<AccountError> for AppError {
+    fn from(value: AccountError) -> Self {
+        match value {
+            AccountError::Invalid(fields) => AppError::invalid(fields),
+            AccountError::EmailTaken => {
+                AppError::field("email", "An account with this email already exists. Log in instead.")
+            }
+            AccountError::BadCredentials => AppError::new(ErrorKind::Unauthorized, "Email or password is incorrect."),
+            AccountError::RateLimited(secs) => AppError::rate_limited(secs),
+            AccountError::Internal(e) => super::internal(&e),
+        }
+    }
+}
+
+/// A session just created: the raw token goes into the cookie, only its hash into the database.
+pub struct IssuedSession {
+    pub view: SessionView,
+    pub token: String,
+}
+
+#[derive(Clone)]
+pub struct Accounts {
+    db: Db,
+    limiter: Arc<IpRateLimiter>,
+    secure_cookies: bool,
+}
+
+impl Accounts {
+    pub fn new(db: Db, limiter: Arc<IpRateLimiter>, secure_cookies: bool) -> Self {
+        Self { db, limiter, secure_cookies }
+    }
+
+    pub fn limiter(&self) -> &IpRateLimiter {
+        &self.limiter
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn sign_up(&self, shop_name: &str, email: &str, password: &str, ip: IpAddr) -> Result<IssuedSession, AccountError> {
+        self.limiter.check(ip).map_err(AccountError::RateLimited)?;
+        let mut errors = FieldErrors::new();
+        let shop_name = errors.check("shop_name", required(shop_name, 80, false));
+        let email = errors.check("email", Email::parse(email));
+        errors.check("password", check_new_password(password));
+        let (Some(shop_name), Some(email)) = (shop_name, email) else {
+            return Err(AccountError::Invalid(errors));
+        };
+        if !errors.is_empty() {
+            return Err(AccountError::Invalid(errors));
+        }
+        let hash = hash_password(password.to_owned()).await?;
+        let stem = Slug::from_name(&shop_name).map(String::from).unwrap_or_else(|| "shop".into());
+        let mut slug_candidates = vec![stem.clone()];
+        slug_candidates.extend((2..10).map(|n| format!("{stem}-{n}")));
+        slug_candidates.push(format!("{stem}-{}", random_suffix(6)));
+        let token = new_token();
+        let now = now_ms();
+        let created = store::create_account(
+            &self.db,
+            NewAccount {
+                shop_name: &shop_name,
+                slug_candidates,
+                email: email.as_str(),
+                password_hash: &hash,
+                token_hash: &token_hash(&token),
+                now,
+                expires_at: now + SESSION_DAYS * 86_400_000,
+            },
+        )
+        .await;
+        match created {
+            Ok(()) => {}
+            Err(e) if e.is_conflict_on("users_email_key", "users.email") => return Err(AccountError::EmailTaken),
+            Err(e) => return Err(anyhow::Error::from(e).context("creating the account").into()),
+        }
+        let view = self.session_for(&token).await?.context("the new session was not found")?;
+        tracing::info!(merchant.slug = %view.merchant_slug, "merchant signed up");
+        Ok(IssuedSession { view, token })
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn log_in(&self, email: &str, password: &str, ip: IpAddr) -> Result<IssuedSession, AccountError> {
+        self.limiter.check(ip).map_err(AccountError::RateLimited)?;
+        // A malformed email can't have an account; still spend the hashing time below so the
+        // answer's timing doesn't tell which emails exist.
+        let credentials = match Email::parse(email) {
+            Ok(email) => store::credentials(&self.db, email.as_str()).await.map_err(anyhow::Error::from)?,
+            Err(_) => None,
+        };
+        let stored_hash = credentials.as_ref().map(|c| c.password_hash.clone()).unwrap_or_else(|| dummy_hash().to_owned());
+        let valid = verify_password(password.to_owned(), stored_hash).await?;
+        let Some(user) = credentials.filter(|_| valid) else {
+            return Err(AccountError::BadCredentials);
+        };
+        let token = new_token();
+        let now = now_ms();
+        store::insert_session(&self.db, &token_hash(&token), user.id, now, now + SESSION_DAYS * 86_400_000)
+            .await
+            .map_err(anyhow::Error::from)?;
+        let view = self.session_for(&token).await?.context("the new session was not found")?;
+        Ok(IssuedSession { view, token })
+    }
+
+    /// The live session for a raw token.
+    pub async fn session_for(&self, token: &str) -> Result<Option<SessionView>, anyhow::Error> {
+        Ok(self.lookup(token).await?.map(|row| session_view(&row)))
+    }
+
+    pub async fn lookup(&self, token: &str) -> Result<Option<SessionRow>, anyhow::Error> {
+        Ok(store::live_session(&self.db, &token_hash(token), now_ms()).await?)
+    }
+
+    pub async fn log_out(&self, token: &str) -> Result<(), anyhow::Error> {
+        Ok(store::delete_session(&self.db, &token_hash(token)).await?)
+    }
+
+    /// The `Set-Cookie` value carrying a session token.
+    pub fn session_cookie(&self, token: &str) -> String {
+        let secure = if self.secure_cookies { "; Secure" } else { "" };
+        format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}", SESSION_DAYS * 86_400)
+    }
+
+    /// The `Set-Cookie` value that removes the session cookie.
+    pub fn clearing_cookie(&self) -> String {
+        let secure = if self.secure_cookies { "; Secure" } else { "" };
+        format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}")
+    }
+}
+
+pub fn session_view(row: &SessionRow) -> SessionView {
+    SessionView {
+        merchant_id: row.merchant_id,
+        merchant_name: row.merchant_name.clone(),
+        merchant_slug: row.merchant_slug.clone(),
+        user_email: row.user_email.clone(),
+    }
+}
+
+/// The session token in a `Cookie` header, if any.
+pub fn token_from_cookie_header(header: &str) -> Option<&str> {
+    header
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, value)| *name == SESSION_COOKIE && !value.is_empty())
+        .map(|(_, value)| value)
+}
+
+fn new_token() -> String {
+    let mut bytes = [0_u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+pub(crate) fn random_suffix(len: usize) -> String {
+    // No 0/o/1/l: codes are read aloud and typed from screenshots.
+    const ALPHABET: &[u8] = b"23456789abcdefghijkmnpqrstuvwxyz";
+    let mut bytes = vec![0_u8; len];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes.iter().map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()])).collect()
+}
+
+/// Argon2id with the crate's defaults (19 MiB, 2 passes), off the async threads.
+async fn hash_password(password: String) -> anyhow::Result<String> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| anyhow::anyhow!("hashing the password failed: {e}"))
+    })
+    .await
+    .context("the hashing task failed")?
+}
+
+async fn verify_password(password: String, hash: String) -> anyhow::Result<bool> {
+    tokio::task::spawn_blocking(move || {
+        let parsed = PasswordHash::new(&hash).map_err(|e| anyhow::anyhow!("a stored password hash is malformed: {e}"))?;
+        Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+    })
+    .await
+    .context("the verification task failed")?
+}
+
+/// A real hash of nothing anyone knows, verified against when the email has no account.
+fn dummy_hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(new_token().as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .unwrap_or_default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_session_token_among_cookies() {
+        assert_eq!(token_from_cookie_header("a=1; rekomi_session=abc; b=2"), Some("abc"));
+        assert_eq!(token_from_cookie_header("rekomi_session="), None);
+        assert_eq!(token_from_cookie_header("other=x"), None);
+    }
+
+    #[test]
+    fn tokens_are_random_and_only_hashes_are_stored() {
+        let (a, b) = (new_token(), new_token());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+        assert_eq!(token_hash(&a).len(), 64);
+        assert_ne!(token_hash(&a), a);
+    }
+
+    #[tokio::test]
+    async fn passwords_verify_only_against_their_hash() {
+        let hash = hash_password("correct horse battery".into()).await.expect("hash");
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse battery".into(), hash.clone()).await.expect("verify"));
+        assert!(!verify_password("wrong horse battery".into(), hash).await.expect("verify"));
+    }
+}

@@ -1,0 +1,109 @@
+//! Campaigns of a merchant: create, edit, list.
+
+use crate::store::campaigns::{self as store, CampaignRow};
+use crate::store::{now_ms, Db};
+use anyhow::Context;
+use app::api::views::CampaignView;
+use app::domain::campaign::CommissionRule;
+use app::domain::{CampaignForm, CampaignId, Currency, FieldErrors, MerchantId, Money, Rate};
+use app::error::AppError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CampaignError {
+    #[error("invalid campaign")]
+    Invalid(FieldErrors),
+    #[error("slug in use")]
+    SlugTaken,
+    #[error("campaign not found")]
+    NotFound,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<CampaignError> for AppError {
+    fn from(value: CampaignError) -> Self {
+        match value {
+            CampaignError::Invalid(fields) => AppError::invalid(fields),
+            CampaignError::SlugTaken => {
+                AppError::field("slug", "Another of your campaigns uses this web address name; pick another.")
+            }
+            CampaignError::NotFound => AppError::not_found("campaign"),
+            CampaignError::Internal(e) => super::internal(&e),
+        }
+    }
+}
+
+fn slug_taken(e: &crate::store::DbError) -> bool {
+    e.is_conflict_on("campaigns_slug_key", "campaigns.slug")
+}
+
+#[tracing::instrument(skip_all, fields(merchant.id = %merchant))]
+pub async fn list(db: &Db, merchant: MerchantId) -> Result<Vec<CampaignView>, CampaignError> {
+    let rows = store::list(db, merchant).await.map_err(anyhow::Error::from)?;
+    Ok(rows.iter().map(view).collect::<anyhow::Result<_>>()?)
+}
+
+#[tracing::instrument(skip_all, fields(merchant.id = %merchant, campaign.id = %id))]
+pub async fn get(db: &Db, merchant: MerchantId, id: CampaignId) -> Result<CampaignView, CampaignError> {
+    let row = store::get(db, merchant, id).await.map_err(anyhow::Error::from)?.ok_or(CampaignError::NotFound)?;
+    Ok(view(&row)?)
+}
+
+#[tracing::instrument(skip_all, fields(merchant.id = %merchant))]
+pub async fn create(db: &Db, merchant: MerchantId, form: &CampaignForm) -> Result<CampaignView, CampaignError> {
+    let draft = form.parse().map_err(CampaignError::Invalid)?;
+    let id = match store::insert(db, merchant, &draft, now_ms()).await {
+        Ok(id) => id,
+        Err(e) if slug_taken(&e) => return Err(CampaignError::SlugTaken),
+        Err(e) => return Err(anyhow::Error::from(e).context("inserting the campaign").into()),
+    };
+    get(db, merchant, id).await
+}
+
+#[tracing::instrument(skip_all, fields(merchant.id = %merchant, campaign.id = %id))]
+pub async fn update(db: &Db, merchant: MerchantId, id: CampaignId, form: &CampaignForm) -> Result<CampaignView, CampaignError> {
+    let draft = form.parse().map_err(CampaignError::Invalid)?;
+    match store::update(db, merchant, id, &draft, now_ms()).await {
+        Ok(true) => get(db, merchant, id).await,
+        Ok(false) => Err(CampaignError::NotFound),
+        Err(e) if slug_taken(&e) => Err(CampaignError::SlugTaken),
+        Err(e) => Err(anyhow::Error::from(e).context("updating the campaign").into()),
+    }
+}
+
+/// The commission rule stored in a row; the CHECK constraints make a bad row a bug, reported as one.
+pub fn commission(row: &CampaignRow) -> anyhow::Result<CommissionRule> {
+    let currency = Currency::parse(&row.currency).with_context(|| format!("campaign {} has currency {:?}", row.id, row.currency))?;
+    match (row.commission_kind.as_str(), row.commission_bps, row.commission_minor) {
+        ("percent", Some(bps), _) => {
+            let bps = u32::try_from(bps).context("commission_bps out of range")?;
+            Ok(CommissionRule::Percent(Rate::from_basis_points(bps).context("commission_bps out of range")?))
+        }
+        ("flat", _, Some(minor)) => Ok(CommissionRule::Flat(Money::new(minor, currency))),
+        other => anyhow::bail!("campaign {} has an inconsistent commission {other:?}", row.id),
+    }
+}
+
+pub fn landing_path(merchant_slug: &str, campaign_slug: &str) -> String {
+    format!("/join/{merchant_slug}/{campaign_slug}")
+}
+
+fn view(row: &CampaignRow) -> anyhow::Result<CampaignView> {
+    Ok(CampaignView {
+        id: row.id,
+        name: row.name.clone(),
+        slug: row.slug.clone(),
+        pitch: row.pitch.clone(),
+        terms: row.terms.clone(),
+        terms_version: row.terms_version,
+        commission: commission(row)?,
+        currency: row.currency.clone(),
+        cookie_days: u16::try_from(row.cookie_days).context("cookie_days out of range")?,
+        destination_url: row.destination_url.clone(),
+        auto_approve: row.auto_approve,
+        accepting: row.accepting,
+        landing_path: landing_path(&row.merchant_slug, &row.slug),
+        pending: row.pending,
+        approved: row.approved,
+    })
+}

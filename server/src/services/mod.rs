@@ -1,0 +1,26 @@
+//! Use cases, called by the server functions (through `ports`), the public routes and the tests.
+//! Each area has its own error enum with the cases a caller acts on; [`AppError`] conversions here
+//! are where an internal cause is logged, once.
+
+pub mod accounts;
+pub mod affiliates;
+pub mod campaigns;
+pub mod ports;
+pub mod rate_limit;
+
+use crate::store::Db;
+use app::error::AppError;
+
+/// Logs an internal failure with its cause chain and returns the generic message.
+pub(crate) fn internal(error: &anyhow::Error) -> AppError {
+    tracing::error!(error = format!("{error:#}"), "request failed");
+    AppError::internal()
+}
+
+/// The shared handles every service uses.
+#[derive(Clone)]
+pub struct Services {
+    pub db: Db,
+    pub accounts: accounts::Accounts,
+    pub applications: std::sync::Arc<rate_limit::IpRateLimiter>,
+}

@@ -1,0 +1,74 @@
+//! The server's side of `app::ports`: server functions land here and go on to the services.
+
+use super::accounts::{session_view, token_from_cookie_header, AccountError};
+use super::{affiliates, campaigns, Services};
+use app::api::views::{CampaignView, DecisionOutcome, QueueFilter, QueuePage};
+use app::domain::affiliate::Decision;
+use app::domain::{AffiliateId, CampaignForm, CampaignId};
+use app::error::AppError;
+use app::ports::{AccountPort, AffiliatePort, CampaignPort, ClientIp, NewSession, Ports, SignedIn};
+use async_trait::async_trait;
+use std::sync::Arc;
+
+impl Services {
+    pub fn ports(&self) -> Ports {
+        let shared = Arc::new(self.clone());
+        Ports { accounts: shared.clone(), campaigns: shared.clone(), affiliates: shared }
+    }
+}
+
+#[async_trait]
+impl AccountPort for Services {
+    async fn sign_up(&self, shop_name: &str, email: &str, password: &str, ip: ClientIp) -> Result<NewSession, AppError> {
+        let issued = self.accounts.sign_up(shop_name, email, password, ip.0).await?;
+        Ok(NewSession { set_cookie: self.accounts.session_cookie(&issued.token), view: issued.view })
+    }
+
+    async fn log_in(&self, email: &str, password: &str, ip: ClientIp) -> Result<NewSession, AppError> {
+        let issued = self.accounts.log_in(email, password, ip.0).await?;
+        Ok(NewSession { set_cookie: self.accounts.session_cookie(&issued.token), view: issued.view })
+    }
+
+    async fn log_out(&self, cookie_header: Option<&str>) -> Result<String, AppError> {
+        if let Some(token) = cookie_header.and_then(token_from_cookie_header) {
+            self.accounts.log_out(token).await.map_err(AccountError::Internal)?;
+        }
+        Ok(self.accounts.clearing_cookie())
+    }
+
+    async fn signed_in(&self, cookie_header: Option<&str>) -> Result<Option<SignedIn>, AppError> {
+        let Some(token) = cookie_header.and_then(token_from_cookie_header) else { return Ok(None) };
+        let row = self.accounts.lookup(token).await.map_err(AccountError::Internal)?;
+        Ok(row.map(|row| SignedIn { session: session_view(&row), user_id: row.user_id }))
+    }
+}
+
+#[async_trait]
+impl CampaignPort for Services {
+    async fn list(&self, who: &SignedIn) -> Result<Vec<CampaignView>, AppError> {
+        Ok(campaigns::list(&self.db, who.session.merchant_id).await?)
+    }
+
+    async fn get(&self, who: &SignedIn, id: CampaignId) -> Result<CampaignView, AppError> {
+        Ok(campaigns::get(&self.db, who.session.merchant_id, id).await?)
+    }
+
+    async fn create(&self, who: &SignedIn, form: CampaignForm) -> Result<CampaignView, AppError> {
+        Ok(campaigns::create(&self.db, who.session.merchant_id, &form).await?)
+    }
+
+    async fn update(&self, who: &SignedIn, id: CampaignId, form: CampaignForm) -> Result<CampaignView, AppError> {
+        Ok(campaigns::update(&self.db, who.session.merchant_id, id, &form).await?)
+    }
+}
+
+#[async_trait]
+impl AffiliatePort for Services {
+    async fn queue(&self, who: &SignedIn, filter: QueueFilter) -> Result<QueuePage, AppError> {
+        Ok(affiliates::queue(&self.db, who.session.merchant_id, &filter).await?)
+    }
+
+    async fn decide(&self, who: &SignedIn, ids: Vec<AffiliateId>, decision: Decision) -> Result<DecisionOutcome, AppError> {
+        Ok(affiliates::decide(&self.db, who.session.merchant_id, &who.session.user_email, &ids, decision).await?)
+    }
+}

@@ -1,0 +1,143 @@
+//! Builds the application (database, services, router) and binds its port, then serves until
+//! SIGINT/SIGTERM. Tests build it with port 0 and their own configuration.
+
+use crate::config::Config;
+use crate::routes::{client_ip, health, join, same_origin};
+use crate::services::accounts::Accounts;
+use crate::services::rate_limit::IpRateLimiter;
+use crate::services::Services;
+use crate::store::{now_ms, Db};
+use anyhow::Context;
+use app::{shell, App};
+use axum::extract::FromRef;
+use axum::http::{header, HeaderValue};
+use axum::routing::get;
+use axum::{middleware, Router};
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos: LeptosOptions,
+    pub services: Services,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos.clone()
+    }
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    services: Services,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let db = Db::connect(&config.database_url).await?;
+        let services = Services {
+            accounts: Accounts::new(db.clone(), Arc::new(IpRateLimiter::per_minute(config.auth_per_minute)), config.secure_cookies()),
+            applications: Arc::new(IpRateLimiter::per_minute(config.apply_per_minute)),
+            db,
+        };
+        let router = router(&config, services.clone());
+        let listener = TcpListener::bind(config.addr).await.with_context(|| format!("could not listen on {}", config.addr))?;
+        Ok(Self { listener, router, services })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    pub fn engine(&self) -> &'static str {
+        self.services.db.engine()
+    }
+
+    /// Serves until SIGINT or SIGTERM, finishing requests in flight.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let housekeeping = tokio::spawn(housekeeping(self.services.clone()));
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown_signal()).await;
+        housekeeping.abort();
+        self.services.db.close().await;
+        served.context("the HTTP server stopped with an error")
+    }
+}
+
+fn router(config: &Config, services: Services) -> Router {
+    let leptos = config.leptos.clone();
+    let routes = generate_route_list(App);
+    let ports = services.ports();
+    let state = AppState { leptos: leptos.clone(), services };
+    let trusted = same_origin::TrustedOrigins(Arc::new(config.public_url.iter().cloned().collect()));
+    Router::new()
+        .route("/join/{merchant}/{campaign}", get(join::show).post(join::submit))
+        .route("/healthz", get(health::healthz))
+        .leptos_routes_with_context(&state, routes, move || provide_context(ports.clone()), {
+            let leptos = leptos.clone();
+            move || shell(leptos.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn_with_state(trusted, same_origin::check))
+        .layer(middleware::from_fn_with_state(config.trust_proxy, client_ip::resolve))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+        .with_state(state)
+}
+
+/// Drops expired sessions and idle rate-limit entries every ten minutes.
+async fn housekeeping(services: Services) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        match crate::store::accounts::delete_expired_sessions(&services.db, now_ms()).await {
+            Ok(n) if n > 0 => tracing::info!(sessions = n, "expired sessions removed"),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "could not remove expired sessions"),
+        }
+        services.accounts.limiter().forget_idle();
+        services.applications.forget_idle();
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "could not listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "could not listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,304 @@
+//! Affiliates from application on, the approval queue, and the audit trail of their states.
+
+use super::{db_err, like_pattern, on_engine, BeginWrite, Db, DbResult};
+use app::api::views::{QueueFilter, QUEUE_PAGE_SIZE};
+use app::domain::affiliate::Application;
+use app::domain::{AffiliateId, AffiliateState, CampaignId, MerchantId};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AffiliateRow {
+    pub id: AffiliateId,
+    pub campaign_id: CampaignId,
+    pub campaign_name: String,
+    pub email: String,
+    pub full_name: String,
+    pub first_name: String,
+    pub last_name: Option<String>,
+    pub website: Option<String>,
+    pub message: Option<String>,
+    pub state: String,
+    pub referral_code: Option<String>,
+    pub source: String,
+    pub applied_at: i64,
+    pub consent_terms_version: Option<i64>,
+    pub consent_at: Option<i64>,
+    pub decided_at: Option<i64>,
+    pub decided_by: Option<String>,
+}
+
+const SELECT: &str = "SELECT a.id, a.campaign_id, c.name AS campaign_name, a.email, a.full_name, a.first_name,
+        a.last_name, a.website, a.message, a.state, a.referral_code, a.source, a.applied_at,
+        a.consent_terms_version, a.consent_at, a.decided_at, a.decided_by
+    FROM affiliates a JOIN campaigns c ON c.id = a.campaign_id";
+
+/// Who a decision is recorded against.
+pub const ACTOR_APPLICANT: &str = "applicant";
+pub const ACTOR_AUTO_APPROVE: &str = "auto-approve";
+
+/// A new application from the public form, with the terms version the applicant accepted.
+pub struct NewApplication<'a> {
+    pub merchant: MerchantId,
+    pub campaign: CampaignId,
+    pub application: &'a Application,
+    pub terms_version: i64,
+    pub auto_approve: bool,
+    pub now: i64,
+}
+
+pub enum Applied {
+    /// Stored; approved at once when the campaign auto-approves.
+    Created { id: AffiliateId, state: AffiliateState, referral_code: Option<String> },
+    /// The merchant already has this email, in the given campaign.
+    Exists { campaign: CampaignId, campaign_name: String },
+}
+
+/// Produces a candidate referral code for a first name; called again on a clash.
+pub type CodeSource<'a> = &'a mut (dyn FnMut(&str) -> String + Send);
+
+macro_rules! audit {
+    ($tx:expr, $merchant:expr, $actor:expr, $action:expr, $id:expr, $from:expr, $to:expr, $now:expr) => {
+        sqlx::query(
+            "INSERT INTO audit_log (merchant_id, actor, action, affiliate_id, from_state, to_state, at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind($merchant)
+        .bind($actor)
+        .bind($action)
+        .bind($id)
+        .bind($from)
+        .bind($to)
+        .bind($now)
+        .execute(&mut *$tx)
+        .await
+        .map_err(db_err)?
+    };
+}
+
+/// Sets a pending or rejected affiliate to approved inside an open transaction, giving it a
+/// referral code if it has none, and writes the audit entry. Expands per engine.
+macro_rules! approve_in_tx {
+    ($tx:expr, $merchant:expr, $id:expr, $first_name:expr, $has_code:expr, $from:expr, $actor:expr, $now:expr, $codes:expr) => {{
+        let mut code: Option<String> = None;
+        if !$has_code {
+            for _ in 0..20 {
+                let candidate = ($codes)($first_name);
+                let taken: Option<i64> =
+                    sqlx::query_scalar("SELECT id FROM affiliates WHERE merchant_id = $1 AND lower(referral_code) = lower($2)")
+                        .bind($merchant)
+                        .bind(&candidate)
+                        .fetch_optional(&mut *$tx)
+                        .await
+                        .map_err(db_err)?;
+                if taken.is_none() {
+                    code = Some(candidate);
+                    break;
+                }
+            }
+            if code.is_none() {
+                return Err(super::DbError::Conflict { constraint: "affiliates_referral_code_key".into() });
+            }
+        }
+        sqlx::query(
+            "UPDATE affiliates SET state = 'approved', referral_code = COALESCE(referral_code, $3), decided_at = $4, decided_by = $5
+             WHERE merchant_id = $1 AND id = $2",
+        )
+        .bind($merchant)
+        .bind($id)
+        .bind(&code)
+        .bind($now)
+        .bind($actor)
+        .execute(&mut *$tx)
+        .await
+        .map_err(db_err)?;
+        audit!($tx, $merchant, $actor, "approved", $id, Some($from), Some("approved"), $now);
+        code
+    }};
+}
+
+/// Stores an application, idempotently on (merchant, email), approving it at once when asked.
+pub async fn apply(db: &Db, new: NewApplication<'_>, codes: CodeSource<'_>) -> DbResult<Applied> {
+    let app = new.application;
+    on_engine!(db, |pool| {
+        let mut tx = pool.begin_write().await?;
+        let id: Option<AffiliateId> = sqlx::query_scalar(
+            "INSERT INTO affiliates (merchant_id, campaign_id, email, full_name, first_name, last_name, website, message,
+                 state, source, consent_terms_version, consent_at, consent_source, applied_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 'form', $9, $10, 'form', $10)
+             ON CONFLICT (merchant_id, email) DO NOTHING RETURNING id",
+        )
+        .bind(new.merchant)
+        .bind(new.campaign)
+        .bind(app.email.as_str())
+        .bind(app.name.full())
+        .bind(app.name.first())
+        .bind(app.name.last())
+        .bind(&app.website)
+        .bind(&app.message)
+        .bind(new.terms_version)
+        .bind(new.now)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let Some(id) = id else {
+            let (campaign, campaign_name): (CampaignId, String) = sqlx::query_as(
+                "SELECT a.campaign_id, c.name FROM affiliates a JOIN campaigns c ON c.id = a.campaign_id
+                 WHERE a.merchant_id = $1 AND a.email = $2",
+            )
+            .bind(new.merchant)
+            .bind(app.email.as_str())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            return Ok(Applied::Exists { campaign, campaign_name });
+        };
+        audit!(tx, new.merchant, ACTOR_APPLICANT, "applied", id, None::<&str>, Some("pending"), new.now);
+        let (state, referral_code) = if new.auto_approve {
+            let code = approve_in_tx!(tx, new.merchant, id, app.name.first(), false, "pending", ACTOR_AUTO_APPROVE, new.now, codes);
+            (AffiliateState::Approved, code)
+        } else {
+            (AffiliateState::Pending, None)
+        };
+        tx.commit().await.map_err(db_err)?;
+        Ok(Applied::Created { id, state, referral_code })
+    })
+}
+
+/// Why an id in a decision was left alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Skip {
+    NotFound,
+    AlreadyInState(AffiliateState),
+    NotAllowed { from: AffiliateState, to: AffiliateState },
+}
+
+/// Applies a decision to many affiliates in one transaction: each id is changed, or skipped with why.
+pub async fn decide(
+    db: &Db,
+    merchant: MerchantId,
+    ids: &[AffiliateId],
+    target: AffiliateState,
+    actor: &str,
+    now: i64,
+    codes: CodeSource<'_>,
+) -> DbResult<Vec<(AffiliateId, Result<(), Skip>)>> {
+    on_engine!(db, |pool| {
+        let mut tx = pool.begin_write().await?;
+        let mut results = Vec::with_capacity(ids.len());
+        for &id in ids {
+            let current: Option<(String, String, Option<String>)> =
+                sqlx::query_as("SELECT state, first_name, referral_code FROM affiliates WHERE merchant_id = $1 AND id = $2")
+                    .bind(merchant)
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+            let Some((state, first_name, code)) = current else {
+                results.push((id, Err(Skip::NotFound)));
+                continue;
+            };
+            let from = AffiliateState::parse(&state).unwrap_or(AffiliateState::Pending);
+            let allowed = match target {
+                AffiliateState::Approved => matches!(from, AffiliateState::Pending | AffiliateState::Rejected),
+                AffiliateState::Rejected => from == AffiliateState::Pending,
+                AffiliateState::Pending | AffiliateState::Disabled => false,
+            };
+            if from == target {
+                results.push((id, Err(Skip::AlreadyInState(from))));
+                continue;
+            }
+            if !allowed {
+                results.push((id, Err(Skip::NotAllowed { from, to: target })));
+                continue;
+            }
+            if target == AffiliateState::Approved {
+                approve_in_tx!(tx, merchant, id, &first_name, code.is_some(), from.as_str(), actor, now, codes);
+            } else {
+                sqlx::query("UPDATE affiliates SET state = $3, decided_at = $4, decided_by = $5 WHERE merchant_id = $1 AND id = $2")
+                    .bind(merchant)
+                    .bind(id)
+                    .bind(target.as_str())
+                    .bind(now)
+                    .bind(actor)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                audit!(tx, merchant, actor, target.as_str(), id, Some(from.as_str()), Some(target.as_str()), now);
+            }
+            results.push((id, Ok(())));
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(results)
+    })
+}
+
+pub async fn by_ids(db: &Db, merchant: MerchantId, ids: &[AffiliateId]) -> DbResult<Vec<AffiliateRow>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Ids are integers from our own type, so inlining them is safe and keeps one query for both engines.
+    let list = ids.iter().map(|id| id.get().to_string()).collect::<Vec<_>>().join(",");
+    let sql = format!("{SELECT} WHERE a.merchant_id = $1 AND a.id IN ({list}) ORDER BY a.applied_at DESC, a.id DESC");
+    on_engine!(db, |pool| sqlx::query_as(&sql).bind(merchant).fetch_all(pool).await.map_err(db_err))
+}
+
+/// One page of the queue and the number of rows matching the filter.
+pub async fn queue(db: &Db, merchant: MerchantId, filter: &QueueFilter) -> DbResult<(Vec<AffiliateRow>, i64)> {
+    // Optional filters as `CAST($n AS …) IS NULL OR …`, so one static statement serves both engines
+    // (PostgreSQL needs the cast to type a NULL parameter).
+    const WHERE: &str = "WHERE a.merchant_id = $1
+        AND (CAST($2 AS TEXT) IS NULL OR a.state = $2)
+        AND (CAST($3 AS BIGINT) IS NULL OR a.campaign_id = $3)
+        AND ($4 = '' OR a.email LIKE $4 ESCAPE '\\' OR lower(a.full_name) LIKE $4 ESCAPE '\\')";
+    let search = filter.search.trim();
+    let pattern = if search.is_empty() { String::new() } else { like_pattern(search) };
+    let state = filter.state.map(|s| s.as_str());
+    let campaign = filter.campaign.map(CampaignId::get);
+    let offset = i64::from(filter.page) * i64::from(QUEUE_PAGE_SIZE);
+    let rows_sql = format!("{SELECT} {WHERE} ORDER BY a.applied_at DESC, a.id DESC LIMIT $5 OFFSET $6");
+    let count_sql = format!("SELECT COUNT(*) FROM affiliates a {WHERE}");
+    on_engine!(db, |pool| {
+        let rows = sqlx::query_as(&rows_sql)
+            .bind(merchant)
+            .bind(state)
+            .bind(campaign)
+            .bind(&pattern)
+            .bind(i64::from(QUEUE_PAGE_SIZE))
+            .bind(offset)
+            .fetch_all(pool)
+            .await
+            .map_err(db_err)?;
+        let total: i64 = sqlx::query_scalar(&count_sql)
+            .bind(merchant)
+            .bind(state)
+            .bind(campaign)
+            .bind(&pattern)
+            .fetch_one(pool)
+            .await
+            .map_err(db_err)?;
+        Ok((rows, total))
+    })
+}
+
+pub async fn state_counts(db: &Db, merchant: MerchantId) -> DbResult<Vec<(String, i64)>> {
+    on_engine!(db, |pool| sqlx::query_as("SELECT state, COUNT(*) FROM affiliates WHERE merchant_id = $1 GROUP BY state")
+        .bind(merchant)
+        .fetch_all(pool)
+        .await
+        .map_err(db_err))
+}
+
+/// The audit trail of one affiliate, oldest first: (actor, action, from, to, at).
+pub async fn audit_trail(
+    db: &Db,
+    merchant: MerchantId,
+    id: AffiliateId,
+) -> DbResult<Vec<(String, String, Option<String>, Option<String>, i64)>> {
+    on_engine!(db, |pool| sqlx::query_as(
+        "SELECT actor, action, from_state, to_state, at FROM audit_log WHERE merchant_id = $1 AND affiliate_id = $2 ORDER BY id"
+    )
+    .bind(merchant)
+    .bind(id)
+    .fetch_all(pool)
+    .await
+    .map_err(db_err))
+}

@@ -1,0 +1,127 @@
+//! Campaigns; every query names its merchant.
+
+use super::{db_err, on_engine, Db, DbResult};
+use app::domain::campaign::{CampaignDraft, CommissionRule};
+use app::domain::{CampaignId, MerchantId};
+
+/// A campaign with its application counts.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CampaignRow {
+    pub id: CampaignId,
+    pub merchant_id: MerchantId,
+    pub merchant_slug: String,
+    pub merchant_name: String,
+    pub name: String,
+    pub slug: String,
+    pub pitch: String,
+    pub terms: String,
+    pub terms_version: i64,
+    pub commission_kind: String,
+    pub commission_bps: Option<i64>,
+    pub commission_minor: Option<i64>,
+    pub currency: String,
+    pub cookie_days: i64,
+    pub destination_url: Option<String>,
+    pub auto_approve: bool,
+    pub accepting: bool,
+    pub pending: i64,
+    pub approved: i64,
+}
+
+const SELECT: &str = "SELECT c.id, c.merchant_id, m.slug AS merchant_slug, m.name AS merchant_name, c.name, c.slug,
+        c.pitch, c.terms, c.terms_version, c.commission_kind, c.commission_bps, c.commission_minor, c.currency,
+        c.cookie_days, c.destination_url, c.auto_approve, c.accepting,
+        (SELECT COUNT(*) FROM affiliates a WHERE a.campaign_id = c.id AND a.state = 'pending') AS pending,
+        (SELECT COUNT(*) FROM affiliates a WHERE a.campaign_id = c.id AND a.state = 'approved') AS approved
+    FROM campaigns c JOIN merchants m ON m.id = c.merchant_id";
+
+fn commission_columns(rule: &CommissionRule) -> (&'static str, Option<i64>, Option<i64>) {
+    match rule {
+        CommissionRule::Percent(rate) => ("percent", Some(i64::from(rate.basis_points())), None),
+        CommissionRule::Flat(money) => ("flat", None, Some(money.minor())),
+    }
+}
+
+pub async fn list(db: &Db, merchant: MerchantId) -> DbResult<Vec<CampaignRow>> {
+    let sql = format!("{SELECT} WHERE c.merchant_id = $1 ORDER BY c.created_at DESC, c.id DESC");
+    on_engine!(db, |pool| sqlx::query_as(&sql).bind(merchant).fetch_all(pool).await.map_err(db_err))
+}
+
+pub async fn get(db: &Db, merchant: MerchantId, id: CampaignId) -> DbResult<Option<CampaignRow>> {
+    let sql = format!("{SELECT} WHERE c.merchant_id = $1 AND c.id = $2");
+    on_engine!(db, |pool| sqlx::query_as(&sql).bind(merchant).bind(id).fetch_optional(pool).await.map_err(db_err))
+}
+
+/// The campaign behind a public landing page, whether or not it accepts applications.
+pub async fn by_slugs(db: &Db, merchant_slug: &str, campaign_slug: &str) -> DbResult<Option<CampaignRow>> {
+    let sql = format!("{SELECT} WHERE m.slug = $1 AND c.slug = $2");
+    on_engine!(db, |pool| sqlx::query_as(&sql)
+        .bind(merchant_slug)
+        .bind(campaign_slug)
+        .fetch_optional(pool)
+        .await
+        .map_err(db_err))
+}
+
+/// `Conflict` on `campaigns_slug_key` when the merchant already uses the slug.
+pub async fn insert(db: &Db, merchant: MerchantId, draft: &CampaignDraft, now: i64) -> DbResult<CampaignId> {
+    let (kind, bps, minor) = commission_columns(&draft.commission);
+    on_engine!(db, |pool| sqlx::query_scalar(
+        "INSERT INTO campaigns (merchant_id, name, slug, pitch, terms, terms_version, commission_kind, commission_bps,
+             commission_minor, currency, cookie_days, destination_url, auto_approve, accepting, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
+         RETURNING id"
+    )
+    .bind(merchant)
+    .bind(&draft.name)
+    .bind(draft.slug.as_str())
+    .bind(&draft.pitch)
+    .bind(&draft.terms)
+    .bind(kind)
+    .bind(bps)
+    .bind(minor)
+    .bind(draft.currency.code())
+    .bind(i64::from(draft.cookie_days))
+    .bind(&draft.destination_url)
+    .bind(draft.auto_approve)
+    .bind(draft.accepting)
+    .bind(now)
+    .fetch_one(pool)
+    .await
+    .map(CampaignId)
+    .map_err(db_err))
+}
+
+/// Updates the merchant's campaign; a change to the terms text starts a new terms version.
+/// Returns false when there is no such campaign for this merchant.
+pub async fn update(db: &Db, merchant: MerchantId, id: CampaignId, draft: &CampaignDraft, now: i64) -> DbResult<bool> {
+    let (kind, bps, minor) = commission_columns(&draft.commission);
+    on_engine!(db, |pool| {
+        let done = sqlx::query(
+            "UPDATE campaigns SET name = $3, slug = $4, pitch = $5,
+                 terms_version = CASE WHEN terms = $6 THEN terms_version ELSE terms_version + 1 END, terms = $6,
+                 commission_kind = $7, commission_bps = $8, commission_minor = $9, currency = $10, cookie_days = $11,
+                 destination_url = $12, auto_approve = $13, accepting = $14, updated_at = $15
+             WHERE merchant_id = $1 AND id = $2",
+        )
+        .bind(merchant)
+        .bind(id)
+        .bind(&draft.name)
+        .bind(draft.slug.as_str())
+        .bind(&draft.pitch)
+        .bind(&draft.terms)
+        .bind(kind)
+        .bind(bps)
+        .bind(minor)
+        .bind(draft.currency.code())
+        .bind(i64::from(draft.cookie_days))
+        .bind(&draft.destination_url)
+        .bind(draft.auto_approve)
+        .bind(draft.accepting)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected() == 1)
+    })
+}

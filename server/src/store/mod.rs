@@ -1,0 +1,169 @@
+//! Persistence on SQLite (the embedded default) or PostgreSQL (several instances behind a load
+//! balancer), chosen by the `DATABASE_URL` scheme.
+//!
+//! Both engines accept the same SQL for almost everything Rekomi does (`$1` binds, `RETURNING`,
+//! `ON CONFLICT`, `CAST`), so each query is written once and [`on_engine!`] runs it on whichever pool
+//! is in use; each arm is type-checked against its own driver. Where the engines differ, the code
+//! branches on [`Db`] explicitly and says why.
+
+pub mod accounts;
+pub mod affiliates;
+pub mod campaigns;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A connection pool on one of the two engines.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool of `$db`.
+macro_rules! on_engine {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db {
+            $crate::store::Db::Sqlite($pool) => $body,
+            $crate::store::Db::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_engine;
+
+/// Store errors a caller can act on; everything else is `Other` and ends as an internal error.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("row not found")]
+    NotFound,
+    /// A unique constraint refused the write; `constraint` names it (Postgres) or quotes SQLite's
+    /// message, which names the index or the columns.
+    #[error("unique constraint violated: {constraint}")]
+    Conflict { constraint: String },
+    #[error(transparent)]
+    Other(#[from] sqlx::Error),
+}
+
+impl DbError {
+    /// True when the conflict is on the named constraint (e.g. `affiliates_email_key`). SQLite reports
+    /// table constraints by their columns, so those are matched too.
+    pub fn is_conflict_on(&self, constraint: &str, sqlite_columns: &str) -> bool {
+        matches!(self, Self::Conflict { constraint: c } if c.contains(constraint) || c.contains(sqlite_columns))
+    }
+}
+
+/// Maps sqlx errors into [`DbError`]: a missing row and a unique violation become typed cases.
+pub fn db_err(error: sqlx::Error) -> DbError {
+    match &error {
+        sqlx::Error::RowNotFound => DbError::NotFound,
+        sqlx::Error::Database(db) if db.is_unique_violation() => DbError::Conflict {
+            constraint: db.constraint().map(str::to_owned).unwrap_or_else(|| db.message().to_owned()),
+        },
+        _ => DbError::Other(error),
+    }
+}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+/// Opening a write transaction: SQLite takes the write lock up front (`BEGIN IMMEDIATE`), because a
+/// deferred transaction that reads and then writes fails with SQLITE_BUSY when another writer went
+/// first, without waiting for the busy timeout.
+pub(crate) trait BeginWrite {
+    type Engine: sqlx::Database;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Self::Engine>, DbError>;
+}
+
+impl BeginWrite for SqlitePool {
+    type Engine = sqlx::Sqlite;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, DbError> {
+        self.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Engine = sqlx::Postgres;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, DbError> {
+        self.begin().await.map_err(db_err)
+    }
+}
+
+impl Db {
+    /// Connects to `url` (`sqlite:…` or `postgres://…`), creating a SQLite file and its folder if
+    /// missing, and applies the migrations of that engine.
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        let db = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let options = PgConnectOptions::from_str(url).context("DATABASE_URL is not a valid PostgreSQL URL")?;
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await
+                .context("could not connect to PostgreSQL")?;
+            Db::Postgres(pool)
+        } else if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .context("DATABASE_URL is not a valid SQLite URL")?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            if let Some(parent) = options.get_filename().parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).with_context(|| format!("could not create {}", parent.display()))?;
+            }
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(options)
+                .await
+                .context("could not open the SQLite database")?;
+            Db::Sqlite(pool)
+        } else {
+            anyhow::bail!("DATABASE_URL must start with sqlite: or postgres://");
+        };
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    async fn migrate(&self) -> anyhow::Result<()> {
+        use anyhow::Context;
+        match self {
+            Db::Sqlite(pool) => sqlx::migrate!("../migrations/sqlite").run(pool).await,
+            Db::Postgres(pool) => sqlx::migrate!("../migrations/postgres").run(pool).await,
+        }
+        .context("database migrations failed")
+    }
+
+    pub fn engine(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+
+    pub async fn close(&self) {
+        on_engine!(self, |pool| pool.close().await)
+    }
+}
+
+/// Escapes `%`, `_` and `\` so a search term matches literally inside `LIKE … ESCAPE '\'`.
+pub fn like_pattern(term: &str) -> String {
+    let mut pattern = String::with_capacity(term.len() + 2);
+    pattern.push('%');
+    for c in term.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
