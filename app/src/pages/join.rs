@@ -116,7 +116,8 @@ fn ApplicationFormView(values: ApplicationForm, errors: FieldErrors, terms: Stri
             <input id="website" name="website" value=values.website.clone() aria-invalid=invalid("website")/>
             {error("website")}
             <label for="message">"Message (optional)"</label>
-            <textarea id="message" name="message" rows="3" aria-invalid=invalid("message")>{values.message.clone()}</textarea>
+            // Leptos leaves text inside <textarea> unescaped, so escape it here: typed input must not end the element.
+            <textarea id="message" name="message" rows="3" aria-invalid=invalid("message") inner_html=escape_html(&values.message)></textarea>
             {error("message")}
             <div class="hp" aria-hidden="true">
                 <label for="company_url">"Leave this empty"</label>
@@ -135,6 +136,22 @@ fn ApplicationFormView(values: ApplicationForm, errors: FieldErrors, terms: Stri
             <button type="submit">"Apply"</button>
         </form>
     }
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn paragraphs(text: &str) -> impl IntoView {

@@ -98,7 +98,7 @@ fn message_page(status: StatusCode, heading: &str, text: &str) -> Response {
 
 /// The page around a rendered body. No scripts: nothing here needs them.
 fn document(status: StatusCode, title: &str, body: &str) -> Response {
-    let title = Owner::new().with(|| view! { <title>{title.to_owned()}</title> }.to_html());
+    let title = format!("<title>{}</title>", app::pages::join::escape_html(title));
     let html = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"/>\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>{title}\

@@ -1,0 +1,163 @@
+use crate::helpers::{application, campaign_form, spawn_app, spawn_app_with, Options};
+use app::api::views::QueueFilter;
+use app::domain::AffiliateState;
+use reqwest::StatusCode;
+use serde_json::json;
+
+#[tokio::test]
+async fn the_landing_page_is_plain_html_with_the_pitch_and_terms() {
+    let app = spawn_app().await;
+    let merchant = app.merchant("Sunny Socks").await;
+    let campaign = merchant.create_campaign(campaign_form(json!({"pitch": "Socks <for> everyone"}))).await.expect("created");
+    let response = reqwest::get(app.url(&campaign.landing_path)).await.expect("answer");
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = response.text().await.expect("body");
+    assert!(html.contains("Sunny Socks"), "merchant name");
+    assert!(html.contains("Socks &lt;for&gt; everyone"), "pitch, escaped");
+    assert!(html.contains("No paid search on our brand."), "terms");
+    assert!(html.contains("Program terms (version 1)"));
+    assert!(html.contains("10 % of each order"));
+    assert!(!html.contains("<script"), "the public page needs no JavaScript");
+    assert!(html.contains("<title>Spring Partners · Sunny Socks</title>"));
+}
+
+#[tokio::test]
+async fn an_application_is_stored_with_the_split_name_and_the_consent() {
+    let app = spawn_app().await;
+    let merchant = app.merchant("Consent Co").await;
+    let campaign = merchant.create_campaign(campaign_form(json!({}))).await.expect("created");
+    let (status, html) = merchant.apply(&campaign.landing_path, &application("  Ana   van der Berg ", "Ana@Example.COM")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Thanks, Ana!"), "{html}");
+
+    let stored = merchant.find("ana@example.com").await;
+    assert_eq!((stored.first_name.as_str(), stored.last_name.as_deref()), ("Ana", Some("van der Berg")));
+    assert_eq!(stored.full_name, "Ana van der Berg");
+    assert_eq!(stored.state, AffiliateState::Pending);
+    assert_eq!(stored.consent_terms_version, Some(1));
+    assert!(stored.consent_at.is_some_and(|at| at == stored.applied_at));
+    assert_eq!(stored.website.as_deref(), Some("@ana.creates"));
+    assert_eq!(stored.source, "form");
+    assert_eq!(stored.referral_code, None);
+}
+
+#[tokio::test]
+async fn an_invalid_application_comes_back_with_errors_and_the_typed_values() {
+    let app = spawn_app().await;
+    let merchant = app.merchant("Strict Shop").await;
+    let campaign = merchant.create_campaign(campaign_form(json!({}))).await.expect("created");
+    let (status, html) = merchant
+        .apply(&campaign.landing_path, &[("name", "Ana Silva"), ("email", "ana@"), ("message", "Hi</textarea><script>alert(1)</script>")])
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("An email address has one @ between a name and a domain, like ana@example.com."));
+    assert!(html.contains("Please read and accept the program terms to apply."));
+    assert!(html.contains(r#"value="Ana Silva""#), "the name is kept");
+    assert!(html.contains(r#"value="ana@""#), "the email is kept");
+    assert!(html.contains("Hi&lt;/textarea&gt;&lt;script&gt;alert(1)&lt;/script&gt;</textarea>"), "the message is kept, escaped: {html}");
+    assert!(!html.contains("<script>"), "typed input never becomes markup");
+    let page = merchant.queue(QueueFilter::default()).await;
+    assert_eq!(page.total, 0, "nothing stored");
+}
+
+#[tokio::test]
+async fn applying_twice_is_idempotent_and_says_so_kindly() {
+    let app = spawn_app().await;
+    let merchant = app.merchant("Twice").await;
+    let campaign = merchant.create_campaign(campaign_form(json!({}))).await.expect("created");
+    merchant.apply(&campaign.landing_path, &application("Ana Silva", "ana@example.com")).await;
+    let (status, html) = merchant.apply(&campaign.landing_path, &application("Ana Silva", "ANA@example.com")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("You&#x27;ve already applied") || html.contains("You've already applied"), "{html}");
+    assert_eq!(merchant.queue(QueueFilter::default()).await.total, 1);
+
+    let other = merchant.create_campaign(campaign_form(json!({"name": "Winter"}))).await.expect("second campaign");
+    let (_, html) = merchant.apply(&other.landing_path, &application("Ana Silva", "ana@example.com")).await;
+    assert!(html.contains("Spring Partners"), "names the program the email is already in: {html}");
+    assert_eq!(merchant.queue(QueueFilter::default()).await.total, 1);
+}
+
+#[tokio::test]
+async fn identical_submissions_at_once_store_one_application() {
+    let app = spawn_app().await;
+    let merchant = app.merchant("Race").await;
+    let campaign = merchant.create_campaign(campaign_form(json!({}))).await.expect("created");
+    let fields = application("Ana Silva", "race@example.com");
+    let attempts = (0..8).map(|_| merchant.apply(&campaign.landing_path, &fields));
+    // All requests in flight together, so the inserts really race.
+    let results = futures::future::join_all(attempts).await;
+    assert!(results.iter().all(|(status, _)| *status == StatusCode::OK), "{:?}", results.iter().map(|r| r.0).collect::<Vec<_>>());
+    assert_eq!(merchant.queue(QueueFilter::default()).await.total, 1);
+}
+
+#[tokio::test]
+async fn the_honeypot_drops_bots_silently() {
+    let app = spawn_app().await;
+    let merchant = app.merchant("Honey").await;
+    let campaign = merchant.create_campaign(campaign_form(json!({}))).await.expect("created");
+    let mut fields = application("Bot Bot", "bot@example.com");
+    fields.push(("company_url", "http://spam.example"));
+    let (status, html) = merchant.apply(&campaign.landing_path, &fields).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Thanks"));
+    assert_eq!(merchant.queue(QueueFilter::default()).await.total, 0);
+}
+
+#[tokio::test]
+async fn applications_are_rate_limited_per_address() {
+    let app = spawn_app_with(Options { apply_per_minute: 2, ..Options::default() }).await;
+    let merchant = app.merchant("Limits").await;
+    let campaign = merchant.create_campaign(campaign_form(json!({}))).await.expect("created");
+    for n in 0..2 {
+        let email = format!("a{n}@example.com");
+        let (status, _) = merchant.apply(&campaign.landing_path, &application("Ana Silva", &email)).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let response = merchant
+        .client
+        .post(app.url(&campaign.landing_path))
+        .form(&application("Ana Silva", "a9@example.com"))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(response.headers().get("retry-after").is_some());
+    let html = response.text().await.expect("body");
+    assert!(html.contains("Try again in"), "{html}");
+    assert_eq!(merchant.queue(QueueFilter::default()).await.total, 2);
+}
+
+#[tokio::test]
+async fn unknown_and_closed_campaigns_are_proper_404_pages() {
+    let app = spawn_app().await;
+    let merchant = app.merchant("Closed Shop").await;
+    let closed = merchant.create_campaign(campaign_form(json!({"accepting": false}))).await.expect("created");
+    let unknown = reqwest::get(app.url("/join/nobody/nothing")).await.expect("answer");
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    assert!(unknown.text().await.expect("body").contains("Program not found"));
+    let response = reqwest::get(app.url(&closed.landing_path)).await.expect("answer");
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(response.text().await.expect("body").contains("Applications are closed"));
+    let (status, _) = merchant.apply(&closed.landing_path, &application("Ana Silva", "ana@example.com")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn an_auto_approve_campaign_approves_on_submission_and_records_it() {
+    let app = spawn_app().await;
+    let merchant = app.merchant("Auto").await;
+    let campaign = merchant.create_campaign(campaign_form(json!({"auto_approve": true}))).await.expect("created");
+    let (status, html) = merchant.apply(&campaign.landing_path, &application("Zoë Ørsted", "zoe@example.com")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Welcome aboard, Zoë!"), "{html}");
+    let stored = merchant.queue(QueueFilter { state: Some(AffiliateState::Approved), ..Default::default() }).await.items;
+    assert_eq!(stored.len(), 1);
+    let code = stored[0].referral_code.clone().expect("a referral code");
+    assert!(code.starts_with("zoe-") && code.len() == 9, "{code}");
+    assert!(html.contains(&code));
+    assert_eq!(stored[0].decided_by.as_deref(), Some("auto-approve"));
+    let session: app::api::views::SessionView = merchant.call("current_session", json!({})).await.map(|s: Option<_>| s.expect("signed in")).expect("session");
+    let trail = server::store::affiliates::audit_trail(&app.db, session.merchant_id, stored[0].id).await.expect("trail");
+    let actions: Vec<(&str, &str)> = trail.iter().map(|(actor, action, ..)| (actor.as_str(), action.as_str())).collect();
+    assert_eq!(actions, [("applicant", "applied"), ("auto-approve", "approved")]);
+}

@@ -1,0 +1,9 @@
+//! Integration tests: the real server on a random port, each test with its own database
+//! (a temporary SQLite file, or a fresh PostgreSQL database when `TEST_DATABASE_URL` is set).
+
+mod accounts;
+mod campaigns;
+mod helpers;
+mod isolation;
+mod landing;
+mod queue;
