@@ -22,7 +22,9 @@ pub fn ErrorBanner(error: Signal<Option<AppError>>) -> impl IntoView {
     }
 }
 
-/// Shown instead of the SPA's forms when scripts are off: the merchant app needs them.
+/// Shown when scripts are off: the merchant app needs them. Its forms have no `method` and their
+/// inputs no `name`, so a submit before the app has loaded is a harmless reload of the same page:
+/// nothing typed, the password least of all, ends up in a URL or a request body.
 #[component]
 pub fn NeedsJavascript() -> impl IntoView {
     view! {

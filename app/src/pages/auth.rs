@@ -38,19 +38,19 @@ pub fn SignUp() -> impl IntoView {
         <main class="narrow">
             <h1>"Create your merchant account"</h1>
             <NeedsJavascript/>
-            <form method="post" on:submit=move |ev| {
+            <form on:submit=move |ev| {
                 ev.prevent_default();
                 action.dispatch((shop_name.get_untracked(), email.get_untracked(), password.get_untracked()));
             }>
                 <ErrorBanner error/>
                 <label for="shop_name">"Shop name"</label>
-                <input id="shop_name" name="shop_name" autocomplete="organization" required bind:value=shop_name/>
+                <input id="shop_name" autocomplete="organization" required bind:value=shop_name/>
                 <FieldError error field="shop_name"/>
                 <label for="email">"Email"</label>
-                <input id="email" name="email" type="email" autocomplete="email" required bind:value=email/>
+                <input id="email" type="email" autocomplete="email" required bind:value=email/>
                 <FieldError error field="email"/>
                 <label for="password">"Password"</label>
-                <input id="password" name="password" type="password" autocomplete="new-password" required bind:value=password/>
+                <input id="password" type="password" autocomplete="new-password" required bind:value=password/>
                 <p class="hint">"At least 10 characters."</p>
                 <FieldError error field="password"/>
                 <button type="submit" disabled=move || action.pending().get()>"Create account"</button>
@@ -77,15 +77,15 @@ pub fn LogIn() -> impl IntoView {
         <main class="narrow">
             <h1>"Log in"</h1>
             <NeedsJavascript/>
-            <form method="post" on:submit=move |ev| {
+            <form on:submit=move |ev| {
                 ev.prevent_default();
                 action.dispatch((email.get_untracked(), password.get_untracked()));
             }>
                 <ErrorBanner error/>
                 <label for="email">"Email"</label>
-                <input id="email" name="email" type="email" autocomplete="email" required bind:value=email/>
+                <input id="email" type="email" autocomplete="email" required bind:value=email/>
                 <label for="password">"Password"</label>
-                <input id="password" name="password" type="password" autocomplete="current-password" required bind:value=password/>
+                <input id="password" type="password" autocomplete="current-password" required bind:value=password/>
                 <button type="submit" disabled=move || action.pending().get()>"Log in"</button>
             </form>
             <p>"New to Rekomi? "<a href="/signup">"Create an account"</a></p>

@@ -175,7 +175,7 @@ fn CampaignEditor(
         }
     };
     view! {
-        <form class="campaign-form" method="post" on:submit=on_submit novalidate>
+        <form class="campaign-form" on:submit=on_submit novalidate>
             <ErrorBanner error/>
             <fieldset>
                 <legend>"Program"</legend>

@@ -61,7 +61,7 @@ pub fn ApprovalQueue() -> impl IntoView {
                         <div class="tabs" role="tablist">
                             {tabs.into_iter().map(|(tab, label, count)| view! {
                                 <button role="tab" class:active=move || state.get() == tab
-                                    attr:aria-selected=move || (state.get() == tab).to_string()
+                                    aria-selected=move || (state.get() == tab).to_string()
                                     on:click=move |_| { state.set(tab); reset_page(); }>
                                     {format!("{label} ({count})")}
                                 </button>
