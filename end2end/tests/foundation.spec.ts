@@ -6,7 +6,6 @@ import {
   collectPageErrors,
   createCampaign,
   fillCampaignForm,
-  holdEarlySubmits,
   openNewCampaignForm,
   openWithJavaScript,
   openWithoutJavaScript,
@@ -29,10 +28,6 @@ const TERMS = "Disclose the partnership in every post. No paid search ads on our
 const MSG_NAME = "Enter your full name.";
 const MSG_EMAIL = "An email address has one @ between a name and a domain, like ana@example.com.";
 const MSG_TERMS = "Please read and accept the program terms to apply.";
-
-test.beforeEach(async ({ context }) => {
-  await holdEarlySubmits(context);
-});
 
 test("merchant signs up, creates a campaign, an affiliate applies without JavaScript, merchant approves in the queue", async ({
   page,

@@ -41,23 +41,6 @@ export function collectPageErrors(page: Page): string[] {
 }
 
 /**
- * Until the wasm has hydrated a server-rendered SPA page, its forms have no handlers, so a submit
- * would fall through to a native POST to the page's own URL (which the SPA routes don't accept)
- * and leave a blank page behind. This makes such an early submit a no-op, so the retry loops below
- * simply try again. Handlers the app attaches still run and still call preventDefault themselves,
- * so nothing changes once the page is hydrated. The public landing pages (/join/...) post natively
- * on purpose and are left alone (and are tested with scripts off anyway).
- */
-export async function holdEarlySubmits(context: BrowserContext): Promise<void> {
-  await context.addInitScript(() => {
-    if (window.location.pathname.startsWith("/join/")) return;
-    window.addEventListener("submit", (event) => {
-      if (!event.defaultPrevented) event.preventDefault();
-    });
-  });
-}
-
-/**
  * Runs the first interaction with a freshly loaded SPA page until it has the expected effect.
  * Clicks that land before hydration do nothing and values typed before it may be reset, so the
  * body must (re)fill its inputs, act, and assert the result with a timeout of its own that is short
@@ -104,7 +87,6 @@ export async function openWithJavaScript(
   baseURL: string | undefined,
 ): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({ javaScriptEnabled: true, baseURL });
-  await holdEarlySubmits(context);
   const page = await context.newPage();
   return { context, page };
 }

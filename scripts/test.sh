@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Sets up what is missing and runs every test: Rust unit and integration tests on SQLite and on
+# PostgreSQL, then the Playwright suite in Debian's Chromium against the release build (the build
+# that runs wasm-opt, which is where hydration can silently break), once per database engine.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/setup.sh
+source scripts/postgres.sh
+
+apt_install chromium
+[ -d end2end/node_modules/@playwright/test ] || (cd end2end && npm ci --no-audit --no-fund)
+
+summary=()
+run_cargo_tests() {
+  local label=$1; shift
+  local log; log=$(mktemp)
+  "$@" 2>&1 | tee "$log"
+  local passed; passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
+  summary+=("$label: $passed passed")
+  rm -f "$log"
+}
+
+echo "== Rust tests on SQLite"
+run_cargo_tests "rust/sqlite" cargo test -p app -p server
+
+echo "== Rust integration tests on PostgreSQL"
+postgres_ready
+TEST_DATABASE_URL="$PG_ADMIN_URL" run_cargo_tests "rust/postgres" cargo test -p server --test api
+
+echo "== Release build"
+cargo leptos build --release
+
+e2e() {
+  local label=$1 database_url=$2
+  local data; data=$(mktemp -d)
+  DATABASE_URL="$database_url" REKOMI_DATA_DIR="$data" REKOMI_ADDR=127.0.0.1:3000 \
+    REKOMI_AUTH_RATE_PER_MINUTE=0 REKOMI_APPLY_RATE_PER_MINUTE=0 LEPTOS_SITE_ROOT=target/site \
+    "$CARGO_TARGET_DIR/release/server" >"$data/server.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 100); do curl -fs http://127.0.0.1:3000/healthz >/dev/null 2>&1 && break; sleep 0.1; done
+  local log; log=$(mktemp)
+  local status=0
+  (cd end2end && npx playwright test) 2>&1 | tee "$log" || status=$?
+  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+  if [ "$status" -ne 0 ]; then echo "server log:"; tail -50 "$data/server.log"; return "$status"; fi
+  summary+=("e2e/$label: $(grep -Eo '[0-9]+ passed' "$log" | tail -1)")
+  rm -rf "$data" "$log"
+}
+
+echo "== Playwright on SQLite (JavaScript on and off)"
+e2e sqlite "sqlite:$(mktemp -d)/e2e.db"
+echo "== Playwright on PostgreSQL"
+e2e postgres "$(postgres_fresh_db rekomi_e2e)"
+
+echo
+printf '%s\n' "${summary[@]}"
+total=$(printf '%s\n' "${summary[@]}" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+echo "all: $total passed, 0 failed"
