@@ -20,7 +20,7 @@ apt_install() {
 }
 
 command -v cargo >/dev/null || { echo "setup: Rust is missing; install it with rustup (https://rustup.rs)" >&2; exit 1; }
-apt_install ca-certificates pkg-config
+apt_install ca-certificates pkg-config curl
 # Node may come from elsewhere (NodeSource bundles npm); only fall back to Debian's when absent.
 command -v npm >/dev/null || apt_install nodejs npm
 rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
