@@ -25,7 +25,8 @@ run_cargo_tests "rust/sqlite" cargo test -p app -p server
 
 echo "== Rust integration tests on PostgreSQL"
 postgres_ready
-TEST_DATABASE_URL="$PG_ADMIN_URL" run_cargo_tests "rust/postgres" cargo test -p server --test api
+# Same package set as above, so nothing is rebuilt; the unit tests simply run again.
+TEST_DATABASE_URL="$PG_ADMIN_URL" run_cargo_tests "rust/postgres" cargo test -p app -p server
 
 echo "== Release build"
 cargo leptos build --release

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Load test on loopback: the public landing page (GET) and the application form (POST) on SQLite,
+# plus the server's resident memory idle and after the load. Prints the figures the README quotes.
+#   DURATION=15s CONNECTIONS=64 scripts/bench.sh
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/setup.sh
+apt_install wrk
+
+DURATION=${DURATION:-15s}
+CONNECTIONS=${CONNECTIONS:-64}
+PORT=${PORT:-3900}
+BASE="http://127.0.0.1:$PORT"
+[ -x "$CARGO_TARGET_DIR/release/server" ] && [ -f target/site/pkg/rekomi.css ] || cargo leptos build --release
+
+data=$(mktemp -d)
+DATABASE_URL="sqlite:$data/bench.db" REKOMI_DATA_DIR="$data" REKOMI_ADDR="127.0.0.1:$PORT" RUST_LOG=warn \
+  REKOMI_AUTH_RATE_PER_MINUTE=0 REKOMI_APPLY_RATE_PER_MINUTE=0 LEPTOS_SITE_ROOT=target/site \
+  "$CARGO_TARGET_DIR/release/server" >"$data/server.log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null; rm -rf "$data"' EXIT
+for _ in $(seq 1 100); do curl -fs "$BASE/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+
+rss() { awk '/VmRSS/ {printf "%.1f MB", $2/1024}' "/proc/$pid/status"; }
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
+echo "server RSS idle after start: $(rss)"
+
+jar="$data/cookies"
+curl -fs -c "$jar" -H 'content-type: application/json' "$BASE/api/sign_up" \
+  -d '{"shop_name":"Bench Shop","email":"bench@example.com","password":"correct horse battery"}' >/dev/null
+curl -fs -b "$jar" -H 'content-type: application/json' "$BASE/api/create_campaign" -d '{"form":{"name":"Spring Partners",
+  "slug":"","pitch":"Earn 10 % on every order.","terms":"Be honest.\n\nNo brand bidding.","commission_kind":"percent",
+  "commission_rate":"10","commission_amount":"","currency":"USD","cookie_days":"30","destination_url":"",
+  "auto_approve":false,"accepting":true}}' >/dev/null
+landing="$BASE/join/bench-shop/spring-partners"
+curl -fs "$landing" | grep -q "Apply to join"
+
+echo
+echo "== GET landing page: wrk -t2 -c$CONNECTIONS -d$DURATION --latency"
+wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency "$landing" | grep -E "Requests/sec|Latency|50%|90%|99%|requests in|Non-2xx"
+echo
+echo "== POST application (new email each time): wrk -t2 -c16 -d$DURATION --latency -s bench/apply.lua"
+wrk -t2 -c16 -d"$DURATION" --latency -s bench/apply.lua "$landing" | grep -E "Requests/sec|Latency|50%|90%|99%|requests in|Non-2xx"
+stored=$(curl -fs -b "$jar" -H 'content-type: application/json' "$BASE/api/approval_queue" -d '{"filter":{}}' | grep -Eo '"total":[0-9]+')
+echo "applications stored: ${stored#*:}"
+sleep 2
+echo
+echo "server RSS after the load: $(rss)"
