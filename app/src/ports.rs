@@ -29,7 +29,8 @@ pub struct NewSession {
 
 #[async_trait]
 pub trait AccountPort: Send + Sync {
-    async fn sign_up(&self, shop_name: &str, email: &str, password: &str, ip: ClientIp) -> Result<NewSession, AppError>;
+    async fn sign_up(&self, shop_name: &str, email: &str, password: &str, ip: ClientIp)
+        -> Result<NewSession, AppError>;
     async fn log_in(&self, email: &str, password: &str, ip: ClientIp) -> Result<NewSession, AppError>;
     /// Ends the session behind `cookie_header` (if any); returns the `Set-Cookie` that clears it.
     async fn log_out(&self, cookie_header: Option<&str>) -> Result<String, AppError>;
@@ -48,7 +49,12 @@ pub trait CampaignPort: Send + Sync {
 #[async_trait]
 pub trait AffiliatePort: Send + Sync {
     async fn queue(&self, who: &SignedIn, filter: QueueFilter) -> Result<QueuePage, AppError>;
-    async fn decide(&self, who: &SignedIn, ids: Vec<AffiliateId>, decision: Decision) -> Result<DecisionOutcome, AppError>;
+    async fn decide(
+        &self,
+        who: &SignedIn,
+        ids: Vec<AffiliateId>,
+        decision: Decision,
+    ) -> Result<DecisionOutcome, AppError>;
 }
 
 /// Everything the server functions can reach.

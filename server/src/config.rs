@@ -42,7 +42,9 @@ impl Config {
     pub fn from_env() -> anyhow::Result<Self> {
         let leptos = leptos::config::get_configuration(None).context("reading the LEPTOS_* settings")?.leptos_options;
         let addr = match var("REKOMI_ADDR") {
-            Some(raw) => raw.parse().with_context(|| format!("REKOMI_ADDR={raw:?} is not an address like 127.0.0.1:3000"))?,
+            Some(raw) => {
+                raw.parse().with_context(|| format!("REKOMI_ADDR={raw:?} is not an address like 127.0.0.1:3000"))?
+            }
             None => leptos.site_addr,
         };
         let public_url = var("REKOMI_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned());
@@ -55,7 +57,8 @@ impl Config {
         let secret_key = match var("REKOMI_SECRET_KEY") {
             Some(encoded) => decode_key(&encoded).context("REKOMI_SECRET_KEY must be 32 bytes, base64-encoded")?,
             None => {
-                let path = var("REKOMI_SECRET_KEY_FILE").map(PathBuf::from).unwrap_or_else(|| data_dir.join("secret.key"));
+                let path =
+                    var("REKOMI_SECRET_KEY_FILE").map(PathBuf::from).unwrap_or_else(|| data_dir.join("secret.key"));
                 load_or_create_key_file(&path)?
             }
         };
@@ -89,7 +92,8 @@ fn flag(name: &str) -> anyhow::Result<bool> {
 }
 
 fn number(name: &str, default: u32) -> anyhow::Result<u32> {
-    var(name).map_or(Ok(default), |raw| raw.trim().parse().with_context(|| format!("{name}={raw:?} must be a whole number")))
+    var(name)
+        .map_or(Ok(default), |raw| raw.trim().parse().with_context(|| format!("{name}={raw:?} must be a whole number")))
 }
 
 fn decode_key(encoded: &str) -> anyhow::Result<SecretKey> {
@@ -102,8 +106,10 @@ fn decode_key(encoded: &str) -> anyhow::Result<SecretKey> {
 fn load_or_create_key_file(path: &Path) -> anyhow::Result<SecretKey> {
     use std::io::Write;
     if path.exists() {
-        let encoded = std::fs::read_to_string(path).with_context(|| format!("reading the secret key file {}", path.display()))?;
-        return decode_key(&encoded).with_context(|| format!("the secret key file {} is not 32 base64-encoded bytes", path.display()));
+        let encoded =
+            std::fs::read_to_string(path).with_context(|| format!("reading the secret key file {}", path.display()))?;
+        return decode_key(&encoded)
+            .with_context(|| format!("the secret key file {} is not 32 base64-encoded bytes", path.display()));
     }
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;

@@ -45,12 +45,17 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let db = Db::connect(&config.database_url).await?;
         let services = Services {
-            accounts: Accounts::new(db.clone(), Arc::new(IpRateLimiter::per_minute(config.auth_per_minute)), config.secure_cookies()),
+            accounts: Accounts::new(
+                db.clone(),
+                Arc::new(IpRateLimiter::per_minute(config.auth_per_minute)),
+                config.secure_cookies(),
+            ),
             applications: Arc::new(IpRateLimiter::per_minute(config.apply_per_minute)),
             db,
         };
         let router = router(&config, services.clone());
-        let listener = TcpListener::bind(config.addr).await.with_context(|| format!("could not listen on {}", config.addr))?;
+        let listener =
+            TcpListener::bind(config.addr).await.with_context(|| format!("could not listen on {}", config.addr))?;
         Ok(Self { listener, router, services })
     }
 
@@ -93,7 +98,10 @@ fn router(config: &Config, services: Services) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn_with_state(trusted, same_origin::check))
         .layer(middleware::from_fn_with_state(config.trust_proxy, client_ip::resolve))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
         .with_state(state)

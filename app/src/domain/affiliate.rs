@@ -124,7 +124,8 @@ pub struct ReferralCode(String);
 impl ReferralCode {
     pub fn parse(raw: &str) -> Result<Self, ReferralCodeError> {
         let code = raw.trim();
-        let ok = (2..=64).contains(&code.len()) && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        let ok =
+            (2..=64).contains(&code.len()) && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if ok {
             Ok(Self(code.to_owned()))
         } else {
@@ -140,7 +141,8 @@ impl ReferralCode {
             .map(|s| s.trim_end_matches('-').to_owned())
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| "ref".to_owned());
-        let suffix: String = suffix.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).collect();
+        let suffix: String =
+            suffix.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).collect();
         Self(format!("{stem}-{suffix}"))
     }
 
@@ -197,9 +199,10 @@ mod tests {
 
     #[test]
     fn every_bad_field_is_reported() {
-        let errors = ApplicationForm { name: " ".into(), email: "nope".into(), accept_terms: None, ..Default::default() }
-            .parse()
-            .expect_err("invalid");
+        let errors =
+            ApplicationForm { name: " ".into(), email: "nope".into(), accept_terms: None, ..Default::default() }
+                .parse()
+                .expect_err("invalid");
         assert!(errors.get("name").is_some() && errors.get("email").is_some() && errors.get("accept_terms").is_some());
     }
 

@@ -100,9 +100,13 @@ impl CampaignForm {
         let terms = errors.check("terms", required(&self.terms, MAX_TERMS, true));
         let currency = errors.check("currency", Currency::parse(&self.currency));
         let commission = match self.commission_kind.as_str() {
-            "percent" => errors.check("commission_rate", Rate::parse_percent(&self.commission_rate)).map(CommissionRule::Percent),
+            "percent" => {
+                errors.check("commission_rate", Rate::parse_percent(&self.commission_rate)).map(CommissionRule::Percent)
+            }
             "flat" => currency.and_then(|currency| {
-                errors.check("commission_amount", Money::parse_positive(&self.commission_amount, currency)).map(CommissionRule::Flat)
+                errors
+                    .check("commission_amount", Money::parse_positive(&self.commission_amount, currency))
+                    .map(CommissionRule::Flat)
             }),
             _ => {
                 errors.add("commission_kind", "Choose a percentage or a flat amount.");
@@ -112,22 +116,27 @@ impl CampaignForm {
         let cookie_days = errors.check("cookie_days", parse_cookie_days(&self.cookie_days));
         let destination_url = errors.check("destination_url", parse_shop_url(&self.destination_url));
         match (name, slug, pitch, terms, currency, commission, cookie_days, destination_url) {
-            (Some(name), Some(slug), Some(pitch), Some(terms), Some(currency), Some(commission), Some(cookie_days), Some(destination_url))
-                if errors.is_empty() =>
-            {
-                Ok(CampaignDraft {
-                    name,
-                    slug,
-                    pitch,
-                    terms,
-                    commission,
-                    currency,
-                    cookie_days,
-                    destination_url,
-                    auto_approve: self.auto_approve,
-                    accepting: self.accepting,
-                })
-            }
+            (
+                Some(name),
+                Some(slug),
+                Some(pitch),
+                Some(terms),
+                Some(currency),
+                Some(commission),
+                Some(cookie_days),
+                Some(destination_url),
+            ) if errors.is_empty() => Ok(CampaignDraft {
+                name,
+                slug,
+                pitch,
+                terms,
+                commission,
+                currency,
+                cookie_days,
+                destination_url,
+                auto_approve: self.auto_approve,
+                accepting: self.accepting,
+            }),
             _ => Err(errors),
         }
     }
@@ -144,11 +153,7 @@ pub enum CampaignFieldError {
 }
 
 fn parse_cookie_days(raw: &str) -> Result<u16, CampaignFieldError> {
-    raw.trim()
-        .parse::<u16>()
-        .ok()
-        .filter(|d| (1..=MAX_COOKIE_DAYS).contains(d))
-        .ok_or(CampaignFieldError::CookieDays)
+    raw.trim().parse::<u16>().ok().filter(|d| (1..=MAX_COOKIE_DAYS).contains(d)).ok_or(CampaignFieldError::CookieDays)
 }
 
 /// The shop's address, where tracking links will send visitors. Optional until tracking is set up.
@@ -157,10 +162,8 @@ fn parse_shop_url(raw: &str) -> Result<Option<String>, CampaignFieldError> {
     if raw.is_empty() {
         return Ok(None);
     }
-    let rest = raw
-        .strip_prefix("https://")
-        .or_else(|| raw.strip_prefix("http://"))
-        .ok_or(CampaignFieldError::ShopUrl)?;
+    let rest =
+        raw.strip_prefix("https://").or_else(|| raw.strip_prefix("http://")).ok_or(CampaignFieldError::ShopUrl)?;
     let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let host_ok = host.contains('.') || host.starts_with("localhost") || host.starts_with("127.0.0.1");
     if !host_ok || raw.len() > 2_000 || raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -192,7 +195,12 @@ mod tests {
 
     #[test]
     fn flat_commission_uses_the_currency() {
-        let form = CampaignForm { commission_kind: "flat".into(), commission_amount: "5".into(), currency: "eur".into(), ..valid() };
+        let form = CampaignForm {
+            commission_kind: "flat".into(),
+            commission_amount: "5".into(),
+            currency: "eur".into(),
+            ..valid()
+        };
         let draft = form.parse().expect("valid");
         assert_eq!(draft.commission.describe(), "5.00 EUR per order");
     }

@@ -35,7 +35,8 @@ pub enum JoinState {
 
 #[component]
 pub fn JoinPage(campaign: PublicCampaign, state: JoinState, action: String) -> impl IntoView {
-    let PublicCampaign { merchant_name, campaign_name, pitch, terms, terms_version, commission, cookie_days } = campaign;
+    let PublicCampaign { merchant_name, campaign_name, pitch, terms, terms_version, commission, cookie_days } =
+        campaign;
     view! {
         <main class="join">
             <p class="eyebrow">{merchant_name.clone()}" affiliate program"</p>
@@ -86,7 +87,13 @@ pub fn JoinPage(campaign: PublicCampaign, state: JoinState, action: String) -> i
 }
 
 #[component]
-fn ApplicationFormView(values: ApplicationForm, errors: FieldErrors, terms: String, terms_version: i64, action: String) -> impl IntoView {
+fn ApplicationFormView(
+    values: ApplicationForm,
+    errors: FieldErrors,
+    terms: String,
+    terms_version: i64,
+    action: String,
+) -> impl IntoView {
     let error = |field: &'static str| {
         errors.get(field).map(|m| view! { <p class="field-error" id=format!("{field}-error")>{m.to_owned()}</p> })
     };

@@ -22,11 +22,13 @@ pub fn ApprovalQueue() -> impl IntoView {
     // Bumped after each decision so the list refetches in place.
     let version = RwSignal::new(0_u32);
 
-    let filter = move || QueueFilter { state: state.get(), campaign: campaign.get(), search: search.get(), page: page.get() };
+    let filter =
+        move || QueueFilter { state: state.get(), campaign: campaign.get(), search: search.get(), page: page.get() };
     let queue = Resource::new(move || (filter(), version.get()), |(filter, _)| approval_queue(filter));
     let campaigns = Resource::new(|| (), |_| list_campaigns());
 
-    let decide = Action::new(|(ids, decision): &(Vec<AffiliateId>, Decision)| decide_applications(ids.clone(), *decision));
+    let decide =
+        Action::new(|(ids, decision): &(Vec<AffiliateId>, Decision)| decide_applications(ids.clone(), *decision));
     Effect::new(move || {
         if decide.value().get().is_some() {
             selected.set(BTreeSet::new());
@@ -113,7 +115,11 @@ fn DecisionMessage(outcome: Signal<Option<Result<DecisionOutcome, AppError>>>) -
                 let mut text = format!("{} updated.", o.changed.len());
                 if !o.skipped.is_empty() {
                     let reasons: BTreeSet<String> = o.skipped.iter().map(|(_, why)| why.clone()).collect();
-                    text.push_str(&format!(" {} skipped: {}", o.skipped.len(), reasons.into_iter().collect::<Vec<_>>().join("; ")));
+                    text.push_str(&format!(
+                        " {} skipped: {}",
+                        o.skipped.len(),
+                        reasons.into_iter().collect::<Vec<_>>().join("; ")
+                    ));
                 }
                 view! { <span class="saved" role="status">{text}</span> }.into_any()
             }

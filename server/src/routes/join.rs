@@ -44,14 +44,25 @@ pub async fn submit(
     let outcome = affiliates::apply(&state.services.db, &state.services.applications, &row, &form, ip.0).await;
     let (status, page) = match outcome {
         Ok(ApplyOutcome::Received { first_name }) => (StatusCode::OK, JoinState::Received { first_name }),
-        Ok(ApplyOutcome::Approved { first_name, referral_code }) => (StatusCode::OK, JoinState::Approved { first_name, referral_code }),
-        Ok(ApplyOutcome::AlreadyApplied) => (StatusCode::OK, JoinState::AlreadyApplied),
-        Ok(ApplyOutcome::InAnotherProgram { campaign_name }) => (StatusCode::OK, JoinState::InAnotherProgram { campaign_name }),
-        Err(AffiliateError::Invalid(errors)) => {
-            (StatusCode::UNPROCESSABLE_ENTITY, JoinState::Form { values: ApplicationForm { company_url: String::new(), ..form }, errors })
+        Ok(ApplyOutcome::Approved { first_name, referral_code }) => {
+            (StatusCode::OK, JoinState::Approved { first_name, referral_code })
         }
+        Ok(ApplyOutcome::AlreadyApplied) => (StatusCode::OK, JoinState::AlreadyApplied),
+        Ok(ApplyOutcome::InAnotherProgram { campaign_name }) => {
+            (StatusCode::OK, JoinState::InAnotherProgram { campaign_name })
+        }
+        Err(AffiliateError::Invalid(errors)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            JoinState::Form { values: ApplicationForm { company_url: String::new(), ..form }, errors },
+        ),
         Err(AffiliateError::RateLimited(retry_after_secs)) => {
-            let mut response = render(StatusCode::TOO_MANY_REQUESTS, public, JoinState::TooMany { retry_after_secs }, &merchant, &campaign);
+            let mut response = render(
+                StatusCode::TOO_MANY_REQUESTS,
+                public,
+                JoinState::TooMany { retry_after_secs },
+                &merchant,
+                &campaign,
+            );
             if let Ok(value) = retry_after_secs.to_string().parse() {
                 response.headers_mut().insert(header::RETRY_AFTER, value);
             }
@@ -90,9 +101,7 @@ fn failure(error: AffiliateError) -> Response {
 
 fn message_page(status: StatusCode, heading: &str, text: &str) -> Response {
     let (heading, text) = (heading.to_owned(), text.to_owned());
-    let body = Owner::new().with(|| {
-        view! { <main class="join"><h1>{heading}</h1><p>{text}</p></main> }.to_html()
-    });
+    let body = Owner::new().with(|| view! { <main class="join"><h1>{heading}</h1><p>{text}</p></main> }.to_html());
     document(status, "Rekomi", &body)
 }
 

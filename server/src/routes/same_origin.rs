@@ -34,7 +34,10 @@ pub async fn check(State(trusted): State<TrustedOrigins>, req: Request, next: Ne
     };
     if site == Some("cross-site") || !origin_ok {
         tracing::warn!(origin, site, host, path = %req.uri().path(), "cross-site request refused");
-        return (StatusCode::FORBIDDEN, "This request came from another website, so Rekomi refused it. Submit the form from Rekomi itself.")
+        return (
+            StatusCode::FORBIDDEN,
+            "This request came from another website, so Rekomi refused it. Submit the form from Rekomi itself.",
+        )
             .into_response();
     }
     next.run(req).await

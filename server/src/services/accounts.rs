@@ -72,7 +72,13 @@ impl Accounts {
     }
 
     #[tracing::instrument(skip_all)]
-    pub async fn sign_up(&self, shop_name: &str, email: &str, password: &str, ip: IpAddr) -> Result<IssuedSession, AccountError> {
+    pub async fn sign_up(
+        &self,
+        shop_name: &str,
+        email: &str,
+        password: &str,
+        ip: IpAddr,
+    ) -> Result<IssuedSession, AccountError> {
         self.limiter.check(ip).map_err(AccountError::RateLimited)?;
         let mut errors = FieldErrors::new();
         let shop_name = errors.check("shop_name", required(shop_name, 80, false));
@@ -123,7 +129,8 @@ impl Accounts {
             Ok(email) => store::credentials(&self.db, email.as_str()).await.map_err(anyhow::Error::from)?,
             Err(_) => None,
         };
-        let stored_hash = credentials.as_ref().map(|c| c.password_hash.clone()).unwrap_or_else(|| dummy_hash().to_owned());
+        let stored_hash =
+            credentials.as_ref().map(|c| c.password_hash.clone()).unwrap_or_else(|| dummy_hash().to_owned());
         let valid = verify_password(password.to_owned(), stored_hash).await?;
         let Some(user) = credentials.filter(|_| valid) else {
             return Err(AccountError::BadCredentials);
@@ -214,7 +221,8 @@ async fn hash_password(password: String) -> anyhow::Result<String> {
 
 async fn verify_password(password: String, hash: String) -> anyhow::Result<bool> {
     tokio::task::spawn_blocking(move || {
-        let parsed = PasswordHash::new(&hash).map_err(|e| anyhow::anyhow!("a stored password hash is malformed: {e}"))?;
+        let parsed =
+            PasswordHash::new(&hash).map_err(|e| anyhow::anyhow!("a stored password hash is malformed: {e}"))?;
         Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
     })
     .await
@@ -226,10 +234,7 @@ fn dummy_hash() -> &'static str {
     static HASH: OnceLock<String> = OnceLock::new();
     HASH.get_or_init(|| {
         let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(new_token().as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .unwrap_or_default()
+        Argon2::default().hash_password(new_token().as_bytes(), &salt).map(|h| h.to_string()).unwrap_or_default()
     })
 }
 

@@ -38,9 +38,10 @@ impl From<AffiliateError> for AppError {
             AffiliateError::UnknownCampaign | AffiliateError::CampaignClosed { .. } => AppError::not_found("campaign"),
             AffiliateError::Invalid(fields) => AppError::invalid(fields),
             AffiliateError::RateLimited(secs) => AppError::rate_limited(secs),
-            AffiliateError::TooMany => {
-                AppError::new(ErrorKind::Invalid, format!("Decide on at most {MAX_BULK_DECISION} applications at once."))
-            }
+            AffiliateError::TooMany => AppError::new(
+                ErrorKind::Invalid,
+                format!("Decide on at most {MAX_BULK_DECISION} applications at once."),
+            ),
             AffiliateError::Internal(e) => super::internal(&e),
         }
     }
@@ -56,7 +57,11 @@ pub enum ApplyOutcome {
 }
 
 /// The campaign behind `/join/{merchant}/{campaign}`, if it exists and accepts applications.
-pub async fn public_campaign(db: &Db, merchant_slug: &str, campaign_slug: &str) -> Result<(CampaignRow, PublicCampaign), AffiliateError> {
+pub async fn public_campaign(
+    db: &Db,
+    merchant_slug: &str,
+    campaign_slug: &str,
+) -> Result<(CampaignRow, PublicCampaign), AffiliateError> {
     let row = campaign_store::by_slugs(db, merchant_slug, campaign_slug)
         .await
         .map_err(anyhow::Error::from)?
@@ -105,7 +110,9 @@ pub async fn apply(
     let applied = store::apply(db, new, &mut codes).await.map_err(anyhow::Error::from)?;
     let first_name = application.name.first().to_owned();
     Ok(match applied {
-        Applied::Created { referral_code: Some(referral_code), .. } => ApplyOutcome::Approved { first_name, referral_code },
+        Applied::Created { referral_code: Some(referral_code), .. } => {
+            ApplyOutcome::Approved { first_name, referral_code }
+        }
         Applied::Created { .. } => ApplyOutcome::Received { first_name },
         Applied::Exists { campaign: existing, .. } if existing == campaign.id => ApplyOutcome::AlreadyApplied,
         Applied::Exists { campaign_name, .. } => ApplyOutcome::InAnotherProgram { campaign_name },
@@ -129,7 +136,13 @@ pub async fn queue(db: &Db, merchant: MerchantId, filter: &QueueFilter) -> Resul
             None => {}
         }
     }
-    Ok(QueuePage { items: rows.into_iter().map(view).collect(), total, page: filter.page, page_size: QUEUE_PAGE_SIZE, counts })
+    Ok(QueuePage {
+        items: rows.into_iter().map(view).collect(),
+        total,
+        page: filter.page,
+        page_size: QUEUE_PAGE_SIZE,
+        counts,
+    })
 }
 
 /// Approves or rejects many applications in one transaction, recording `actor` on each.
@@ -169,7 +182,9 @@ fn skip_reason(skip: &Skip) -> String {
         // Another merchant's id reads exactly like a missing one.
         Skip::NotFound => "not found".into(),
         Skip::AlreadyInState(state) => format!("already {}", state.as_str()),
-        Skip::NotAllowed { from, to } => format!("{} applications can't be {}", from.label().to_lowercase(), to.as_str()),
+        Skip::NotAllowed { from, to } => {
+            format!("{} applications can't be {}", from.label().to_lowercase(), to.as_str())
+        }
     }
 }
 

@@ -61,7 +61,12 @@ pub async fn create(db: &Db, merchant: MerchantId, form: &CampaignForm) -> Resul
 }
 
 #[tracing::instrument(skip_all, fields(merchant.id = %merchant, campaign.id = %id))]
-pub async fn update(db: &Db, merchant: MerchantId, id: CampaignId, form: &CampaignForm) -> Result<CampaignView, CampaignError> {
+pub async fn update(
+    db: &Db,
+    merchant: MerchantId,
+    id: CampaignId,
+    form: &CampaignForm,
+) -> Result<CampaignView, CampaignError> {
     let draft = form.parse().map_err(CampaignError::Invalid)?;
     match store::update(db, merchant, id, &draft, now_ms()).await {
         Ok(true) => get(db, merchant, id).await,
@@ -73,7 +78,8 @@ pub async fn update(db: &Db, merchant: MerchantId, id: CampaignId, form: &Campai
 
 /// The commission rule stored in a row; the CHECK constraints make a bad row a bug, reported as one.
 pub fn commission(row: &CampaignRow) -> anyhow::Result<CommissionRule> {
-    let currency = Currency::parse(&row.currency).with_context(|| format!("campaign {} has currency {:?}", row.id, row.currency))?;
+    let currency = Currency::parse(&row.currency)
+        .with_context(|| format!("campaign {} has currency {:?}", row.id, row.currency))?;
     match (row.commission_kind.as_str(), row.commission_bps, row.commission_minor) {
         ("percent", Some(bps), _) => {
             let bps = u32::try_from(bps).context("commission_bps out of range")?;

@@ -19,7 +19,13 @@ impl Services {
 
 #[async_trait]
 impl AccountPort for Services {
-    async fn sign_up(&self, shop_name: &str, email: &str, password: &str, ip: ClientIp) -> Result<NewSession, AppError> {
+    async fn sign_up(
+        &self,
+        shop_name: &str,
+        email: &str,
+        password: &str,
+        ip: ClientIp,
+    ) -> Result<NewSession, AppError> {
         let issued = self.accounts.sign_up(shop_name, email, password, ip.0).await?;
         Ok(NewSession { set_cookie: self.accounts.session_cookie(&issued.token), view: issued.view })
     }
@@ -68,7 +74,12 @@ impl AffiliatePort for Services {
         Ok(affiliates::queue(&self.db, who.session.merchant_id, &filter).await?)
     }
 
-    async fn decide(&self, who: &SignedIn, ids: Vec<AffiliateId>, decision: Decision) -> Result<DecisionOutcome, AppError> {
+    async fn decide(
+        &self,
+        who: &SignedIn,
+        ids: Vec<AffiliateId>,
+        decision: Decision,
+    ) -> Result<DecisionOutcome, AppError> {
         Ok(affiliates::decide(&self.db, who.session.merchant_id, &who.session.user_email, &ids, decision).await?)
     }
 }

@@ -100,7 +100,8 @@ pub async fn insert_session(db: &Db, token_hash: &str, user: UserId, now: i64, e
 }
 
 pub async fn live_session(db: &Db, token_hash: &str, now: i64) -> DbResult<Option<SessionRow>> {
-    on_engine!(db, |pool| sqlx::query_as(
+    on_engine!(db, |pool| {
+        sqlx::query_as(
         "SELECT u.id AS user_id, u.email AS user_email, m.id AS merchant_id, m.name AS merchant_name, m.slug AS merchant_slug
          FROM sessions s JOIN users u ON u.id = s.user_id JOIN merchants m ON m.id = u.merchant_id
          WHERE s.token_hash = $1 AND s.expires_at > $2"
@@ -109,12 +110,17 @@ pub async fn live_session(db: &Db, token_hash: &str, now: i64) -> DbResult<Optio
     .bind(now)
     .fetch_optional(pool)
     .await
-    .map_err(db_err))
+    .map_err(db_err)
+    })
 }
 
 pub async fn delete_session(db: &Db, token_hash: &str) -> DbResult<()> {
     on_engine!(db, |pool| {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(pool).await.map_err(db_err)?;
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(pool)
+            .await
+            .map_err(db_err)?;
         Ok(())
     })
 }
@@ -122,7 +128,8 @@ pub async fn delete_session(db: &Db, token_hash: &str) -> DbResult<()> {
 /// Removes sessions past their expiry; returns how many.
 pub async fn delete_expired_sessions(db: &Db, now: i64) -> DbResult<u64> {
     on_engine!(db, |pool| {
-        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(pool).await.map_err(db_err)?;
+        let done =
+            sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(pool).await.map_err(db_err)?;
         Ok(done.rows_affected())
     })
 }

@@ -153,7 +153,17 @@ pub async fn apply(db: &Db, new: NewApplication<'_>, codes: CodeSource<'_>) -> D
         };
         audit!(tx, new.merchant, ACTOR_APPLICANT, "applied", id, None::<&str>, Some("pending"), new.now);
         let (state, referral_code) = if new.auto_approve {
-            let code = approve_in_tx!(tx, new.merchant, id, app.name.first(), false, "pending", ACTOR_AUTO_APPROVE, new.now, codes);
+            let code = approve_in_tx!(
+                tx,
+                new.merchant,
+                id,
+                app.name.first(),
+                false,
+                "pending",
+                ACTOR_AUTO_APPROVE,
+                new.now,
+                codes
+            );
             (AffiliateState::Approved, code)
         } else {
             (AffiliateState::Pending, None)
@@ -185,13 +195,14 @@ pub async fn decide(
         let mut tx = pool.begin_write().await?;
         let mut results = Vec::with_capacity(ids.len());
         for &id in ids {
-            let current: Option<(String, String, Option<String>)> =
-                sqlx::query_as("SELECT state, first_name, referral_code FROM affiliates WHERE merchant_id = $1 AND id = $2")
-                    .bind(merchant)
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
+            let current: Option<(String, String, Option<String>)> = sqlx::query_as(
+                "SELECT state, first_name, referral_code FROM affiliates WHERE merchant_id = $1 AND id = $2",
+            )
+            .bind(merchant)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
             let Some((state, first_name, code)) = current else {
                 results.push((id, Err(Skip::NotFound)));
                 continue;
@@ -280,11 +291,13 @@ pub async fn queue(db: &Db, merchant: MerchantId, filter: &QueueFilter) -> DbRes
 }
 
 pub async fn state_counts(db: &Db, merchant: MerchantId) -> DbResult<Vec<(String, i64)>> {
-    on_engine!(db, |pool| sqlx::query_as("SELECT state, COUNT(*) FROM affiliates WHERE merchant_id = $1 GROUP BY state")
-        .bind(merchant)
-        .fetch_all(pool)
-        .await
-        .map_err(db_err))
+    on_engine!(db, |pool| sqlx::query_as(
+        "SELECT state, COUNT(*) FROM affiliates WHERE merchant_id = $1 GROUP BY state"
+    )
+    .bind(merchant)
+    .fetch_all(pool)
+    .await
+    .map_err(db_err))
 }
 
 /// The audit trail of one affiliate, oldest first: (actor, action, from, to, at).
@@ -293,12 +306,14 @@ pub async fn audit_trail(
     merchant: MerchantId,
     id: AffiliateId,
 ) -> DbResult<Vec<(String, String, Option<String>, Option<String>, i64)>> {
-    on_engine!(db, |pool| sqlx::query_as(
+    on_engine!(db, |pool| {
+        sqlx::query_as(
         "SELECT actor, action, from_state, to_state, at FROM audit_log WHERE merchant_id = $1 AND affiliate_id = $2 ORDER BY id"
     )
     .bind(merchant)
     .bind(id)
     .fetch_all(pool)
     .await
-    .map_err(db_err))
+    .map_err(db_err)
+    })
 }

@@ -35,7 +35,10 @@ async fn passwords_are_stored_as_argon2id_hashes() {
     let app = spawn_app().await;
     let browser = app.browser();
     browser
-        .call::<Value>("sign_up", json!({"shop_name": "Store", "email": "h@example.com", "password": "correct horse battery"}))
+        .call::<Value>(
+            "sign_up",
+            json!({"shop_name": "Store", "email": "h@example.com", "password": "correct horse battery"}),
+        )
         .await
         .expect("sign up");
     let stored = server::store::accounts::credentials(&app.db, "h@example.com").await.expect("query").expect("user");
@@ -54,7 +57,10 @@ async fn sign_up_reports_each_invalid_field() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error.kind, ErrorKind::Invalid);
     assert_eq!(error.fields.get("shop_name"), Some("This field is required."));
-    assert_eq!(error.fields.get("email"), Some("An email address has one @ between a name and a domain, like ana@example.com."));
+    assert_eq!(
+        error.fields.get("email"),
+        Some("An email address has one @ between a name and a domain, like ana@example.com.")
+    );
     assert_eq!(error.fields.get("password"), Some("Use at least 10 characters."));
 }
 
@@ -87,7 +93,10 @@ async fn two_shops_with_one_name_get_distinct_slugs() {
 async fn log_in_and_log_out() {
     let app = spawn_app().await;
     app.browser()
-        .call::<Value>("sign_up", json!({"shop_name": "Shop", "email": "me@example.com", "password": "correct horse battery"}))
+        .call::<Value>(
+            "sign_up",
+            json!({"shop_name": "Shop", "email": "me@example.com", "password": "correct horse battery"}),
+        )
         .await
         .expect("sign up");
 
@@ -103,7 +112,10 @@ async fn log_in_and_log_out() {
         .expect_err("unknown email");
     assert_eq!(unknown.message, error.message, "unknown emails read exactly like wrong passwords");
 
-    browser.call::<Value>("log_in", json!({"email": " ME@example.com ", "password": "correct horse battery"})).await.expect("logs in");
+    browser
+        .call::<Value>("log_in", json!({"email": " ME@example.com ", "password": "correct horse battery"}))
+        .await
+        .expect("logs in");
     browser.call::<Value>("list_campaigns", json!({})).await.expect("signed in");
     browser.call::<Value>("log_out", json!({})).await.expect("logs out");
     let (status, error) = browser.call::<Value>("list_campaigns", json!({})).await.expect_err("signed out");
@@ -135,12 +147,26 @@ async fn cross_site_posts_are_refused_before_any_handler_runs() {
     let app = spawn_app().await;
     let body = json!({"shop_name": "Evil", "email": "evil@example.com", "password": "correct horse battery"});
     let client = reqwest::Client::new();
-    let forged = client.post(app.url("/api/sign_up")).header("origin", "https://evil.example").json(&body).send().await.expect("answer");
+    let forged = client
+        .post(app.url("/api/sign_up"))
+        .header("origin", "https://evil.example")
+        .json(&body)
+        .send()
+        .await
+        .expect("answer");
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
-    let fetch_metadata =
-        client.post(app.url("/api/sign_up")).header("sec-fetch-site", "cross-site").json(&body).send().await.expect("answer");
+    let fetch_metadata = client
+        .post(app.url("/api/sign_up"))
+        .header("sec-fetch-site", "cross-site")
+        .json(&body)
+        .send()
+        .await
+        .expect("answer");
     assert_eq!(fetch_metadata.status(), StatusCode::FORBIDDEN);
-    assert!(server::store::accounts::credentials(&app.db, "evil@example.com").await.expect("query").is_none(), "nothing was written");
+    assert!(
+        server::store::accounts::credentials(&app.db, "evil@example.com").await.expect("query").is_none(),
+        "nothing was written"
+    );
 
     let same_origin = client
         .post(app.url("/api/sign_up"))

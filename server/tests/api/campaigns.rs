@@ -9,7 +9,8 @@ use serde_json::json;
 async fn a_new_campaign_gets_a_slug_a_public_page_and_terms_version_one() {
     let app = spawn_app().await;
     let merchant = app.merchant("Olive Goods").await;
-    let created = merchant.create_campaign(campaign_form(json!({"name": "Café Partners 2026"}))).await.expect("created");
+    let created =
+        merchant.create_campaign(campaign_form(json!({"name": "Café Partners 2026"}))).await.expect("created");
     assert_eq!(created.slug, "cafe-partners-2026");
     assert_eq!(created.landing_path, "/join/olive-goods/cafe-partners-2026");
     assert_eq!(created.terms_version, 1);
@@ -63,7 +64,8 @@ async fn a_slug_is_unique_per_merchant_only() {
     let a = app.merchant("Shop A").await;
     let b = app.merchant("Shop B").await;
     a.create_campaign(campaign_form(json!({"slug": "vip"}))).await.expect("first");
-    let (status, error) = a.create_campaign(campaign_form(json!({"name": "Other", "slug": "vip"}))).await.expect_err("clash");
+    let (status, error) =
+        a.create_campaign(campaign_form(json!({"name": "Other", "slug": "vip"}))).await.expect_err("clash");
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error.fields.get("slug"), Some("Another of your campaigns uses this web address name; pick another."));
     b.create_campaign(campaign_form(json!({"slug": "vip"}))).await.expect("another merchant may use it");
@@ -75,12 +77,18 @@ async fn changing_the_terms_starts_a_new_terms_version() {
     let merchant = app.merchant("Versions").await;
     let created = merchant.create_campaign(campaign_form(json!({}))).await.expect("created");
     let renamed: CampaignView = merchant
-        .call("update_campaign", json!({"id": created.id, "form": campaign_form(json!({"name": "Renamed", "slug": created.slug}))}))
+        .call(
+            "update_campaign",
+            json!({"id": created.id, "form": campaign_form(json!({"name": "Renamed", "slug": created.slug}))}),
+        )
         .await
         .expect("renamed");
     assert_eq!((renamed.name.as_str(), renamed.terms_version), ("Renamed", 1));
     let new_terms: CampaignView = merchant
-        .call("update_campaign", json!({"id": created.id, "form": campaign_form(json!({"terms": "New terms.", "slug": created.slug}))}))
+        .call(
+            "update_campaign",
+            json!({"id": created.id, "form": campaign_form(json!({"terms": "New terms.", "slug": created.slug}))}),
+        )
         .await
         .expect("updated");
     assert_eq!(new_terms.terms_version, 2);

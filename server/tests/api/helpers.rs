@@ -124,7 +124,8 @@ impl Browser {
         if status.is_success() {
             Ok(serde_json::from_str(&text).unwrap_or_else(|e| panic!("{endpoint}: unexpected body {text}: {e}")))
         } else {
-            let error: AppError = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{endpoint}: {status} with body {text}: {e}"));
+            let error: AppError =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{endpoint}: {status} with body {text}: {e}"));
             Err((status, error))
         }
     }
@@ -137,7 +138,11 @@ impl Browser {
         self.call("approval_queue", json!({ "filter": filter })).await.expect("queue loads")
     }
 
-    pub async fn decide(&self, ids: &[app::domain::AffiliateId], decision: &str) -> CallResult<app::api::views::DecisionOutcome> {
+    pub async fn decide(
+        &self,
+        ids: &[app::domain::AffiliateId],
+        decision: &str,
+    ) -> CallResult<app::api::views::DecisionOutcome> {
         self.call("decide_applications", json!({ "ids": ids, "decision": decision })).await
     }
 
@@ -186,5 +191,11 @@ pub fn campaign_form(overrides: Value) -> Value {
 
 /// The form fields of a complete application.
 pub fn application<'a>(name: &'a str, email: &'a str) -> Vec<(&'a str, &'a str)> {
-    vec![("name", name), ("email", email), ("website", "@ana.creates"), ("message", "I review shoes."), ("accept_terms", "on")]
+    vec![
+        ("name", name),
+        ("email", email),
+        ("website", "@ana.creates"),
+        ("message", "I review shoes."),
+        ("accept_terms", "on"),
+    ]
 }

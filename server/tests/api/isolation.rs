@@ -21,7 +21,8 @@ async fn merchant_b_cannot_read_or_change_merchant_a_data() {
     assert!(!error.message.contains("Secret"));
 
     let form = campaign_form(json!({"name": "Hijacked", "slug": secret.slug}));
-    let (status, _) = b.call::<CampaignView>("update_campaign", json!({"id": secret.id, "form": form})).await.expect_err("hidden");
+    let (status, _) =
+        b.call::<CampaignView>("update_campaign", json!({"id": secret.id, "form": form})).await.expect_err("hidden");
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     let listed: Vec<CampaignView> = b.call("list_campaigns", json!({})).await.expect("list");

@@ -8,7 +8,8 @@ use serde_json::json;
 async fn the_landing_page_is_plain_html_with_the_pitch_and_terms() {
     let app = spawn_app().await;
     let merchant = app.merchant("Sunny Socks").await;
-    let campaign = merchant.create_campaign(campaign_form(json!({"pitch": "Socks <for> everyone"}))).await.expect("created");
+    let campaign =
+        merchant.create_campaign(campaign_form(json!({"pitch": "Socks <for> everyone"}))).await.expect("created");
     let response = reqwest::get(app.url(&campaign.landing_path)).await.expect("answer");
     assert_eq!(response.status(), StatusCode::OK);
     let html = response.text().await.expect("body");
@@ -26,7 +27,8 @@ async fn an_application_is_stored_with_the_split_name_and_the_consent() {
     let app = spawn_app().await;
     let merchant = app.merchant("Consent Co").await;
     let campaign = merchant.create_campaign(campaign_form(json!({}))).await.expect("created");
-    let (status, html) = merchant.apply(&campaign.landing_path, &application("  Ana   van der Berg ", "Ana@Example.COM")).await;
+    let (status, html) =
+        merchant.apply(&campaign.landing_path, &application("  Ana   van der Berg ", "Ana@Example.COM")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Thanks, Ana!"), "{html}");
 
@@ -47,14 +49,20 @@ async fn an_invalid_application_comes_back_with_errors_and_the_typed_values() {
     let merchant = app.merchant("Strict Shop").await;
     let campaign = merchant.create_campaign(campaign_form(json!({}))).await.expect("created");
     let (status, html) = merchant
-        .apply(&campaign.landing_path, &[("name", "Ana Silva"), ("email", "ana@"), ("message", "Hi</textarea><script>alert(1)</script>")])
+        .apply(
+            &campaign.landing_path,
+            &[("name", "Ana Silva"), ("email", "ana@"), ("message", "Hi</textarea><script>alert(1)</script>")],
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("An email address has one @ between a name and a domain, like ana@example.com."));
     assert!(html.contains("Please read and accept the program terms to apply."));
     assert!(html.contains(r#"value="Ana Silva""#), "the name is kept");
     assert!(html.contains(r#"value="ana@""#), "the email is kept");
-    assert!(html.contains("Hi&lt;/textarea&gt;&lt;script&gt;alert(1)&lt;/script&gt;</textarea>"), "the message is kept, escaped: {html}");
+    assert!(
+        html.contains("Hi&lt;/textarea&gt;&lt;script&gt;alert(1)&lt;/script&gt;</textarea>"),
+        "the message is kept, escaped: {html}"
+    );
     assert!(!html.contains("<script>"), "typed input never becomes markup");
     let page = merchant.queue(QueueFilter::default()).await;
     assert_eq!(page.total, 0, "nothing stored");
@@ -86,7 +94,11 @@ async fn identical_submissions_at_once_store_one_application() {
     let attempts = (0..8).map(|_| merchant.apply(&campaign.landing_path, &fields));
     // All requests in flight together, so the inserts really race.
     let results = futures::future::join_all(attempts).await;
-    assert!(results.iter().all(|(status, _)| *status == StatusCode::OK), "{:?}", results.iter().map(|r| r.0).collect::<Vec<_>>());
+    assert!(
+        results.iter().all(|(status, _)| *status == StatusCode::OK),
+        "{:?}",
+        results.iter().map(|r| r.0).collect::<Vec<_>>()
+    );
     assert_eq!(merchant.queue(QueueFilter::default()).await.total, 1);
 }
 
@@ -150,14 +162,18 @@ async fn an_auto_approve_campaign_approves_on_submission_and_records_it() {
     let (status, html) = merchant.apply(&campaign.landing_path, &application("Zoë Ørsted", "zoe@example.com")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Welcome aboard, Zoë!"), "{html}");
-    let stored = merchant.queue(QueueFilter { state: Some(AffiliateState::Approved), ..Default::default() }).await.items;
+    let stored =
+        merchant.queue(QueueFilter { state: Some(AffiliateState::Approved), ..Default::default() }).await.items;
     assert_eq!(stored.len(), 1);
     let code = stored[0].referral_code.clone().expect("a referral code");
     assert!(code.starts_with("zoe-") && code.len() == 9, "{code}");
     assert!(html.contains(&code));
     assert_eq!(stored[0].decided_by.as_deref(), Some("auto-approve"));
-    let session: app::api::views::SessionView = merchant.call("current_session", json!({})).await.map(|s: Option<_>| s.expect("signed in")).expect("session");
-    let trail = server::store::affiliates::audit_trail(&app.db, session.merchant_id, stored[0].id).await.expect("trail");
-    let actions: Vec<(&str, &str)> = trail.iter().map(|(actor, action, ..)| (actor.as_str(), action.as_str())).collect();
+    let session: app::api::views::SessionView =
+        merchant.call("current_session", json!({})).await.map(|s: Option<_>| s.expect("signed in")).expect("session");
+    let trail =
+        server::store::affiliates::audit_trail(&app.db, session.merchant_id, stored[0].id).await.expect("trail");
+    let actions: Vec<(&str, &str)> =
+        trail.iter().map(|(actor, action, ..)| (actor.as_str(), action.as_str())).collect();
     assert_eq!(actions, [("applicant", "applied"), ("auto-approve", "approved")]);
 }

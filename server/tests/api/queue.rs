@@ -50,14 +50,23 @@ async fn bulk_approval_gives_unique_codes_and_records_who_decided() {
     assert!(codes.iter().all(|c| c.starts_with("ana-") && c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-')));
     let session: Option<SessionView> = merchant.call("current_session", json!({})).await.expect("session");
     let session = session.expect("signed in");
-    assert!(outcome.changed.iter().all(|a| a.state == AffiliateState::Approved && a.decided_by.as_deref() == Some(session.user_email.as_str())));
+    assert!(outcome
+        .changed
+        .iter()
+        .all(|a| a.state == AffiliateState::Approved && a.decided_by.as_deref() == Some(session.user_email.as_str())));
     let trail = server::store::affiliates::audit_trail(&app.db, session.merchant_id, ids[0]).await.expect("trail");
     let last = trail.last().expect("entries");
-    assert_eq!((last.0.as_str(), last.1.as_str(), last.2.as_deref(), last.3.as_deref()), (session.user_email.as_str(), "approved", Some("pending"), Some("approved")));
+    assert_eq!(
+        (last.0.as_str(), last.1.as_str(), last.2.as_deref(), last.3.as_deref()),
+        (session.user_email.as_str(), "approved", Some("pending"), Some("approved"))
+    );
 
     let again = merchant.decide(&ids[..2], "approve").await.expect("idempotent");
     assert_eq!(again.changed.len(), 0);
-    assert_eq!(again.skipped.iter().map(|(_, why)| why.as_str()).collect::<Vec<_>>(), ["already approved", "already approved"]);
+    assert_eq!(
+        again.skipped.iter().map(|(_, why)| why.as_str()).collect::<Vec<_>>(),
+        ["already approved", "already approved"]
+    );
 }
 
 #[tokio::test]
@@ -81,7 +90,10 @@ async fn a_bulk_decision_is_bounded() {
     let app = spawn_app().await;
     let merchant = app.merchant("Bounded").await;
     let ids: Vec<i64> = (1..=1001).collect();
-    let (status, error) = merchant.call::<serde_json::Value>("decide_applications", json!({"ids": ids, "decision": "approve"})).await.expect_err("too many");
+    let (status, error) = merchant
+        .call::<serde_json::Value>("decide_applications", json!({"ids": ids, "decision": "approve"}))
+        .await
+        .expect_err("too many");
     assert_eq!(status, reqwest::StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error.message, "Decide on at most 1000 applications at once.");
 }
