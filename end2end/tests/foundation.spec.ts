@@ -172,7 +172,7 @@ test("application form keeps typed values and shows each error without JavaScrip
     await expect(v.getByLabel("Website or social handle (optional)")).toHaveValue("https://ana.example");
     await expect(v.getByLabel("Message (optional)")).toHaveValue("Coffee reviews every week.");
     await expect(terms).not.toBeChecked();
-    await expect(v.locator("#company_url")).toHaveValue("");
+    await expect(v.locator("#rk_trap")).toHaveValue("");
 
     // Fixed: the application goes through.
     const applicantEmail = uniqueEmail("ana");

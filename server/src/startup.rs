@@ -44,6 +44,7 @@ pub struct Application {
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let db = Db::connect(&config.database_url).await?;
+        crate::services::accounts::warm_up().await?;
         let services = Services {
             accounts: Accounts::new(
                 db.clone(),

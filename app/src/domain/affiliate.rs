@@ -73,8 +73,12 @@ pub struct ApplicationForm {
     pub message: String,
     /// "on" when the terms checkbox was ticked (HTML sends nothing otherwise).
     pub accept_terms: Option<String>,
-    /// Honeypot: hidden from people, filled in by bots.
-    pub company_url: String,
+    /// The terms version the page showed; consent is only for that version.
+    pub terms_version: String,
+    /// Honeypot: hidden from people, filled in by bots. Named so no browser autofill rule matches it
+    /// (autofill ignores `autocomplete="off"` and would fill a field called "company"), which would
+    /// silently drop real applicants.
+    pub rk_trap: String,
 }
 
 /// An application that passed every check; the applicant accepted the terms.
@@ -89,7 +93,7 @@ pub struct Application {
 impl ApplicationForm {
     /// True when the hidden honeypot field was filled in: a bot, to be thanked and ignored.
     pub fn is_bot(&self) -> bool {
-        !self.company_url.trim().is_empty()
+        !self.rk_trap.trim().is_empty()
     }
 
     pub fn parse(&self) -> Result<Application, FieldErrors> {
@@ -208,7 +212,7 @@ mod tests {
 
     #[test]
     fn honeypot_marks_bots() {
-        assert!(ApplicationForm { company_url: "http://spam".into(), ..form() }.is_bot());
+        assert!(ApplicationForm { rk_trap: "http://spam".into(), ..form() }.is_bot());
         assert!(!form().is_bot());
     }
 

@@ -52,6 +52,8 @@ pub enum MoneyError {
     Empty,
     #[error("Enter an amount like 10 or 12.50.")]
     Format,
+    #[error("Use a dot for decimals, like 12.50; commas may only group thousands, like 1,000.")]
+    DecimalComma,
     #[error("{currency} amounts have at most {digits} decimal places.")]
     Precision { currency: String, digits: u8 },
     #[error("The amount must be more than zero.")]
@@ -125,6 +127,7 @@ impl Money {
         let minor = parse_decimal(raw, digits).map_err(|e| match e {
             DecimalError::Empty => MoneyError::Empty,
             DecimalError::Format => MoneyError::Format,
+            DecimalError::Comma => MoneyError::DecimalComma,
             DecimalError::Precision => MoneyError::Precision { currency: currency.code().into(), digits },
             DecimalError::TooLarge => MoneyError::TooLarge,
         })?;
@@ -171,6 +174,9 @@ impl Rate {
     /// Parses a percentage typed by a person ("12.5" or "12.5 %").
     pub fn parse_percent(raw: &str) -> Result<Self, MoneyError> {
         let raw = raw.trim().trim_end_matches('%').trim();
+        if raw.contains(',') {
+            return Err(MoneyError::RateFormat);
+        }
         let bps = parse_decimal(raw, 2).map_err(|e| match e {
             DecimalError::Precision => MoneyError::RateRange,
             _ => MoneyError::RateFormat,
@@ -191,6 +197,7 @@ impl Rate {
 
 enum DecimalError {
     Empty,
+    Comma,
     Format,
     Precision,
     TooLarge,
@@ -208,6 +215,14 @@ fn parse_decimal(raw: &str, digits: u8) -> Result<i64, DecimalError> {
         None => (false, raw),
     };
     let (whole, frac) = raw.split_once('.').unwrap_or((raw, ""));
+    // "12,50" is a decimal comma, not twelve hundred and fifty: refuse it rather than guess.
+    if whole.contains(',') {
+        let mut groups = whole.split(',');
+        let first_ok = groups.next().is_some_and(|g| (1..=3).contains(&g.len()));
+        if !first_ok || !groups.all(|g| g.len() == 3) || frac.contains(',') {
+            return Err(DecimalError::Comma);
+        }
+    }
     let whole: String = whole.chars().filter(|c| *c != ',').collect();
     let numeric = |s: &str| s.chars().all(|c| c.is_ascii_digit());
     if (whole.is_empty() && frac.is_empty()) || !numeric(&whole) || !numeric(frac) || raw.ends_with('.') {
@@ -266,6 +281,9 @@ mod tests {
         assert_eq!(Money::parse_positive("", usd()), Err(MoneyError::Empty));
         assert_eq!(Money::parse_positive("abc", usd()), Err(MoneyError::Format));
         assert_eq!(Money::parse_positive("1.", usd()), Err(MoneyError::Format));
+        assert_eq!(Money::parse_positive("12,50", usd()), Err(MoneyError::DecimalComma));
+        assert_eq!(Money::parse_positive("1,5", usd()), Err(MoneyError::DecimalComma));
+        assert_eq!(Money::parse_positive("1,234,567.5", usd()).map(|m| m.minor), Ok(123_456_750));
         assert_eq!(Money::parse_positive("0", usd()), Err(MoneyError::NotPositive));
         assert_eq!(Money::parse_positive("-3", usd()), Err(MoneyError::NotPositive));
         assert!(matches!(Money::parse_positive("1.234", usd()), Err(MoneyError::Precision { .. })));
@@ -286,6 +304,7 @@ mod tests {
         assert_eq!(Rate::parse_percent("100.01"), Err(MoneyError::RateRange));
         assert_eq!(Rate::parse_percent("12.345"), Err(MoneyError::RateRange));
         assert_eq!(Rate::parse_percent("ten"), Err(MoneyError::RateFormat));
+        assert_eq!(Rate::parse_percent("1,5"), Err(MoneyError::RateFormat));
     }
 
     #[test]

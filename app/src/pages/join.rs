@@ -27,8 +27,6 @@ pub enum JoinState {
     Approved { first_name: String, referral_code: String },
     /// This email already applied to this campaign.
     AlreadyApplied,
-    /// This email is already in another of the merchant's programs.
-    InAnotherProgram { campaign_name: String },
     /// The per-address limit was hit.
     TooMany { retry_after_secs: u64 },
 }
@@ -66,13 +64,7 @@ pub fn JoinPage(campaign: PublicCampaign, state: JoinState, action: String) -> i
                 JoinState::AlreadyApplied => view! {
                     <section class="outcome" role="status">
                         <h2>"You've already applied"</h2>
-                        <p>{format!("We already have an application from this email for this program, so there is nothing more to do. {merchant_name} will be in touch.")}</p>
-                    </section>
-                }.into_any(),
-                JoinState::InAnotherProgram { campaign_name } => view! {
-                    <section class="outcome" role="status">
-                        <h2>"You're already with us"</h2>
-                        <p>{format!("This email already belongs to {merchant_name}'s “{campaign_name}” program. If you'd like to switch, reply to any email from {merchant_name}.")}</p>
+                        <p>{format!("We already have an application from this email, so there is nothing more to do. {merchant_name} will be in touch.")}</p>
                     </section>
                 }.into_any(),
                 JoinState::TooMany { retry_after_secs } => view! {
@@ -126,9 +118,10 @@ fn ApplicationFormView(
             // Leptos leaves text inside <textarea> unescaped, so escape it here: typed input must not end the element.
             <textarea id="message" name="message" rows="3" aria-invalid=invalid("message") inner_html=escape_html(&values.message)></textarea>
             {error("message")}
+            <input type="hidden" name="terms_version" value=terms_version.to_string()/>
             <div class="hp" aria-hidden="true">
-                <label for="company_url">"Leave this empty"</label>
-                <input id="company_url" name="company_url" tabindex="-1" autocomplete="off"/>
+                <label for="rk_trap">"Leave this field empty"</label>
+                <input id="rk_trap" name="rk_trap" tabindex="-1" autocomplete="off"/>
             </div>
             <details class="terms" open>
                 <summary>{format!("Program terms (version {terms_version})")}</summary>

@@ -135,6 +135,15 @@ fn QueueTable(
     decide: Action<(Vec<AffiliateId>, Decision), Result<DecisionOutcome, AppError>>,
     page: RwSignal<u32>,
 ) -> impl IntoView {
+    if page_data.items.is_empty() && page_data.page > 0 {
+        // Deciding on every row of the last page empties it; offer the way back.
+        return view! {
+            <p class="empty">"No more applications on this page. "
+                <button class="link" on:click=move |_| page.set(0)>"Back to the first page"</button>
+            </p>
+        }
+        .into_any();
+    }
     if page_data.items.is_empty() {
         return view! { <p class="empty">"No applications match these filters."</p> }.into_any();
     }

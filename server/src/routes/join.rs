@@ -48,13 +48,12 @@ pub async fn submit(
             (StatusCode::OK, JoinState::Approved { first_name, referral_code })
         }
         Ok(ApplyOutcome::AlreadyApplied) => (StatusCode::OK, JoinState::AlreadyApplied),
-        Ok(ApplyOutcome::InAnotherProgram { campaign_name }) => {
-            (StatusCode::OK, JoinState::InAnotherProgram { campaign_name })
+        Err(AffiliateError::Invalid(errors)) => {
+            // Consent is given anew whenever the submission had an error about it.
+            let accept_terms = if errors.get("accept_terms").is_some() { None } else { form.accept_terms.clone() };
+            let values = ApplicationForm { rk_trap: String::new(), accept_terms, ..form };
+            (StatusCode::UNPROCESSABLE_ENTITY, JoinState::Form { values, errors })
         }
-        Err(AffiliateError::Invalid(errors)) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            JoinState::Form { values: ApplicationForm { company_url: String::new(), ..form }, errors },
-        ),
         Err(AffiliateError::RateLimited(retry_after_secs)) => {
             let mut response = render(
                 StatusCode::TOO_MANY_REQUESTS,

@@ -34,11 +34,13 @@ pub async fn check(State(trusted): State<TrustedOrigins>, req: Request, next: Ne
     };
     if site == Some("cross-site") || !origin_ok {
         tracing::warn!(origin, site, host, path = %req.uri().path(), "cross-site request refused");
-        return (
-            StatusCode::FORBIDDEN,
-            "This request came from another website, so Rekomi refused it. Submit the form from Rekomi itself.",
-        )
-            .into_response();
+        let message = "This request came from another website, so Rekomi refused it. \
+            If you reach Rekomi through a proxy, set REKOMI_PUBLIC_URL to the address you use.";
+        if req.uri().path().starts_with("/api/") {
+            let error = app::error::AppError::new(app::error::ErrorKind::Forbidden, message);
+            return (StatusCode::FORBIDDEN, axum::Json(error)).into_response();
+        }
+        return (StatusCode::FORBIDDEN, message).into_response();
     }
     next.run(req).await
 }

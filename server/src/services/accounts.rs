@@ -19,6 +19,10 @@ use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 
 pub const SESSION_COOKIE: &str = "rekomi_session";
+/// Argon2 runs at most this many at once (19 MiB each), so a burst of log-ins waits in line
+/// instead of exhausting memory.
+const CONCURRENT_HASHES: usize = 4;
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CONCURRENT_HASHES);
 const SESSION_DAYS: i64 = 30;
 
 #[derive(Debug, thiserror::Error)]
@@ -208,6 +212,7 @@ pub(crate) fn random_suffix(len: usize) -> String {
 
 /// Argon2id with the crate's defaults (19 MiB, 2 passes), off the async threads.
 async fn hash_password(password: String) -> anyhow::Result<String> {
+    let _permit = HASHING.acquire().await.context("the hashing queue is closed")?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
@@ -220,6 +225,7 @@ async fn hash_password(password: String) -> anyhow::Result<String> {
 }
 
 async fn verify_password(password: String, hash: String) -> anyhow::Result<bool> {
+    let _permit = HASHING.acquire().await.context("the hashing queue is closed")?;
     tokio::task::spawn_blocking(move || {
         let parsed =
             PasswordHash::new(&hash).map_err(|e| anyhow::anyhow!("a stored password hash is malformed: {e}"))?;
@@ -227,6 +233,13 @@ async fn verify_password(password: String, hash: String) -> anyhow::Result<bool>
     })
     .await
     .context("the verification task failed")?
+}
+
+/// Builds the dummy hash once at boot, off the async threads, so the first unknown-email log-in
+/// takes no longer than any other.
+pub async fn warm_up() -> anyhow::Result<()> {
+    tokio::task::spawn_blocking(|| dummy_hash().len()).await.context("warming up the password hasher")?;
+    Ok(())
 }
 
 /// A real hash of nothing anyone knows, verified against when the email has no account.

@@ -50,10 +50,16 @@ impl From<AffiliateError> for AppError {
 /// What happened to an application from the public page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApplyOutcome {
-    Received { first_name: String },
-    Approved { first_name: String, referral_code: String },
+    Received {
+        first_name: String,
+    },
+    Approved {
+        first_name: String,
+        referral_code: String,
+    },
+    /// The merchant already has this email (in this program or another). The answer names no
+    /// program, so the page can't be used to look up who is in which program.
     AlreadyApplied,
-    InAnotherProgram { campaign_name: String },
 }
 
 /// The campaign behind `/join/{merchant}/{campaign}`, if it exists and accepts applications.
@@ -91,13 +97,24 @@ pub async fn apply(
     form: &ApplicationForm,
     ip: IpAddr,
 ) -> Result<ApplyOutcome, AffiliateError> {
-    limiter.check(ip).map_err(AffiliateError::RateLimited)?;
     if form.is_bot() {
         // Look like success so the bot moves on; store nothing.
         tracing::info!("honeypot filled in; application dropped");
         return Ok(ApplyOutcome::Received { first_name: "there".into() });
     }
+    let shown_version = form.terms_version.trim().parse::<i64>().ok();
+    if shown_version.is_some_and(|v| v != campaign.terms_version) {
+        let mut errors = form.parse().err().unwrap_or_default();
+        errors.add(
+            "accept_terms",
+            "The program terms changed while you were reading. Please read the new terms and accept them.",
+        );
+        return Err(AffiliateError::Invalid(errors));
+    }
     let application = form.parse().map_err(AffiliateError::Invalid)?;
+    // Counted only once the form parses: a person fixing typos is not locked out, and what is
+    // limited is what writes.
+    limiter.check(ip).map_err(AffiliateError::RateLimited)?;
     let new = NewApplication {
         merchant: campaign.merchant_id,
         campaign: campaign.id,
@@ -114,8 +131,7 @@ pub async fn apply(
             ApplyOutcome::Approved { first_name, referral_code }
         }
         Applied::Created { .. } => ApplyOutcome::Received { first_name },
-        Applied::Exists { campaign: existing, .. } if existing == campaign.id => ApplyOutcome::AlreadyApplied,
-        Applied::Exists { campaign_name, .. } => ApplyOutcome::InAnotherProgram { campaign_name },
+        Applied::Exists { .. } => ApplyOutcome::AlreadyApplied,
     })
 }
 
@@ -182,6 +198,7 @@ fn skip_reason(skip: &Skip) -> String {
         // Another merchant's id reads exactly like a missing one.
         Skip::NotFound => "not found".into(),
         Skip::AlreadyInState(state) => format!("already {}", state.as_str()),
+        Skip::ChangedMeanwhile => "changed by someone else meanwhile; reload to see it".into(),
         Skip::NotAllowed { from, to } => {
             format!("{} applications can't be {}", from.label().to_lowercase(), to.as_str())
         }

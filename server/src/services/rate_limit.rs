@@ -23,7 +23,7 @@ impl IpRateLimiter {
     /// `Err(seconds)` to wait when the address used up its attempts.
     pub fn check(&self, ip: IpAddr) -> Result<(), u64> {
         let Some(limiter) = &self.limiter else { return Ok(()) };
-        limiter.check_key(&ip).map_err(|not_until| {
+        limiter.check_key(&subscriber(ip)).map_err(|not_until| {
             let wait = not_until.wait_time_from(self.clock.now());
             wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
         })
@@ -35,6 +35,21 @@ impl IpRateLimiter {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
+    }
+}
+
+/// The unit one subscriber controls: an IPv4 address, or the /64 of an IPv6 one (an ISP hands each
+/// customer at least a /64, so counting single IPv6 addresses would let one client rotate freely).
+fn subscriber(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::from([s[0], s[1], s[2], s[3], 0, 0, 0, 0])
+            }
+        },
     }
 }
 
@@ -51,6 +66,17 @@ mod tests {
         let wait = limiter.check(ip).expect_err("third attempt within the minute");
         assert!((1..=30).contains(&wait), "{wait}");
         assert!(limiter.check([10, 0, 0, 2].into()).is_ok(), "other addresses are not affected");
+    }
+
+    #[test]
+    fn an_ipv6_client_is_limited_by_its_64_prefix() {
+        let limiter = IpRateLimiter::per_minute(1);
+        let first: IpAddr = "2001:db8:1:2::1".parse().expect("literal");
+        let neighbour: IpAddr = "2001:db8:1:2:ffff::9".parse().expect("literal");
+        let elsewhere: IpAddr = "2001:db8:1:3::1".parse().expect("literal");
+        assert!(limiter.check(first).is_ok());
+        assert!(limiter.check(neighbour).is_err(), "same /64");
+        assert!(limiter.check(elsewhere).is_ok(), "another /64");
     }
 
     #[test]

@@ -48,8 +48,8 @@ pub struct NewApplication<'a> {
 pub enum Applied {
     /// Stored; approved at once when the campaign auto-approves.
     Created { id: AffiliateId, state: AffiliateState, referral_code: Option<String> },
-    /// The merchant already has this email, in the given campaign.
-    Exists { campaign: CampaignId, campaign_name: String },
+    /// The merchant already has this email.
+    Exists,
 }
 
 /// Produces a candidate referral code for a first name; called again on a clash.
@@ -98,20 +98,27 @@ macro_rules! approve_in_tx {
                 return Err(super::DbError::Conflict { constraint: "affiliates_referral_code_key".into() });
             }
         }
-        sqlx::query(
+        // Guarded by the state read earlier: under PostgreSQL's READ COMMITTED a concurrent decision
+        // may have changed it since, and then this one must not apply.
+        let done = sqlx::query(
             "UPDATE affiliates SET state = 'approved', referral_code = COALESCE(referral_code, $3), decided_at = $4, decided_by = $5
-             WHERE merchant_id = $1 AND id = $2",
+             WHERE merchant_id = $1 AND id = $2 AND state = $6",
         )
         .bind($merchant)
         .bind($id)
         .bind(&code)
         .bind($now)
         .bind($actor)
+        .bind($from)
         .execute(&mut *$tx)
         .await
         .map_err(db_err)?;
-        audit!($tx, $merchant, $actor, "approved", $id, Some($from), Some("approved"), $now);
-        code
+        if done.rows_affected() == 1 {
+            audit!($tx, $merchant, $actor, "approved", $id, Some($from), Some("approved"), $now);
+            Some(code)
+        } else {
+            None
+        }
     }};
 }
 
@@ -140,16 +147,7 @@ pub async fn apply(db: &Db, new: NewApplication<'_>, codes: CodeSource<'_>) -> D
         .await
         .map_err(db_err)?;
         let Some(id) = id else {
-            let (campaign, campaign_name): (CampaignId, String) = sqlx::query_as(
-                "SELECT a.campaign_id, c.name FROM affiliates a JOIN campaigns c ON c.id = a.campaign_id
-                 WHERE a.merchant_id = $1 AND a.email = $2",
-            )
-            .bind(new.merchant)
-            .bind(app.email.as_str())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            return Ok(Applied::Exists { campaign, campaign_name });
+            return Ok(Applied::Exists);
         };
         audit!(tx, new.merchant, ACTOR_APPLICANT, "applied", id, None::<&str>, Some("pending"), new.now);
         let (state, referral_code) = if new.auto_approve {
@@ -164,7 +162,7 @@ pub async fn apply(db: &Db, new: NewApplication<'_>, codes: CodeSource<'_>) -> D
                 new.now,
                 codes
             );
-            (AffiliateState::Approved, code)
+            (AffiliateState::Approved, code.flatten())
         } else {
             (AffiliateState::Pending, None)
         };
@@ -178,7 +176,12 @@ pub async fn apply(db: &Db, new: NewApplication<'_>, codes: CodeSource<'_>) -> D
 pub enum Skip {
     NotFound,
     AlreadyInState(AffiliateState),
-    NotAllowed { from: AffiliateState, to: AffiliateState },
+    NotAllowed {
+        from: AffiliateState,
+        to: AffiliateState,
+    },
+    /// Another decision on the same affiliate committed first.
+    ChangedMeanwhile,
 }
 
 /// Applies a decision to many affiliates in one transaction: each id is changed, or skipped with why.
@@ -221,21 +224,29 @@ pub async fn decide(
                 results.push((id, Err(Skip::NotAllowed { from, to: target })));
                 continue;
             }
-            if target == AffiliateState::Approved {
-                approve_in_tx!(tx, merchant, id, &first_name, code.is_some(), from.as_str(), actor, now, codes);
+            let applied = if target == AffiliateState::Approved {
+                approve_in_tx!(tx, merchant, id, &first_name, code.is_some(), from.as_str(), actor, now, codes)
+                    .is_some()
             } else {
-                sqlx::query("UPDATE affiliates SET state = $3, decided_at = $4, decided_by = $5 WHERE merchant_id = $1 AND id = $2")
-                    .bind(merchant)
-                    .bind(id)
-                    .bind(target.as_str())
-                    .bind(now)
-                    .bind(actor)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                audit!(tx, merchant, actor, target.as_str(), id, Some(from.as_str()), Some(target.as_str()), now);
-            }
-            results.push((id, Ok(())));
+                let done = sqlx::query(
+                    "UPDATE affiliates SET state = $3, decided_at = $4, decided_by = $5
+                     WHERE merchant_id = $1 AND id = $2 AND state = $6",
+                )
+                .bind(merchant)
+                .bind(id)
+                .bind(target.as_str())
+                .bind(now)
+                .bind(actor)
+                .bind(from.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                if done.rows_affected() == 1 {
+                    audit!(tx, merchant, actor, target.as_str(), id, Some(from.as_str()), Some(target.as_str()), now);
+                }
+                done.rows_affected() == 1
+            };
+            results.push((id, if applied { Ok(()) } else { Err(Skip::ChangedMeanwhile) }));
         }
         tx.commit().await.map_err(db_err)?;
         Ok(results)

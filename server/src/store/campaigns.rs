@@ -63,65 +63,53 @@ pub async fn by_slugs(db: &Db, merchant_slug: &str, campaign_slug: &str) -> DbRe
         .map_err(db_err))
 }
 
+/// Binds a draft's columns as `$2`..`$14` (after the merchant as `$1`), in one order shared by the
+/// insert and the update.
+macro_rules! bind_draft {
+    ($query:expr, $merchant:expr, $draft:expr, $now:expr) => {{
+        let (kind, bps, minor) = commission_columns(&$draft.commission);
+        $query
+            .bind($merchant)
+            .bind(&$draft.name)
+            .bind($draft.slug.as_str())
+            .bind(&$draft.pitch)
+            .bind(&$draft.terms)
+            .bind(kind)
+            .bind(bps)
+            .bind(minor)
+            .bind($draft.currency.code())
+            .bind(i64::from($draft.cookie_days))
+            .bind(&$draft.destination_url)
+            .bind($draft.auto_approve)
+            .bind($draft.accepting)
+            .bind($now)
+    }};
+}
+
 /// `Conflict` on `campaigns_slug_key` when the merchant already uses the slug.
 pub async fn insert(db: &Db, merchant: MerchantId, draft: &CampaignDraft, now: i64) -> DbResult<CampaignId> {
-    let (kind, bps, minor) = commission_columns(&draft.commission);
-    on_engine!(db, |pool| sqlx::query_scalar(
-        "INSERT INTO campaigns (merchant_id, name, slug, pitch, terms, terms_version, commission_kind, commission_bps,
-             commission_minor, currency, cookie_days, destination_url, auto_approve, accepting, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
-         RETURNING id"
-    )
-    .bind(merchant)
-    .bind(&draft.name)
-    .bind(draft.slug.as_str())
-    .bind(&draft.pitch)
-    .bind(&draft.terms)
-    .bind(kind)
-    .bind(bps)
-    .bind(minor)
-    .bind(draft.currency.code())
-    .bind(i64::from(draft.cookie_days))
-    .bind(&draft.destination_url)
-    .bind(draft.auto_approve)
-    .bind(draft.accepting)
-    .bind(now)
-    .fetch_one(pool)
-    .await
-    .map(CampaignId)
-    .map_err(db_err))
+    const SQL: &str = "INSERT INTO campaigns (merchant_id, name, slug, pitch, terms, commission_kind, commission_bps,
+             commission_minor, currency, cookie_days, destination_url, auto_approve, accepting, created_at, updated_at,
+             terms_version)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, 1)
+         RETURNING id";
+    on_engine!(db, |pool| bind_draft!(sqlx::query_scalar(SQL), merchant, draft, now)
+        .fetch_one(pool)
+        .await
+        .map(CampaignId)
+        .map_err(db_err))
 }
 
 /// Updates the merchant's campaign; a change to the terms text starts a new terms version.
 /// Returns false when there is no such campaign for this merchant.
 pub async fn update(db: &Db, merchant: MerchantId, id: CampaignId, draft: &CampaignDraft, now: i64) -> DbResult<bool> {
-    let (kind, bps, minor) = commission_columns(&draft.commission);
+    const SQL: &str = "UPDATE campaigns SET name = $2, slug = $3, pitch = $4,
+             terms_version = CASE WHEN terms = $5 THEN terms_version ELSE terms_version + 1 END, terms = $5,
+             commission_kind = $6, commission_bps = $7, commission_minor = $8, currency = $9, cookie_days = $10,
+             destination_url = $11, auto_approve = $12, accepting = $13, updated_at = $14
+         WHERE merchant_id = $1 AND id = $15";
     on_engine!(db, |pool| {
-        let done = sqlx::query(
-            "UPDATE campaigns SET name = $3, slug = $4, pitch = $5,
-                 terms_version = CASE WHEN terms = $6 THEN terms_version ELSE terms_version + 1 END, terms = $6,
-                 commission_kind = $7, commission_bps = $8, commission_minor = $9, currency = $10, cookie_days = $11,
-                 destination_url = $12, auto_approve = $13, accepting = $14, updated_at = $15
-             WHERE merchant_id = $1 AND id = $2",
-        )
-        .bind(merchant)
-        .bind(id)
-        .bind(&draft.name)
-        .bind(draft.slug.as_str())
-        .bind(&draft.pitch)
-        .bind(&draft.terms)
-        .bind(kind)
-        .bind(bps)
-        .bind(minor)
-        .bind(draft.currency.code())
-        .bind(i64::from(draft.cookie_days))
-        .bind(&draft.destination_url)
-        .bind(draft.auto_approve)
-        .bind(draft.accepting)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map_err(db_err)?;
+        let done = bind_draft!(sqlx::query(SQL), merchant, draft, now).bind(id).execute(pool).await.map_err(db_err)?;
         Ok(done.rows_affected() == 1)
     })
 }

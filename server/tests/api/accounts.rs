@@ -155,6 +155,9 @@ async fn cross_site_posts_are_refused_before_any_handler_runs() {
         .await
         .expect("answer");
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let error: app::error::AppError = forged.json().await.expect("the server functions' JSON error shape");
+    assert_eq!(error.kind, ErrorKind::Forbidden);
+    assert!(error.message.starts_with("This request came from another website"), "{}", error.message);
     let fetch_metadata = client
         .post(app.url("/api/sign_up"))
         .header("sec-fetch-site", "cross-site")

@@ -81,7 +81,11 @@ async fn applying_twice_is_idempotent_and_says_so_kindly() {
 
     let other = merchant.create_campaign(campaign_form(json!({"name": "Winter"}))).await.expect("second campaign");
     let (_, html) = merchant.apply(&other.landing_path, &application("Ana Silva", "ana@example.com")).await;
-    assert!(html.contains("Spring Partners"), "names the program the email is already in: {html}");
+    assert!(html.contains("already applied"), "{html}");
+    assert!(
+        !html.contains("Spring Partners"),
+        "the answer names no other program, so it can't be used to look people up"
+    );
     assert_eq!(merchant.queue(QueueFilter::default()).await.total, 1);
 }
 
@@ -108,7 +112,7 @@ async fn the_honeypot_drops_bots_silently() {
     let merchant = app.merchant("Honey").await;
     let campaign = merchant.create_campaign(campaign_form(json!({}))).await.expect("created");
     let mut fields = application("Bot Bot", "bot@example.com");
-    fields.push(("company_url", "http://spam.example"));
+    fields.push(("rk_trap", "http://spam.example"));
     let (status, html) = merchant.apply(&campaign.landing_path, &fields).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Thanks"));
@@ -176,4 +180,42 @@ async fn an_auto_approve_campaign_approves_on_submission_and_records_it() {
     let actions: Vec<(&str, &str)> =
         trail.iter().map(|(actor, action, ..)| (actor.as_str(), action.as_str())).collect();
     assert_eq!(actions, [("applicant", "applied"), ("auto-approve", "approved")]);
+}
+
+#[tokio::test]
+async fn consent_is_only_for_the_terms_version_the_applicant_was_shown() {
+    let app = spawn_app().await;
+    let merchant = app.merchant("Terms Co").await;
+    let campaign = merchant.create_campaign(campaign_form(json!({}))).await.expect("created");
+    let form = campaign_form(json!({"terms": "Stricter terms.", "slug": campaign.slug}));
+    let _: app::api::views::CampaignView =
+        merchant.call("update_campaign", json!({"id": campaign.id, "form": form})).await.expect("terms v2");
+
+    let mut fields = application("Ana Silva", "ana@example.com");
+    fields.push(("terms_version", "1"));
+    let (status, html) = merchant.apply(&campaign.landing_path, &fields).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("The program terms changed while you were reading."), "{html}");
+    assert!(html.contains("Stricter terms.") && html.contains("Program terms (version 2)"));
+    assert!(!html.contains("checked"), "the box must be ticked again for the new terms");
+    assert_eq!(merchant.queue(QueueFilter::default()).await.total, 0);
+
+    fields.pop();
+    fields.push(("terms_version", "2"));
+    let (status, _) = merchant.apply(&campaign.landing_path, &fields).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(merchant.find("ana@example.com").await.consent_terms_version, Some(2));
+}
+
+#[tokio::test]
+async fn only_applications_that_parse_count_against_the_limit() {
+    let app = spawn_app_with(Options { apply_per_minute: 1, ..Options::default() }).await;
+    let merchant = app.merchant("Typos").await;
+    let campaign = merchant.create_campaign(campaign_form(json!({}))).await.expect("created");
+    for _ in 0..3 {
+        let (status, _) = merchant.apply(&campaign.landing_path, &application("Ana Silva", "ana@")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let (status, _) = merchant.apply(&campaign.landing_path, &application("Ana Silva", "ana@example.com")).await;
+    assert_eq!(status, StatusCode::OK, "typos did not use up the allowance");
 }
