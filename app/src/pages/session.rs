@@ -15,6 +15,7 @@ pub fn provide_session() {
 }
 
 pub fn use_session() -> Session {
-    // Provided by `App` for every page; a missing context is a wiring bug, visible at once in dev.
+    // `App` provides it to every page; a component rendered outside `App` (a test, a story) still
+    // works, with a session resource of its own.
     use_context::<Session>().unwrap_or_else(|| Session(Resource::new(|| (), |_| current_session())))
 }

@@ -158,7 +158,7 @@ impl Browser {
         (response.status(), response.text().await.expect("a body"))
     }
 
-    /// The first pending application with this email.
+    /// The application with this email, in any state.
     pub async fn find(&self, email: &str) -> ApplicationView {
         let page = self.queue(QueueFilter { search: email.into(), ..Default::default() }).await;
         page.items.into_iter().find(|a| a.email == email).unwrap_or_else(|| panic!("{email} is in the queue"))
