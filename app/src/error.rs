@@ -22,6 +22,8 @@ pub enum ErrorKind {
     RateLimited,
     /// Our fault; the message says so without detail.
     Internal,
+    /// Klaviyo (or the way to it) failed; the message says what to do.
+    Upstream,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
@@ -75,6 +77,7 @@ impl AppError {
             ErrorKind::Conflict => 409,
             ErrorKind::RateLimited => 429,
             ErrorKind::Internal => 500,
+            ErrorKind::Upstream => 502,
         }
     }
 }

@@ -2,7 +2,10 @@
 //! server places a [`Ports`] in Leptos context and server functions call through it; the REST API and
 //! the tests call the same services directly.
 
-use crate::api::views::{CampaignView, DecisionOutcome, QueueFilter, QueuePage, SessionView};
+use crate::api::views::{
+    CampaignView, ChosenList, ConnectOutcome, ConnectionView, DecisionOutcome, KlaviyoListView, KlaviyoOverview,
+    QueueFilter, QueuePage, SessionView,
+};
 use crate::domain::affiliate::Decision;
 use crate::domain::{AffiliateId, CampaignForm, CampaignId};
 use crate::error::AppError;
@@ -57,10 +60,27 @@ pub trait AffiliatePort: Send + Sync {
     ) -> Result<DecisionOutcome, AppError>;
 }
 
+#[async_trait]
+pub trait KlaviyoPort: Send + Sync {
+    async fn status(&self, who: &SignedIn) -> Result<KlaviyoOverview, AppError>;
+    async fn connect(&self, who: &SignedIn, key: &str, confirm_account_change: bool)
+        -> Result<ConnectOutcome, AppError>;
+    async fn disconnect(&self, who: &SignedIn) -> Result<KlaviyoOverview, AppError>;
+    async fn lists(&self, who: &SignedIn) -> Result<Vec<KlaviyoListView>, AppError>;
+    async fn choose_default_list(&self, who: &SignedIn, list_id: &str) -> Result<ConnectionView, AppError>;
+    async fn choose_campaign_list(
+        &self,
+        who: &SignedIn,
+        campaign: CampaignId,
+        list_id: Option<&str>,
+    ) -> Result<Option<ChosenList>, AppError>;
+}
+
 /// Everything the server functions can reach.
 #[derive(Clone)]
 pub struct Ports {
     pub accounts: Arc<dyn AccountPort>,
     pub campaigns: Arc<dyn CampaignPort>,
     pub affiliates: Arc<dyn AffiliatePort>,
+    pub klaviyo: Arc<dyn KlaviyoPort>,
 }

@@ -25,6 +25,11 @@ pub struct Config {
     pub apply_per_minute: u32,
     /// 32 bytes for encrypting secrets at rest (Klaviyo keys).
     pub secret_key: SecretKey,
+    /// Where Klaviyo's API answers: `https://a.klaviyo.com`, or a fake Klaviyo for tests and demos.
+    pub klaviyo_api_base: String,
+    /// "Test connection" attempts per minute per merchant (0: unlimited). Klaviyo allows only 15
+    /// account reads a minute, shared by every app on the merchant's account.
+    pub klaviyo_tests_per_minute: u32,
     pub leptos: LeptosOptions,
 }
 
@@ -70,6 +75,8 @@ impl Config {
             auth_per_minute: number("REKOMI_AUTH_RATE_PER_MINUTE", 10)?,
             apply_per_minute: number("REKOMI_APPLY_RATE_PER_MINUTE", 10)?,
             secret_key,
+            klaviyo_api_base: klaviyo_api_base()?,
+            klaviyo_tests_per_minute: number("REKOMI_KLAVIYO_TESTS_PER_MINUTE", 6)?,
             leptos,
         })
     }
@@ -77,6 +84,15 @@ impl Config {
     pub fn secure_cookies(&self) -> bool {
         self.public_url.as_deref().is_some_and(|u| u.starts_with("https://"))
     }
+}
+
+fn klaviyo_api_base() -> anyhow::Result<String> {
+    let base = var("KLAVIYO_API_BASE").unwrap_or_else(|| crate::klaviyo::DEFAULT_API_BASE.into());
+    let base = base.trim().trim_end_matches('/').to_owned();
+    if !(base.starts_with("https://") || base.starts_with("http://")) {
+        bail!("KLAVIYO_API_BASE={base:?} must start with https:// or http://");
+    }
+    Ok(base)
 }
 
 fn var(name: &str) -> Option<String> {

@@ -3,7 +3,9 @@
 
 use crate::config::Config;
 use crate::routes::{client_ip, health, join, same_origin};
+use crate::secrets::Sealer;
 use crate::services::accounts::Accounts;
+use crate::services::klaviyo::KlaviyoConnections;
 use crate::services::rate_limit::IpRateLimiter;
 use crate::services::Services;
 use crate::store::{now_ms, Db};
@@ -52,6 +54,12 @@ impl Application {
                 config.secure_cookies(),
             ),
             applications: Arc::new(IpRateLimiter::per_minute(config.apply_per_minute)),
+            klaviyo: KlaviyoConnections::new(
+                db.clone(),
+                crate::klaviyo::Client::new(&config.klaviyo_api_base)?,
+                Sealer::new(&config.secret_key.0),
+                config.klaviyo_tests_per_minute,
+            ),
             db,
         };
         let router = router(&config, services.clone());

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod affiliates;
 pub mod campaigns;
+pub mod klaviyo;
 pub mod views;
 
 #[cfg(feature = "ssr")]

@@ -1,6 +1,7 @@
 //! What the merchant app receives: plain data, no secrets, no row types.
 
 use crate::domain::campaign::CommissionRule;
+use crate::domain::klaviyo::{OptIn, ScopeCheck};
 use crate::domain::{AffiliateId, AffiliateState, CampaignForm, CampaignId, MerchantId};
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +32,8 @@ pub struct CampaignView {
     pub landing_path: String,
     pub pending: i64,
     pub approved: i64,
+    /// The campaign's own Klaviyo list; `None` uses the merchant's default list.
+    pub klaviyo_list: Option<ChosenList>,
 }
 
 impl CampaignView {
@@ -119,4 +122,61 @@ pub struct DecisionOutcome {
     pub changed: Vec<ApplicationView>,
     /// Ids left as they were, with why (already in that state, not found).
     pub skipped: Vec<(AffiliateId, String)>,
+}
+
+/// The Klaviyo account a key belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KlaviyoAccountView {
+    pub id: String,
+    pub name: String,
+    pub test_account: bool,
+}
+
+/// A list chosen for sync, as last checked in Klaviyo.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChosenList {
+    pub id: String,
+    pub name: String,
+    pub opt_in: OptIn,
+    /// Klaviyo no longer has this list (deleted there).
+    pub missing: bool,
+}
+
+/// A saved connection. The key itself never leaves the server: only its hint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionView {
+    /// `pk_…` and the last four characters.
+    pub key_hint: String,
+    pub account: KlaviyoAccountView,
+    pub checks: Vec<ScopeCheck>,
+    pub verified_at: i64,
+    pub default_list: Option<ChosenList>,
+    /// Set when Klaviyo stopped accepting the saved key (revoked, or a permission removed).
+    pub key_problem: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KlaviyoOverview {
+    pub connection: Option<ConnectionView>,
+    /// The account of the last connection, kept after a disconnect.
+    pub previous_account: Option<KlaviyoAccountView>,
+}
+
+/// One list in the picker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KlaviyoListView {
+    pub id: String,
+    pub name: String,
+    pub opt_in: OptIn,
+}
+
+/// What "Test connection" found. Only `Connected` saved the key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConnectOutcome {
+    Connected(ConnectionView),
+    /// The key works but lacks permissions; `message` names each as Klaviyo's key screen does.
+    MissingScopes { message: String, checks: Vec<ScopeCheck>, account: Option<KlaviyoAccountView> },
+    /// The key belongs to another Klaviyo account than the last one; connect again with
+    /// `confirm_account_change` to switch (the chosen lists are then cleared).
+    OtherAccount { previous: KlaviyoAccountView, new: KlaviyoAccountView },
 }

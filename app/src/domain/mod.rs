@@ -7,6 +7,7 @@ pub mod clock;
 pub mod email;
 pub mod fields;
 pub mod ids;
+pub mod klaviyo;
 pub mod money;
 pub mod password;
 pub mod person_name;

@@ -111,5 +111,18 @@ fn view(row: &CampaignRow) -> anyhow::Result<CampaignView> {
         landing_path: landing_path(&row.merchant_slug, &row.slug),
         pending: row.pending,
         approved: row.approved,
+        klaviyo_list: match (&row.klaviyo_list_id, &row.klaviyo_list_name) {
+            (Some(id), Some(name)) => Some(app::api::views::ChosenList {
+                id: id.clone(),
+                name: name.clone(),
+                opt_in: row
+                    .klaviyo_list_opt_in
+                    .as_deref()
+                    .and_then(app::domain::klaviyo::OptIn::from_klaviyo)
+                    .unwrap_or(app::domain::klaviyo::OptIn::Double),
+                missing: row.klaviyo_list_missing,
+            }),
+            _ => None,
+        },
     })
 }

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod affiliates;
 pub mod campaigns;
+pub mod klaviyo;
 pub mod ports;
 pub mod rate_limit;
 
@@ -23,4 +24,5 @@ pub struct Services {
     pub db: Db,
     pub accounts: accounts::Accounts,
     pub applications: std::sync::Arc<rate_limit::IpRateLimiter>,
+    pub klaviyo: klaviyo::KlaviyoConnections,
 }

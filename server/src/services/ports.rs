@@ -2,18 +2,21 @@
 
 use super::accounts::{session_view, token_from_cookie_header, AccountError};
 use super::{affiliates, campaigns, Services};
-use app::api::views::{CampaignView, DecisionOutcome, QueueFilter, QueuePage};
+use app::api::views::{
+    CampaignView, ChosenList, ConnectOutcome, ConnectionView, DecisionOutcome, KlaviyoListView, KlaviyoOverview,
+    QueueFilter, QueuePage,
+};
 use app::domain::affiliate::Decision;
 use app::domain::{AffiliateId, CampaignForm, CampaignId};
 use app::error::AppError;
-use app::ports::{AccountPort, AffiliatePort, CampaignPort, ClientIp, NewSession, Ports, SignedIn};
+use app::ports::{AccountPort, AffiliatePort, CampaignPort, ClientIp, KlaviyoPort, NewSession, Ports, SignedIn};
 use async_trait::async_trait;
 use std::sync::Arc;
 
 impl Services {
     pub fn ports(&self) -> Ports {
         let shared = Arc::new(self.clone());
-        Ports { accounts: shared.clone(), campaigns: shared.clone(), affiliates: shared }
+        Ports { accounts: shared.clone(), campaigns: shared.clone(), affiliates: shared.clone(), klaviyo: shared }
     }
 }
 
@@ -81,5 +84,42 @@ impl AffiliatePort for Services {
         decision: Decision,
     ) -> Result<DecisionOutcome, AppError> {
         Ok(affiliates::decide(&self.db, who.session.merchant_id, &who.session.user_email, &ids, decision).await?)
+    }
+}
+
+#[async_trait]
+impl KlaviyoPort for Services {
+    async fn status(&self, who: &SignedIn) -> Result<KlaviyoOverview, AppError> {
+        Ok(self.klaviyo.status(who.session.merchant_id).await?)
+    }
+
+    async fn connect(
+        &self,
+        who: &SignedIn,
+        key: &str,
+        confirm_account_change: bool,
+    ) -> Result<ConnectOutcome, AppError> {
+        Ok(self.klaviyo.connect(who.session.merchant_id, key, confirm_account_change).await?)
+    }
+
+    async fn disconnect(&self, who: &SignedIn) -> Result<KlaviyoOverview, AppError> {
+        Ok(self.klaviyo.disconnect(who.session.merchant_id).await?)
+    }
+
+    async fn lists(&self, who: &SignedIn) -> Result<Vec<KlaviyoListView>, AppError> {
+        Ok(self.klaviyo.lists(who.session.merchant_id).await?)
+    }
+
+    async fn choose_default_list(&self, who: &SignedIn, list_id: &str) -> Result<ConnectionView, AppError> {
+        Ok(self.klaviyo.choose_default_list(who.session.merchant_id, list_id).await?)
+    }
+
+    async fn choose_campaign_list(
+        &self,
+        who: &SignedIn,
+        campaign: CampaignId,
+        list_id: Option<&str>,
+    ) -> Result<Option<ChosenList>, AppError> {
+        Ok(self.klaviyo.choose_campaign_list(who.session.merchant_id, campaign, list_id).await?)
     }
 }

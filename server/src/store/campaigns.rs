@@ -26,11 +26,16 @@ pub struct CampaignRow {
     pub accepting: bool,
     pub pending: i64,
     pub approved: i64,
+    pub klaviyo_list_id: Option<String>,
+    pub klaviyo_list_name: Option<String>,
+    pub klaviyo_list_opt_in: Option<String>,
+    pub klaviyo_list_missing: bool,
 }
 
 const SELECT: &str = "SELECT c.id, c.merchant_id, m.slug AS merchant_slug, m.name AS merchant_name, c.name, c.slug,
         c.pitch, c.terms, c.terms_version, c.commission_kind, c.commission_bps, c.commission_minor, c.currency,
         c.cookie_days, c.destination_url, c.auto_approve, c.accepting,
+        c.klaviyo_list_id, c.klaviyo_list_name, c.klaviyo_list_opt_in, c.klaviyo_list_missing,
         (SELECT COUNT(*) FROM affiliates a WHERE a.campaign_id = c.id AND a.state = 'pending') AS pending,
         (SELECT COUNT(*) FROM affiliates a WHERE a.campaign_id = c.id AND a.state = 'approved') AS approved
     FROM campaigns c JOIN merchants m ON m.id = c.merchant_id";

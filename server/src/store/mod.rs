@@ -9,6 +9,7 @@
 pub mod accounts;
 pub mod affiliates;
 pub mod campaigns;
+pub mod klaviyo;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};

@@ -1,0 +1,222 @@
+//! The Klaviyo connection of each merchant and the lists chosen for sync.
+
+use super::{db_err, on_engine, BeginWrite, Db, DbResult};
+use app::domain::{CampaignId, MerchantId};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ConnectionRow {
+    pub key_sealed: Vec<u8>,
+    pub key_hint: String,
+    pub account_id: String,
+    pub account_name: String,
+    pub test_account: bool,
+    pub scope_checks: String,
+    pub verified_at: i64,
+    pub default_list_id: Option<String>,
+    pub default_list_name: Option<String>,
+    pub default_list_opt_in: Option<String>,
+    pub default_list_missing: bool,
+    pub list_checked_at: Option<i64>,
+}
+
+const SELECT: &str = "SELECT key_sealed, key_hint, account_id, account_name, test_account, scope_checks, verified_at,
+        default_list_id, default_list_name, default_list_opt_in, default_list_missing, list_checked_at
+    FROM klaviyo_connections WHERE merchant_id = $1";
+
+pub async fn get(db: &Db, merchant: MerchantId) -> DbResult<Option<ConnectionRow>> {
+    on_engine!(db, |pool| sqlx::query_as(SELECT).bind(merchant).fetch_optional(pool).await.map_err(db_err))
+}
+
+/// The account of the merchant's last connection, even after a disconnect.
+pub async fn last_account(db: &Db, merchant: MerchantId) -> DbResult<Option<(String, String)>> {
+    let sql = "SELECT klaviyo_account_id, klaviyo_account_name FROM merchants WHERE id = $1";
+    let row: Option<(Option<String>, Option<String>)> =
+        on_engine!(db, |pool| sqlx::query_as(sql).bind(merchant).fetch_optional(pool).await.map_err(db_err))?;
+    Ok(row.and_then(|(id, name)| Some((id?, name.unwrap_or_default()))))
+}
+
+pub struct NewConnection<'a> {
+    pub key_sealed: &'a [u8],
+    pub key_hint: &'a str,
+    pub account_id: &'a str,
+    pub account_name: &'a str,
+    pub test_account: bool,
+    pub scope_checks: &'a str,
+}
+
+/// Saves (or replaces) the connection. When the key belongs to another account than before, the
+/// chosen lists belonged to the old account, so they are cleared in the same transaction.
+pub async fn save(db: &Db, merchant: MerchantId, c: &NewConnection<'_>, account_changed: bool, now: i64) -> DbResult<()> {
+    on_engine!(db, |pool| {
+        let mut tx = pool.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO klaviyo_connections (merchant_id, key_sealed, key_hint, account_id, account_name,
+                test_account, scope_checks, verified_at, connected_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8)
+             ON CONFLICT (merchant_id) DO UPDATE SET key_sealed = excluded.key_sealed,
+                key_hint = excluded.key_hint, account_id = excluded.account_id,
+                account_name = excluded.account_name, test_account = excluded.test_account,
+                scope_checks = excluded.scope_checks, verified_at = excluded.verified_at,
+                updated_at = excluded.updated_at",
+        )
+        .bind(merchant)
+        .bind(c.key_sealed)
+        .bind(c.key_hint)
+        .bind(c.account_id)
+        .bind(c.account_name)
+        .bind(c.test_account)
+        .bind(c.scope_checks)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if account_changed {
+            sqlx::query(
+                "UPDATE klaviyo_connections SET default_list_id = NULL, default_list_name = NULL,
+                    default_list_opt_in = NULL, default_list_missing = FALSE, list_checked_at = NULL
+                 WHERE merchant_id = $1",
+            )
+            .bind(merchant)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            sqlx::query(
+                "UPDATE campaigns SET klaviyo_list_id = NULL, klaviyo_list_name = NULL, klaviyo_list_opt_in = NULL,
+                    klaviyo_list_missing = FALSE WHERE merchant_id = $1",
+            )
+            .bind(merchant)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        sqlx::query("UPDATE merchants SET klaviyo_account_id = $2, klaviyo_account_name = $3 WHERE id = $1")
+            .bind(merchant)
+            .bind(c.account_id)
+            .bind(c.account_name)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)
+    })
+}
+
+pub async fn delete(db: &Db, merchant: MerchantId) -> DbResult<bool> {
+    let sql = "DELETE FROM klaviyo_connections WHERE merchant_id = $1";
+    let done = on_engine!(db, |pool| sqlx::query(sql).bind(merchant).execute(pool).await.map_err(db_err)?.rows_affected());
+    Ok(done > 0)
+}
+
+/// A list as stored with a choice: id, name and opt-in process at the time it was checked.
+#[derive(Debug, Clone)]
+pub struct ListChoice<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub opt_in: &'a str,
+}
+
+pub async fn set_default_list(db: &Db, merchant: MerchantId, list: &ListChoice<'_>, now: i64) -> DbResult<bool> {
+    let sql = "UPDATE klaviyo_connections SET default_list_id = $2, default_list_name = $3, default_list_opt_in = $4,
+            default_list_missing = FALSE, list_checked_at = $5, updated_at = $5 WHERE merchant_id = $1";
+    let done = on_engine!(db, |pool| sqlx::query(sql)
+        .bind(merchant)
+        .bind(list.id)
+        .bind(list.name)
+        .bind(list.opt_in)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map_err(db_err)?
+        .rows_affected());
+    Ok(done > 0)
+}
+
+/// Records what a re-check found: the list is gone (`None`), or it is there with this name and
+/// opt-in process. Only touches the row while it still points at `list_id`.
+pub async fn record_default_list_check(
+    db: &Db,
+    merchant: MerchantId,
+    list_id: &str,
+    found: Option<(&str, &str)>,
+    now: i64,
+) -> DbResult<()> {
+    let sql = "UPDATE klaviyo_connections SET default_list_missing = $3,
+            default_list_name = COALESCE($4, default_list_name), default_list_opt_in = COALESCE($5, default_list_opt_in),
+            list_checked_at = $6
+        WHERE merchant_id = $1 AND default_list_id = $2";
+    on_engine!(db, |pool| sqlx::query(sql)
+        .bind(merchant)
+        .bind(list_id)
+        .bind(found.is_none())
+        .bind(found.map(|f| f.0))
+        .bind(found.map(|f| f.1))
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(drop)
+        .map_err(db_err))?;
+    Ok(())
+}
+
+/// Sets or clears a campaign's own list; false when the campaign is not the merchant's.
+pub async fn set_campaign_list(
+    db: &Db,
+    merchant: MerchantId,
+    campaign: CampaignId,
+    list: Option<&ListChoice<'_>>,
+) -> DbResult<bool> {
+    let sql = "UPDATE campaigns SET klaviyo_list_id = $3, klaviyo_list_name = $4, klaviyo_list_opt_in = $5,
+            klaviyo_list_missing = FALSE WHERE merchant_id = $1 AND id = $2";
+    let done = on_engine!(db, |pool| sqlx::query(sql)
+        .bind(merchant)
+        .bind(campaign)
+        .bind(list.map(|l| l.id))
+        .bind(list.map(|l| l.name))
+        .bind(list.map(|l| l.opt_in))
+        .execute(pool)
+        .await
+        .map_err(db_err)?
+        .rows_affected());
+    Ok(done > 0)
+}
+
+/// After reading every list: marks each chosen list (default and per campaign) present or missing.
+pub async fn record_lists_present(db: &Db, merchant: MerchantId, present: &[String], now: i64) -> DbResult<()> {
+    let overrides: Vec<(CampaignId, String)> = on_engine!(db, |pool| sqlx::query_as(
+        "SELECT id, klaviyo_list_id FROM campaigns WHERE merchant_id = $1 AND klaviyo_list_id IS NOT NULL"
+    )
+    .bind(merchant)
+    .fetch_all(pool)
+    .await
+    .map_err(db_err))?;
+    for (campaign, list_id) in overrides {
+        let missing = !present.contains(&list_id);
+        on_engine!(db, |pool| sqlx::query(
+            "UPDATE campaigns SET klaviyo_list_missing = $3 WHERE merchant_id = $1 AND id = $2"
+        )
+        .bind(merchant)
+        .bind(campaign)
+        .bind(missing)
+        .execute(pool)
+        .await
+        .map(drop)
+        .map_err(db_err))?;
+    }
+    if let Some(row) = get(db, merchant).await? {
+        if let Some(list_id) = row.default_list_id {
+            let missing = !present.contains(&list_id);
+            on_engine!(db, |pool| sqlx::query(
+                "UPDATE klaviyo_connections SET default_list_missing = $3, list_checked_at = $4
+                 WHERE merchant_id = $1 AND default_list_id = $2"
+            )
+            .bind(merchant)
+            .bind(&list_id)
+            .bind(missing)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(drop)
+            .map_err(db_err))?;
+        }
+    }
+    Ok(())
+}
