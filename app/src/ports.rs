@@ -63,8 +63,12 @@ pub trait AffiliatePort: Send + Sync {
 #[async_trait]
 pub trait KlaviyoPort: Send + Sync {
     async fn status(&self, who: &SignedIn) -> Result<KlaviyoOverview, AppError>;
-    async fn connect(&self, who: &SignedIn, key: &str, confirm_account_change: bool)
-        -> Result<ConnectOutcome, AppError>;
+    async fn connect(
+        &self,
+        who: &SignedIn,
+        key: &str,
+        confirm_account_change: bool,
+    ) -> Result<ConnectOutcome, AppError>;
     async fn disconnect(&self, who: &SignedIn) -> Result<KlaviyoOverview, AppError>;
     async fn lists(&self, who: &SignedIn) -> Result<Vec<KlaviyoListView>, AppError>;
     async fn choose_default_list(&self, who: &SignedIn, list_id: &str) -> Result<ConnectionView, AppError>;

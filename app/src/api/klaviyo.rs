@@ -40,7 +40,12 @@ pub async fn choose_default_list(list_id: String) -> Result<ConnectionView, AppE
 
 /// A campaign's own list; `None` goes back to the default list.
 #[server(prefix = "/api", endpoint = "choose_campaign_list", input = server_fn::codec::Json)]
-pub async fn choose_campaign_list(campaign: CampaignId, list_id: Option<String>) -> Result<Option<ChosenList>, AppError> {
+pub async fn choose_campaign_list(
+    campaign: CampaignId,
+    list_id: Option<String>,
+) -> Result<Option<ChosenList>, AppError> {
     use super::context::*;
-    answer(async { ports()?.klaviyo.choose_campaign_list(&signed_in().await?, campaign, list_id.as_deref()).await }.await)
+    answer(
+        async { ports()?.klaviyo.choose_campaign_list(&signed_in().await?, campaign, list_id.as_deref()).await }.await,
+    )
 }

@@ -175,8 +175,15 @@ pub struct KlaviyoListView {
 pub enum ConnectOutcome {
     Connected(ConnectionView),
     /// The key works but lacks permissions; `message` names each as Klaviyo's key screen does.
-    MissingScopes { message: String, checks: Vec<ScopeCheck>, account: Option<KlaviyoAccountView> },
+    MissingScopes {
+        message: String,
+        checks: Vec<ScopeCheck>,
+        account: Option<KlaviyoAccountView>,
+    },
     /// The key belongs to another Klaviyo account than the last one; connect again with
     /// `confirm_account_change` to switch (the chosen lists are then cleared).
-    OtherAccount { previous: KlaviyoAccountView, new: KlaviyoAccountView },
+    OtherAccount {
+        previous: KlaviyoAccountView,
+        new: KlaviyoAccountView,
+    },
 }

@@ -35,7 +35,8 @@ impl PrivateKey {
             return Err(KeyError::PublicKey);
         }
         let Some(rest) = key.strip_prefix("pk_") else { return Err(KeyError::NoPrefix) };
-        let well_formed = (20..=120).contains(&rest.len()) && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let well_formed =
+            (20..=120).contains(&rest.len()) && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !well_formed {
             return Err(KeyError::Malformed);
         }
@@ -194,7 +195,10 @@ mod tests {
     #[test]
     fn lists_scopes_as_a_sentence() {
         assert_eq!(scope_list(&[KeyScope::SubscriptionsFull]), "Subscriptions Full");
-        assert_eq!(scope_list(&[KeyScope::ListsFull, KeyScope::SubscriptionsFull]), "Lists Full and Subscriptions Full");
+        assert_eq!(
+            scope_list(&[KeyScope::ListsFull, KeyScope::SubscriptionsFull]),
+            "Lists Full and Subscriptions Full"
+        );
         assert_eq!(
             missing_scopes_message(&[KeyScope::SubscriptionsFull]),
             "This key is missing the Subscriptions Full permission. In Klaviyo, open Settings → API keys, edit the \

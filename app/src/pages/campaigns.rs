@@ -108,6 +108,7 @@ pub fn EditCampaign() -> impl IntoView {
                                 " · terms version "{c.terms_version}
                             </p>
                             <CampaignEditor initial=c.to_form() action submit_label="Save changes"/>
+                            <crate::pages::klaviyo::CampaignListChoice campaign=id current=c.klaviyo_list.clone()/>
                         }.into_any()
                     }
                     Err(e) => view! {

@@ -27,6 +27,7 @@ pub fn MerchantLayout() -> impl IntoView {
                                 <span class="brand">"Rekomi"</span>
                                 <A href="/app" exact=true>"Campaigns"</A>
                                 <A href="/app/queue">"Approval queue"</A>
+                                <A href="/app/klaviyo">"Klaviyo"</A>
                             </nav>
                             <div class="who">
                                 <span class="shop">{s.merchant_name}</span>

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod campaigns;
 pub mod home;
 pub mod join;
+pub mod klaviyo;
 pub mod layout;
 pub mod not_found;
 pub mod queue;

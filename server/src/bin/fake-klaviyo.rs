@@ -29,8 +29,12 @@ async fn main() -> anyhow::Result<()> {
     let running = fake.serve(listener)?;
     println!("fake Klaviyo listening on {}", running.base_url);
     if demo {
-        println!("demo keys: {} (all scopes), {} (no Subscriptions), {} (another account)",
-            fake_klaviyo::DEMO_KEY, fake_klaviyo::DEMO_KEY_NO_SUBSCRIPTIONS, fake_klaviyo::DEMO_KEY_OTHER_ACCOUNT);
+        println!(
+            "demo keys: {} (all scopes), {} (no Subscriptions), {} (another account)",
+            fake_klaviyo::DEMO_KEY,
+            fake_klaviyo::DEMO_KEY_NO_SUBSCRIPTIONS,
+            fake_klaviyo::DEMO_KEY_OTHER_ACCOUNT
+        );
     }
     tokio::select! {
         _ = running.task => {}

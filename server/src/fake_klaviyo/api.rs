@@ -2,7 +2,9 @@
 //! rate limits and the revision header, then hands the call to its operation.
 
 use super::jsonapi::{self, check_fields, decode_cursor, encode_cursor, only, page_size, parse_filter, Refusal};
-use super::world::{Account, Exchange, ImportJob, ImportRowError, Pace, PendingChange, PendingJob, ProfileUpsert, World};
+use super::world::{
+    Account, Exchange, ImportJob, ImportRowError, Pace, PendingChange, PendingJob, ProfileUpsert, World,
+};
 use super::Fake;
 use crate::klaviyo::Operation;
 use axum::body::{Body, Bytes};
@@ -212,7 +214,8 @@ impl Ctx<'_> {
         if let Some(offset) = next_offset {
             let mut query = self.query.clone();
             query.insert("page[cursor]".into(), encode_cursor(offset));
-            let encoded: String = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(query.iter()).finish();
+            let encoded: String =
+                url::form_urlencoded::Serializer::new(String::new()).extend_pairs(query.iter()).finish();
             links["next"] = json!(format!("{}{}?{}", self.base, self.path, encoded));
         }
         links
@@ -247,9 +250,7 @@ fn parse_body(operation: Operation, headers: &HeaderMap, body: &[u8]) -> Result<
         r.code = "unsupported_media_type";
         return Err(r);
     }
-    serde_json::from_slice(body)
-        .map(Some)
-        .map_err(|e| Refusal::invalid(format!("JSON parse error - {e}"), "/data"))
+    serde_json::from_slice(body).map(Some).map_err(|e| Refusal::invalid(format!("JSON parse error - {e}"), "/data"))
 }
 
 fn dispatch(op: Operation, id: &str, account: &mut Account, ctx: &Ctx<'_>, body: Option<&Value>) -> Answer {
@@ -354,7 +355,10 @@ fn list_json(list: &super::world::List, ctx: &Ctx<'_>, profile_count: Option<usi
 
 fn get_lists(account: &Account, ctx: &Ctx<'_>) -> Answer {
     let q = &ctx.query;
-    only(q, &["fields[flow]", "fields[list]", "fields[tag]", "filter", "include", "page[cursor]", "page[size]", "sort"])?;
+    only(
+        q,
+        &["fields[flow]", "fields[list]", "fields[tag]", "filter", "include", "page[cursor]", "page[size]", "sort"],
+    )?;
     check_fields(q, "fields[list]", &LIST_FIELDS)?;
     let size = page_size(q, 10, 10)?;
     let offset = decode_cursor(q)?;
@@ -391,7 +395,8 @@ fn get_lists(account: &Account, ctx: &Ctx<'_>) -> Answer {
 fn get_list(account: &Account, ctx: &Ctx<'_>, id: &str) -> Answer {
     only(&ctx.query, &["additional-fields[list]", "fields[flow]", "fields[list]", "fields[tag]", "include"])?;
     check_fields(&ctx.query, "fields[list]", &LIST_FIELDS)?;
-    let list = account.lists.get(id).ok_or_else(|| Refusal::not_found(format!("A list with id {id} does not exist.")))?;
+    let list =
+        account.lists.get(id).ok_or_else(|| Refusal::not_found(format!("A list with id {id} does not exist.")))?;
     let count = ctx.query.get("additional-fields[list]").filter(|v| v.split(',').any(|f| f == "profile_count"));
     let body = json!({ "data": list_json(list, ctx, count.map(|_| list.members.len())), "links": ctx.links(None) });
     Ok((StatusCode::OK, Some(body)))
@@ -420,7 +425,10 @@ fn profile_json(
             .suppressions
             .iter()
             .filter(|s| {
-                matches!(s.as_str(), "HARD_BOUNCE" | "INVALID_EMAIL" | "SPAM_COMPLAINT" | "UNSUBSCRIBE" | "USER_SUPPRESSED")
+                matches!(
+                    s.as_str(),
+                    "HARD_BOUNCE" | "INVALID_EMAIL" | "SPAM_COMPLAINT" | "UNSUBSCRIBE" | "USER_SUPPRESSED"
+                )
             })
             .map(|s| json!({ "reason": s, "timestamp": iso(p.updated) }))
             .collect();
@@ -465,11 +473,12 @@ fn get_profiles(account: &Account, ctx: &Ctx<'_>, list_id: Option<&str>) -> Answ
     check_fields(q, "additional-fields[profile]", &["subscriptions", "predictive_analytics"])?;
     let size = page_size(q, 20, 100)?;
     let offset = decode_cursor(q)?;
-    let with_subscriptions = q.get("additional-fields[profile]").is_some_and(|v| v.split(',').any(|f| f == "subscriptions"));
+    let with_subscriptions =
+        q.get("additional-fields[profile]").is_some_and(|v| v.split(',').any(|f| f == "subscriptions"));
     let members: Option<&super::world::List> = match list_id {
-        Some(id) => {
-            Some(account.lists.get(id).ok_or_else(|| Refusal::not_found(format!("A list with id {id} does not exist.")))?)
-        }
+        Some(id) => Some(
+            account.lists.get(id).ok_or_else(|| Refusal::not_found(format!("A list with id {id} does not exist.")))?,
+        ),
         None => None,
     };
     let mut profiles: Vec<&super::world::Profile> = match members {
@@ -560,7 +569,9 @@ fn last(pointer: &str) -> &str {
 }
 
 fn object<'a>(body: &'a Value, pointer: &str) -> Result<&'a Map<String, Value>, Refusal> {
-    at(body, pointer)?.as_object().ok_or_else(|| Refusal::invalid(format!("'{}' must be an object.", last(pointer)), pointer))
+    at(body, pointer)?
+        .as_object()
+        .ok_or_else(|| Refusal::invalid(format!("'{}' must be an object.", last(pointer)), pointer))
 }
 
 fn expect_type(body: &Value, pointer: &str, expected: &str) -> Result<(), Refusal> {
@@ -595,9 +606,7 @@ pub fn valid_email(email: &str) -> bool {
 }
 
 fn email_at(body: &Value, pointer: &str) -> Result<String, Refusal> {
-    let raw = at(body, pointer)?
-        .as_str()
-        .ok_or_else(|| Refusal::invalid("'email' must be a string.", pointer))?;
+    let raw = at(body, pointer)?.as_str().ok_or_else(|| Refusal::invalid("'email' must be a string.", pointer))?;
     if !valid_email(raw) {
         return Err(Refusal::invalid(format!("Invalid email address '{raw}'."), pointer));
     }
@@ -664,7 +673,8 @@ fn profile_import(account: &mut Account, ctx: &Ctx<'_>, body: &Value) -> Answer 
     expect_type(body, "/data", "profile")?;
     let attributes = object(body, "/data/attributes")?;
     let upsert = upsert_from(attributes, "/data/attributes", body.pointer("/data/meta"))?;
-    if let Some(holder) = upsert.phone_number.as_deref().and_then(|phone| account.phone_conflict(&upsert.email, phone)) {
+    if let Some(holder) = upsert.phone_number.as_deref().and_then(|phone| account.phone_conflict(&upsert.email, phone))
+    {
         return Err(Refusal::duplicate_profile(&holder));
     }
     let (id, created) = account.upsert(&upsert);
@@ -702,7 +712,11 @@ fn create_import(account: &mut Account, ctx: &Ctx<'_>, body: &Value) -> Answer {
     for (i, row) in rows.iter().enumerate() {
         let pointer = format!("/data/attributes/profiles/data/{i}/attributes");
         let parsed = expect_type(body, &format!("/data/attributes/profiles/data/{i}"), "profile")
-            .and_then(|()| row.get("attributes").and_then(Value::as_object).ok_or_else(|| Refusal::invalid("'attributes' is required.", &pointer)))
+            .and_then(|()| {
+                row.get("attributes")
+                    .and_then(Value::as_object)
+                    .ok_or_else(|| Refusal::invalid("'attributes' is required.", &pointer))
+            })
             .and_then(|attrs| upsert_from(attrs, &pointer, row.get("meta")));
         match parsed {
             Ok(upsert) => accepted.push((i, upsert)),
@@ -759,7 +773,12 @@ fn consent_job(account: &mut Account, ctx: &Ctx<'_>, body: &Value, subscribe: bo
         let base = format!("/data/attributes/profiles/data/{i}");
         expect_type(body, &base, "profile")?;
         let attrs = object(body, &format!("{base}/attributes"))?;
-        only_keys(attrs, &["email", "phone_number", "subscriptions", "age_gated_date_of_birth"], &format!("{base}/attributes"), "profile")?;
+        only_keys(
+            attrs,
+            &["email", "phone_number", "subscriptions", "age_gated_date_of_birth"],
+            &format!("{base}/attributes"),
+            "profile",
+        )?;
         emails.push(email_at(body, &format!("{base}/attributes/email"))?);
         let marketing = format!("{base}/attributes/subscriptions/email/marketing");
         let given = at(body, &format!("{marketing}/consent"))?.as_str().unwrap_or("");
@@ -802,7 +821,9 @@ fn consent_job(account: &mut Account, ctx: &Ctx<'_>, body: &Value, subscribe: bo
         } else {
             PendingChange::Unsubscribe { emails, list_id }
         };
-        account.pending.push(PendingJob { apply_at: Instant::now() + Duration::from_millis(ctx.faults.job_delay_ms), change });
+        account
+            .pending
+            .push(PendingJob { apply_at: Instant::now() + Duration::from_millis(ctx.faults.job_delay_ms), change });
     }
     Ok((StatusCode::ACCEPTED, None))
 }
@@ -850,7 +871,10 @@ fn create_event(account: &mut Account, ctx: &Ctx<'_>, body: &Value) -> Answer {
     object(body, "/data/attributes/properties")?;
     let metric = at(body, "/data/attributes/metric/data/attributes/name")?.as_str().unwrap_or("");
     if metric.is_empty() || metric.chars().count() >= 128 {
-        return Err(Refusal::invalid("Metric names are 1 to 127 characters.", "/data/attributes/metric/data/attributes/name"));
+        return Err(Refusal::invalid(
+            "Metric names are 1 to 127 characters.",
+            "/data/attributes/metric/data/attributes/name",
+        ));
     }
     let email = email_at(body, "/data/attributes/profile/data/attributes/email")?;
     let unique = attributes.get("unique_id").and_then(Value::as_str).unwrap_or("").to_owned();

@@ -206,7 +206,8 @@ async fn confirm(State(fake): Shared, Json(c): Json<Confirmation>) -> Response {
         Err(r) => return r,
     };
     world.settle_all(std::time::Instant::now());
-    let confirmed = world.accounts.values_mut().any(|a| a.lists.contains_key(&c.list_id) && a.confirm(&c.list_id, &c.email));
+    let confirmed =
+        world.accounts.values_mut().any(|a| a.lists.contains_key(&c.list_id) && a.confirm(&c.list_id, &c.email));
     if confirmed { StatusCode::NO_CONTENT } else { StatusCode::NOT_FOUND }.into_response()
 }
 
@@ -257,7 +258,8 @@ pub fn seed_demo(fake: &Fake) {
         ListSpec { id: Some("AFFDOI".into()), name: "Affiliates (double opt-in)".into(), double_opt_in: true },
         ListSpec { id: Some("NEWSLT".into()), name: "Newsletter".into(), double_opt_in: true },
     ];
-    let topics = ["Customers", "VIP", "Wholesale", "Giveaway", "Back in stock", "Retail partners", "Ambassadors", "Press"];
+    let topics =
+        ["Customers", "VIP", "Wholesale", "Giveaway", "Back in stock", "Retail partners", "Ambassadors", "Press"];
     for i in 0..32 {
         let topic = topics[i % topics.len()];
         lists.push(ListSpec {

@@ -207,7 +207,8 @@ impl Account {
 
     /// Applies jobs whose time has come.
     pub fn settle(&mut self, now: Instant) {
-        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending).into_iter().partition(|j| j.apply_at <= now);
+        let (due, later): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.pending).into_iter().partition(|j| j.apply_at <= now);
         self.pending = later;
         for job in due {
             self.apply(job.change);
@@ -387,8 +388,14 @@ struct Windows {
 /// What a rate-limit check decided.
 pub enum Pace {
     /// Allowed; the steady window's limit, what remains, and seconds until it resets.
-    Allowed { limit: u32, remaining: u32, reset: u64 },
-    Throttled { retry_after: u64 },
+    Allowed {
+        limit: u32,
+        remaining: u32,
+        reset: u64,
+    },
+    Throttled {
+        retry_after: u64,
+    },
 }
 
 #[derive(Default)]

@@ -296,8 +296,10 @@ impl Client {
         let body = Self::encode(op, &Document { data: profile(fields.attributes()) })?;
         let answer = self.call(key, op, None, &[], Some(body)).await?;
         let parsed: Single<Resource<serde_json::Value>> = Self::decode(op, &answer)?;
-        let id =
-            parsed.data.id.ok_or_else(|| KlaviyoError::Decode { operation: op, detail: "profile without id".into() })?;
+        let id = parsed
+            .data
+            .id
+            .ok_or_else(|| KlaviyoError::Decode { operation: op, detail: "profile without id".into() })?;
         Ok(ImportedProfile { id, created: answer.status == 201 })
     }
 
@@ -346,17 +348,19 @@ impl Client {
             let answer = self.call(key, op, Some(job_id), &query, None).await?;
             let body: Collection<Resource<ImportErrorAttributes>> = Self::decode(op, &answer)?;
             let next = Cursor::from_next_link(body.links.as_ref().and_then(|l| l.next.as_deref()));
-            errors.extend(body.data.into_iter().map(|r| ImportError {
-                code: r.attributes.code,
-                detail: r.attributes.detail,
-                pointer: r.attributes.source.and_then(|s| s.pointer),
-                email: r
-                    .attributes
-                    .original_payload
-                    .as_ref()
-                    .and_then(|p| p.get("email").or_else(|| p.pointer("/attributes/email")))
-                    .and_then(|e| e.as_str())
-                    .map(str::to_owned),
+            errors.extend(body.data.into_iter().map(|r| {
+                ImportError {
+                    code: r.attributes.code,
+                    detail: r.attributes.detail,
+                    pointer: r.attributes.source.and_then(|s| s.pointer),
+                    email: r
+                        .attributes
+                        .original_payload
+                        .as_ref()
+                        .and_then(|p| p.get("email").or_else(|| p.pointer("/attributes/email")))
+                        .and_then(|e| e.as_str())
+                        .map(str::to_owned),
+                }
             }));
             match next {
                 Some(next) if Some(&next) != cursor.as_ref() => cursor = Some(next),
@@ -400,7 +404,12 @@ impl Client {
     }
 
     /// Adds existing profiles to a list without touching consent (204).
-    pub async fn add_to_list(&self, key: &PrivateKey, list_id: &str, profile_ids: &[String]) -> Result<(), KlaviyoError> {
+    pub async fn add_to_list(
+        &self,
+        key: &PrivateKey,
+        list_id: &str,
+        profile_ids: &[String],
+    ) -> Result<(), KlaviyoError> {
         self.membership(key, Operation::AddToList, list_id, profile_ids).await
     }
 
@@ -455,7 +464,10 @@ fn list_summary(resource: Resource<ListAttributes>) -> Option<ListSummary> {
     })
 }
 
-fn consent_profiles<'a>(emails: &'a [String], consent: &'static str) -> DataList<ProfileResource<ConsentAttributes<'a>>> {
+fn consent_profiles<'a>(
+    emails: &'a [String],
+    consent: &'static str,
+) -> DataList<ProfileResource<ConsentAttributes<'a>>> {
     DataList {
         data: emails
             .iter()

@@ -111,9 +111,9 @@ impl KlaviyoError {
                 "Klaviyo is rate-limiting this account right now. Try again in {} s.",
                 retry_after.as_secs().max(1)
             ),
-            KlaviyoError::Server { status, .. } | KlaviyoError::Edge { status, .. } => format!(
-                "Klaviyo had a problem answering (HTTP {status}); nothing was changed. Try again in a minute."
-            ),
+            KlaviyoError::Server { status, .. } | KlaviyoError::Edge { status, .. } => {
+                format!("Klaviyo had a problem answering (HTTP {status}); nothing was changed. Try again in a minute.")
+            }
             KlaviyoError::Other { status, code, .. } => {
                 format!("Klaviyo refused the request (HTTP {status}, {code}); nothing was changed.")
             }
@@ -227,7 +227,9 @@ mod tests {
             None,
             &body(400, "invalid", r#","source":{"pointer":"/data/attributes/profiles/data/3/attributes/email"}"#),
         );
-        assert!(matches!(invalid, KlaviyoError::Invalid { pointer: Some(p), .. } if p.ends_with("/3/attributes/email")));
+        assert!(
+            matches!(invalid, KlaviyoError::Invalid { pointer: Some(p), .. } if p.ends_with("/3/attributes/email"))
+        );
     }
 
     #[test]

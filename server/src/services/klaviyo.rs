@@ -1,6 +1,7 @@
 //! The merchant's Klaviyo connection: test a pasted key with live calls and save it sealed, show
 //! what was proven, pick the list approved affiliates go to, and notice when Klaviyo loses it.
 
+use crate::klaviyo::retry::interactive;
 use crate::klaviyo::{Client, KlaviyoError};
 use crate::secrets::Sealer;
 use crate::store::klaviyo::{self as store, ConnectionRow, ListChoice, NewConnection};
@@ -179,10 +180,10 @@ impl KlaviyoConnections {
         let key = PrivateKey::parse(raw_key).map_err(|e| KlaviyoServiceError::MalformedKey(e.to_string()))?;
         self.throttle_tests(merchant)?;
         let (account, lists, profiles, subscriptions) = tokio::join!(
-            self.client.account(&key),
-            self.client.probe_lists(&key),
-            self.client.probe_profiles(&key),
-            self.client.probe_subscriptions(&key),
+            interactive(|| self.client.account(&key)),
+            interactive(|| self.client.probe_lists(&key)),
+            interactive(|| self.client.probe_profiles(&key)),
+            interactive(|| self.client.probe_subscriptions(&key)),
         );
         let probes = [
             (KeyScope::AccountsRead, account.as_ref().map(drop).map_err(Clone::clone), ScopeState::Verified),
@@ -202,7 +203,8 @@ impl KlaviyoConnections {
             checks.push(ScopeCheck { scope, state });
         }
         let account = account.ok().map(|a| KlaviyoAccountView { id: a.id, name: a.name, test_account: a.test_account });
-        let missing: Vec<KeyScope> = checks.iter().filter(|c| c.state == ScopeState::Missing).map(|c| c.scope).collect();
+        let missing: Vec<KeyScope> =
+            checks.iter().filter(|c| c.state == ScopeState::Missing).map(|c| c.scope).collect();
         if !missing.is_empty() {
             tracing::info!(missing = ?missing, "Klaviyo key lacks permissions");
             return Ok(ConnectOutcome::MissingScopes { message: missing_scopes_message(&missing), checks, account });
@@ -230,7 +232,8 @@ impl KlaviyoConnections {
         };
         store::save(&self.db, merchant, &record, changed, now_ms()).await.context("saving the Klaviyo connection")?;
         tracing::info!(account.id = %account.id, account_changed = changed, "Klaviyo connected");
-        let row = store::get(&self.db, merchant).await.context("reloading")?.ok_or(KlaviyoServiceError::NotConnected)?;
+        let row =
+            store::get(&self.db, merchant).await.context("reloading")?.ok_or(KlaviyoServiceError::NotConnected)?;
         Ok(ConnectOutcome::Connected(connection_view(&row, None)))
     }
 
@@ -252,10 +255,14 @@ impl KlaviyoConnections {
         let mut key_problem = None;
         let stale = row.list_checked_at.is_none_or(|at| now_ms() - at > LIST_RECHECK_MS);
         if let (Some(list_id), true) = (row.default_list_id.clone(), stale) {
-            let found = match self.client.list(&key, &list_id).await {
+            let found = match interactive(|| self.client.list(&key, &list_id)).await {
                 Ok(list) => Some(Some(list)),
                 Err(KlaviyoError::NotFound { .. }) => Some(None),
-                Err(e @ (KlaviyoError::BadKey { .. } | KlaviyoError::NotAuthenticated { .. } | KlaviyoError::MissingScope { .. })) => {
+                Err(
+                    e @ (KlaviyoError::BadKey { .. }
+                    | KlaviyoError::NotAuthenticated { .. }
+                    | KlaviyoError::MissingScope { .. }),
+                ) => {
                     key_problem = Some(klaviyo_error(&e, true).message);
                     None
                 }
@@ -266,11 +273,15 @@ impl KlaviyoConnections {
                 }
             };
             if let Some(found) = found {
-                let pair = found.as_ref().map(|l| (l.name.as_str(), l.opt_in_process.as_deref().unwrap_or("double_opt_in")));
+                let pair =
+                    found.as_ref().map(|l| (l.name.as_str(), l.opt_in_process.as_deref().unwrap_or("double_opt_in")));
                 store::record_default_list_check(&self.db, merchant, &list_id, pair, now_ms())
                     .await
                     .context("recording the list check")?;
-                row = store::get(&self.db, merchant).await.context("reloading")?.ok_or(KlaviyoServiceError::NotConnected)?;
+                row = store::get(&self.db, merchant)
+                    .await
+                    .context("reloading")?
+                    .ok_or(KlaviyoServiceError::NotConnected)?;
             }
         }
         Ok(KlaviyoOverview { connection: Some(connection_view(&row, key_problem)), previous_account: previous })
@@ -281,9 +292,7 @@ impl KlaviyoConnections {
     #[tracing::instrument(skip_all, fields(merchant.id = %merchant))]
     pub async fn lists(&self, merchant: MerchantId) -> Result<Vec<KlaviyoListView>, KlaviyoServiceError> {
         let (key, _) = self.key(merchant).await?;
-        let lists = self
-            .client
-            .all_lists(&key)
+        let lists = interactive(|| self.client.all_lists(&key))
             .await
             .map_err(|source| KlaviyoServiceError::Klaviyo { source, saved_key: true })?;
         let ids: Vec<String> = lists.iter().map(|l| l.id.clone()).collect();
@@ -302,7 +311,7 @@ impl KlaviyoConnections {
         if list_id.is_empty() || list_id.len() > 64 {
             return Err(KlaviyoServiceError::ListNotFound);
         }
-        match self.client.list(key, list_id).await {
+        match interactive(|| self.client.list(key, list_id)).await {
             Ok(list) => Ok(ChosenList {
                 opt_in: opt_in(list.opt_in_process.as_deref()),
                 id: list.id,
@@ -324,7 +333,8 @@ impl KlaviyoConnections {
         let list = self.checked_list(&key, list_id).await?;
         let choice = ListChoice { id: &list.id, name: &list.name, opt_in: list.opt_in.as_klaviyo() };
         store::set_default_list(&self.db, merchant, &choice, now_ms()).await.context("saving the default list")?;
-        let row = store::get(&self.db, merchant).await.context("reloading")?.ok_or(KlaviyoServiceError::NotConnected)?;
+        let row =
+            store::get(&self.db, merchant).await.context("reloading")?.ok_or(KlaviyoServiceError::NotConnected)?;
         Ok(connection_view(&row, None))
     }
 

@@ -46,7 +46,13 @@ pub struct NewConnection<'a> {
 
 /// Saves (or replaces) the connection. When the key belongs to another account than before, the
 /// chosen lists belonged to the old account, so they are cleared in the same transaction.
-pub async fn save(db: &Db, merchant: MerchantId, c: &NewConnection<'_>, account_changed: bool, now: i64) -> DbResult<()> {
+pub async fn save(
+    db: &Db,
+    merchant: MerchantId,
+    c: &NewConnection<'_>,
+    account_changed: bool,
+    now: i64,
+) -> DbResult<()> {
     on_engine!(db, |pool| {
         let mut tx = pool.begin_write().await?;
         sqlx::query(
@@ -102,7 +108,8 @@ pub async fn save(db: &Db, merchant: MerchantId, c: &NewConnection<'_>, account_
 
 pub async fn delete(db: &Db, merchant: MerchantId) -> DbResult<bool> {
     let sql = "DELETE FROM klaviyo_connections WHERE merchant_id = $1";
-    let done = on_engine!(db, |pool| sqlx::query(sql).bind(merchant).execute(pool).await.map_err(db_err)?.rows_affected());
+    let done =
+        on_engine!(db, |pool| sqlx::query(sql).bind(merchant).execute(pool).await.map_err(db_err)?.rows_affected());
     Ok(done > 0)
 }
 

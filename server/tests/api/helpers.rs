@@ -7,6 +7,8 @@ use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use server::config::{Config, SecretKey};
+use server::fake_klaviyo::world::Faults;
+use server::fake_klaviyo::Fake;
 use server::startup::Application;
 use server::store::Db;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -14,17 +16,20 @@ use std::sync::atomic::{AtomicU32, Ordering};
 pub struct TestApp {
     pub address: String,
     pub db: Db,
+    /// This test's own fake Klaviyo (jobs apply at once unless a test changes the faults).
+    pub klaviyo: Fake,
 }
 
 /// Per-test configuration tweaks.
 pub struct Options {
     pub auth_per_minute: u32,
     pub apply_per_minute: u32,
+    pub klaviyo_tests_per_minute: u32,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { auth_per_minute: 1_000, apply_per_minute: 1_000 }
+        Self { auth_per_minute: 1_000, apply_per_minute: 1_000, klaviyo_tests_per_minute: 1_000 }
     }
 }
 
@@ -36,6 +41,9 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     if std::env::var("TEST_LOG").is_ok() {
         server::telemetry::init();
     }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("the fake Klaviyo binds");
+    let fake =
+        Fake::with_faults(Faults { job_delay_ms: 0, ..Faults::default() }).serve(listener).expect("fake Klaviyo");
     let config = Config {
         database_url: fresh_database().await,
         addr: "127.0.0.1:0".parse().expect("BUG: literal address"),
@@ -44,13 +52,15 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         auth_per_minute: options.auth_per_minute,
         apply_per_minute: options.apply_per_minute,
         secret_key: SecretKey([7; 32]),
+        klaviyo_api_base: fake.base_url.clone(),
+        klaviyo_tests_per_minute: options.klaviyo_tests_per_minute,
         leptos: LeptosOptions::builder().output_name("rekomi").build(),
     };
     let app = Application::build(config).await.expect("the app builds");
     let address = format!("http://{}", app.address());
     let db = app.services().db.clone();
     tokio::spawn(app.run_until_stopped());
-    TestApp { address, db }
+    TestApp { address, db, klaviyo: fake.fake }
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);

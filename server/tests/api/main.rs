@@ -5,5 +5,6 @@ mod accounts;
 mod campaigns;
 mod helpers;
 mod isolation;
+mod klaviyo;
 mod landing;
 mod queue;

@@ -37,9 +37,11 @@ async fn every_request_the_client_builds_matches_the_spec() {
     h.client.probe_profiles(&key).await.expect("profiles probe");
     h.client.probe_subscriptions(&key).await.expect("subscriptions probe");
 
-    let created = h.client.import_profile(&key, &fields("ana@example.com", Some("Ana"), Some("Silva"))).await.expect("import");
+    let created =
+        h.client.import_profile(&key, &fields("ana@example.com", Some("Ana"), Some("Silva"))).await.expect("import");
     assert!(created.created);
-    let updated = h.client.import_profile(&key, &fields("ana@example.com", Some("Ana"), None)).await.expect("re-import");
+    let updated =
+        h.client.import_profile(&key, &fields("ana@example.com", Some("Ana"), None)).await.expect("re-import");
     assert_eq!((updated.id.as_str(), updated.created), (created.id.as_str(), false), "matched on email: no duplicate");
 
     let rows = vec![fields("bo@example.com", Some("Bo"), None), fields("not-an-email", None, None)];
@@ -85,7 +87,12 @@ async fn every_request_the_client_builds_matches_the_spec() {
 
 #[tokio::test]
 async fn a_next_link_on_another_host_is_followed_on_the_configured_base_only() {
-    let h = harness_with(Faults { job_delay_ms: 0, next_link_origin: Some("http://127.0.0.1:9".into()), ..Faults::default() }).await;
+    let h = harness_with(Faults {
+        job_delay_ms: 0,
+        next_link_origin: Some("http://127.0.0.1:9".into()),
+        ..Faults::default()
+    })
+    .await;
     h.account("ACC2", 35, &[(FULL_KEY, all_scopes())]);
     let lists = h.client.all_lists(&Harness::key(FULL_KEY)).await.expect("lists from the configured base");
     assert_eq!(lists.len(), 35);

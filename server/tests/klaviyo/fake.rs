@@ -62,7 +62,13 @@ async fn checks_auth_then_scope_then_validation() {
     let (status, error) = error_of(send(&h, Method::POST, path, full(), bad_body).await).await;
     assert_eq!((status, error["code"].as_str()), (400, Some("invalid")));
 
-    let no_revision = h.http.get(format!("{}/api/lists", h.base)).header("authorization", full().unwrap_or("")).send().await.expect("answers");
+    let no_revision = h
+        .http
+        .get(format!("{}/api/lists", h.base))
+        .header("authorization", full().unwrap_or(""))
+        .send()
+        .await
+        .expect("answers");
     assert_eq!(no_revision.status(), 400);
     h.assert_log_matches_spec(false).await;
 }
@@ -74,14 +80,16 @@ async fn subscribe_refuses_names_and_consented_at_like_klaviyo() {
     let path = "/api/profile-subscription-bulk-create-jobs";
     let mut with_name = consent("ana@example.com");
     with_name["last_name"] = json!("Silva");
-    let (status, error) = error_of(send(&h, Method::POST, path, full(), Some(subscribe_body("F2L000", with_name))).await).await;
+    let (status, error) =
+        error_of(send(&h, Method::POST, path, full(), Some(subscribe_body("F2L000", with_name))).await).await;
     assert_eq!(status, 400);
     assert_eq!(error["detail"], "'last_name' is not a valid field for the resource 'profile'.");
     assert_eq!(error["source"]["pointer"], "/data/attributes/profiles/data/0/attributes/last_name");
 
     let mut dated = consent("ana@example.com");
     dated["subscriptions"]["email"]["marketing"]["consented_at"] = json!("2026-01-01T00:00:00Z");
-    let (status, error) = error_of(send(&h, Method::POST, path, full(), Some(subscribe_body("F2L000", dated))).await).await;
+    let (status, error) =
+        error_of(send(&h, Method::POST, path, full(), Some(subscribe_body("F2L000", dated))).await).await;
     assert_eq!(status, 400);
     assert!(error["source"]["pointer"].as_str().is_some_and(|p| p.ends_with("/consented_at")));
 
@@ -112,7 +120,13 @@ async fn jobs_apply_after_the_delay_and_double_opt_in_waits_for_confirmation() {
     assert!(h.client.list_members(&key, "F3L002", &fresh).await.expect("read").is_empty(), "awaiting confirmation");
     let profile = h.client.profiles_by_email(&key, &fresh).await.expect("read");
     assert_eq!(profile[0].consent.as_deref(), Some("NEVER_SUBSCRIBED"));
-    let confirmed = h.http.post(format!("{}/_fake/confirm", h.base)).json(&json!({"list_id": "F3L002", "email": "bo@example.com"})).send().await.expect("confirm");
+    let confirmed = h
+        .http
+        .post(format!("{}/_fake/confirm", h.base))
+        .json(&json!({"list_id": "F3L002", "email": "bo@example.com"}))
+        .send()
+        .await
+        .expect("confirm");
     assert_eq!(confirmed.status(), 204);
     let member = h.client.list_members(&key, "F3L002", &fresh).await.expect("read");
     assert_eq!(member[0].consent.as_deref(), Some("SUBSCRIBED"));
@@ -157,7 +171,17 @@ async fn paginates_with_the_spec_page_sizes_and_absolute_next_links() {
     assert_eq!(page["data"].as_array().map(Vec::len), Some(10));
     let next = page["links"]["next"].as_str().expect("a next link");
     assert!(next.starts_with(&format!("{}/api/lists?", h.base)), "{next}");
-    let last: Value = h.http.get(next).header("revision", "2026-07-15").header("authorization", full().unwrap_or("")).send().await.expect("page 2").json().await.expect("json");
+    let last: Value = h
+        .http
+        .get(next)
+        .header("revision", "2026-07-15")
+        .header("authorization", full().unwrap_or(""))
+        .send()
+        .await
+        .expect("page 2")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(last["data"].as_array().map(Vec::len), Some(2));
     assert!(last["links"].get("next").is_none(), "the last page omits next");
     h.assert_log_matches_spec(false).await;
@@ -177,15 +201,30 @@ async fn profile_import_upserts_merges_properties_and_reports_duplicates() {
     let created = send(&h, Method::POST, "/api/profile-import", full(),
         Some(import(json!({"email": "ana@example.com", "first_name": "Ana", "phone_number": "+15005550006", "properties": {"a": 1, "b": 2}}), None))).await;
     assert_eq!(created.status(), 201);
-    let updated = send(&h, Method::POST, "/api/profile-import", full(),
-        Some(import(json!({"email": "ANA@example.com", "first_name": null, "properties": {"b": 3}}), Some(json!({"patch_properties": {"unset": ["a"]}}))))).await;
+    let updated = send(
+        &h,
+        Method::POST,
+        "/api/profile-import",
+        full(),
+        Some(import(
+            json!({"email": "ANA@example.com", "first_name": null, "properties": {"b": 3}}),
+            Some(json!({"patch_properties": {"unset": ["a"]}})),
+        )),
+    )
+    .await;
     assert_eq!(updated.status(), 200);
     let profile: Value = updated.json().await.expect("json");
     assert_eq!(profile["data"]["attributes"]["first_name"], Value::Null, "null clears");
     assert_eq!(profile["data"]["attributes"]["properties"], json!({"b": 3}), "per-key merge, unset removes");
 
-    let clash = send(&h, Method::POST, "/api/profile-import", full(),
-        Some(import(json!({"email": "bo@example.com", "phone_number": "+15005550006"}), None))).await;
+    let clash = send(
+        &h,
+        Method::POST,
+        "/api/profile-import",
+        full(),
+        Some(import(json!({"email": "bo@example.com", "phone_number": "+15005550006"}), None)),
+    )
+    .await;
     let (status, error) = error_of(clash).await;
     assert_eq!((status, error["code"].as_str()), (409, Some("duplicate_profile")));
     assert_eq!(error["meta"]["duplicate_profile_id"], profile["data"]["id"]);
@@ -196,7 +235,8 @@ async fn profile_import_upserts_merges_properties_and_reports_duplicates() {
 fn the_operation_table_matches_the_spec_scopes_and_rate_limits() {
     let spec = spec::spec();
     for op in Operation::ALL {
-        let (_, operation) = spec.operation(op.method().as_str(), op.template()).unwrap_or_else(|| panic!("{op:?} is in the spec"));
+        let (_, operation) =
+            spec.operation(op.method().as_str(), op.template()).unwrap_or_else(|| panic!("{op:?} is in the spec"));
         let scopes: Vec<ApiScope> = operation["x-klaviyo-scopes"]
             .as_array()
             .expect("scopes")
@@ -206,6 +246,10 @@ fn the_operation_table_matches_the_spec_scopes_and_rate_limits() {
         assert_eq!(scopes, op.scopes(), "{op:?} scopes");
         let limit = op.rate_limit();
         assert_eq!(operation["x-klaviyo-ratelimit"]["burst"], format!("{}/s", limit.burst_per_second), "{op:?} burst");
-        assert_eq!(operation["x-klaviyo-ratelimit"]["steady"], format!("{}/m", limit.steady_per_minute), "{op:?} steady");
+        assert_eq!(
+            operation["x-klaviyo-ratelimit"]["steady"],
+            format!("{}/m", limit.steady_per_minute),
+            "{op:?} steady"
+        );
     }
 }

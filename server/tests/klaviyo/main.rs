@@ -40,10 +40,17 @@ impl Harness {
             test_account: false,
             keys: keys
                 .iter()
-                .map(|(key, scopes)| KeySpec { key: (*key).into(), scopes: scopes.iter().map(|s| (*s).into()).collect() })
+                .map(|(key, scopes)| KeySpec {
+                    key: (*key).into(),
+                    scopes: scopes.iter().map(|s| (*s).into()).collect(),
+                })
                 .collect(),
             lists: (0..lists)
-                .map(|i| ListSpec { id: Some(format!("{id}L{i:03}")), name: format!("List {i:03}"), double_opt_in: i % 3 == 2 })
+                .map(|i| ListSpec {
+                    id: Some(format!("{id}L{i:03}")),
+                    name: format!("List {i:03}"),
+                    double_opt_in: i % 3 == 2,
+                })
                 .collect(),
         })
     }
@@ -57,12 +64,20 @@ impl Harness {
     }
 
     pub async fn set_faults(&self, faults: Value) {
-        let status = self.http.put(format!("{}/_fake/faults", self.base)).json(&faults).send().await.expect("faults").status();
+        let status =
+            self.http.put(format!("{}/_fake/faults", self.base)).json(&faults).send().await.expect("faults").status();
         assert!(status.is_success());
     }
 
     pub async fn state(&self, account: &str) -> Value {
-        self.http.get(format!("{}/_fake/accounts/{account}", self.base)).send().await.expect("state").json().await.expect("json")
+        self.http
+            .get(format!("{}/_fake/accounts/{account}", self.base))
+            .send()
+            .await
+            .expect("state")
+            .json()
+            .await
+            .expect("json")
     }
 
     /// Validates every logged request and answer against the spec; returns how many were checked.
@@ -78,10 +93,22 @@ impl Harness {
                 continue; // a dropped connection has no answer; the edge's HTML is not the API's
             }
             if requests_too {
-                let headers: HashMap<String, String> = serde_json::from_value(exchange["headers"].clone()).unwrap_or_default();
-                problems.extend(spec.check_request(method, path, exchange["query"].as_str(), &headers, exchange.get("body").filter(|b| !b.is_null())));
+                let headers: HashMap<String, String> =
+                    serde_json::from_value(exchange["headers"].clone()).unwrap_or_default();
+                problems.extend(spec.check_request(
+                    method,
+                    path,
+                    exchange["query"].as_str(),
+                    &headers,
+                    exchange.get("body").filter(|b| !b.is_null()),
+                ));
             }
-            problems.extend(spec.check_response(method, path, status, exchange.get("response").filter(|b| !b.is_null())));
+            problems.extend(spec.check_response(
+                method,
+                path,
+                status,
+                exchange.get("response").filter(|b| !b.is_null()),
+            ));
         }
         assert!(problems.is_empty(), "{} spec violations:\n{}", problems.len(), problems.join("\n"));
         log.len()
@@ -91,4 +118,3 @@ impl Harness {
 pub fn all_scopes() -> &'static [&'static str] {
     &["*"]
 }
-

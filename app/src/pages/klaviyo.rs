@@ -1,0 +1,408 @@
+//! Klaviyo settings: paste a private key, see what was proven, pick the default list. The key is
+//! typed into a password field, sent once, and only its hint is ever shown again.
+
+use crate::api::klaviyo::{
+    choose_campaign_list, choose_default_list, connect_klaviyo, disconnect_klaviyo, klaviyo_lists, klaviyo_status,
+};
+use crate::api::views::{ChosenList, ConnectOutcome, ConnectionView, KlaviyoListView};
+use crate::components::form::NeedsJavascript;
+use crate::domain::clock::format_utc;
+use crate::domain::klaviyo::{KeyScope, OptIn, PrivateKey, ScopeCheck, ScopeState, DOUBLE_OPT_IN_WARNING};
+use crate::domain::CampaignId;
+use crate::error::AppError;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+pub fn KlaviyoSettings() -> impl IntoView {
+    let overview = Resource::new(|| (), |()| klaviyo_status());
+    let connect = Action::new(|(key, confirm): &(String, bool)| connect_klaviyo(key.clone(), *confirm));
+    let disconnect = Action::new(|_: &()| disconnect_klaviyo());
+    let replacing = RwSignal::new(false);
+    Effect::new(move || {
+        if let Some(Ok(ConnectOutcome::Connected(_))) = connect.value().get() {
+            replacing.set(false);
+            overview.refetch();
+        }
+    });
+    Effect::new(move || {
+        if disconnect.value().get().is_some() {
+            connect.value().set(None);
+            overview.refetch();
+        }
+    });
+    view! {
+        <Title text="Klaviyo · Rekomi"/>
+        <NeedsJavascript/>
+        <div class="page-head"><h1>"Klaviyo"</h1></div>
+        <p class="muted">
+            "Approved affiliates who accepted your program terms are added to a Klaviyo list within seconds, \
+             with email marketing consent, their name, and a “Rekomi affiliate” property. Rekomi never writes segments."
+        </p>
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match overview.await {
+                    Ok(o) => match o.connection {
+                        Some(c) => view! {
+                            <ConnectionCard connection=c.clone() disconnect replacing/>
+                            <Show when=move || replacing.get()>
+                                <KeyForm connect title="Replace the key"/>
+                            </Show>
+                            <DefaultList connection=c on_saved=move || overview.refetch()/>
+                        }.into_any(),
+                        None => view! {
+                            <Required/>
+                            {o.previous_account.map(|a| view! {
+                                <p class="muted">"Previously connected to "<strong>{a.name}</strong>" ("{a.id}")."</p>
+                            })}
+                            <KeyForm connect title="Connect your Klaviyo account"/>
+                        }.into_any(),
+                    },
+                    Err(e) => view! { <div class="banner error" role="alert">{e.message}</div> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// The permissions a key needs, as Klaviyo's key screen names them.
+#[component]
+fn Required() -> impl IntoView {
+    view! {
+        <section class="card">
+            <h2>"Create a private API key"</h2>
+            <p>"In Klaviyo, open "<strong>"Settings → API keys → Create Private API Key"</strong>" and give it:"</p>
+            <ul class="scopes">
+                {KeyScope::REQUIRED.iter().map(|s| view! {
+                    <li><strong>{s.label()}</strong>" — "{s.purpose()}</li>
+                }).collect_view()}
+            </ul>
+        </section>
+    }
+}
+
+#[component]
+fn KeyForm(connect: Action<(String, bool), Result<ConnectOutcome, AppError>>, title: &'static str) -> impl IntoView {
+    let key = RwSignal::new(String::new());
+    let local_error = RwSignal::new(None::<String>);
+    let submit = move |confirm: bool| match PrivateKey::parse(&key.get_untracked()) {
+        Ok(parsed) => {
+            local_error.set(None);
+            connect.dispatch((parsed.expose().to_owned(), confirm));
+        }
+        Err(e) => local_error.set(Some(e.to_string())),
+    };
+    let pending = connect.pending();
+    let result = connect.value();
+    Effect::new(move || {
+        if let Some(Ok(ConnectOutcome::Connected(_))) = result.get() {
+            key.set(String::new());
+        }
+    });
+    let key_error = move || {
+        local_error.get().or_else(|| match result.get() {
+            Some(Err(e)) => Some(e.fields.get("key").map(str::to_owned).unwrap_or(e.message)),
+            _ => None,
+        })
+    };
+    view! {
+        <section class="card">
+            <h2>{title}</h2>
+            <form class="key-form" on:submit=move |ev| { ev.prevent_default(); submit(false); }>
+                <label for="klaviyo-key">"Private API key"</label>
+                <input
+                    id="klaviyo-key"
+                    type="password"
+                    autocomplete="off"
+                    spellcheck="false"
+                    placeholder="pk_…"
+                    prop:value=move || key.get()
+                    on:input=move |ev| key.set(event_target_value(&ev))
+                    aria-describedby="klaviyo-key-error"
+                />
+                <button type="submit" disabled=move || pending.get()>
+                    {move || if pending.get() { "Testing…" } else { "Test connection" }}
+                </button>
+            </form>
+            {move || key_error().map(|m| view! { <p class="field-error" id="klaviyo-key-error" role="alert">{m}</p> })}
+            {move || match result.get() {
+                Some(Ok(ConnectOutcome::MissingScopes { message, checks, account })) => view! {
+                    <div class="banner error" role="alert" data-testid="missing-scopes">
+                        <p>{message}</p>
+                        {account.map(|a| view! { <p class="muted">"The key belongs to "{a.name}" ("{a.id}")."</p> })}
+                        <ScopeList checks/>
+                    </div>
+                }.into_any(),
+                Some(Ok(ConnectOutcome::OtherAccount { previous, new })) => view! {
+                    <div class="banner warning" role="alert" data-testid="other-account">
+                        <p>
+                            "This key belongs to the Klaviyo account "<strong>{new.name.clone()}</strong>" ("{new.id.clone()}
+                            "), not "<strong>{previous.name.clone()}</strong>" ("{previous.id.clone()}") that Rekomi used before. \
+                             Switching clears the chosen lists; affiliates already added stay in the old account."
+                        </p>
+                        <button type="button" on:click=move |_| submit(true)>"Use "{new.name.clone()}" instead"</button>
+                    </div>
+                }.into_any(),
+                Some(Ok(ConnectOutcome::Connected(c))) => view! {
+                    <div class="banner success" role="status">"Connected to "{c.account.name}"."</div>
+                }.into_any(),
+                _ => ().into_any(),
+            }}
+        </section>
+    }
+}
+
+fn state_label(check: &ScopeCheck) -> &'static str {
+    match check.state {
+        ScopeState::Verified => "verified",
+        ScopeState::Missing => "missing",
+        ScopeState::ReadVerifiedWritePending => "read access verified; write access is confirmed by the first sync",
+    }
+}
+
+#[component]
+fn ScopeList(checks: Vec<ScopeCheck>) -> impl IntoView {
+    view! {
+        <ul class="scopes">
+            {checks.into_iter().map(|c| {
+                let class = match c.state {
+                    ScopeState::Missing => "scope missing",
+                    ScopeState::Verified => "scope ok",
+                    ScopeState::ReadVerifiedWritePending => "scope pending",
+                };
+                view! { <li class=class><strong>{c.scope.label()}</strong>": "{state_label(&c)}</li> }
+            }).collect_view()}
+        </ul>
+    }
+}
+
+#[component]
+fn ConnectionCard(
+    connection: ConnectionView,
+    disconnect: Action<(), Result<crate::api::views::KlaviyoOverview, AppError>>,
+    replacing: RwSignal<bool>,
+) -> impl IntoView {
+    let c = connection;
+    view! {
+        <section class="card" data-testid="connection">
+            <h2>"Connected to "{c.account.name.clone()}</h2>
+            <p class="muted">
+                "Account "{c.account.id.clone()}
+                {c.account.test_account.then_some(" · test account")}
+                " · key "<code data-testid="key-hint">{c.key_hint.clone()}</code>
+                " · checked "{format_utc(c.verified_at)}
+            </p>
+            {c.key_problem.clone().map(|p| view! { <div class="banner error" role="alert">{p}</div> })}
+            <ScopeList checks=c.checks.clone()/>
+            <div class="actions">
+                <button type="button" class="secondary" on:click=move |_| replacing.update(|r| *r = !*r)>"Replace key"</button>
+                <button
+                    type="button"
+                    class="danger"
+                    disabled=move || disconnect.pending().get()
+                    on:click=move |_| {
+                        let sure = window().confirm_with_message("Disconnect Klaviyo? Affiliates will no longer be added to your list until you connect again.").unwrap_or(false);
+                        if sure { disconnect.dispatch(()); }
+                    }
+                >"Disconnect"</button>
+            </div>
+        </section>
+    }
+}
+
+fn opt_in_badge(opt_in: OptIn) -> impl IntoView {
+    let class = match opt_in {
+        OptIn::Single => "badge single",
+        OptIn::Double => "badge double",
+    };
+    view! { <span class=class>{opt_in.label()}</span> }
+}
+
+fn chosen_summary(list: &ChosenList) -> impl IntoView {
+    view! {
+        <p class="chosen-list" data-testid="chosen-list">
+            <strong>{list.name.clone()}</strong>" "{opt_in_badge(list.opt_in)}
+        </p>
+        {list.missing.then(|| view! {
+            <div class="banner error" role="alert">
+                "This list no longer exists in Klaviyo (it was deleted there). Affiliates cannot be added to it: pick another list."
+            </div>
+        })}
+        {(list.opt_in == OptIn::Double && !list.missing).then(|| view! { <p class="banner warning">{DOUBLE_OPT_IN_WARNING}</p> })}
+    }
+}
+
+#[component]
+fn DefaultList(connection: ConnectionView, on_saved: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
+    let current = connection.default_list.clone();
+    let save = Action::new(|id: &String| choose_default_list(id.clone()));
+    Effect::new(move || {
+        if let Some(Ok(_)) = save.value().get() {
+            on_saved();
+        }
+    });
+    view! {
+        <section class="card">
+            <h2>"Default list"</h2>
+            <p class="muted">"Approved affiliates go to this list unless their campaign picks its own."</p>
+            {match &current {
+                Some(list) => chosen_summary(list).into_any(),
+                None => view! { <p class="banner warning">"No list chosen yet: approved affiliates are not added to Klaviyo until you pick one."</p> }.into_any(),
+            }}
+            <ListPicker
+                initial=current.as_ref().map(|l| l.id.clone())
+                save_label="Save default list"
+                on_pick={move |id: Option<String>| { if let Some(id) = id { save.dispatch(id); } }}
+                allow_default=false
+                pending=save.pending().into()
+            />
+            {move || save.value().get().and_then(Result::err).map(|e| view! { <div class="banner error" role="alert">{e.message}</div> })}
+        </section>
+    }
+}
+
+/// The live list picker: every list in the account (read across all pages on the server),
+/// searchable by name, each with its opt-in process.
+#[component]
+pub fn ListPicker(
+    initial: Option<String>,
+    save_label: &'static str,
+    on_pick: impl Fn(Option<String>) + Copy + Send + Sync + 'static,
+    /// Offer "use the default list" (for campaigns).
+    allow_default: bool,
+    pending: Signal<bool>,
+) -> impl IntoView {
+    let lists = Resource::new(|| (), |()| klaviyo_lists());
+    let search = RwSignal::new(String::new());
+    let selected = RwSignal::new(initial);
+    view! {
+        <div class="list-picker">
+            <div class="picker-bar">
+                <input
+                    type="search"
+                    placeholder="Search lists"
+                    aria-label="Search lists"
+                    prop:value=move || search.get()
+                    on:input=move |ev| search.set(event_target_value(&ev))
+                />
+                <button type="button" class="secondary" on:click=move |_| lists.refetch()>"Reload lists"</button>
+            </div>
+            <Transition fallback=|| view! { <p class="loading">"Loading your Klaviyo lists…"</p> }>
+                {move || Suspend::new(async move {
+                    match lists.await {
+                        Ok(all) => view! { <ListRows all search selected allow_default/> }.into_any(),
+                        Err(e) => view! { <div class="banner error" role="alert">{e.message}</div> }.into_any(),
+                    }
+                })}
+            </Transition>
+            {move || {
+                let all_double = selected.get().is_some_and(|id| {
+                    lists.get().and_then(Result::ok).is_some_and(|l| l.iter().any(|x| x.id == id && x.opt_in == OptIn::Double))
+                });
+                all_double.then(|| view! { <p class="banner warning" data-testid="double-opt-in-warning">{DOUBLE_OPT_IN_WARNING}</p> })
+            }}
+            <button
+                type="button"
+                disabled=move || pending.get() || (!allow_default && selected.get().is_none())
+                on:click=move |_| on_pick(selected.get_untracked())
+            >{save_label}</button>
+        </div>
+    }
+}
+
+#[component]
+fn ListRows(
+    all: Vec<KlaviyoListView>,
+    search: RwSignal<String>,
+    selected: RwSignal<Option<String>>,
+    allow_default: bool,
+) -> impl IntoView {
+    let total = all.len();
+    let all = StoredValue::new(all);
+    let visible = move || {
+        let needle = search.get().trim().to_lowercase();
+        all.with_value(|lists| {
+            lists
+                .iter()
+                .filter(|l| needle.is_empty() || l.name.to_lowercase().contains(&needle))
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    };
+    view! {
+        <p class="muted" data-testid="list-count">
+            {move || {
+                let shown = visible().len();
+                if shown == total { format!("{total} lists") } else { format!("{shown} of {total} lists") }
+            }}
+        </p>
+        <ul class="lists" role="radiogroup" aria-label="Klaviyo lists">
+            {allow_default.then(|| view! {
+                <li>
+                    <label>
+                        <input type="radio" name="klaviyo-list" prop:checked=move || selected.get().is_none() on:change=move |_| selected.set(None)/>
+                        " Use the default list"
+                    </label>
+                </li>
+            })}
+            <For each=visible key=|l| l.id.clone() let:list>
+                {
+                    let id = list.id.clone();
+                    let id_for_check = id.clone();
+                    view! {
+                        <li>
+                            <label>
+                                <input
+                                    type="radio"
+                                    name="klaviyo-list"
+                                    value=id.clone()
+                                    prop:checked=move || selected.get().as_deref() == Some(id_for_check.as_str())
+                                    on:change=move |_| selected.set(Some(id.clone()))
+                                />
+                                " "{list.name.clone()}" "{opt_in_badge(list.opt_in)}
+                            </label>
+                        </li>
+                    }
+                }
+            </For>
+        </ul>
+        <Show when=move || visible().is_empty()>
+            <p class="muted">"No list matches. Lists are created in Klaviyo; use “Reload lists” after adding one."</p>
+        </Show>
+    }
+}
+
+/// On the campaign page: the campaign's own list, or the default one.
+#[component]
+pub fn CampaignListChoice(campaign: CampaignId, current: Option<ChosenList>) -> impl IntoView {
+    let shown = RwSignal::new(current.clone());
+    let save = Action::new(move |id: &Option<String>| choose_campaign_list(campaign, id.clone()));
+    Effect::new(move || {
+        if let Some(Ok(list)) = save.value().get() {
+            shown.set(list);
+        }
+    });
+    let open = RwSignal::new(false);
+    view! {
+        <section class="card">
+            <h2>"Klaviyo list"</h2>
+            {move || match shown.get() {
+                Some(list) => chosen_summary(&list).into_any(),
+                None => view! { <p data-testid="chosen-list">"Uses your default list (set in "<a href="/app/klaviyo">"Klaviyo settings"</a>")."</p> }.into_any(),
+            }}
+            <Show when=move || !open.get()>
+                <button type="button" class="secondary" on:click=move |_| open.set(true)>"Change list"</button>
+            </Show>
+            <Show when=move || open.get()>
+                <ListPicker
+                    initial=current.as_ref().map(|l| l.id.clone())
+                    save_label="Save campaign list"
+                    on_pick={move |id: Option<String>| { save.dispatch(id); }}
+                    allow_default=true
+                    pending=save.pending().into()
+                />
+            </Show>
+            {move || save.value().get().and_then(Result::err).map(|e| view! { <div class="banner error" role="alert">{e.message}</div> })}
+        </section>
+    }
+}
