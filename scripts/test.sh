@@ -34,15 +34,21 @@ cargo leptos build --release
 e2e() {
   local label=$1 database_url=$2
   local data; data=$(mktemp -d)
-  DATABASE_URL="$database_url" REKOMI_DATA_DIR="$data" REKOMI_ADDR=127.0.0.1:3000 \
+  # A fresh fake Klaviyo in demo mode per run (35 lists, keys with and without Subscriptions).
+  "$CARGO_TARGET_DIR/release/server" fake-klaviyo --demo --addr 127.0.0.1:3100 >"$data/fake.log" 2>&1 &
+  local fake_pid=$!
+  for _ in $(seq 1 50); do curl -fs http://127.0.0.1:3100/_fake/faults >/dev/null 2>&1 && break; sleep 0.1; done
+  # Debug logging, so the check that the Klaviyo key never reaches a log line covers every line.
+  RUST_LOG="debug,sqlx=info" KLAVIYO_API_BASE=http://127.0.0.1:3100 \
+    DATABASE_URL="$database_url" REKOMI_DATA_DIR="$data" REKOMI_ADDR=127.0.0.1:3000 \
     REKOMI_AUTH_RATE_PER_MINUTE=0 REKOMI_APPLY_RATE_PER_MINUTE=0 LEPTOS_SITE_ROOT=target/site \
     "$CARGO_TARGET_DIR/release/server" >"$data/server.log" 2>&1 &
   local pid=$!
   for _ in $(seq 1 100); do curl -fs http://127.0.0.1:3000/healthz >/dev/null 2>&1 && break; sleep 0.1; done
   local log; log=$(mktemp)
   local status=0
-  (cd end2end && npx playwright test) 2>&1 | tee "$log" || status=$?
-  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+  (cd end2end && REKOMI_SERVER_LOG="$data/server.log" npx playwright test) 2>&1 | tee "$log" || status=$?
+  kill "$pid" "$fake_pid" 2>/dev/null; wait "$pid" "$fake_pid" 2>/dev/null || true
   if [ "$status" -ne 0 ]; then echo "server log:"; tail -50 "$data/server.log"; return "$status"; fi
   summary+=("e2e/$label: $(grep -Eo '[0-9]+ passed' "$log" | tail -1)")
   rm -rf "$data" "$log"

@@ -4,6 +4,7 @@
 //! demo and the benchmarks point `KLAVIYO_API_BASE` at it. `/_fake/*` is its control panel.
 
 mod api;
+pub mod cli;
 mod jsonapi;
 pub mod world;
 
