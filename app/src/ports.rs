@@ -67,7 +67,7 @@ pub trait KlaviyoPort: Send + Sync {
         &self,
         who: &SignedIn,
         key: &str,
-        confirm_account_change: bool,
+        confirm_account_id: Option<&str>,
     ) -> Result<ConnectOutcome, AppError>;
     async fn disconnect(&self, who: &SignedIn) -> Result<KlaviyoOverview, AppError>;
     async fn lists(&self, who: &SignedIn) -> Result<Vec<KlaviyoListView>, AppError>;

@@ -12,11 +12,12 @@ pub async fn klaviyo_status() -> Result<KlaviyoOverview, AppError> {
     answer(async { ports()?.klaviyo.status(&signed_in().await?).await }.await)
 }
 
-/// Tests the key with live calls; saves it only when every permission checked out.
+/// Tests the key with live calls; saves it only when every permission checked out. A key from
+/// another Klaviyo account than before is saved only when `confirm_account_id` names that account.
 #[server(prefix = "/api", endpoint = "connect_klaviyo", input = server_fn::codec::Json)]
-pub async fn connect_klaviyo(key: String, confirm_account_change: bool) -> Result<ConnectOutcome, AppError> {
+pub async fn connect_klaviyo(key: String, confirm_account_id: Option<String>) -> Result<ConnectOutcome, AppError> {
     use super::context::*;
-    answer(async { ports()?.klaviyo.connect(&signed_in().await?, &key, confirm_account_change).await }.await)
+    answer(async { ports()?.klaviyo.connect(&signed_in().await?, &key, confirm_account_id.as_deref()).await }.await)
 }
 
 #[server(prefix = "/api", endpoint = "disconnect_klaviyo", input = server_fn::codec::Json)]

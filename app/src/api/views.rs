@@ -181,7 +181,7 @@ pub enum ConnectOutcome {
         account: Option<KlaviyoAccountView>,
     },
     /// The key belongs to another Klaviyo account than the last one; connect again with
-    /// `confirm_account_change` to switch (the chosen lists are then cleared).
+    /// `confirm_account_id` set to `new.id` to switch (the chosen lists are then cleared).
     OtherAccount {
         previous: KlaviyoAccountView,
         new: KlaviyoAccountView,

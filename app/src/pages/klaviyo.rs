@@ -16,9 +16,16 @@ use leptos_meta::Title;
 #[component]
 pub fn KlaviyoSettings() -> impl IntoView {
     let overview = Resource::new(|| (), |()| klaviyo_status());
-    let connect = Action::new(|(key, confirm): &(String, bool)| connect_klaviyo(key.clone(), *confirm));
+    let connect =
+        Action::new(|(key, confirm): &(String, Option<String>)| connect_klaviyo(key.clone(), confirm.clone()));
     let disconnect = Action::new(|_: &()| disconnect_klaviyo());
     let replacing = RwSignal::new(false);
+    // Opening "Replace key" starts from a clean form, not the last connection's banner.
+    Effect::new(move || {
+        if replacing.get() {
+            connect.value().set(None);
+        }
+    });
     Effect::new(move || {
         if let Some(Ok(ConnectOutcome::Connected(_))) = connect.value().get() {
             replacing.set(false);
@@ -82,10 +89,13 @@ fn Required() -> impl IntoView {
 }
 
 #[component]
-fn KeyForm(connect: Action<(String, bool), Result<ConnectOutcome, AppError>>, title: &'static str) -> impl IntoView {
+fn KeyForm(
+    connect: Action<(String, Option<String>), Result<ConnectOutcome, AppError>>,
+    title: &'static str,
+) -> impl IntoView {
     let key = RwSignal::new(String::new());
     let local_error = RwSignal::new(None::<String>);
-    let submit = move |confirm: bool| match PrivateKey::parse(&key.get_untracked()) {
+    let submit = move |confirm: Option<String>| match PrivateKey::parse(&key.get_untracked()) {
         Ok(parsed) => {
             local_error.set(None);
             connect.dispatch((parsed.expose().to_owned(), confirm));
@@ -108,7 +118,7 @@ fn KeyForm(connect: Action<(String, bool), Result<ConnectOutcome, AppError>>, ti
     view! {
         <section class="card">
             <h2>{title}</h2>
-            <form class="key-form" on:submit=move |ev| { ev.prevent_default(); submit(false); }>
+            <form class="key-form" on:submit=move |ev| { ev.prevent_default(); submit(None); }>
                 <label for="klaviyo-key">"Private API key"</label>
                 <input
                     id="klaviyo-key"
@@ -140,7 +150,10 @@ fn KeyForm(connect: Action<(String, bool), Result<ConnectOutcome, AppError>>, ti
                             "), not "<strong>{previous.name.clone()}</strong>" ("{previous.id.clone()}") that Rekomi used before. \
                              Switching clears the chosen lists; affiliates already added stay in the old account."
                         </p>
-                        <button type="button" on:click=move |_| submit(true)>"Use "{new.name.clone()}" instead"</button>
+                        <button type="button" on:click={
+                            let id = new.id.clone();
+                            move |_| submit(Some(id.clone()))
+                        }>"Use "{new.name.clone()}" instead"</button>
                     </div>
                 }.into_any(),
                 Some(Ok(ConnectOutcome::Connected(c))) => view! {
@@ -272,7 +285,9 @@ pub fn ListPicker(
     allow_default: bool,
     pending: Signal<bool>,
 ) -> impl IntoView {
-    let lists = Resource::new(|| (), |()| klaviyo_lists());
+    // Browser-only: the lists are live data for an interactive picker, and a resource created inside
+    // another one's Suspend did not hydrate (tachys panicked on reload).
+    let lists = LocalResource::new(klaviyo_lists);
     let search = RwSignal::new(String::new());
     let selected = RwSignal::new(initial);
     view! {

@@ -1,6 +1,9 @@
 //! The fake's `/api/*`: one entry that checks, in Klaviyo's order, faults, route, auth, scopes,
 //! rate limits and the revision header, then hands the call to its operation.
 
+// A refusal is built once per failed request of a test fake; boxing it would only add noise.
+#![allow(clippy::result_large_err)]
+
 use super::jsonapi::{self, check_fields, decode_cursor, encode_cursor, only, page_size, parse_filter, Refusal};
 use super::world::{
     Account, Exchange, ImportJob, ImportRowError, Pace, PendingChange, PendingJob, ProfileUpsert, World,
@@ -45,7 +48,7 @@ pub async fn handle(State(fake): State<Fake>, method: Method, uri: Uri, headers:
         query: uri.query().map(str::to_owned),
         headers: headers
             .iter()
-            .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), v.to_owned())))
+            .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), redact(k.as_str(), v))))
             .collect(),
         body: serde_json::from_slice(&body).ok(),
         raw_body: (!body.is_empty()).then(|| String::from_utf8_lossy(&body).into_owned()),
@@ -884,4 +887,20 @@ fn create_event(account: &mut Account, ctx: &Ctx<'_>, body: &Value) -> Answer {
         account.events.push(body["data"]["attributes"].clone());
     }
     Ok((StatusCode::ACCEPTED, None))
+}
+
+/// The request log keeps only a hint of a key (`Klaviyo-API-Key pk_…abcd`): someone may paste a
+/// real key into a demo.
+fn redact(name: &str, value: &str) -> String {
+    if name != "authorization" {
+        return value.to_owned();
+    }
+    match value.rsplit_once(' ') {
+        Some((scheme, key)) if key.len() > 8 => {
+            let tail: String = key.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+            let head: String = key.chars().take(3).collect();
+            format!("{scheme} {head}…{tail}")
+        }
+        _ => "(redacted)".to_owned(),
+    }
 }

@@ -1,5 +1,8 @@
 //! The fake's answers in Klaviyo's shape: JSON:API error bodies, query parsing, filter grammar.
 
+// A refusal is built once per failed request of a test fake; boxing it would only add noise.
+#![allow(clippy::result_large_err)]
+
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};

@@ -134,6 +134,7 @@ fn add_account(world: &mut World, spec: AccountSpec) -> Value {
 
 type Shared = State<Fake>;
 
+#[allow(clippy::result_large_err)] // a Response; only on a poisoned lock
 fn locked(fake: &Fake) -> Result<std::sync::MutexGuard<'_, World>, Response> {
     fake.world.lock().map_err(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }

@@ -64,16 +64,16 @@ impl KlaviyoError {
         }
     }
 
-    /// Worth trying again later: throttling, 503/504/524 and other 5xx, edge pages and network
-    /// failures (the official SDKs' set). Anything else would fail the same way again.
+    /// Worth trying again later: 429, 503, 504 and 524 (the official SDKs' set), the edge's HTML
+    /// challenge (403) or outage pages (5xx), and network failures. Anything else would fail the
+    /// same way again.
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            KlaviyoError::Throttled { .. }
-                | KlaviyoError::Server { .. }
-                | KlaviyoError::Edge { .. }
-                | KlaviyoError::Transport { .. }
-        )
+        match self {
+            KlaviyoError::Throttled { .. } | KlaviyoError::Transport { .. } => true,
+            KlaviyoError::Server { status, .. } => matches!(status, 503 | 504 | 524),
+            KlaviyoError::Edge { status, .. } => *status == 403 || *status >= 500,
+            _ => false,
+        }
     }
 
     /// How long Klaviyo asked us to wait, when it said.

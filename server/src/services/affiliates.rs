@@ -131,7 +131,7 @@ pub async fn apply(
             ApplyOutcome::Approved { first_name, referral_code }
         }
         Applied::Created { .. } => ApplyOutcome::Received { first_name },
-        Applied::Exists { .. } => ApplyOutcome::AlreadyApplied,
+        Applied::Exists => ApplyOutcome::AlreadyApplied,
     })
 }
 

@@ -18,6 +18,9 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
+const KEY_UNREADABLE: &str = "Rekomi can no longer read the saved Klaviyo key (the server's secret key changed \
+     since it was saved). Paste the key again, or disconnect.";
+
 /// How long a chosen list counts as checked before the status page asks Klaviyo again.
 const LIST_RECHECK_MS: i64 = 5 * 60 * 1000;
 
@@ -29,6 +32,9 @@ pub enum KlaviyoServiceError {
     TooManyTests(u64),
     #[error("no Klaviyo connection")]
     NotConnected,
+    /// The saved key does not open: the server's secret key changed, or the row was altered.
+    #[error("the saved Klaviyo key cannot be opened")]
+    KeyUnreadable,
     #[error("no such list in Klaviyo")]
     ListNotFound,
     #[error("campaign not found")]
@@ -50,6 +56,7 @@ impl From<KlaviyoServiceError> for AppError {
                 format!("Klaviyo allows only a few key checks a minute; try again in {secs} s."),
             ),
             NotConnected => AppError::new(ErrorKind::Conflict, "Connect Klaviyo first: paste a private API key."),
+            KeyUnreadable => AppError::new(ErrorKind::Conflict, KEY_UNREADABLE),
             ListNotFound => AppError::new(
                 ErrorKind::NotFound,
                 "Klaviyo has no such list any more; it may have been deleted. Reload the lists and pick another.",
@@ -155,8 +162,11 @@ impl KlaviyoConnections {
             .await
             .context("loading the Klaviyo connection")?
             .ok_or(KlaviyoServiceError::NotConnected)?;
-        let plain = self.sealer.open(&row.key_sealed, &owner(merchant)).context("opening the saved Klaviyo key")?;
-        let key = PrivateKey::parse(&plain).map_err(|e| anyhow::anyhow!("the saved Klaviyo key is malformed: {e}"))?;
+        let opened = self.sealer.open(&row.key_sealed, &owner(merchant)).ok();
+        let Some(key) = opened.and_then(|plain| PrivateKey::parse(&plain).ok()) else {
+            tracing::error!("the saved Klaviyo key does not open with this server's secret key");
+            return Err(KlaviyoServiceError::KeyUnreadable);
+        };
         Ok((key, row))
     }
 
@@ -175,7 +185,7 @@ impl KlaviyoConnections {
         &self,
         merchant: MerchantId,
         raw_key: &str,
-        confirm_account_change: bool,
+        confirm_account_id: Option<&str>,
     ) -> Result<ConnectOutcome, KlaviyoServiceError> {
         let key = PrivateKey::parse(raw_key).map_err(|e| KlaviyoServiceError::MalformedKey(e.to_string()))?;
         self.throttle_tests(merchant)?;
@@ -214,7 +224,8 @@ impl KlaviyoConnections {
         };
         let previous = store::last_account(&self.db, merchant).await.context("reading the last Klaviyo account")?;
         let changed = previous.as_ref().is_some_and(|(id, _)| *id != account.id);
-        if changed && !confirm_account_change {
+        // The confirmation names the account, so a third key pasted meanwhile is not switched to unseen.
+        if changed && confirm_account_id != Some(account.id.as_str()) {
             let (id, name) = previous.unwrap_or_default();
             return Ok(ConnectOutcome::OtherAccount {
                 previous: KlaviyoAccountView { id, name, test_account: false },
@@ -249,6 +260,15 @@ impl KlaviyoConnections {
             Ok(found) => found,
             Err(KlaviyoServiceError::NotConnected) => {
                 return Ok(KlaviyoOverview { connection: None, previous_account: previous })
+            }
+            // Still show the connection, so the merchant can replace the key or disconnect.
+            Err(KlaviyoServiceError::KeyUnreadable) => {
+                let row = store::get(&self.db, merchant)
+                    .await
+                    .context("loading")?
+                    .ok_or(KlaviyoServiceError::NotConnected)?;
+                let view = connection_view(&row, Some(KEY_UNREADABLE.to_owned()));
+                return Ok(KlaviyoOverview { connection: Some(view), previous_account: previous });
             }
             Err(e) => return Err(e),
         };
@@ -295,8 +315,15 @@ impl KlaviyoConnections {
         let lists = interactive(|| self.client.all_lists(&key))
             .await
             .map_err(|source| KlaviyoServiceError::Klaviyo { source, saved_key: true })?;
-        let ids: Vec<String> = lists.iter().map(|l| l.id.clone()).collect();
-        store::record_lists_present(&self.db, merchant, &ids, now_ms()).await.context("recording list presence")?;
+        let listed: Vec<store::ListedList<'_>> = lists
+            .iter()
+            .map(|l| store::ListedList {
+                id: &l.id,
+                name: &l.name,
+                opt_in: opt_in(l.opt_in_process.as_deref()).as_klaviyo(),
+            })
+            .collect();
+        store::record_lists_present(&self.db, merchant, &listed, now_ms()).await.context("recording list presence")?;
         let mut views: Vec<KlaviyoListView> = lists
             .into_iter()
             .map(|l| KlaviyoListView { opt_in: opt_in(l.opt_in_process.as_deref()), id: l.id, name: l.name })

@@ -97,9 +97,9 @@ impl KlaviyoPort for Services {
         &self,
         who: &SignedIn,
         key: &str,
-        confirm_account_change: bool,
+        confirm_account_id: Option<&str>,
     ) -> Result<ConnectOutcome, AppError> {
-        Ok(self.klaviyo.connect(who.session.merchant_id, key, confirm_account_change).await?)
+        Ok(self.klaviyo.connect(who.session.merchant_id, key, confirm_account_id).await?)
     }
 
     async fn disconnect(&self, who: &SignedIn) -> Result<KlaviyoOverview, AppError> {

@@ -186,8 +186,17 @@ pub async fn set_campaign_list(
     Ok(done > 0)
 }
 
-/// After reading every list: marks each chosen list (default and per campaign) present or missing.
-pub async fn record_lists_present(db: &Db, merchant: MerchantId, present: &[String], now: i64) -> DbResult<()> {
+/// A list as Klaviyo listed it: id, name, opt-in process.
+pub struct ListedList<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub opt_in: &'a str,
+}
+
+/// After reading every list: marks each chosen list (default and per campaign) present, with its
+/// current name and opt-in process, or missing.
+pub async fn record_lists_present(db: &Db, merchant: MerchantId, listed: &[ListedList<'_>], now: i64) -> DbResult<()> {
+    let find = |id: &str| listed.iter().find(|l| l.id == id).map(|l| (l.name, l.opt_in));
     let overrides: Vec<(CampaignId, String)> = on_engine!(db, |pool| sqlx::query_as(
         "SELECT id, klaviyo_list_id FROM campaigns WHERE merchant_id = $1 AND klaviyo_list_id IS NOT NULL"
     )
@@ -196,34 +205,25 @@ pub async fn record_lists_present(db: &Db, merchant: MerchantId, present: &[Stri
     .await
     .map_err(db_err))?;
     for (campaign, list_id) in overrides {
-        let missing = !present.contains(&list_id);
+        let found = find(&list_id);
         on_engine!(db, |pool| sqlx::query(
-            "UPDATE campaigns SET klaviyo_list_missing = $3 WHERE merchant_id = $1 AND id = $2"
+            "UPDATE campaigns SET klaviyo_list_missing = $4, klaviyo_list_name = COALESCE($5, klaviyo_list_name),
+                klaviyo_list_opt_in = COALESCE($6, klaviyo_list_opt_in)
+             WHERE merchant_id = $1 AND id = $2 AND klaviyo_list_id = $3"
         )
         .bind(merchant)
         .bind(campaign)
-        .bind(missing)
+        .bind(&list_id)
+        .bind(found.is_none())
+        .bind(found.map(|f| f.0))
+        .bind(found.map(|f| f.1))
         .execute(pool)
         .await
         .map(drop)
         .map_err(db_err))?;
     }
-    if let Some(row) = get(db, merchant).await? {
-        if let Some(list_id) = row.default_list_id {
-            let missing = !present.contains(&list_id);
-            on_engine!(db, |pool| sqlx::query(
-                "UPDATE klaviyo_connections SET default_list_missing = $3, list_checked_at = $4
-                 WHERE merchant_id = $1 AND default_list_id = $2"
-            )
-            .bind(merchant)
-            .bind(&list_id)
-            .bind(missing)
-            .bind(now)
-            .execute(pool)
-            .await
-            .map(drop)
-            .map_err(db_err))?;
-        }
+    if let Some(list_id) = get(db, merchant).await?.and_then(|row| row.default_list_id) {
+        record_default_list_check(db, merchant, &list_id, find(&list_id), now).await?;
     }
     Ok(())
 }

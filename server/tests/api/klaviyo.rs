@@ -60,13 +60,13 @@ fn klaviyo_account(app: &TestApp, id: &str, lists: usize) {
 async fn connect(
     browser: &Browser,
     key: &str,
-    confirm: bool,
+    confirm: Option<&str>,
 ) -> Result<ConnectOutcome, (reqwest::StatusCode, app::error::AppError)> {
-    browser.call("connect_klaviyo", json!({"key": key, "confirm_account_change": confirm})).await
+    browser.call("connect_klaviyo", json!({"key": key, "confirm_account_id": confirm})).await
 }
 
 async fn connected(browser: &Browser, key: &str) -> ConnectionView {
-    match connect(browser, key, false).await.expect("connects") {
+    match connect(browser, key, None).await.expect("connects") {
         ConnectOutcome::Connected(view) => view,
         other => panic!("expected a connection, got {other:?}"),
     }
@@ -118,7 +118,7 @@ async fn a_good_key_is_verified_live_and_saved_sealed_and_only_its_hint_comes_ba
     assert!(!sealed.windows(KEY.len()).any(|w| w == KEY.as_bytes()));
     for (endpoint, body) in [
         ("klaviyo_status", json!({})),
-        ("connect_klaviyo", json!({"key": KEY, "confirm_account_change": false})),
+        ("connect_klaviyo", json!({"key": KEY, "confirm_account_id": null})),
         ("klaviyo_lists", json!({})),
         ("choose_default_list", json!({"list_id": "ACCT0100"})),
     ] {
@@ -137,7 +137,7 @@ async fn a_malformed_key_is_refused_before_any_call_to_klaviyo() {
         ("sk_live_0123456789abcdefghijkl", "starts with pk_"),
         ("pk_short", "cut short"),
     ] {
-        let (status, error) = connect(&merchant, key, false).await.expect_err("refused");
+        let (status, error) = connect(&merchant, key, None).await.expect_err("refused");
         assert_eq!(status, 422);
         assert!(error.fields.get("key").is_some_and(|m| m.contains(expected)), "{key:?}: {error:?}");
     }
@@ -149,7 +149,7 @@ async fn an_unknown_or_revoked_key_says_klaviyo_does_not_accept_it() {
     let app = spawn_app().await;
     klaviyo_account(&app, "ACCT01", 1);
     let merchant = app.merchant("Ana Shop").await;
-    let (status, error) = connect(&merchant, "pk_live_nobodyknowsthiskeyxxxxx0000", false).await.expect_err("refused");
+    let (status, error) = connect(&merchant, "pk_live_nobodyknowsthiskeyxxxxx0000", None).await.expect_err("refused");
     assert_eq!(status, 422);
     assert!(error.fields.get("key").is_some_and(|m| m.starts_with("Klaviyo doesn't accept this key")), "{error:?}");
 
@@ -166,7 +166,7 @@ async fn a_key_lacking_a_permission_is_named_exactly_and_not_saved() {
     klaviyo_account(&app, "ACCT01", 1);
     let merchant = app.merchant("Ana Shop").await;
 
-    match connect(&merchant, NO_SUBSCRIPTIONS, false).await.expect("answers") {
+    match connect(&merchant, NO_SUBSCRIPTIONS, None).await.expect("answers") {
         ConnectOutcome::MissingScopes { message, checks, account } => {
             assert_eq!(
                 message,
@@ -183,7 +183,7 @@ async fn a_key_lacking_a_permission_is_named_exactly_and_not_saved() {
     }
     assert!(overview(&merchant).await.connection.is_none(), "not saved");
 
-    match connect(&merchant, NO_LISTS_PROFILES, false).await.expect("answers") {
+    match connect(&merchant, NO_LISTS_PROFILES, None).await.expect("answers") {
         ConnectOutcome::MissingScopes { message, .. } => {
             assert!(
                 message.starts_with("This key is missing the Lists Full and Profiles Full permissions."),
@@ -263,6 +263,15 @@ async fn a_campaign_can_use_its_own_list_or_go_back_to_the_default() {
     set_list(&merchant, campaign.id, Some("ACCT0100")).await.expect("own list");
     let view: CampaignView = merchant.call("get_campaign", json!({"id": campaign.id})).await.expect("campaign");
     assert_eq!(view.klaviyo_list.map(|l| l.name), Some("List 00".into()));
+    // Renamed in Klaviyo: the next list read brings the new name.
+    if let Some(list) =
+        app.klaviyo.world.lock().expect("world").accounts.get_mut("ACCT01").and_then(|a| a.lists.get_mut("ACCT0100"))
+    {
+        list.name = "Partners".into();
+    }
+    merchant.call::<Vec<KlaviyoListView>>("klaviyo_lists", json!({})).await.expect("lists");
+    let view: CampaignView = merchant.call("get_campaign", json!({"id": campaign.id})).await.expect("campaign");
+    assert_eq!(view.klaviyo_list.map(|l| (l.name, l.missing)), Some(("Partners".into(), false)));
     assert_eq!(set_list(&merchant, campaign.id, None).await.expect("back to default"), None);
 
     // Another merchant can neither see nor set it (and has no connection to use).
@@ -302,7 +311,7 @@ async fn a_key_from_another_account_is_flagged_and_switching_clears_the_lists() 
     assert!(after.connection.is_none());
     assert_eq!(after.previous_account.map(|a| a.id), Some("ACCT01".into()));
 
-    match connect(&merchant, OTHER_ACCOUNT, false).await.expect("answers") {
+    match connect(&merchant, OTHER_ACCOUNT, None).await.expect("answers") {
         ConnectOutcome::OtherAccount { previous, new } => {
             assert_eq!(
                 (previous.id.as_str(), new.id.as_str(), new.name.as_str()),
@@ -312,7 +321,11 @@ async fn a_key_from_another_account_is_flagged_and_switching_clears_the_lists() 
         other => panic!("expected the other-account warning, got {other:?}"),
     }
     assert!(overview(&merchant).await.connection.is_none(), "not saved until confirmed");
-    match connect(&merchant, OTHER_ACCOUNT, true).await.expect("answers") {
+    match connect(&merchant, OTHER_ACCOUNT, Some("ACCT01")).await.expect("answers") {
+        ConnectOutcome::OtherAccount { .. } => {}
+        other => panic!("a confirmation naming another account must not switch, got {other:?}"),
+    }
+    match connect(&merchant, OTHER_ACCOUNT, Some("OTHER1")).await.expect("answers") {
         ConnectOutcome::Connected(view) => {
             assert_eq!(view.account.id, "OTHER1");
             assert_eq!(view.default_list, None, "the old account's list is cleared");
@@ -327,18 +340,42 @@ async fn klaviyo_trouble_gets_a_message_that_says_what_to_do() {
     klaviyo_account(&app, "ACCT01", 1);
     let merchant = app.merchant("Ana Shop").await;
     app.klaviyo.world.lock().expect("world").faults.server_error_rate = 1.0;
-    let (status, error) = connect(&merchant, KEY, false).await.expect_err("Klaviyo down");
+    let (status, error) = connect(&merchant, KEY, None).await.expect_err("Klaviyo down");
     assert_eq!((status.as_u16(), error.kind), (502, ErrorKind::Upstream));
     assert!(error.message.contains("nothing was changed"), "{error:?}");
 
     app.klaviyo.world.lock().expect("world").faults.server_error_rate = 0.0;
     app.klaviyo.world.lock().expect("world").faults.throttle_rate = 1.0;
-    let (status, error) = connect(&merchant, KEY, false).await.expect_err("throttled");
+    let (status, error) = connect(&merchant, KEY, None).await.expect_err("throttled");
     assert_eq!(status, 429);
     assert!(error.message.starts_with("Klaviyo is rate-limiting this account"), "{error:?}");
 
     app.klaviyo.world.lock().expect("world").faults.throttle_rate = 0.0;
-    let (status, error) = connect(&merchant, KEY, false).await.expect_err("our own limit");
+    let (status, error) = connect(&merchant, KEY, None).await.expect_err("our own limit");
     assert_eq!(status, 429);
     assert!(error.message.contains("only a few key checks a minute"), "{error:?}");
+}
+
+#[tokio::test]
+async fn a_saved_key_that_no_longer_opens_is_shown_so_it_can_be_replaced() {
+    let app = spawn_app().await;
+    klaviyo_account(&app, "ACCT01", 1);
+    let merchant = app.merchant("Ana Shop").await;
+    connected(&merchant, KEY).await;
+    // As if the server's secret key had changed: the sealed bytes no longer authenticate.
+    let sql = "UPDATE klaviyo_connections SET key_sealed = $1";
+    let garbage = vec![1_u8; 40];
+    match &app.db {
+        server::store::Db::Sqlite(pool) => sqlx::query(sql).bind(garbage).execute(pool).await.map(drop),
+        server::store::Db::Postgres(pool) => sqlx::query(sql).bind(garbage).execute(pool).await.map(drop),
+    }
+    .expect("update");
+    let status = overview(&merchant).await.connection.expect("still shown");
+    assert!(status.key_problem.is_some_and(|p| p.contains("Paste the key again")));
+    let (status, error) =
+        merchant.call::<Vec<KlaviyoListView>>("klaviyo_lists", json!({})).await.expect_err("unreadable");
+    assert_eq!(status, 409);
+    assert!(error.message.contains("can no longer read the saved Klaviyo key"), "{error:?}");
+    connected(&merchant, KEY).await;
+    assert!(overview(&merchant).await.connection.expect("connected").key_problem.is_none(), "replaced");
 }

@@ -61,9 +61,9 @@ async fn every_request_the_client_builds_matches_the_spec() {
     let everywhere = h.client.profiles_by_email(&key, &emails).await.expect("profiles");
     assert_eq!(everywhere.len(), 2);
 
-    h.client.add_to_list(&key, "ACC1L003", &[created.id.clone()]).await.expect("add to list");
+    h.client.add_to_list(&key, "ACC1L003", std::slice::from_ref(&created.id)).await.expect("add to list");
     assert_eq!(h.client.list_members(&key, "ACC1L003", &emails).await.expect("members").len(), 1);
-    h.client.remove_from_list(&key, "ACC1L003", &[created.id.clone()]).await.expect("remove from list");
+    h.client.remove_from_list(&key, "ACC1L003", std::slice::from_ref(&created.id)).await.expect("remove from list");
     h.client.unsubscribe(&key, "ACC1L000", &["cy@example.com".to_owned()]).await.expect("unsubscribe");
     let after = h.client.list_members(&key, "ACC1L000", &["cy@example.com".to_owned()]).await.expect("read");
     assert_eq!(after[0].consent.as_deref(), Some("UNSUBSCRIBED"));
