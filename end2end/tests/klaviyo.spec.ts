@@ -103,6 +103,18 @@ test("a key lacking Subscriptions is refused with the exact permission, then a g
   await expect(page.getByTestId("chosen-list")).toContainText("Affiliates", { timeout: 10_000 });
   await expect(page.getByTestId("key-hint")).toHaveText("pk_…0001");
 
+  // A double opt-in default list hydrates too, with its warning.
+  await untilHydrated(async () => {
+    await page.getByRole("searchbox", { name: "Search lists" }).fill("newsletter", { timeout: 2_000 });
+    await page.getByRole("radio", { name: "Newsletter Double opt-in", exact: true }).check({ timeout: 2_000 });
+    await clickCalling(page, page.getByRole("button", { name: "Save default list" }), "/api/choose_default_list");
+    await expect(page.getByTestId("chosen-list")).toContainText("Newsletter", { timeout: 5_000 });
+  });
+  await page.reload();
+  await expect(page.getByTestId("chosen-list")).toContainText("Newsletter", { timeout: 10_000 });
+  await expect(page.getByText("This list uses double opt-in").first()).toBeVisible();
+  await expect(page.getByTestId("list-count")).toHaveText("35 lists", { timeout: 10_000 });
+
   // The key never appears in a page, a server-function answer, or the server's log.
   const keys = [FULL_KEY, NO_SUBSCRIPTIONS_KEY];
   assertNoKey("the page", await page.content(), keys);

@@ -285,9 +285,14 @@ pub fn ListPicker(
     allow_default: bool,
     pending: Signal<bool>,
 ) -> impl IntoView {
-    // Browser-only: the lists are live data for an interactive picker, and a resource created inside
-    // another one's Suspend did not hydrate (tachys panicked on reload).
-    let lists = LocalResource::new(klaviyo_lists);
+    // Loaded in the browser only, after hydration, outside any Suspense: the lists are live data for
+    // an interactive picker, and a resource nested in the page's own Suspend did not hydrate.
+    let lists = RwSignal::new(None::<Result<Vec<KlaviyoListView>, AppError>>);
+    let load = move || {
+        lists.set(None);
+        leptos::task::spawn_local(async move { lists.set(Some(klaviyo_lists().await)) });
+    };
+    Effect::new(move |_| load());
     let search = RwSignal::new(String::new());
     let selected = RwSignal::new(initial);
     view! {
@@ -300,19 +305,18 @@ pub fn ListPicker(
                     prop:value=move || search.get()
                     on:input=move |ev| search.set(event_target_value(&ev))
                 />
-                <button type="button" class="secondary" on:click=move |_| lists.refetch()>"Reload lists"</button>
+                <button type="button" class="secondary" on:click=move |_| load()>"Reload lists"</button>
             </div>
-            <Transition fallback=|| view! { <p class="loading">"Loading your Klaviyo lists…"</p> }>
-                {move || Suspend::new(async move {
-                    match lists.await {
-                        Ok(all) => view! { <ListRows all search selected allow_default/> }.into_any(),
-                        Err(e) => view! { <div class="banner error" role="alert">{e.message}</div> }.into_any(),
-                    }
-                })}
-            </Transition>
+            {move || match lists.get() {
+                None => view! { <p class="loading">"Loading your Klaviyo lists…"</p> }.into_any(),
+                Some(Ok(all)) => view! { <ListRows all search selected allow_default/> }.into_any(),
+                Some(Err(e)) => view! { <div class="banner error" role="alert">{e.message}</div> }.into_any(),
+            }}
             {move || {
                 let all_double = selected.get().is_some_and(|id| {
-                    lists.get().and_then(Result::ok).is_some_and(|l| l.iter().any(|x| x.id == id && x.opt_in == OptIn::Double))
+                    lists.with(|l| {
+                        matches!(l, Some(Ok(l)) if l.iter().any(|x| x.id == id && x.opt_in == OptIn::Double))
+                    })
                 });
                 all_double.then(|| view! { <p class="banner warning" data-testid="double-opt-in-warning">{DOUBLE_OPT_IN_WARNING}</p> })
             }}

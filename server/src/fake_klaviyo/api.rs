@@ -270,6 +270,7 @@ fn dispatch(op: Operation, id: &str, account: &mut Account, ctx: &Ctx<'_>, body:
             Ok((StatusCode::OK, Some(json!({ "data": [], "links": ctx.links(None) }))))
         }
         Operation::ProfileImport => profile_import(account, ctx, body),
+        Operation::CreateProfile => create_profile(account, ctx, body),
         Operation::CreateBulkImportJob => create_import(account, ctx, body),
         Operation::GetBulkImportJob => {
             only(&ctx.query, &["fields[list]", "fields[profile-bulk-import-job]", "include"])?;
@@ -685,6 +686,26 @@ fn profile_import(account: &mut Account, ctx: &Ctx<'_>, body: &Value) -> Answer 
     let data = profile_json(profile, ctx, None, false, false);
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Some(json!({ "data": data, "links": ctx.object_link(&format!("/api/profiles/{id}/")) }))))
+}
+
+/// `POST /api/profiles` creates only: an email or phone number that exists answers 409 with the
+/// existing profile's id (what real Klaviyo does; the spec lists only 201).
+fn create_profile(account: &mut Account, ctx: &Ctx<'_>, body: &Value) -> Answer {
+    only(&ctx.query, &["additional-fields[profile]", "fields[profile]"])?;
+    expect_type(body, "/data", "profile")?;
+    let attributes = object(body, "/data/attributes")?;
+    let upsert = upsert_from(attributes, "/data/attributes", None)?;
+    let existing = account
+        .profile_by_email(&upsert.email)
+        .map(|p| p.id.clone())
+        .or_else(|| upsert.phone_number.as_deref().and_then(|phone| account.phone_conflict(&upsert.email, phone)));
+    if let Some(id) = existing {
+        return Err(Refusal::duplicate_profile(&id));
+    }
+    let (id, _) = account.upsert(&upsert);
+    let profile = account.profiles.get(&id).ok_or_else(|| Refusal::not_found("profile vanished"))?;
+    let data = profile_json(profile, ctx, None, false, false);
+    Ok((StatusCode::CREATED, Some(json!({ "data": data, "links": ctx.object_link(&format!("/api/profiles/{id}/")) }))))
 }
 
 fn create_import(account: &mut Account, ctx: &Ctx<'_>, body: &Value) -> Answer {

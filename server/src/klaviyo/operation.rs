@@ -79,6 +79,9 @@ pub enum Operation {
     GetProfiles,
     GetSuppressionJobs,
     ProfileImport,
+    /// Create-only; Rekomi uses profile-import, but the fake answers it (409 on a duplicate) as
+    /// Klaviyo does, for tests of that path.
+    CreateProfile,
     CreateBulkImportJob,
     GetBulkImportJob,
     GetBulkImportErrors,
@@ -90,7 +93,7 @@ pub enum Operation {
 }
 
 impl Operation {
-    pub const ALL: [Operation; 15] = [
+    pub const ALL: [Operation; 16] = [
         Operation::GetAccounts,
         Operation::GetLists,
         Operation::GetList,
@@ -98,6 +101,7 @@ impl Operation {
         Operation::GetProfiles,
         Operation::GetSuppressionJobs,
         Operation::ProfileImport,
+        Operation::CreateProfile,
         Operation::CreateBulkImportJob,
         Operation::GetBulkImportJob,
         Operation::GetBulkImportErrors,
@@ -113,7 +117,9 @@ impl Operation {
         match self {
             GetAccounts | GetLists | GetList | GetListProfiles | GetProfiles | GetSuppressionJobs
             | GetBulkImportJob | GetBulkImportErrors => Method::GET,
-            ProfileImport | CreateBulkImportJob | Subscribe | Unsubscribe | AddToList | CreateEvent => Method::POST,
+            ProfileImport | CreateProfile | CreateBulkImportJob | Subscribe | Unsubscribe | AddToList | CreateEvent => {
+                Method::POST
+            }
             RemoveFromList => Method::DELETE,
         }
     }
@@ -129,6 +135,7 @@ impl Operation {
             GetProfiles => "/api/profiles",
             GetSuppressionJobs => "/api/profile-suppression-bulk-create-jobs",
             ProfileImport => "/api/profile-import",
+            CreateProfile => "/api/profiles",
             CreateBulkImportJob => "/api/profile-bulk-import-jobs",
             GetBulkImportJob => "/api/profile-bulk-import-jobs/{job_id}",
             GetBulkImportErrors => "/api/profile-bulk-import-jobs/{id}/import-errors",
@@ -161,7 +168,7 @@ impl Operation {
             GetListProfiles | GetBulkImportJob => &[ListsRead, ProfilesRead],
             GetProfiles | GetBulkImportErrors => &[ProfilesRead],
             GetSuppressionJobs => &[SubscriptionsRead],
-            ProfileImport => &[ProfilesWrite],
+            ProfileImport | CreateProfile => &[ProfilesWrite],
             CreateBulkImportJob | AddToList | RemoveFromList => &[ListsWrite, ProfilesWrite],
             Subscribe | Unsubscribe => &[ListsWrite, ProfilesWrite, SubscriptionsWrite],
             CreateEvent => &[EventsWrite],
@@ -174,8 +181,8 @@ impl Operation {
             GetAccounts => XS,
             CreateBulkImportJob | GetBulkImportJob | GetBulkImportErrors | AddToList | RemoveFromList => M,
             CreateEvent => XL,
-            GetLists | GetList | GetListProfiles | GetProfiles | GetSuppressionJobs | ProfileImport | Subscribe
-            | Unsubscribe => L,
+            GetLists | GetList | GetListProfiles | GetProfiles | GetSuppressionJobs | ProfileImport | CreateProfile
+            | Subscribe | Unsubscribe => L,
         }
     }
 
@@ -199,6 +206,7 @@ impl Operation {
             GetProfiles => "read profiles",
             GetSuppressionJobs => "read suppression jobs",
             ProfileImport => "create or update a profile",
+            CreateProfile => "create a profile",
             CreateBulkImportJob => "import profiles",
             GetBulkImportJob => "read an import job",
             GetBulkImportErrors => "read import errors",

@@ -217,6 +217,15 @@ async fn profile_import_upserts_merges_properties_and_reports_duplicates() {
     assert_eq!(profile["data"]["attributes"]["first_name"], Value::Null, "null clears");
     assert_eq!(profile["data"]["attributes"]["properties"], json!({"b": 3}), "per-key merge, unset removes");
 
+    let create = |attributes: Value| json!({"data": {"type": "profile", "attributes": attributes}});
+    let duplicate =
+        send(&h, Method::POST, "/api/profiles", full(), Some(create(json!({"email": "ana@example.com"})))).await;
+    let (status, error) = error_of(duplicate).await;
+    assert_eq!((status, error["code"].as_str()), (409, Some("duplicate_profile")));
+    assert_eq!(error["meta"]["duplicate_profile_id"], profile["data"]["id"]);
+    let fresh = send(&h, Method::POST, "/api/profiles", full(), Some(create(json!({"email": "cy@example.com"})))).await;
+    assert_eq!(fresh.status(), 201);
+
     let clash = send(
         &h,
         Method::POST,
