@@ -5,6 +5,7 @@
 pub mod client;
 pub mod error;
 pub mod operation;
+pub mod pace;
 pub mod retry;
 pub mod wire;
 
