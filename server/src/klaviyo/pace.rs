@@ -26,10 +26,13 @@ impl Buckets {
     }
 }
 
+/// Buckets by (Klaviyo account id, operation).
+type BucketMap = HashMap<(String, Operation), Arc<Buckets>>;
+
 /// One set of buckets per (Klaviyo account, operation), created on first use.
 #[derive(Clone, Default)]
 pub struct Pacer {
-    buckets: Arc<Mutex<HashMap<(String, Operation), Arc<Buckets>>>>,
+    buckets: Arc<Mutex<BucketMap>>,
 }
 
 impl Pacer {
