@@ -19,8 +19,9 @@ pub const MAX_LIST_MEMBERSHIP: usize = 1000;
 pub const MAX_BULK_IMPORT: usize = 10_000;
 /// Most emails one read-back asks about (`page[size]` maximum for profiles).
 pub const MAX_READ_BACK: usize = 100;
-/// Lists come 10 to a page; 200 pages is 2,000 lists, far beyond any real account.
-const MAX_LIST_PAGES: usize = 200;
+/// Most pages one walk follows: lists come 10 to a page, so 200 pages is 2,000 lists, far beyond
+/// any real account.
+const MAX_PAGES: usize = 200;
 
 /// An opaque `page[cursor]` taken out of a `links.next` URL. Only the cursor is kept: the next page
 /// is requested from the configured base URL, never from the host a response named.
@@ -189,18 +190,7 @@ impl Client {
 
     /// Every list, following cursors (10 lists a page is the API's maximum).
     pub async fn all_lists(&self, key: &PrivateKey) -> Result<Vec<ListSummary>, KlaviyoError> {
-        let mut lists = Vec::new();
-        let mut cursor = None;
-        for _ in 0..MAX_LIST_PAGES {
-            let page = self.lists_page(key, cursor.as_ref()).await?;
-            lists.extend(page.items);
-            match page.next {
-                // A cursor that repeats would loop forever; stop at what we have.
-                Some(next) if Some(&next) != cursor.as_ref() => cursor = Some(next),
-                _ => break,
-            }
-        }
-        Ok(lists)
+        every_page(|cursor| async move { self.lists_page(key, cursor.as_ref()).await }).await
     }
 
     /// `GET /api/lists/{id}`: re-checks a chosen list (`NotFound` once it is deleted).
@@ -259,26 +249,22 @@ impl Client {
     ) -> Result<Vec<ProfileState>, KlaviyoError> {
         let mut states = Vec::new();
         for chunk in emails.chunks(MAX_READ_BACK) {
-            let mut cursor: Option<Cursor> = None;
-            loop {
+            let page = |cursor: Option<Cursor>| async move {
                 let mut query = vec![
                     ("filter", any_email_filter(chunk)),
                     ("additional-fields[profile]", "subscriptions".to_owned()),
                     ("fields[profile]", "email,subscriptions".to_owned()),
                     ("page[size]", MAX_READ_BACK.to_string()),
                 ];
-                if let Some(Cursor(c)) = &cursor {
-                    query.push(("page[cursor]", c.clone()));
+                if let Some(Cursor(c)) = cursor {
+                    query.push(("page[cursor]", c));
                 }
                 let answer = self.call(key, op, id, &query, None).await?;
                 let body: Collection<Resource<ProfileReadAttributes>> = Self::decode(op, &answer)?;
                 let next = Cursor::from_next_link(body.links.as_ref().and_then(|l| l.next.as_deref()));
-                states.extend(body.data.into_iter().filter_map(Resource::into_state));
-                match next {
-                    Some(next) if Some(&next) != cursor.as_ref() => cursor = Some(next),
-                    _ => break,
-                }
-            }
+                Ok(Page { items: body.data.into_iter().filter_map(Resource::into_state).collect(), next })
+            };
+            states.extend(every_page(page).await?);
         }
         Ok(states)
     }
@@ -341,15 +327,15 @@ impl Client {
     /// The rows a bulk import rejected, across all pages.
     pub async fn bulk_import_errors(&self, key: &PrivateKey, job_id: &str) -> Result<Vec<ImportError>, KlaviyoError> {
         let op = Operation::GetBulkImportErrors;
-        let mut errors = Vec::new();
-        let mut cursor: Option<Cursor> = None;
-        for _ in 0..MAX_LIST_PAGES {
-            let query: Vec<(&str, String)> = cursor.iter().map(|Cursor(c)| ("page[cursor]", c.clone())).collect();
+        every_page(|cursor: Option<Cursor>| async move {
+            let query: Vec<(&str, String)> = cursor.into_iter().map(|Cursor(c)| ("page[cursor]", c)).collect();
             let answer = self.call(key, op, Some(job_id), &query, None).await?;
             let body: Collection<Resource<ImportErrorAttributes>> = Self::decode(op, &answer)?;
             let next = Cursor::from_next_link(body.links.as_ref().and_then(|l| l.next.as_deref()));
-            errors.extend(body.data.into_iter().map(|r| {
-                ImportError {
+            let items = body
+                .data
+                .into_iter()
+                .map(|r| ImportError {
                     code: r.attributes.code,
                     detail: r.attributes.detail,
                     pointer: r.attributes.source.and_then(|s| s.pointer),
@@ -360,14 +346,11 @@ impl Client {
                         .and_then(|p| p.get("email").or_else(|| p.pointer("/attributes/email")))
                         .and_then(|e| e.as_str())
                         .map(str::to_owned),
-                }
-            }));
-            match next {
-                Some(next) if Some(&next) != cursor.as_ref() => cursor = Some(next),
-                _ => break,
-            }
-        }
-        Ok(errors)
+                })
+                .collect();
+            Ok(Page { items, next })
+        })
+        .await
     }
 
     /// `POST /api/profile-subscription-bulk-create-jobs`: email marketing consent `SUBSCRIBED` and
@@ -454,6 +437,26 @@ impl Client {
         };
         self.call(key, op, None, &[], Some(Self::encode(op, &Document { data: resource })?)).await.map(drop)
     }
+}
+
+/// Follows `next` cursors from the first page, at most `MAX_PAGES` pages. A cursor that repeats
+/// would loop forever, so it ends the walk with what was read.
+async fn every_page<T, F, Fut>(mut fetch: F) -> Result<Vec<T>, KlaviyoError>
+where
+    F: FnMut(Option<Cursor>) -> Fut,
+    Fut: std::future::Future<Output = Result<Page<T>, KlaviyoError>>,
+{
+    let mut items = Vec::new();
+    let mut cursor: Option<Cursor> = None;
+    for _ in 0..MAX_PAGES {
+        let page = fetch(cursor.clone()).await?;
+        items.extend(page.items);
+        match page.next {
+            Some(next) if Some(&next) != cursor.as_ref() => cursor = Some(next),
+            _ => break,
+        }
+    }
+    Ok(items)
 }
 
 fn list_summary(resource: Resource<ListAttributes>) -> Option<ListSummary> {
