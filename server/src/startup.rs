@@ -128,6 +128,7 @@ async fn housekeeping(services: Services) {
         }
         services.accounts.limiter().forget_idle();
         services.applications.forget_idle();
+        services.klaviyo.forget_idle();
     }
 }
 

@@ -1,6 +1,7 @@
 //! The merchant's Klaviyo connection: test a pasted key with live calls and save it sealed, show
 //! what was proven, pick the list approved affiliates go to, and notice when Klaviyo loses it.
 
+use super::rate_limit::KeyedRateLimiter;
 use crate::klaviyo::retry::interactive;
 use crate::klaviyo::{Client, KlaviyoError};
 use crate::secrets::Sealer;
@@ -13,9 +14,6 @@ use app::api::views::{
 use app::domain::klaviyo::{missing_scopes_message, KeyScope, OptIn, PrivateKey, ScopeCheck, ScopeState};
 use app::domain::{CampaignId, MerchantId};
 use app::error::{AppError, ErrorKind};
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use std::num::NonZeroU32;
 use std::sync::Arc;
 
 const KEY_UNREADABLE: &str = "Rekomi can no longer read the saved Klaviyo key (the server's secret key changed \
@@ -92,7 +90,7 @@ pub struct KlaviyoConnections {
     db: Db,
     client: Client,
     sealer: Sealer,
-    tests: Option<Arc<DefaultKeyedRateLimiter<i64>>>,
+    tests: Arc<KeyedRateLimiter<MerchantId>>,
 }
 
 fn owner(merchant: MerchantId) -> String {
@@ -148,8 +146,7 @@ fn connection_view(row: &ConnectionRow, key_problem: Option<String>) -> Connecti
 
 impl KlaviyoConnections {
     pub fn new(db: Db, client: Client, sealer: Sealer, tests_per_minute: u32) -> Self {
-        let tests = NonZeroU32::new(tests_per_minute).map(|n| Arc::new(RateLimiter::keyed(Quota::per_minute(n))));
-        Self { db, client, sealer, tests }
+        Self { db, client, sealer, tests: Arc::new(KeyedRateLimiter::per_minute(tests_per_minute)) }
     }
 
     pub fn client(&self) -> &Client {
@@ -171,11 +168,12 @@ impl KlaviyoConnections {
     }
 
     fn throttle_tests(&self, merchant: MerchantId) -> Result<(), KlaviyoServiceError> {
-        let Some(limiter) = &self.tests else { return Ok(()) };
-        limiter.check_key(&merchant.0).map_err(|not_until| {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            KlaviyoServiceError::TooManyTests(wait.as_secs() + 1)
-        })
+        self.tests.check(&merchant).map_err(|secs| KlaviyoServiceError::TooManyTests(secs.max(1)))
+    }
+
+    /// Forgets merchants whose key-check limit has refilled (housekeeping).
+    pub fn forget_idle(&self) {
+        self.tests.forget_idle();
     }
 
     /// Tests a pasted key with one cheap read per permission and saves it only when every read

@@ -1,40 +1,62 @@
-//! Per-IP rate limits (sign-up and log-in, public applications), in memory per instance.
+//! Rate limits in memory per instance: per client address (sign-up and log-in, public
+//! applications) and per merchant (Klaviyo key checks), on one keyed limiter.
 //!
 //! With several instances behind a load balancer each keeps its own counts, so the effective limit
 //! is per instance; that still stops the scripted guessing these limits exist for.
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 
-pub struct IpRateLimiter {
-    limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
+/// Attempts per minute per key, refilled evenly.
+pub struct KeyedRateLimiter<K: Hash + Eq + Clone> {
+    limiter: Option<DefaultKeyedRateLimiter<K>>,
     clock: DefaultClock,
 }
 
-impl IpRateLimiter {
-    /// `per_minute` attempts per address, refilled evenly; 0 turns the limit off (load tests).
+impl<K: Hash + Eq + Clone> KeyedRateLimiter<K> {
+    /// `per_minute` attempts per key; 0 turns the limit off (load tests).
     pub fn per_minute(per_minute: u32) -> Self {
         let limiter = NonZeroU32::new(per_minute).map(|n| RateLimiter::keyed(Quota::per_minute(n)));
         Self { limiter, clock: DefaultClock::default() }
     }
 
-    /// `Err(seconds)` to wait when the address used up its attempts.
-    pub fn check(&self, ip: IpAddr) -> Result<(), u64> {
+    /// `Err(seconds)` to wait when the key used up its attempts.
+    pub fn check(&self, key: &K) -> Result<(), u64> {
         let Some(limiter) = &self.limiter else { return Ok(()) };
-        limiter.check_key(&subscriber(ip)).map_err(|not_until| {
+        limiter.check_key(key).map_err(|not_until| {
             let wait = not_until.wait_time_from(self.clock.now());
             wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
         })
     }
 
-    /// Forgets addresses whose limit has fully refilled, so memory stays bounded.
+    /// Forgets keys whose limit has fully refilled, so memory stays bounded.
     pub fn forget_idle(&self) {
         if let Some(limiter) = &self.limiter {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
+    }
+}
+
+/// Per client: an IPv4 address or an IPv6 /64.
+pub struct IpRateLimiter(KeyedRateLimiter<IpAddr>);
+
+impl IpRateLimiter {
+    /// `per_minute` attempts per address, refilled evenly; 0 turns the limit off (load tests).
+    pub fn per_minute(per_minute: u32) -> Self {
+        Self(KeyedRateLimiter::per_minute(per_minute))
+    }
+
+    /// `Err(seconds)` to wait when the address used up its attempts.
+    pub fn check(&self, ip: IpAddr) -> Result<(), u64> {
+        self.0.check(&subscriber(ip))
+    }
+
+    pub fn forget_idle(&self) {
+        self.0.forget_idle();
     }
 }
 
