@@ -43,8 +43,9 @@ pub fn KlaviyoSettings() -> impl IntoView {
         <NeedsJavascript/>
         <div class="page-head"><h1>"Klaviyo"</h1></div>
         <p class="muted">
-            "Approved affiliates who accepted your program terms are added to a Klaviyo list within seconds, \
-             with email marketing consent, their name, and a “Rekomi affiliate” property. Rekomi never writes segments."
+            "Connect your Klaviyo account and choose the list approved affiliates go to. Rekomi reads your \
+             lists and profiles and writes only affiliates' profiles, consent and list membership; it never \
+             writes segments."
         </p>
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {

@@ -599,7 +599,7 @@ fn only_keys(map: &Map<String, Value>, allowed: &[&str], pointer: &str, resource
 }
 
 /// Good enough for a fake: one `@`, something before it, a dotted domain, no spaces.
-pub fn valid_email(email: &str) -> bool {
+fn valid_email(email: &str) -> bool {
     let Some((local, domain)) = email.split_once('@') else { return false };
     !local.is_empty()
         && domain.contains('.')

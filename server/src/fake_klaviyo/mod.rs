@@ -21,8 +21,6 @@ use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 use world::{Account, Faults, Grant, World};
 
-pub use api::valid_email;
-
 #[derive(Clone, Default)]
 pub struct Fake {
     pub world: Arc<Mutex<World>>,
