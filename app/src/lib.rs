@@ -50,6 +50,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("campaigns/new") view=pages::campaigns::NewCampaign/>
                     <Route path=path!("campaigns/:id") view=pages::campaigns::EditCampaign/>
                     <Route path=path!("queue") view=pages::queue::ApprovalQueue/>
+                    <Route path=path!("affiliates/:id") view=pages::affiliate::AffiliatePage/>
                     <Route path=path!("klaviyo") view=pages::klaviyo::KlaviyoSettings/>
                 </ParentRoute>
             </Routes>

@@ -3,8 +3,8 @@
 //! the tests call the same services directly.
 
 use crate::api::views::{
-    CampaignView, ChosenList, ConnectOutcome, ConnectionView, DecisionOutcome, KlaviyoListView, KlaviyoOverview,
-    QueueFilter, QueuePage, SessionView,
+    AffiliateDetail, CampaignView, ChosenList, ConnectOutcome, ConnectionView, DecisionOutcome, KlaviyoListView,
+    KlaviyoOverview, QueueFilter, QueuePage, SessionView, SyncHealth, SyncView,
 };
 use crate::domain::affiliate::Decision;
 use crate::domain::{AffiliateId, CampaignForm, CampaignId};
@@ -80,6 +80,15 @@ pub trait KlaviyoPort: Send + Sync {
     ) -> Result<Option<ChosenList>, AppError>;
 }
 
+#[async_trait]
+pub trait SyncPort: Send + Sync {
+    async fn affiliate(&self, who: &SignedIn, id: AffiliateId) -> Result<AffiliateDetail, AppError>;
+    async fn health(&self, who: &SignedIn) -> Result<SyncHealth, AppError>;
+    async fn retry(&self, who: &SignedIn, affiliate: AffiliateId) -> Result<Vec<SyncView>, AppError>;
+    /// Queues approved affiliates that have no sync yet; returns how many.
+    async fn sync_all_approved(&self, who: &SignedIn) -> Result<u64, AppError>;
+}
+
 /// Everything the server functions can reach.
 #[derive(Clone)]
 pub struct Ports {
@@ -87,4 +96,5 @@ pub struct Ports {
     pub campaigns: Arc<dyn CampaignPort>,
     pub affiliates: Arc<dyn AffiliatePort>,
     pub klaviyo: Arc<dyn KlaviyoPort>,
+    pub sync: Arc<dyn SyncPort>,
 }

@@ -30,6 +30,8 @@ pub struct Config {
     /// "Test connection" attempts per minute per merchant (0: unlimited). Klaviyo allows only 15
     /// account reads a minute, shared by every app on the merchant's account.
     pub klaviyo_tests_per_minute: u32,
+    /// The Klaviyo sync worker's lease, read-back patience and retry budget.
+    pub sync: crate::sync::Settings,
     pub leptos: LeptosOptions,
 }
 
@@ -77,6 +79,7 @@ impl Config {
             secret_key,
             klaviyo_api_base: klaviyo_api_base()?,
             klaviyo_tests_per_minute: number("REKOMI_KLAVIYO_TESTS_PER_MINUTE", 6)?,
+            sync: sync_settings()?,
             leptos,
         })
     }
@@ -99,6 +102,28 @@ fn klaviyo_api_base() -> anyhow::Result<String> {
         Some(_) if base.starts_with("http://[::1]") => Ok(base),
         _ => bail!("KLAVIYO_API_BASE={base:?} must be https://, or http:// on 127.0.0.1 or localhost (a fake Klaviyo)"),
     }
+}
+
+fn sync_settings() -> anyhow::Result<crate::sync::Settings> {
+    use std::time::Duration;
+    let defaults = crate::sync::Settings::default();
+    let secs = |name, default: Duration| -> anyhow::Result<Duration> {
+        let n = number(name, u32::try_from(default.as_secs()).unwrap_or(u32::MAX))?;
+        if n == 0 {
+            bail!("{name} must be at least 1 (seconds)");
+        }
+        Ok(Duration::from_secs(u64::from(n)))
+    };
+    let max_attempts = number("REKOMI_SYNC_MAX_ATTEMPTS", defaults.max_attempts)?;
+    if max_attempts == 0 {
+        bail!("REKOMI_SYNC_MAX_ATTEMPTS must be at least 1");
+    }
+    Ok(crate::sync::Settings {
+        lease: secs("REKOMI_SYNC_LEASE_SECS", defaults.lease)?,
+        verify_timeout: secs("REKOMI_SYNC_VERIFY_SECS", defaults.verify_timeout)?,
+        max_attempts,
+        worker: !matches!(var("REKOMI_SYNC_WORKER").as_deref(), Some("off" | "0" | "false" | "no")),
+    })
 }
 
 fn var(name: &str) -> Option<String> {

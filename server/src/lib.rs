@@ -8,4 +8,5 @@ pub mod secrets;
 pub mod services;
 pub mod startup;
 pub mod store;
+pub mod sync;
 pub mod telemetry;

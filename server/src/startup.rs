@@ -2,13 +2,14 @@
 //! SIGINT/SIGTERM. Tests build it with port 0 and their own configuration.
 
 use crate::config::Config;
-use crate::routes::{client_ip, health, join, same_origin};
+use crate::routes::{client_ip, health, join, same_origin, sync_events};
 use crate::secrets::Sealer;
 use crate::services::accounts::Accounts;
 use crate::services::klaviyo::KlaviyoConnections;
 use crate::services::rate_limit::IpRateLimiter;
 use crate::services::Services;
 use crate::store::{now_ms, Db};
+use crate::sync::{Engine, SyncSignals};
 use anyhow::Context;
 use app::{shell, App};
 use axum::extract::FromRef;
@@ -41,6 +42,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     services: Services,
+    sync: crate::sync::Settings,
 }
 
 impl Application {
@@ -60,12 +62,13 @@ impl Application {
                 Sealer::new(&config.secret_key.0),
                 config.klaviyo_tests_per_minute,
             ),
+            sync: SyncSignals::default(),
             db,
         };
         let router = router(&config, services.clone());
         let listener =
             TcpListener::bind(config.addr).await.with_context(|| format!("could not listen on {}", config.addr))?;
-        Ok(Self { listener, router, services })
+        Ok(Self { listener, router, services, sync: config.sync.clone() })
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -83,9 +86,16 @@ impl Application {
     /// Serves until SIGINT or SIGTERM, finishing requests in flight.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let housekeeping = tokio::spawn(housekeeping(self.services.clone()));
+        let worker = self.sync.worker.then(|| {
+            let s = &self.services;
+            tokio::spawn(Engine::new(s.db.clone(), s.klaviyo.clone(), s.sync.clone(), self.sync.clone()).run())
+        });
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown_signal()).await;
         housekeeping.abort();
+        if let Some(worker) = worker {
+            worker.abort();
+        }
         self.services.db.close().await;
         served.context("the HTTP server stopped with an error")
     }
@@ -100,6 +110,7 @@ fn router(config: &Config, services: Services) -> Router {
     Router::new()
         .route("/join/{merchant}/{campaign}", get(join::show).post(join::submit))
         .route("/healthz", get(health::healthz))
+        .route("/api/sync/events", get(sync_events::stream))
         .leptos_routes_with_context(&state, routes, move || provide_context(ports.clone()), {
             let leptos = leptos.clone();
             move || shell(leptos.clone())

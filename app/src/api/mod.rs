@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod affiliates;
 pub mod campaigns;
 pub mod klaviyo;
+pub mod sync;
 pub mod views;
 
 #[cfg(feature = "ssr")]

@@ -2,7 +2,7 @@
 
 use crate::domain::campaign::CommissionRule;
 use crate::domain::klaviyo::{OptIn, ScopeCheck};
-use crate::domain::{AffiliateId, AffiliateState, CampaignForm, CampaignId, MerchantId};
+use crate::domain::{AffiliateId, AffiliateState, CampaignForm, CampaignId, MerchantId, SyncState};
 use serde::{Deserialize, Serialize};
 
 /// Who is signed in.
@@ -81,6 +81,8 @@ pub struct ApplicationView {
     pub decided_at: Option<i64>,
     /// Who made the last decision: a user's email, or "auto-approve".
     pub decided_by: Option<String>,
+    /// The Klaviyo sync of this affiliate, once one was queued.
+    pub sync: Option<SyncView>,
 }
 
 /// Filters of the approval queue.
@@ -186,4 +188,79 @@ pub enum ConnectOutcome {
         previous: KlaviyoAccountView,
         new: KlaviyoAccountView,
     },
+}
+
+/// Where one affiliate's Klaviyo sync stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncView {
+    pub affiliate_id: AffiliateId,
+    pub list_id: String,
+    pub state: SyncState,
+    /// Why it is retrying, failed or not subscribed.
+    pub reason: Option<String>,
+    /// When the next attempt or check is due (unix ms), while one is.
+    pub next_at: Option<i64>,
+    pub attempts: i64,
+    pub updated_at: i64,
+}
+
+/// One Klaviyo call made for an affiliate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncLogEntry {
+    pub at: i64,
+    /// `POST /api/profile-import` and the like.
+    pub endpoint: String,
+    /// The HTTP status; `None` when no answer came.
+    pub status: Option<i64>,
+    /// How many affiliates the call covered.
+    pub batch_size: i64,
+    pub error_code: Option<String>,
+    pub error: Option<String>,
+}
+
+/// The sync engine at a glance, for one merchant.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncHealth {
+    pub connected: bool,
+    /// A list is chosen (default), so approvals are synced.
+    pub list_chosen: bool,
+    pub queued: i64,
+    /// Sending or verifying right now.
+    pub in_flight: i64,
+    pub retrying: i64,
+    pub failed: i64,
+    pub awaiting_confirmation: i64,
+    pub succeeded: i64,
+    pub blocked: i64,
+    /// Approved affiliates with no sync yet (approved before Klaviyo was connected).
+    pub unsynced: i64,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<i64>,
+}
+
+/// What the live feed sends: the health panel and the syncs that changed since the last message.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncUpdate {
+    pub health: SyncHealth,
+    pub changed: Vec<SyncView>,
+}
+
+/// One entry of an affiliate's audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub actor: String,
+    pub action: String,
+    pub from_state: Option<String>,
+    pub to_state: Option<String>,
+    pub at: i64,
+}
+
+/// Everything the affiliate page shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AffiliateDetail {
+    pub affiliate: ApplicationView,
+    pub audit: Vec<AuditEntry>,
+    pub syncs: Vec<SyncView>,
+    /// Newest first, at most a few hundred entries.
+    pub log: Vec<SyncLogEntry>,
 }

@@ -1,4 +1,6 @@
 //! Small pieces several pages use.
 
 pub mod form;
+pub mod live_sync;
 pub mod state_badge;
+pub mod sync_panel;

@@ -9,6 +9,13 @@ pub fn format_utc(ms: i64) -> String {
     format!("{y:04}-{m:02}-{d:02} {:02}:{:02} UTC", rem / 3600, (rem % 3600) / 60)
 }
 
+/// "2026-11-24 05:12:09 UTC": with seconds, for logs of calls seconds apart.
+pub fn format_utc_seconds(ms: i64) -> String {
+    let minutes = format_utc(ms);
+    let secs = ms.div_euclid(1000).rem_euclid(60);
+    minutes.replace(" UTC", &format!(":{secs:02} UTC"))
+}
+
 /// Howard Hinnant's days → (year, month, day) for the proleptic Gregorian calendar.
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -25,12 +32,13 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 #[cfg(test)]
 mod tests {
-    use super::format_utc;
+    use super::{format_utc, format_utc_seconds};
 
     #[test]
     fn formats_known_instants() {
         assert_eq!(format_utc(0), "1970-01-01 00:00 UTC");
         assert_eq!(format_utc(1_795_500_000_000), "2026-11-24 06:00 UTC");
         assert_eq!(format_utc(951_782_400_000), "2000-02-29 00:00 UTC");
+        assert_eq!(format_utc_seconds(1_795_500_009_999), "2026-11-24 06:00:09 UTC");
     }
 }

@@ -12,6 +12,7 @@ pub mod money;
 pub mod password;
 pub mod person_name;
 pub mod slug;
+pub mod sync;
 pub mod text;
 
 pub use affiliate::{AffiliateState, ApplicationForm, ReferralCode};
@@ -22,3 +23,4 @@ pub use ids::{AffiliateId, CampaignId, MerchantId, UserId};
 pub use money::{Currency, Money, Rate};
 pub use person_name::PersonName;
 pub use slug::Slug;
+pub use sync::SyncState;

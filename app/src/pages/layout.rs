@@ -9,6 +9,7 @@ use leptos_router::hooks::use_navigate;
 #[component]
 pub fn MerchantLayout() -> impl IntoView {
     let session = use_session();
+    crate::components::live_sync::provide_live_sync();
     let logout = Action::new(|_: &()| log_out());
     let navigate = use_navigate();
     Effect::new(move || {

@@ -1,5 +1,6 @@
 //! One module a page; `join` is the public landing page the server renders without the SPA.
 
+pub mod affiliate;
 pub mod auth;
 pub mod campaigns;
 pub mod home;

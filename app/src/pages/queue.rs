@@ -3,7 +3,9 @@
 use crate::api::affiliates::{approval_queue, decide_applications};
 use crate::api::campaigns::list_campaigns;
 use crate::api::views::{ApplicationView, DecisionOutcome, QueueFilter, QueuePage};
+use crate::components::live_sync::SyncBadge;
 use crate::components::state_badge::StateBadge;
+use crate::components::sync_panel::SyncPanel;
 use crate::domain::affiliate::Decision;
 use crate::domain::clock::format_utc;
 use crate::domain::{AffiliateId, AffiliateState, CampaignId};
@@ -49,6 +51,7 @@ pub fn ApprovalQueue() -> impl IntoView {
     view! {
         <Title text="Approval queue · Rekomi"/>
         <h1>"Approval queue"</h1>
+        <SyncPanel/>
         <div class="filters">
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
@@ -164,7 +167,7 @@ fn QueueTable(
                         let on = event_target_checked(&ev);
                         selected.update(|s| for id in &ids { if on { s.insert(*id); } else { s.remove(id); } });
                     }/></th>
-                <th>"Applicant"</th><th>"Campaign"</th><th>"Applied"</th><th>"State"</th><th>"Actions"</th>
+                <th>"Applicant"</th><th>"Campaign"</th><th>"Applied"</th><th>"State"</th><th>"Klaviyo"</th><th>"Actions"</th>
             </tr></thead>
             <tbody>
                 {page_data.items.into_iter().map(|a| view! { <QueueRow a selected decide/> }).collect_view()}
@@ -199,7 +202,7 @@ fn QueueRow(
                     selected.update(|s| { if on { s.insert(id); } else { s.remove(&id); } });
                 }/></td>
             <td>
-                <strong>{a.full_name.clone()}</strong><br/>
+                <a href=format!("/app/affiliates/{id}")><strong>{a.full_name.clone()}</strong></a><br/>
                 <span class="muted">{a.email.clone()}</span>
                 {a.website.clone().map(|w| view! { <br/><span class="muted">{w}</span> })}
                 {a.message.clone().map(|m| view! { <p class="message">{m}</p> })}
@@ -211,6 +214,7 @@ fn QueueRow(
                 {a.referral_code.clone().map(|c| view! { <br/><code class="code">{c}</code> })}
                 {decided.map(|d| view! { <br/><span class="muted small">{d}</span> })}
             </td>
+            <td><SyncBadge affiliate=id initial=a.sync.clone()/></td>
             <td class="row-actions">
                 <Show when=move || a.state != AffiliateState::Approved>
                     <button on:click=move |_| { decide.dispatch((vec![id], Decision::Approve)); }>"Approve"</button>

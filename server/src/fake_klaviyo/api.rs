@@ -755,7 +755,7 @@ fn create_import(account: &mut Account, ctx: &Ctx<'_>, body: &Value) -> Answer {
     }
     let id = jsonapi::random_id(24);
     let delay = Duration::from_millis(ctx.faults.job_delay_ms);
-    let never = ctx.faults.jobs_never_apply;
+    let never = ctx.faults.jobs_never_apply || ctx.faults.drops_job();
     let job = ImportJob {
         id: id.clone(),
         created: SystemTime::now(),
@@ -838,7 +838,7 @@ fn consent_job(account: &mut Account, ctx: &Ctx<'_>, body: &Value, subscribe: bo
             Some(id.to_owned())
         }
     };
-    if !ctx.faults.jobs_never_apply {
+    if !ctx.faults.jobs_never_apply && !ctx.faults.drops_job() {
         let custom_source = attributes.get("custom_source").and_then(Value::as_str).map(str::to_owned);
         let change = if subscribe {
             PendingChange::Subscribe { emails, list_id, custom_source }

@@ -336,6 +336,8 @@ pub struct Faults {
     pub latency_ms: u64,
     /// Subscribe, unsubscribe and import jobs are accepted (202) and never applied.
     pub jobs_never_apply: bool,
+    /// Share of accepted jobs (subscribe, unsubscribe, import) silently lost: 202, then nothing.
+    pub job_drop_rate: f64,
     /// How long accepted jobs take to apply.
     pub job_delay_ms: u64,
     /// Build `links.next` on this origin instead of the fake's own (to prove clients ignore it).
@@ -353,10 +355,19 @@ impl Default for Faults {
             drop_rate: 0.0,
             latency_ms: 0,
             jobs_never_apply: false,
+            job_drop_rate: 0.0,
             job_delay_ms: 500,
             next_link_origin: None,
             rate_limits_off: false,
         }
+    }
+}
+
+impl Faults {
+    /// Decides whether this accepted job is lost.
+    pub fn drops_job(&self) -> bool {
+        use rand::Rng;
+        rand::thread_rng().gen_bool(self.job_drop_rate.clamp(0.0, 1.0))
     }
 }
 

@@ -64,6 +64,40 @@ impl KlaviyoError {
         }
     }
 
+    /// The HTTP status Klaviyo answered with; `None` when no usable answer came.
+    pub fn status(&self) -> Option<u16> {
+        use KlaviyoError::*;
+        match self {
+            NotAuthenticated { .. } | BadKey { .. } => Some(401),
+            MissingScope { .. } => Some(403),
+            Invalid { .. } => Some(400),
+            NotFound { .. } => Some(404),
+            Conflict { .. } => Some(409),
+            Throttled { .. } => Some(429),
+            Server { status, .. } | Edge { status, .. } | Other { status, .. } => Some(*status),
+            Transport { .. } | Decode { .. } => None,
+        }
+    }
+
+    /// A short, stable code for logs: Klaviyo's error code where it has one.
+    pub fn code(&self) -> &str {
+        use KlaviyoError::*;
+        match self {
+            NotAuthenticated { .. } => "not_authenticated",
+            BadKey { .. } => "authentication_failed",
+            MissingScope { .. } => "permission_denied",
+            Invalid { .. } => "invalid",
+            NotFound { .. } => "not_found",
+            Conflict { .. } => "duplicate_profile",
+            Throttled { .. } => "throttled",
+            Server { .. } => "server_error",
+            Edge { .. } => "edge_error",
+            Other { code, .. } => code,
+            Transport { .. } => "network",
+            Decode { .. } => "unexpected_answer",
+        }
+    }
+
     /// Worth trying again later: 429, 503, 504 and 524 (the official SDKs' set), the edge's HTML
     /// challenge (403) or outage pages (5xx), and network failures. Anything else would fail the
     /// same way again.

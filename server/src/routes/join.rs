@@ -45,6 +45,8 @@ pub async fn submit(
     let (status, page) = match outcome {
         Ok(ApplyOutcome::Received { first_name }) => (StatusCode::OK, JoinState::Received { first_name }),
         Ok(ApplyOutcome::Approved { first_name, referral_code }) => {
+            // Auto-approved: its Klaviyo sync was queued with it.
+            state.services.sync.queued(row.merchant_id);
             (StatusCode::OK, JoinState::Approved { first_name, referral_code })
         }
         Ok(ApplyOutcome::AlreadyApplied) => (StatusCode::OK, JoinState::AlreadyApplied),

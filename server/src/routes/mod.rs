@@ -4,3 +4,4 @@ pub mod client_ip;
 pub mod health;
 pub mod join;
 pub mod same_origin;
+pub mod sync_events;

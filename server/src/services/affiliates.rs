@@ -5,12 +5,17 @@ use super::campaigns::commission;
 use super::rate_limit::IpRateLimiter;
 use crate::store::affiliates::{self as store, AffiliateRow, Applied, NewApplication, Skip};
 use crate::store::campaigns::{self as campaign_store, CampaignRow};
+use crate::store::sync as sync_store;
 use crate::store::{now_ms, Db};
-use app::api::views::{ApplicationView, DecisionOutcome, QueueFilter, QueuePage, StateCounts, QUEUE_PAGE_SIZE};
+use app::api::views::{
+    AffiliateDetail, ApplicationView, AuditEntry, DecisionOutcome, QueueFilter, QueuePage, StateCounts, SyncView,
+    QUEUE_PAGE_SIZE,
+};
 use app::domain::affiliate::Decision;
 use app::domain::{AffiliateId, AffiliateState, ApplicationForm, FieldErrors, MerchantId, ReferralCode};
 use app::error::{AppError, ErrorKind};
 use app::pages::join::PublicCampaign;
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 /// At most this many ids in one bulk decision, so one request can't hold the write lock for long.
@@ -28,6 +33,8 @@ pub enum AffiliateError {
     RateLimited(u64),
     #[error("too many ids in one decision")]
     TooMany,
+    #[error("no such affiliate")]
+    UnknownAffiliate,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -36,6 +43,7 @@ impl From<AffiliateError> for AppError {
     fn from(value: AffiliateError) -> Self {
         match value {
             AffiliateError::UnknownCampaign | AffiliateError::CampaignClosed { .. } => AppError::not_found("campaign"),
+            AffiliateError::UnknownAffiliate => AppError::not_found("affiliate"),
             AffiliateError::Invalid(fields) => AppError::invalid(fields),
             AffiliateError::RateLimited(secs) => AppError::rate_limited(secs),
             AffiliateError::TooMany => AppError::new(
@@ -153,7 +161,7 @@ pub async fn queue(db: &Db, merchant: MerchantId, filter: &QueueFilter) -> Resul
         }
     }
     Ok(QueuePage {
-        items: rows.into_iter().map(view).collect(),
+        items: with_syncs(db, merchant, rows.into_iter().map(view).collect()).await?,
         total,
         page: filter.page,
         page_size: QUEUE_PAGE_SIZE,
@@ -190,7 +198,8 @@ pub async fn decide(
     }
     let changed = store::by_ids(db, merchant, &changed_ids).await.map_err(anyhow::Error::from)?;
     tracing::info!(changed = changed.len(), skipped = skipped.len(), "decision applied");
-    Ok(DecisionOutcome { changed: changed.into_iter().map(view).collect(), skipped })
+    let changed = with_syncs(db, merchant, changed.into_iter().map(view).collect()).await?;
+    Ok(DecisionOutcome { changed, skipped })
 }
 
 fn skip_reason(skip: &Skip) -> String {
@@ -203,6 +212,47 @@ fn skip_reason(skip: &Skip) -> String {
             format!("{} applications can't be {}", from.label().to_lowercase(), to.as_str())
         }
     }
+}
+
+/// Attaches each affiliate's latest Klaviyo sync.
+async fn with_syncs(
+    db: &Db,
+    merchant: MerchantId,
+    mut items: Vec<ApplicationView>,
+) -> Result<Vec<ApplicationView>, AffiliateError> {
+    let ids: Vec<AffiliateId> = items.iter().map(|a| a.id).collect();
+    // Oldest change first, so the latest sync of each affiliate is the one left in the map.
+    let latest: HashMap<AffiliateId, SyncView> = sync_store::latest_for(db, merchant, &ids)
+        .await
+        .map_err(anyhow::Error::from)?
+        .into_iter()
+        .map(|s| (s.affiliate_id, s))
+        .collect();
+    for item in &mut items {
+        item.sync = latest.get(&item.id).cloned();
+    }
+    Ok(items)
+}
+
+/// One affiliate with its audit trail, syncs and the newest Klaviyo calls made for it.
+pub async fn detail(db: &Db, merchant: MerchantId, id: AffiliateId) -> Result<AffiliateDetail, AffiliateError> {
+    let row = store::by_ids(db, merchant, &[id])
+        .await
+        .map_err(anyhow::Error::from)?
+        .into_iter()
+        .next()
+        .ok_or(AffiliateError::UnknownAffiliate)?;
+    let audit = store::audit_trail(db, merchant, id)
+        .await
+        .map_err(anyhow::Error::from)?
+        .into_iter()
+        .map(|(actor, action, from_state, to_state, at)| AuditEntry { actor, action, from_state, to_state, at })
+        .collect();
+    let syncs = sync_store::for_affiliate(db, merchant, id).await.map_err(anyhow::Error::from)?;
+    let log = sync_store::log_for(db, merchant, id, 200).await.map_err(anyhow::Error::from)?;
+    let mut affiliate = view(row);
+    affiliate.sync = syncs.first().cloned();
+    Ok(AffiliateDetail { affiliate, audit, syncs, log })
 }
 
 pub fn view(row: AffiliateRow) -> ApplicationView {
@@ -224,5 +274,6 @@ pub fn view(row: AffiliateRow) -> ApplicationView {
         consent_at: row.consent_at,
         decided_at: row.decided_at,
         decided_by: row.decided_by,
+        sync: None,
     }
 }

@@ -167,6 +167,30 @@ impl KlaviyoConnections {
         Ok((key, row))
     }
 
+    /// What a sync's writes proved about the key's write permissions: a refused write marks the
+    /// permissions that call needs as missing; an accepted subscribe proves all of them.
+    pub async fn record_write_check(
+        &self,
+        merchant: MerchantId,
+        refused: Option<crate::klaviyo::Operation>,
+    ) -> anyhow::Result<()> {
+        let Some(row) = store::get(&self.db, merchant).await? else { return Ok(()) };
+        let mut checks = decode_checks(&row.scope_checks);
+        let suspects = refused.map(|op| op.suspect_key_scopes()).unwrap_or_default();
+        for check in &mut checks {
+            if refused.is_none() && check.state == ScopeState::ReadVerifiedWritePending {
+                check.state = ScopeState::Verified;
+            } else if suspects.contains(&check.scope) {
+                check.state = ScopeState::Missing;
+            }
+        }
+        let encoded = encode_checks(&checks);
+        if encoded != row.scope_checks {
+            store::set_scope_checks(&self.db, merchant, &encoded).await?;
+        }
+        Ok(())
+    }
+
     fn throttle_tests(&self, merchant: MerchantId) -> Result<(), KlaviyoServiceError> {
         self.tests.check(&merchant).map_err(|secs| KlaviyoServiceError::TooManyTests(secs.max(1)))
     }

@@ -8,6 +8,7 @@ pub mod campaigns;
 pub mod klaviyo;
 pub mod ports;
 pub mod rate_limit;
+pub mod sync;
 
 use crate::store::Db;
 use app::error::AppError;
@@ -25,4 +26,5 @@ pub struct Services {
     pub accounts: accounts::Accounts,
     pub applications: std::sync::Arc<rate_limit::IpRateLimiter>,
     pub klaviyo: klaviyo::KlaviyoConnections,
+    pub sync: crate::sync::SyncSignals,
 }

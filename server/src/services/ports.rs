@@ -1,22 +1,30 @@
 //! The server's side of `app::ports`: server functions land here and go on to the services.
 
 use super::accounts::{session_view, token_from_cookie_header, AccountError};
-use super::{affiliates, campaigns, Services};
+use super::{affiliates, campaigns, sync, Services};
 use app::api::views::{
-    CampaignView, ChosenList, ConnectOutcome, ConnectionView, DecisionOutcome, KlaviyoListView, KlaviyoOverview,
-    QueueFilter, QueuePage,
+    AffiliateDetail, CampaignView, ChosenList, ConnectOutcome, ConnectionView, DecisionOutcome, KlaviyoListView,
+    KlaviyoOverview, QueueFilter, QueuePage, SyncHealth, SyncView,
 };
 use app::domain::affiliate::Decision;
 use app::domain::{AffiliateId, CampaignForm, CampaignId};
 use app::error::AppError;
-use app::ports::{AccountPort, AffiliatePort, CampaignPort, ClientIp, KlaviyoPort, NewSession, Ports, SignedIn};
+use app::ports::{
+    AccountPort, AffiliatePort, CampaignPort, ClientIp, KlaviyoPort, NewSession, Ports, SignedIn, SyncPort,
+};
 use async_trait::async_trait;
 use std::sync::Arc;
 
 impl Services {
     pub fn ports(&self) -> Ports {
         let shared = Arc::new(self.clone());
-        Ports { accounts: shared.clone(), campaigns: shared.clone(), affiliates: shared.clone(), klaviyo: shared }
+        Ports {
+            accounts: shared.clone(),
+            campaigns: shared.clone(),
+            affiliates: shared.clone(),
+            klaviyo: shared.clone(),
+            sync: shared,
+        }
     }
 }
 
@@ -83,7 +91,12 @@ impl AffiliatePort for Services {
         ids: Vec<AffiliateId>,
         decision: Decision,
     ) -> Result<DecisionOutcome, AppError> {
-        Ok(affiliates::decide(&self.db, who.session.merchant_id, &who.session.user_email, &ids, decision).await?)
+        let merchant = who.session.merchant_id;
+        let outcome = affiliates::decide(&self.db, merchant, &who.session.user_email, &ids, decision).await?;
+        if outcome.changed.iter().any(|a| a.sync.is_some()) {
+            self.sync.queued(merchant);
+        }
+        Ok(outcome)
     }
 }
 
@@ -121,5 +134,32 @@ impl KlaviyoPort for Services {
         list_id: Option<&str>,
     ) -> Result<Option<ChosenList>, AppError> {
         Ok(self.klaviyo.choose_campaign_list(who.session.merchant_id, campaign, list_id).await?)
+    }
+}
+
+#[async_trait]
+impl SyncPort for Services {
+    async fn affiliate(&self, who: &SignedIn, id: AffiliateId) -> Result<AffiliateDetail, AppError> {
+        Ok(affiliates::detail(&self.db, who.session.merchant_id, id).await?)
+    }
+
+    async fn health(&self, who: &SignedIn) -> Result<SyncHealth, AppError> {
+        Ok(sync::health(&self.db, who.session.merchant_id).await?)
+    }
+
+    async fn retry(&self, who: &SignedIn, affiliate: AffiliateId) -> Result<Vec<SyncView>, AppError> {
+        let merchant = who.session.merchant_id;
+        let syncs = sync::retry(&self.db, merchant, affiliate).await?;
+        self.sync.queued(merchant);
+        Ok(syncs)
+    }
+
+    async fn sync_all_approved(&self, who: &SignedIn) -> Result<u64, AppError> {
+        let merchant = who.session.merchant_id;
+        let queued = sync::sync_all_approved(&self.db, merchant).await?;
+        if queued > 0 {
+            self.sync.queued(merchant);
+        }
+        Ok(queued)
     }
 }

@@ -115,6 +115,8 @@ macro_rules! approve_in_tx {
         .map_err(db_err)?;
         if done.rows_affected() == 1 {
             audit!($tx, $merchant, $actor, "approved", $id, Some($from), Some("approved"), $now);
+            // The outbox: the Klaviyo sync commits with the approval, or neither does.
+            super::sync::enqueue_in_tx!($tx, $merchant, $id, $now);
             Some(code)
         } else {
             None

@@ -227,3 +227,14 @@ pub async fn record_lists_present(db: &Db, merchant: MerchantId, listed: &[Liste
     }
     Ok(())
 }
+
+/// Records how far each key permission is proven (after a sync's writes).
+pub async fn set_scope_checks(db: &Db, merchant: MerchantId, checks: &str) -> DbResult<()> {
+    on_engine!(db, |pool| sqlx::query("UPDATE klaviyo_connections SET scope_checks = $2 WHERE merchant_id = $1")
+        .bind(merchant)
+        .bind(checks)
+        .execute(pool)
+        .await
+        .map(drop)
+        .map_err(db_err))
+}

@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod affiliates;
 pub mod campaigns;
 pub mod klaviyo;
+pub mod sync;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};

@@ -25,11 +25,23 @@ pub struct Options {
     pub auth_per_minute: u32,
     pub apply_per_minute: u32,
     pub klaviyo_tests_per_minute: u32,
+    pub sync: server::sync::Settings,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { auth_per_minute: 1_000, apply_per_minute: 1_000, klaviyo_tests_per_minute: 1_000 }
+        Self {
+            auth_per_minute: 1_000,
+            apply_per_minute: 1_000,
+            klaviyo_tests_per_minute: 1_000,
+            // Short patience so tests of unapplied jobs finish quickly.
+            sync: server::sync::Settings {
+                lease: std::time::Duration::from_secs(10),
+                verify_timeout: std::time::Duration::from_secs(3),
+                max_attempts: 3,
+                worker: true,
+            },
+        }
     }
 }
 
@@ -54,6 +66,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         secret_key: SecretKey([7; 32]),
         klaviyo_api_base: fake.base_url.clone(),
         klaviyo_tests_per_minute: options.klaviyo_tests_per_minute,
+        sync: options.sync,
         leptos: LeptosOptions::builder().output_name("rekomi").build(),
     };
     let app = Application::build(config).await.expect("the app builds");

@@ -8,3 +8,4 @@ mod isolation;
 mod klaviyo;
 mod landing;
 mod queue;
+mod sync;

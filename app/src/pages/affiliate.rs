@@ -1,0 +1,140 @@
+//! One affiliate: who they are, their consent, the decisions taken, and their Klaviyo sync with
+//! every call made for it. The sync part follows the live feed.
+
+use crate::api::sync::{get_affiliate, retry_sync};
+use crate::api::views::{AffiliateDetail, SyncLogEntry, SyncView};
+use crate::components::live_sync::{use_live_sync, SyncBadge};
+use crate::components::state_badge::StateBadge;
+use crate::domain::clock::{format_utc, format_utc_seconds};
+use crate::domain::AffiliateId;
+use crate::error::AppError;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+#[component]
+pub fn AffiliatePage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").and_then(|id| id.parse::<AffiliateId>().ok());
+    // Bumped when the feed reports a change to this affiliate's sync, so the log reloads too.
+    let version = RwSignal::new(0_u32);
+    let detail = Resource::new(
+        move || (id(), version.get()),
+        |(id, _)| async move {
+            match id {
+                Some(id) => get_affiliate(id).await,
+                None => Err(AppError::not_found("affiliate")),
+            }
+        },
+    );
+    if let Some(live) = use_live_sync() {
+        Effect::new(move |seen: Option<Option<i64>>| {
+            let stamp = id().and_then(|id| live.syncs.with(|m| m.get(&id).map(|s| s.updated_at)));
+            if seen.is_some_and(|before| before != stamp) {
+                version.update(|v| *v += 1);
+            }
+            stamp
+        });
+    }
+    let retry = Action::new(|id: &AffiliateId| retry_sync(*id));
+    Effect::new(move || {
+        if retry.value().get().is_some_and(|r| r.is_ok()) {
+            version.update(|v| *v += 1);
+        }
+    });
+    view! {
+        <Title text="Affiliate · Rekomi"/>
+        <p><a href="/app/queue">"← Approval queue"</a></p>
+        <Transition fallback=|| view! { <p class="loading">"Loading affiliate…"</p> }>
+            {move || Suspend::new(async move {
+                match detail.await {
+                    Ok(d) => view! { <Detail d retry/> }.into_any(),
+                    Err(e) => view! { <div class="banner error" role="alert">{e.message}</div> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Detail(d: AffiliateDetail, retry: Action<AffiliateId, Result<Vec<SyncView>, AppError>>) -> impl IntoView {
+    let a = d.affiliate;
+    let id = a.id;
+    let consent = match (a.consent_terms_version, a.consent_at) {
+        (Some(v), Some(at)) => format!("Accepted terms version {v} on {}", format_utc(at)),
+        _ => "No consent recorded: Rekomi will not subscribe this affiliate to email marketing.".to_owned(),
+    };
+    let can_retry = d.syncs.first().is_some_and(|s| s.state.retryable());
+    let reason = d.syncs.first().and_then(|s| s.reason.clone());
+    let list = d.syncs.first().map(|s| s.list_id.clone());
+    view! {
+        <div class="page-head">
+            <h1>{a.full_name.clone()}</h1>
+            <StateBadge state=a.state/>
+        </div>
+        <dl class="facts">
+            <dt>"Email"</dt><dd>{a.email.clone()}</dd>
+            <dt>"Campaign"</dt><dd>{a.campaign_name.clone()}</dd>
+            <dt>"Referral code"</dt><dd>{a.referral_code.clone().unwrap_or_else(|| "— (given on approval)".into())}</dd>
+            <dt>"Applied"</dt><dd>{format_utc(a.applied_at)}" via "{a.source.clone()}</dd>
+            <dt>"Consent"</dt><dd>{consent}</dd>
+        </dl>
+        <section class="card">
+            <h2>"Klaviyo sync"</h2>
+            {if d.syncs.is_empty() {
+                view! { <p class="muted">"Not synced: affiliates are added to Klaviyo when approved, once Klaviyo is connected with a list chosen."</p> }.into_any()
+            } else {
+                view! {
+                    <p data-testid="affiliate-sync">
+                        <SyncBadge affiliate=id initial=d.syncs.first().cloned()/>
+                        {list.map(|l| view! { <span class="muted">" list "<code>{l}</code></span> })}
+                    </p>
+                    {reason.map(|r| view! { <p class="sync-reason">{r}</p> })}
+                    <Show when=move || can_retry>
+                        <button disabled=move || retry.pending().get() on:click=move |_| { retry.dispatch(id); }>"Retry now"</button>
+                    </Show>
+                    {move || retry.value().get().and_then(|r| r.err()).map(|e| view! { <p class="field-error" role="alert">{e.message}</p> })}
+                }.into_any()
+            }}
+            <h3>"Sync log"</h3>
+            <SyncLog log=d.log/>
+        </section>
+        <section class="card">
+            <h2>"History"</h2>
+            <ul class="audit">
+                {d.audit.into_iter().map(|e| view! {
+                    <li>{format_utc(e.at)}" · "{e.action}" by "{e.actor}</li>
+                }).collect_view()}
+            </ul>
+        </section>
+    }
+}
+
+#[component]
+fn SyncLog(log: Vec<SyncLogEntry>) -> impl IntoView {
+    if log.is_empty() {
+        return view! { <p class="muted">"No Klaviyo calls yet."</p> }.into_any();
+    }
+    view! {
+        <table class="grid sync-log" data-testid="sync-log">
+            <thead><tr><th>"Time"</th><th>"Call"</th><th>"Status"</th><th>"Batch"</th><th>"Error"</th></tr></thead>
+            <tbody>
+                {log.into_iter().map(|e| {
+                    let failed = e.error.is_some();
+                    view! {
+                    <tr class:error=failed>
+                        <td>{format_utc_seconds(e.at)}</td>
+                        <td><code>{e.endpoint}</code></td>
+                        <td>{e.status.map_or_else(|| "no answer".to_owned(), |s| s.to_string())}</td>
+                        <td>{e.batch_size}</td>
+                        <td>{match (e.error_code, e.error) {
+                            (Some(code), Some(msg)) => format!("{code}: {msg}"),
+                            (_, msg) => msg.unwrap_or_default(),
+                        }}</td>
+                    </tr>
+                }}).collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
+}

@@ -1,0 +1,101 @@
+//! `GET /api/sync/events`: server-sent events with the signed-in merchant's sync health and the
+//! syncs that changed, so the queue and affiliate pages update without a reload. Changes made by this
+//! instance's worker arrive at once; those made by other instances are picked up within a second.
+
+use crate::services::accounts::token_from_cookie_header;
+use crate::services::{sync as sync_service, Services};
+use crate::startup::AppState;
+use crate::store::now_ms;
+use app::api::views::SyncHealth;
+use app::domain::MerchantId;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::{self, Stream};
+use std::convert::Infallible;
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+/// How often the feed looks at the database when nothing was signalled.
+const POLL: Duration = Duration::from_secs(1);
+/// The first message repeats the last few seconds, covering what changed while the page loaded.
+const BACKLOG_MS: i64 = 5_000;
+
+pub async fn stream(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let token = headers.get(header::COOKIE).and_then(|v| v.to_str().ok()).and_then(token_from_cookie_header);
+    let session = match token {
+        Some(token) => state.services.accounts.lookup(token).await,
+        None => Ok(None),
+    };
+    let merchant = match session {
+        Ok(Some(row)) => row.merchant_id,
+        Ok(None) => return (StatusCode::UNAUTHORIZED, "Sign in to follow sync status.").into_response(),
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "sync feed: session lookup failed");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let feed = Feed {
+        rx: state.services.sync.subscribe(),
+        services: state.services,
+        merchant,
+        since: now_ms() - BACKLOG_MS,
+        last_health: None,
+        first: true,
+    };
+    Sse::new(updates(feed)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
+}
+
+struct Feed {
+    services: Services,
+    rx: broadcast::Receiver<MerchantId>,
+    merchant: MerchantId,
+    since: i64,
+    last_health: Option<SyncHealth>,
+    first: bool,
+}
+
+impl Feed {
+    /// Waits for a signal about this merchant, or the poll interval.
+    async fn wait(&mut self) {
+        let deadline = tokio::time::sleep(POLL);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                () = &mut deadline => return,
+                received = self.rx.recv() => match received {
+                    Ok(m) if m == self.merchant => return,
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return deadline.await,
+                },
+            }
+        }
+    }
+}
+
+fn updates(feed: Feed) -> impl Stream<Item = Result<Event, Infallible>> {
+    stream::unfold(feed, |mut feed| async move {
+        loop {
+            if !feed.first {
+                feed.wait().await;
+            }
+            feed.first = false;
+            let (update, next) = match sync_service::update_since(&feed.services.db, feed.merchant, feed.since).await {
+                Ok(found) => found,
+                Err(error) => {
+                    tracing::warn!(%error, "sync feed: could not read changes");
+                    continue;
+                }
+            };
+            let repeated = update.changed.iter().all(|s| s.updated_at <= feed.since) || update.changed.is_empty();
+            if repeated && feed.last_health.as_ref() == Some(&update.health) {
+                continue;
+            }
+            feed.since = next;
+            feed.last_health = Some(update.health.clone());
+            let event = Event::default().event("sync").json_data(&update).unwrap_or_else(|_| Event::default());
+            return Some((Ok(event), feed));
+        }
+    })
+}

@@ -1,0 +1,204 @@
+//! The sync's rules, free of I/O: what to write for an affiliate, what to do given what Klaviyo
+//! already holds (NOTES §9: never regress consent), and when to look or try again.
+
+use crate::klaviyo::wire::{ProfileFields, ProfileState};
+use crate::store::sync::ClaimedSync;
+use rand::Rng;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+
+/// Custom properties Rekomi owns on a profile.
+pub const PROPERTY_AFFILIATE: &str = "Rekomi affiliate";
+pub const PROPERTY_CAMPAIGN: &str = "Rekomi campaign";
+pub const PROPERTY_CODE: &str = "Rekomi referral code";
+pub const PROPERTY_LINK: &str = "Rekomi referral link";
+
+/// Shown in Klaviyo as where the consent came from.
+pub const CUSTOM_SOURCE: &str = "Rekomi affiliate program";
+
+/// Names and properties for profile-import. Empty values are left out so Klaviyo keeps its own.
+pub fn profile_fields(row: &ClaimedSync) -> ProfileFields {
+    let mut properties = Map::new();
+    properties.insert(PROPERTY_AFFILIATE.into(), Value::Bool(true));
+    let present = |v: &str| !v.trim().is_empty();
+    if present(&row.campaign_name) {
+        properties.insert(PROPERTY_CAMPAIGN.into(), Value::String(row.campaign_name.trim().to_owned()));
+    }
+    if let Some(code) = row.referral_code.as_deref().filter(|c| present(c)) {
+        properties.insert(PROPERTY_CODE.into(), Value::String(code.to_owned()));
+        if let Some(link) = referral_link(row.destination_url.as_deref(), code) {
+            properties.insert(PROPERTY_LINK.into(), Value::String(link));
+        }
+    }
+    ProfileFields {
+        email: row.email.clone(),
+        first_name: Some(row.first_name.clone()).filter(|n| present(n)),
+        last_name: row.last_name.clone().filter(|n| present(n)),
+        properties,
+    }
+}
+
+/// The shop's address with `?via=CODE`, the link an affiliate shares.
+pub fn referral_link(destination: Option<&str>, code: &str) -> Option<String> {
+    let mut url = url::Url::parse(destination?.trim()).ok()?;
+    url.query_pairs_mut().append_pair("via", code);
+    Some(url.into())
+}
+
+/// Identifies what was last written, so a re-sync with nothing new sends nothing.
+pub fn fields_hash(fields: &ProfileFields) -> String {
+    let json = serde_json::to_vec(&fields.attributes()).unwrap_or_default();
+    hex::encode(Sha256::digest(json))
+}
+
+/// What to do about consent and list membership for one affiliate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Subscribed and in the list already: nothing to send.
+    AlreadyIn,
+    /// Subscribed, not in the list: add the existing profile (consent untouched).
+    AddToList { profile_id: String },
+    /// Send the subscribe job with `SUBSCRIBED`.
+    Subscribe,
+    /// Never subscribe: the reason is shown to the merchant.
+    Blocked(String),
+}
+
+/// Suppressions the subscribe job would lift: an opt-out Rekomi must respect.
+const OPT_OUTS: [&str; 3] = ["UNSUBSCRIBE", "SPAM_REPORT", "USER_SUPPRESSED"];
+
+/// Decides from the affiliate's consent record and what Klaviyo holds (`existing`, `in_list`).
+pub fn step(consented: bool, existing: Option<&ProfileState>, in_list: bool) -> Step {
+    if !consented {
+        return Step::Blocked(
+            "No consent recorded: the affiliate did not accept the program terms, so their profile was written \
+             without an email subscription."
+                .into(),
+        );
+    }
+    let Some(profile) = existing else { return Step::Subscribe };
+    if let Some(reason) = opted_out(profile) {
+        return Step::Blocked(reason);
+    }
+    if profile.consent.as_deref() == Some("SUBSCRIBED") {
+        return if in_list { Step::AlreadyIn } else { Step::AddToList { profile_id: profile.id.clone() } };
+    }
+    Step::Subscribe
+}
+
+/// Why Klaviyo must not (or cannot) email this profile, if so.
+pub fn opted_out(profile: &ProfileState) -> Option<String> {
+    if let Some(s) = profile.suppressions.iter().find(|s| OPT_OUTS.contains(&s.as_str())) {
+        return Some(format!(
+            "Opted out in Klaviyo ({s}). Rekomi never re-subscribes someone without fresh consent; the profile's \
+             names and properties were still updated."
+        ));
+    }
+    if profile.consent.as_deref() == Some("UNSUBSCRIBED") {
+        return Some(
+            "Unsubscribed in Klaviyo. Rekomi never re-subscribes someone without fresh consent; the profile's names \
+             and properties were still updated."
+                .into(),
+        );
+    }
+    if let Some(s) = profile.suppressions.first() {
+        return Some(format!("Klaviyo can't email this address ({s}), so it was not subscribed."));
+    }
+    None
+}
+
+/// The row a JSON pointer like `/data/attributes/profiles/data/3/attributes/email` names.
+pub fn bad_row(pointer: Option<&str>) -> Option<usize> {
+    let rest = pointer?.strip_prefix("/data/attributes/profiles/data/")?;
+    rest.split('/').next()?.parse().ok()
+}
+
+/// Read-backs come quickly at first (a single approval should show as done within seconds), then
+/// back off: Klaviyo does not say how long its jobs take.
+pub fn check_delay(checks: i64) -> Duration {
+    let ms = match checks {
+        ..=2 => 1_000,
+        3..=4 => 2_000,
+        5 => 5_000,
+        6 => 10_000,
+        _ => 30_000,
+    };
+    Duration::from_millis(ms)
+}
+
+/// Exponential backoff with full jitter (a random wait up to 2^attempt seconds, capped at five
+/// minutes), or Klaviyo's `Retry-After` when it said, whichever is longer.
+pub fn retry_delay(attempt: i64, retry_after: Option<Duration>) -> Duration {
+    let exp = u32::try_from(attempt.clamp(0, 16)).unwrap_or(16);
+    let cap = Duration::from_secs(1u64 << exp).min(Duration::from_secs(300));
+    let jitter = rand::thread_rng().gen_range(0..=u64::try_from(cap.as_millis()).unwrap_or(300_000));
+    let backoff = Duration::from_millis(jitter.max(200));
+    retry_after.map_or(backoff, |wait| wait.max(backoff))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(consent: &str, suppressions: &[&str]) -> ProfileState {
+        ProfileState {
+            id: "01P".into(),
+            email: "ana@example.com".into(),
+            consent: Some(consent.into()),
+            can_receive_email_marketing: Some(suppressions.is_empty()),
+            suppressions: suppressions.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn resync_sends_nothing_for_a_subscribed_member_and_only_adds_a_subscribed_outsider() {
+        let subscribed = profile("SUBSCRIBED", &[]);
+        assert_eq!(step(true, Some(&subscribed), true), Step::AlreadyIn);
+        assert_eq!(step(true, Some(&subscribed), false), Step::AddToList { profile_id: "01P".into() });
+        assert_eq!(step(true, None, false), Step::Subscribe);
+        assert_eq!(step(true, Some(&profile("NEVER_SUBSCRIBED", &[])), false), Step::Subscribe);
+    }
+
+    #[test]
+    fn never_regresses_an_opt_out_or_subscribes_without_consent() {
+        for p in [
+            profile("UNSUBSCRIBED", &["UNSUBSCRIBE"]),
+            profile("UNSUBSCRIBED", &[]),
+            profile("SUBSCRIBED", &["USER_SUPPRESSED"]),
+        ] {
+            assert!(matches!(step(true, Some(&p), false), Step::Blocked(_)), "{p:?}");
+        }
+        assert!(
+            matches!(step(true, Some(&profile("SUBSCRIBED", &["HARD_BOUNCE"])), true), Step::Blocked(r) if r.contains("HARD_BOUNCE"))
+        );
+        assert!(matches!(step(false, None, false), Step::Blocked(r) if r.contains("No consent")));
+    }
+
+    #[test]
+    fn finds_the_row_a_pointer_names() {
+        assert_eq!(bad_row(Some("/data/attributes/profiles/data/12/attributes/email")), Some(12));
+        assert_eq!(bad_row(Some("/data/attributes/email")), None);
+        assert_eq!(bad_row(None), None);
+    }
+
+    #[test]
+    fn backoff_is_jittered_under_a_growing_cap_and_respects_retry_after() {
+        for attempt in 0..20 {
+            let d = retry_delay(attempt, None);
+            assert!(d <= Duration::from_secs(300));
+            assert!(d >= Duration::from_millis(200));
+        }
+        assert!(retry_delay(0, Some(Duration::from_secs(7))) >= Duration::from_secs(7));
+    }
+
+    #[test]
+    fn referral_links_carry_the_code() {
+        assert_eq!(
+            referral_link(Some("https://shop.example.com/?utm=x"), "ana-7k2"),
+            Some("https://shop.example.com/?utm=x&via=ana-7k2".into())
+        );
+        assert_eq!(referral_link(None, "ana"), None);
+        assert_eq!(referral_link(Some("not a url"), "ana"), None);
+    }
+}

@@ -1,0 +1,395 @@
+//! The Klaviyo sync end to end: approval → outbox → worker → fake Klaviyo → read-back, with what
+//! the merchant sees (states, reasons, the call log, health), re-syncs that never regress consent,
+//! retries through faults, and one merchant never reaching another's syncs.
+
+use crate::helpers::{campaign_form, spawn_app, spawn_app_with, Browser, Options, TestApp};
+use app::api::views::{AffiliateDetail, ApplicationView, ConnectOutcome, SyncHealth, SyncView};
+use app::domain::klaviyo::{KeyScope, ScopeState};
+use app::domain::SyncState;
+use serde_json::{json, Value};
+use server::fake_klaviyo::world::Faults;
+use server::fake_klaviyo::{AccountSpec, KeySpec, ListSpec};
+use server::store::Db;
+use std::time::{Duration, Instant};
+
+const KEY: &str = "pk_live_syncsyncsyncsyncsyncsync0001";
+const NO_SUBSCRIBE_WRITE: &str = "pk_live_nosubscribewritexxxxxxx0002";
+const SINGLE: &str = "AFFIL1";
+const DOUBLE: &str = "AFFDOI";
+
+fn account(app: &TestApp) {
+    let all = vec!["*".to_owned()];
+    let no_write: Vec<String> =
+        ["accounts:read", "lists:read", "lists:write", "profiles:read", "profiles:write", "subscriptions:read"]
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+    app.klaviyo.add_account(AccountSpec {
+        id: Some("SYNC01".into()),
+        name: "Sync Co".into(),
+        test_account: false,
+        keys: vec![
+            KeySpec { key: KEY.into(), scopes: all },
+            KeySpec { key: NO_SUBSCRIBE_WRITE.into(), scopes: no_write },
+        ],
+        lists: vec![
+            ListSpec { id: Some(SINGLE.into()), name: "Affiliates".into(), double_opt_in: false },
+            ListSpec { id: Some(DOUBLE.into()), name: "Affiliates DOI".into(), double_opt_in: true },
+        ],
+    });
+}
+
+/// A merchant connected with `key`, `list` as default, and an open campaign; returns its landing path.
+async fn set_up(app: &TestApp, shop: &str, key: &str, list: &str) -> (Browser, String) {
+    let merchant = app.merchant(shop).await;
+    let outcome: ConnectOutcome =
+        merchant.call("connect_klaviyo", json!({"key": key, "confirm_account_id": null})).await.expect("connects");
+    assert!(matches!(outcome, ConnectOutcome::Connected(_)), "{outcome:?}");
+    let _: Value = merchant.call("choose_default_list", json!({"list_id": list})).await.expect("list chosen");
+    let campaign = merchant
+        .create_campaign(campaign_form(
+            json!({"name": "Trail Partners", "destination_url": "https://shop.example.com/"}),
+        ))
+        .await
+        .expect("campaign");
+    (merchant, campaign.landing_path)
+}
+
+async fn apply(merchant: &Browser, landing: &str, name: &str, email: &str) -> ApplicationView {
+    let (status, body) = merchant
+        .apply(landing, &[("name", name), ("email", email), ("accept_terms", "on"), ("terms_version", "1")])
+        .await;
+    assert!(status.is_success(), "{status}: {body}");
+    merchant.find(&email.to_lowercase()).await
+}
+
+async fn approve(merchant: &Browser, who: &ApplicationView) {
+    let outcome = merchant.decide(&[who.id], "approve").await.expect("approved");
+    assert_eq!(outcome.changed.len(), 1);
+}
+
+async fn detail(merchant: &Browser, who: &ApplicationView) -> AffiliateDetail {
+    merchant.call("affiliate_detail", json!({"id": who.id})).await.expect("detail loads")
+}
+
+/// Waits until the affiliate's sync reaches `state` (or fails the test with where it stood).
+async fn wait_for(merchant: &Browser, who: &ApplicationView, state: SyncState) -> SyncView {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let sync = detail(merchant, who).await.syncs.into_iter().next();
+        if let Some(sync) = sync.as_ref().filter(|s| s.state == state) {
+            return sync.clone();
+        }
+        assert!(Instant::now() < deadline, "{} never reached {state:?}; last {sync:?}", who.email);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn exec(db: &Db, sql: &str) {
+    match db {
+        Db::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(drop),
+        Db::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(drop),
+    }
+    .expect("statement runs");
+}
+
+/// Requests the fake saw, as "METHOD /path" (query left out).
+fn calls(app: &TestApp) -> Vec<String> {
+    let world = app.klaviyo.world.lock().expect("world");
+    world.log.iter().map(|e| format!("{} {}", e.method, e.path.split('?').next().unwrap_or(""))).collect()
+}
+
+fn clear_calls(app: &TestApp) {
+    app.klaviyo.world.lock().expect("world").log.clear();
+}
+
+#[tokio::test]
+async fn an_approval_lands_subscribed_in_the_list_with_names_and_properties_and_is_read_back() {
+    let app = spawn_app().await;
+    account(&app);
+    let (merchant, landing) = set_up(&app, "Trail Shop", KEY, SINGLE).await;
+    let ana = apply(&merchant, &landing, "Ana Maria Silva", "Ana.Silva@Example.com").await;
+    assert_eq!(ana.sync, None, "nothing is queued before approval");
+    approve(&merchant, &ana).await;
+    wait_for(&merchant, &ana, SyncState::Succeeded).await;
+
+    {
+        let world = app.klaviyo.world.lock().expect("world");
+        let account = &world.accounts["SYNC01"];
+        let profile = account.profile_by_email("ana.silva@example.com").expect("a profile");
+        assert_eq!(profile.first_name.as_deref(), Some("Ana Maria"));
+        assert_eq!(profile.last_name.as_deref(), Some("Silva"));
+        assert_eq!(profile.consent, "SUBSCRIBED");
+        assert_eq!(profile.custom_source.as_deref(), Some("Rekomi affiliate program"));
+        assert_eq!(profile.properties.get("Rekomi affiliate"), Some(&json!(true)));
+        assert_eq!(profile.properties.get("Rekomi campaign"), Some(&json!("Trail Partners")));
+        let code = profile.properties.get("Rekomi referral code").and_then(Value::as_str).expect("code").to_owned();
+        assert_eq!(
+            profile.properties.get("Rekomi referral link"),
+            Some(&json!(format!("https://shop.example.com/?via={code}")))
+        );
+        assert!(account.lists[SINGLE].members.contains_key(&profile.id), "in the chosen list");
+        assert_eq!(account.profiles.len(), 1);
+    }
+
+    let log: Vec<String> = detail(&merchant, &ana).await.log.into_iter().rev().map(|e| e.endpoint).collect();
+    for expected in [
+        "GET /api/lists/{id}",
+        "GET /api/profiles",
+        "POST /api/profile-import",
+        "POST /api/profile-subscription-bulk-create-jobs",
+        "GET /api/lists/{id}/profiles",
+    ] {
+        assert!(log.iter().any(|e| e == expected), "{expected} missing from the log {log:?}");
+    }
+    // Write permissions are now proven by the sync.
+    let status: app::api::views::KlaviyoOverview = merchant.call("klaviyo_status", json!({})).await.expect("status");
+    let checks = status.connection.expect("connected").checks;
+    assert!(checks.iter().all(|c| c.state == ScopeState::Verified), "{checks:?}");
+    let health: SyncHealth = merchant.call("sync_health", json!({})).await.expect("health");
+    assert_eq!((health.succeeded, health.failed, health.queued, health.in_flight), (1, 0, 0, 0));
+}
+
+#[tokio::test]
+async fn a_resync_reads_first_and_never_duplicates_or_regresses_consent() {
+    let app = spawn_app().await;
+    account(&app);
+    let (merchant, landing) = set_up(&app, "Trail Shop", KEY, SINGLE).await;
+    let ana = apply(&merchant, &landing, "Ana Silva", "ana@example.com").await;
+    let bo = apply(&merchant, &landing, "Bo Lind", "bo@example.com").await;
+    let cy = apply(&merchant, &landing, "Cy Park", "cy@example.com").await;
+    {
+        // Bo already subscribed through another list; Cy unsubscribed from the shop's mail.
+        let mut world = app.klaviyo.world.lock().expect("world");
+        let account = world.accounts.get_mut("SYNC01").expect("account");
+        for (email, consent, suppressions) in [
+            ("bo@example.com", "SUBSCRIBED", vec![]),
+            ("cy@example.com", "UNSUBSCRIBED", vec!["UNSUBSCRIBE".to_owned()]),
+        ] {
+            let (id, _) = account
+                .upsert(&server::fake_klaviyo::world::ProfileUpsert { email: email.into(), ..Default::default() });
+            let profile = account.profiles.get_mut(&id).expect("profile");
+            profile.consent = consent.into();
+            profile.suppressions = suppressions;
+        }
+    }
+    clear_calls(&app);
+    merchant.decide(&[ana.id, bo.id, cy.id], "approve").await.expect("approved");
+    wait_for(&merchant, &ana, SyncState::Succeeded).await;
+    wait_for(&merchant, &bo, SyncState::Succeeded).await;
+    let blocked = wait_for(&merchant, &cy, SyncState::Blocked).await;
+    assert!(blocked.reason.as_deref().is_some_and(|r| r.contains("never re-subscribes")), "{blocked:?}");
+
+    let sent = calls(&app);
+    // One subscribe job (for Ana only), Bo added to the list without a new consent, Cy untouched.
+    assert_eq!(sent.iter().filter(|c| c.ends_with("profile-subscription-bulk-create-jobs")).count(), 1, "{sent:?}");
+    assert_eq!(
+        sent.iter().filter(|c| c.starts_with("POST /api/lists/") && c.ends_with("/relationships/profiles")).count(),
+        1
+    );
+    {
+        let world = app.klaviyo.world.lock().expect("world");
+        let account = &world.accounts["SYNC01"];
+        let cy = account.profile_by_email("cy@example.com").expect("cy");
+        assert_eq!(cy.consent, "UNSUBSCRIBED", "an opt-out is never reversed");
+        assert!(!account.lists[SINGLE].members.contains_key(&cy.id));
+        assert_eq!(account.profiles.len(), 3, "no duplicate profiles");
+        let bo = account.profile_by_email("bo@example.com").expect("bo");
+        assert!(account.lists[SINGLE].members.contains_key(&bo.id));
+    }
+
+    // Sync again (as after a restart mid-sync): everything is in place, so nothing is written.
+    clear_calls(&app);
+    exec(&app.db, "UPDATE klaviyo_syncs SET state = 'queued', due_at = 0").await;
+    wait_for(&merchant, &ana, SyncState::Succeeded).await;
+    wait_for(&merchant, &bo, SyncState::Succeeded).await;
+    wait_for(&merchant, &cy, SyncState::Blocked).await;
+    let writes: Vec<String> = calls(&app).into_iter().filter(|c| !c.starts_with("GET")).collect();
+    assert_eq!(writes, Vec::<String>::new(), "a re-sync with nothing new sends nothing");
+}
+
+#[tokio::test]
+async fn a_double_opt_in_list_shows_awaiting_confirmation_until_the_affiliate_confirms() {
+    let app = spawn_app().await;
+    account(&app);
+    let (merchant, landing) = set_up(&app, "Trail Shop", KEY, DOUBLE).await;
+    let ana = apply(&merchant, &landing, "Ana Silva", "ana@example.com").await;
+    approve(&merchant, &ana).await;
+    let waiting = wait_for(&merchant, &ana, SyncState::AwaitingConfirmation).await;
+    assert!(waiting.reason.as_deref().is_some_and(|r| r.contains("confirmation")), "{waiting:?}");
+    assert!(waiting.next_at.is_some(), "confirmation is checked again later");
+
+    assert!(app
+        .klaviyo
+        .world
+        .lock()
+        .expect("world")
+        .accounts
+        .get_mut("SYNC01")
+        .expect("acct")
+        .confirm(DOUBLE, "ana@example.com"));
+    exec(&app.db, "UPDATE klaviyo_syncs SET due_at = 0").await;
+    wait_for(&merchant, &ana, SyncState::Succeeded).await;
+}
+
+#[tokio::test]
+async fn a_missing_write_permission_fails_with_its_name_and_is_recorded_on_the_connection() {
+    let app = spawn_app().await;
+    account(&app);
+    let (merchant, landing) = set_up(&app, "Trail Shop", NO_SUBSCRIBE_WRITE, SINGLE).await;
+    let ana = apply(&merchant, &landing, "Ana Silva", "ana@example.com").await;
+    approve(&merchant, &ana).await;
+    let failed = wait_for(&merchant, &ana, SyncState::Failed).await;
+    let reason = failed.reason.expect("a reason");
+    assert!(reason.contains("Subscriptions Full"), "{reason}");
+    let status: app::api::views::KlaviyoOverview = merchant.call("klaviyo_status", json!({})).await.expect("status");
+    let checks = status.connection.expect("connected").checks;
+    let subscriptions = checks.iter().find(|c| c.scope == KeyScope::SubscriptionsFull).expect("listed");
+    assert_eq!(subscriptions.state, ScopeState::Missing);
+    let health: SyncHealth = merchant.call("sync_health", json!({})).await.expect("health");
+    assert_eq!(health.failed, 1);
+    assert!(health.last_error.is_some_and(|e| e.contains("Subscriptions Full")));
+    let log = detail(&merchant, &ana).await.log;
+    assert!(
+        log.iter().any(|e| e.status == Some(403) && e.error_code.as_deref() == Some("permission_denied")),
+        "{log:?}"
+    );
+}
+
+#[tokio::test]
+async fn throttling_and_outages_are_retried_until_the_sync_succeeds() {
+    let app = spawn_app().await;
+    account(&app);
+    let (merchant, landing) = set_up(&app, "Trail Shop", KEY, SINGLE).await;
+    let ana = apply(&merchant, &landing, "Ana Silva", "ana@example.com").await;
+    app.klaviyo.world.lock().expect("world").faults =
+        Faults { job_delay_ms: 0, throttle_rate: 0.3, server_error_rate: 0.2, ..Faults::default() };
+    approve(&merchant, &ana).await;
+    wait_for(&merchant, &ana, SyncState::Succeeded).await;
+    app.klaviyo.world.lock().expect("world").faults = Faults { job_delay_ms: 0, ..Faults::default() };
+    let log = detail(&merchant, &ana).await.log;
+    assert!(log.iter().all(|e| e.status.is_some()), "every call is logged with its status");
+    let world = app.klaviyo.world.lock().expect("world");
+    assert_eq!(world.accounts["SYNC01"].profiles.len(), 1);
+}
+
+#[tokio::test]
+async fn a_job_klaviyo_never_applies_is_resent_then_fails_visibly_and_retry_now_finishes_it() {
+    let app = spawn_app().await;
+    account(&app);
+    let (merchant, landing) = set_up(&app, "Trail Shop", KEY, SINGLE).await;
+    let ana = apply(&merchant, &landing, "Ana Silva", "ana@example.com").await;
+    app.klaviyo.world.lock().expect("world").faults =
+        Faults { job_delay_ms: 0, jobs_never_apply: true, ..Faults::default() };
+    approve(&merchant, &ana).await;
+    let failed = wait_for(&merchant, &ana, SyncState::Failed).await;
+    assert!(failed.reason.as_deref().is_some_and(|r| r.contains("never applied")), "{failed:?}");
+    assert_eq!(failed.attempts, 3, "sent three times (the test's limit)");
+    let subscribes = calls(&app).iter().filter(|c| c.ends_with("profile-subscription-bulk-create-jobs")).count();
+    assert_eq!(subscribes, 3);
+
+    app.klaviyo.world.lock().expect("world").faults = Faults { job_delay_ms: 0, ..Faults::default() };
+    let _: Vec<SyncView> = merchant.call("retry_sync", json!({"affiliate": ana.id})).await.expect("retried");
+    wait_for(&merchant, &ana, SyncState::Succeeded).await;
+    // Nothing left to retry now.
+    let (status, _) = merchant.call::<Vec<SyncView>>("retry_sync", json!({"affiliate": ana.id})).await.expect_err("no");
+    assert_eq!(status, reqwest::StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn affiliates_approved_before_klaviyo_was_connected_are_synced_with_sync_all_approved() {
+    let app = spawn_app().await;
+    account(&app);
+    let merchant = app.merchant("Trail Shop").await;
+    let campaign = merchant.create_campaign(campaign_form(json!({}))).await.expect("campaign");
+    let ana = apply(&merchant, &campaign.landing_path, "Ana Silva", "ana@example.com").await;
+    approve(&merchant, &ana).await;
+    assert_eq!(merchant.find("ana@example.com").await.sync, None, "no list yet, so nothing queued");
+    let (status, error) = merchant.call::<u64>("sync_all_approved", json!({})).await.expect_err("not set up");
+    assert_eq!(status, reqwest::StatusCode::CONFLICT);
+    assert!(error.message.contains("Connect Klaviyo"));
+
+    let _: ConnectOutcome =
+        merchant.call("connect_klaviyo", json!({"key": KEY, "confirm_account_id": null})).await.expect("ok");
+    let _: Value = merchant.call("choose_default_list", json!({"list_id": SINGLE})).await.expect("list");
+    let health: SyncHealth = merchant.call("sync_health", json!({})).await.expect("health");
+    assert_eq!(health.unsynced, 1);
+    let queued: u64 = merchant.call("sync_all_approved", json!({})).await.expect("queued");
+    assert_eq!(queued, 1);
+    wait_for(&merchant, &ana, SyncState::Succeeded).await;
+    let again: u64 = merchant.call("sync_all_approved", json!({})).await.expect("nothing new");
+    assert_eq!(again, 0);
+}
+
+#[tokio::test]
+async fn the_outbox_row_commits_with_the_approval_and_waits_for_a_worker() {
+    let options =
+        Options { sync: server::sync::Settings { worker: false, ..Options::default().sync }, ..Options::default() };
+    let app = spawn_app_with(options).await;
+    account(&app);
+    let (merchant, landing) = set_up(&app, "Trail Shop", KEY, SINGLE).await;
+    let ana = apply(&merchant, &landing, "Ana Silva", "ana@example.com").await;
+    approve(&merchant, &ana).await;
+    let queued = merchant.find("ana@example.com").await.sync.expect("queued with the approval");
+    assert_eq!((queued.state, queued.list_id.as_str()), (SyncState::Queued, SINGLE));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(calls(&app).iter().all(|c| !c.contains("subscription")), "no worker, no Klaviyo call");
+}
+
+#[tokio::test]
+async fn no_consent_means_the_profile_is_written_without_a_subscription() {
+    let app = spawn_app().await;
+    account(&app);
+    let (merchant, landing) = set_up(&app, "Trail Shop", KEY, SINGLE).await;
+    let ana = apply(&merchant, &landing, "Ana Silva", "ana@example.com").await;
+    // As an imported affiliate without a consent record would be.
+    exec(&app.db, "UPDATE affiliates SET consent_at = NULL, consent_terms_version = NULL").await;
+    approve(&merchant, &ana).await;
+    let blocked = wait_for(&merchant, &ana, SyncState::Blocked).await;
+    assert!(blocked.reason.as_deref().is_some_and(|r| r.contains("No consent")));
+    let world = app.klaviyo.world.lock().expect("world");
+    let profile = world.accounts["SYNC01"].profile_by_email("ana@example.com").expect("written");
+    assert_eq!(profile.consent, "NEVER_SUBSCRIBED");
+    assert_eq!(profile.first_name.as_deref(), Some("Ana"));
+}
+
+#[tokio::test]
+async fn another_merchant_cannot_see_or_retry_a_sync() {
+    let app = spawn_app().await;
+    account(&app);
+    let (merchant, landing) = set_up(&app, "Trail Shop", KEY, SINGLE).await;
+    let ana = apply(&merchant, &landing, "Ana Silva", "ana@example.com").await;
+    approve(&merchant, &ana).await;
+    wait_for(&merchant, &ana, SyncState::Succeeded).await;
+    let other = app.merchant("Other Shop").await;
+    let (status, _) =
+        other.call::<AffiliateDetail>("affiliate_detail", json!({"id": ana.id})).await.expect_err("hidden");
+    assert_eq!(status, reqwest::StatusCode::NOT_FOUND);
+    let (status, _) = other.call::<Vec<SyncView>>("retry_sync", json!({"affiliate": ana.id})).await.expect_err("no");
+    assert_eq!(status, reqwest::StatusCode::CONFLICT);
+    let health: SyncHealth = other.call("sync_health", json!({})).await.expect("health");
+    assert_eq!(health, SyncHealth::default());
+}
+
+#[tokio::test]
+async fn the_live_feed_streams_sync_changes_to_the_signed_in_merchant_only() {
+    let app = spawn_app().await;
+    account(&app);
+    let (merchant, landing) = set_up(&app, "Trail Shop", KEY, SINGLE).await;
+    let anonymous = app.browser().client.get(app.url("/api/sync/events")).send().await.expect("answers");
+    assert_eq!(anonymous.status(), reqwest::StatusCode::UNAUTHORIZED);
+
+    let mut feed = merchant.client.get(app.url("/api/sync/events")).send().await.expect("feed opens");
+    assert_eq!(feed.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("text/event-stream"));
+    let ana = apply(&merchant, &landing, "Ana Silva", "ana@example.com").await;
+    approve(&merchant, &ana).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut text = String::new();
+    while !text.contains("\"state\":\"succeeded\"") {
+        assert!(Instant::now() < deadline, "no succeeded event in {text}");
+        let chunk = tokio::time::timeout(Duration::from_secs(5), feed.chunk()).await.expect("events flow");
+        text.push_str(&String::from_utf8_lossy(&chunk.expect("reads").expect("open")));
+    }
+    assert!(text.contains("event: sync"));
+    assert!(text.contains(&format!("\"affiliate_id\":{}", ana.id)), "{text}");
+}
