@@ -1,0 +1,66 @@
+import { expect, test } from "@playwright/test";
+import {
+  PASSWORD,
+  collectPageErrors,
+  createCampaign,
+  openWithoutJavaScript,
+  queueRow,
+  signUp,
+  submitApplication,
+  uniqueEmail,
+  uniqueId,
+  untilHydrated,
+} from "./helpers";
+
+/**
+ * The Klaviyo sync as a merchant sees it, against the demo fake Klaviyo (jobs apply after 500 ms):
+ * an approval turns into "In Klaviyo" on the queue without a reload (server-sent events), the
+ * health panel counts it, and the affiliate's page lists every Klaviyo call made for it.
+ */
+test("an approved affiliate shows as In Klaviyo live, with the calls made for it", async ({ page, browser, baseURL }) => {
+  const errors = collectPageErrors(page);
+  await signUp(page, `Sync Shop ${uniqueId()}`, uniqueEmail("sync"), PASSWORD);
+  // Connection set-up is covered by klaviyo.spec.ts; here it goes through the same server functions.
+  const call = async (endpoint: string, data: unknown) => {
+    const response = await page.request.post(`/api/${endpoint}`, { headers: { "content-type": "application/json" }, data });
+    expect(response.status(), await response.text()).toBe(200);
+  };
+  await call("connect_klaviyo", { key: "pk_demo_rekomi_full_access_0001", confirm_account_id: null });
+  await call("choose_default_list", { list_id: "AFFIL1" });
+  const campaign = await createCampaign(page, { name: `Trail ${uniqueId()}`, pitch: "Earn with us.", terms: "Be nice." });
+
+  const email = uniqueEmail("ana");
+  const visitor = await openWithoutJavaScript(browser, baseURL);
+  try {
+    await visitor.page.goto(campaign.landingPath);
+    const response = await submitApplication(visitor.page, { name: "Ana Maria Silva", email });
+    expect(response.status()).toBe(200);
+  } finally {
+    await visitor.context.close();
+  }
+
+  await page.goto("/app/queue");
+  await expect(page.getByTestId("sync-health")).toContainText("Klaviyo sync");
+  const row = queueRow(page, email);
+  await untilHydrated(async () => {
+    if ((await row.locator("[data-sync-state]").count()) > 0) return;
+    await page.getByRole("tab", { name: /^All/ }).click({ timeout: 2_000 });
+    await expect(page.getByRole("tab", { name: /^All/ })).toHaveAttribute("aria-selected", "true", { timeout: 2_000 });
+    await row.getByRole("button", { name: "Approve", exact: true }).click({ timeout: 2_000 });
+    await expect(row.locator("[data-sync-state]")).toHaveCount(1, { timeout: 3_000 });
+  });
+  // From here on the page is not reloaded: the feed brings the verified state.
+  await expect(row.locator("[data-sync-state]")).toHaveAttribute("data-sync-state", "succeeded", { timeout: 15_000 });
+  await expect(row.locator(".badge.sync-succeeded")).toHaveText("In Klaviyo");
+  await expect(page.locator('[data-count="succeeded"] dd')).toHaveText("1", { timeout: 5_000 });
+  await expect(page.getByTestId("sync-health")).toContainText("live");
+
+  await row.getByRole("link", { name: "Ana Maria Silva" }).click();
+  await expect(page.getByRole("heading", { name: "Ana Maria Silva", level: 1 })).toBeVisible();
+  await expect(page.getByTestId("affiliate-sync")).toContainText("In Klaviyo");
+  const log = page.getByTestId("sync-log");
+  await expect(log).toContainText("POST /api/profile-import");
+  await expect(log).toContainText("POST /api/profile-subscription-bulk-create-jobs");
+  await expect(log).toContainText("GET /api/lists/{id}/profiles");
+  expect(errors).toEqual([]);
+});
