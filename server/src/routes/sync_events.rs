@@ -3,7 +3,8 @@
 //! instance's worker arrive at once; those made by other instances are picked up within a second.
 
 use crate::services::accounts::token_from_cookie_header;
-use crate::services::{sync as sync_service, Services};
+use crate::services::sync::FeedCursor;
+use crate::services::Services;
 use crate::startup::AppState;
 use crate::store::now_ms;
 use app::api::views::SyncHealth;
@@ -39,10 +40,11 @@ pub async fn stream(State(state): State<AppState>, headers: HeaderMap) -> Respon
     let feed = Feed {
         rx: state.services.sync.subscribe(),
         services: state.services,
+        token: token.unwrap_or_default().to_owned(),
         merchant,
-        since: now_ms() - BACKLOG_MS,
+        cursor: FeedCursor::new(now_ms(), BACKLOG_MS),
         last_health: None,
-        first: true,
+        polls: 0,
     };
     Sse::new(updates(feed)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
 }
@@ -50,11 +52,16 @@ pub async fn stream(State(state): State<AppState>, headers: HeaderMap) -> Respon
 struct Feed {
     services: Services,
     rx: broadcast::Receiver<MerchantId>,
+    /// The session the feed was opened with; checked again now and then, so a feed ends with it.
+    token: String,
     merchant: MerchantId,
-    since: i64,
+    cursor: FeedCursor,
     last_health: Option<SyncHealth>,
-    first: bool,
+    polls: u64,
 }
+
+/// Polls between session checks.
+const SESSION_CHECK_EVERY: u64 = 30;
 
 impl Feed {
     /// Waits for a signal about this merchant, or the poll interval.
@@ -77,22 +84,25 @@ impl Feed {
 fn updates(feed: Feed) -> impl Stream<Item = Result<Event, Infallible>> {
     stream::unfold(feed, |mut feed| async move {
         loop {
-            if !feed.first {
+            if feed.polls > 0 {
                 feed.wait().await;
             }
-            feed.first = false;
-            let (update, next) = match sync_service::update_since(&feed.services.db, feed.merchant, feed.since).await {
-                Ok(found) => found,
+            feed.polls += 1;
+            if feed.polls % SESSION_CHECK_EVERY == 0
+                && !matches!(feed.services.accounts.lookup(&feed.token).await, Ok(Some(row)) if row.merchant_id == feed.merchant)
+            {
+                return None;
+            }
+            let update = match feed.cursor.next(&feed.services.db, feed.merchant).await {
+                Ok(update) => update,
                 Err(error) => {
                     tracing::warn!(%error, "sync feed: could not read changes");
                     continue;
                 }
             };
-            let repeated = update.changed.iter().all(|s| s.updated_at <= feed.since) || update.changed.is_empty();
-            if repeated && feed.last_health.as_ref() == Some(&update.health) {
+            if update.changed.is_empty() && feed.last_health.as_ref() == Some(&update.health) {
                 continue;
             }
-            feed.since = next;
             feed.last_health = Some(update.health.clone());
             let event = Event::default().event("sync").json_data(&update).unwrap_or_else(|_| Event::default());
             return Some((Ok(event), feed));

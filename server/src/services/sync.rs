@@ -6,6 +6,7 @@ use crate::store::{now_ms, Db};
 use app::api::views::{SyncHealth, SyncUpdate, SyncView};
 use app::domain::{AffiliateId, MerchantId};
 use app::error::{AppError, ErrorKind};
+use std::collections::HashMap;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -61,15 +62,42 @@ pub async fn sync_all_approved(db: &Db, merchant: MerchantId) -> Result<u64, Syn
 
 /// Most syncs one live message carries; the rest follow in the next.
 const UPDATE_LIMIT: i64 = 500;
+/// How far back each poll looks again once caught up: a row saved with a timestamp taken just
+/// before a slow commit (or on an instance whose clock lags) still reaches the page.
+const OVERLAP_MS: i64 = 3_000;
 
-/// The health panel and the syncs changed at or after `since`. Returns the cursor for the next
-/// call: changes within the same millisecond as the newest one seen are sent again rather than
-/// missed, and the page ignores repeats.
-pub async fn update_since(db: &Db, merchant: MerchantId, since: i64) -> Result<(SyncUpdate, i64), SyncError> {
-    let changed = store::changed_since(db, merchant, since, UPDATE_LIMIT).await.map_err(internal)?;
-    let next = changed.last().map_or(since, |s| s.updated_at);
-    // A full page may hold more rows from the same millisecond: move past it or the feed stalls.
-    let next = if changed.len() as i64 == UPDATE_LIMIT && next == since { next + 1 } else { next };
-    let health = store::health(db, merchant).await.map_err(internal)?;
-    Ok((SyncUpdate { health, changed }, next))
+/// Where a live feed stands: the last change sent, and what was sent recently, so repeats from the
+/// overlap are dropped.
+pub struct FeedCursor {
+    after: (i64, i64),
+    sent: HashMap<i64, i64>,
+}
+
+impl FeedCursor {
+    /// Starts `backlog_ms` in the past, covering what changed while the page loaded.
+    pub fn new(now: i64, backlog_ms: i64) -> Self {
+        Self { after: (now - backlog_ms, 0), sent: HashMap::new() }
+    }
+
+    /// The health panel and the syncs changed since the last call.
+    pub async fn next(&mut self, db: &Db, merchant: MerchantId) -> Result<SyncUpdate, SyncError> {
+        let mut rows = store::changed_after(db, merchant, self.after, UPDATE_LIMIT).await.map_err(internal)?;
+        if (rows.len() as i64) < UPDATE_LIMIT {
+            let since = self.after.0 - OVERLAP_MS;
+            rows.extend(store::changed_since(db, merchant, since, UPDATE_LIMIT).await.map_err(internal)?);
+        }
+        let mut changed = Vec::new();
+        for (id, sync) in rows {
+            if self.sent.get(&id).is_some_and(|&seen| seen >= sync.updated_at) {
+                continue;
+            }
+            self.sent.insert(id, sync.updated_at);
+            self.after = self.after.max((sync.updated_at, id));
+            changed.push(sync);
+        }
+        let horizon = self.after.0 - OVERLAP_MS;
+        self.sent.retain(|_, at| *at >= horizon);
+        let health = store::health(db, merchant).await.map_err(internal)?;
+        Ok(SyncUpdate { health, changed })
+    }
 }

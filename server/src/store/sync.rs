@@ -282,7 +282,7 @@ pub async fn retry_now(db: &Db, merchant: MerchantId, affiliate: AffiliateId, no
     on_engine!(db, |pool| {
         let done = sqlx::query(
             "UPDATE klaviyo_syncs SET state = 'queued', reason = NULL, attempts = 0, checks = 0, due_at = $3,
-                 updated_at = $3
+                 lease_owner = NULL, lease_until = NULL, updated_at = $3
              WHERE merchant_id = $1 AND affiliate_id = $2
                AND state IN ('failed', 'retrying', 'awaiting_confirmation')
                AND (lease_until IS NULL OR lease_until < $3)",
@@ -351,16 +351,43 @@ pub async fn latest_for(db: &Db, merchant: MerchantId, affiliates: &[AffiliateId
     Ok(rows.into_iter().map(SyncView::from).collect())
 }
 
-/// Syncs changed at or after `since` (unix ms), oldest change first, at most `limit`.
-pub async fn changed_since(db: &Db, merchant: MerchantId, since: i64, limit: i64) -> DbResult<Vec<SyncView>> {
+/// Syncs changed after the position `(updated_at, id)`, in that order, at most `limit`, each with its
+/// row id (the live feed's cursor).
+pub async fn changed_after(
+    db: &Db,
+    merchant: MerchantId,
+    after: (i64, i64),
+    limit: i64,
+) -> DbResult<Vec<(i64, SyncView)>> {
+    changes(db, merchant, "(updated_at > $2 OR (updated_at = $2 AND id > $3))", after, limit).await
+}
+
+/// Syncs changed at or after `since` (unix ms), oldest first, at most `limit`.
+pub async fn changed_since(db: &Db, merchant: MerchantId, since: i64, limit: i64) -> DbResult<Vec<(i64, SyncView)>> {
+    changes(db, merchant, "updated_at >= $2 AND $3 >= 0", (since, 0), limit).await
+}
+
+async fn changes(
+    db: &Db,
+    merchant: MerchantId,
+    condition: &str,
+    (at, id): (i64, i64),
+    limit: i64,
+) -> DbResult<Vec<(i64, SyncView)>> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: i64,
+        #[sqlx(flatten)]
+        sync: SyncRow,
+    }
     let sql = format!(
-        "SELECT {SYNC_COLUMNS} FROM klaviyo_syncs WHERE merchant_id = $1 AND updated_at >= $2
-         ORDER BY updated_at, id LIMIT $3"
+        "SELECT id, {SYNC_COLUMNS} FROM klaviyo_syncs WHERE merchant_id = $1 AND {condition}
+         ORDER BY updated_at, id LIMIT $4"
     );
-    let rows: Vec<SyncRow> =
-        on_engine!(db, |pool| sqlx::query_as(&sql).bind(merchant).bind(since).bind(limit).fetch_all(pool).await)
+    let rows: Vec<Row> =
+        on_engine!(db, |pool| sqlx::query_as(&sql).bind(merchant).bind(at).bind(id).bind(limit).fetch_all(pool).await)
             .map_err(db_err)?;
-    Ok(rows.into_iter().map(SyncView::from).collect())
+    Ok(rows.into_iter().map(|r| (r.id, SyncView::from(r.sync))).collect())
 }
 
 /// The newest calls made for an affiliate.

@@ -66,7 +66,8 @@ impl Batch<'_> {
     /// A call failed for these rows: retry later if it may work then, else stop with Klaviyo's word.
     fn failed(&mut self, row: &ClaimedSync, error: &KlaviyoError) -> Outcome {
         let now = now_ms();
-        let attempts = row.attempts + 1;
+        // Being throttled is Klaviyo pacing us, not the sync failing: it doesn't use up attempts.
+        let attempts = if matches!(error, KlaviyoError::Throttled { .. }) { row.attempts } else { row.attempts + 1 };
         let outcome = if !error.is_retryable() {
             self.settle(row, SyncState::Failed, Some(error.merchant_message()))
         } else if attempts >= i64::from(self.settings.max_attempts) {
@@ -178,14 +179,20 @@ impl Batch<'_> {
             self.fail_open(&mut work, &e);
             return Self::finish(work);
         }
+        // A refusal here stops only the rows being added; subscribes already accepted go on to
+        // verification.
+        let mut refused: Option<KlaviyoError> = None;
         for chunk in add.chunks(MAX_LIST_MEMBERSHIP) {
             let ids: Vec<i64> = chunk.iter().map(|(i, _)| work[*i].row.id).collect();
             let profiles: Vec<String> = chunk.iter().map(|(_, p)| p.clone()).collect();
-            let result =
-                self.calls.run(Operation::AddToList, &ids, || client.add_to_list(key, list_id, &profiles)).await;
-            if let Err(e) = result {
-                self.fail_open(&mut work, &e);
-                return Self::finish(work);
+            if refused.is_none() {
+                let call = || client.add_to_list(key, list_id, &profiles);
+                refused = self.calls.run(Operation::AddToList, &ids, call).await.err();
+            }
+            if let Some(e) = refused.clone() {
+                for (i, _) in chunk {
+                    work[*i].outcome = Some(self.failed(&work[*i].row.clone(), &e));
+                }
             }
         }
 
@@ -397,11 +404,22 @@ impl Batch<'_> {
                 self.error = Some(e);
                 return Self::finish(work);
             }
-            // Could not look this time: look again later, without spending an attempt.
+            // Could not look this time: look again later. Past the verification window each failed
+            // look counts as an attempt, so a read that never works ends in a visible state.
+            let max = i64::from(self.settings.max_attempts);
             for w in &mut work {
                 let mut o = base(&w.row);
-                o.due_at = Some(now + ms(plan::retry_delay(w.row.checks, e.retry_after())));
                 o.checks = w.row.checks + 1;
+                o.due_at = Some(now + ms(plan::retry_delay(w.row.checks, e.retry_after())));
+                let overdue = w.row.state == SyncState::Verifying.as_str() && now >= w.row.verify_until.unwrap_or(0);
+                if overdue {
+                    o.attempts = w.row.attempts + 1;
+                    if o.attempts >= max {
+                        o.state = SyncState::Failed;
+                        o.reason = Some(format!("Gave up reading the result back: {}", e.merchant_message()));
+                        o.due_at = None;
+                    }
+                }
                 w.outcome = Some(o);
             }
             self.error = Some(e);
@@ -447,7 +465,26 @@ impl Batch<'_> {
                         .into(),
                 );
                 let sent = row.sent_at.unwrap_or(now);
-                o.due_at = (now < sent + ms(CONFIRMATION_WINDOW)).then_some(now + ms(CONFIRMATION_RECHECK));
+                if now < sent + ms(CONFIRMATION_WINDOW) {
+                    o.due_at = Some(now + ms(CONFIRMATION_RECHECK));
+                } else {
+                    o.state = SyncState::Failed;
+                    o.reason = Some(
+                        "The affiliate never confirmed the double opt-in email (a week has passed). \"Retry now\" \
+                         sends a new confirmation email."
+                            .into(),
+                    );
+                    o.due_at = None;
+                }
+            } else if subscribed && now >= row.verify_until.unwrap_or(0) {
+                // Subscribed and in the list; only Klaviyo's import of the names is still pending.
+                // Consent is what the sync promises, so it is done; the cleared hash makes the next
+                // sync write the names again.
+                o.state = SyncState::Succeeded;
+                o.reason = None;
+                o.due_at = None;
+                o.import_job_id = None;
+                o.fields_hash = None;
             } else if now < row.verify_until.unwrap_or(0) {
                 o.state = SyncState::Verifying;
                 o.checks = row.checks + 1;

@@ -86,7 +86,7 @@ pub struct Engine {
     pacer: Pacer,
     signals: SyncSignals,
     settings: Settings,
-    /// Names this instance's leases.
+    /// Names this instance's leases (each claim adds a number).
     owner: String,
 }
 
@@ -116,11 +116,16 @@ impl Engine {
     pub async fn run(self) {
         tracing::info!(owner = %self.owner, "Klaviyo sync worker started");
         let slots = Arc::new(Semaphore::new(CONCURRENT_BATCHES));
+        let mut claims: u64 = 0;
         loop {
             let Ok(slot) = slots.clone().acquire_owned().await else { return };
             let now = now_ms();
             let lease_until = now + millis(self.settings.lease);
-            let claimed = match store::claim(&self.db, &self.owner, now, lease_until, CLAIM_LIMIT).await {
+            // Each claim has its own token, so a task whose lease ran out can't save over the task
+            // that took its rows next, in this instance or another.
+            claims += 1;
+            let token = format!("{}#{claims}", self.owner);
+            let claimed = match store::claim(&self.db, &token, now, lease_until, CLAIM_LIMIT).await {
                 Ok(rows) => rows,
                 Err(error) => {
                     tracing::warn!(%error, "could not claim sync rows");
@@ -138,16 +143,28 @@ impl Engine {
                 continue;
             }
             let engine = self.clone();
+            // Groups not started while a third of the lease is left are given back, not worked late.
+            let start_by = lease_until - millis(self.settings.lease) / 3;
             tokio::spawn(async move {
-                for group in groups(claimed) {
-                    engine.work(group).await;
+                let mut groups = groups(claimed).into_iter();
+                for group in groups.by_ref() {
+                    if now_ms() > start_by {
+                        let rest: Vec<i64> =
+                            std::iter::once(group).chain(groups.by_ref()).flat_map(|g| g.rows).map(|r| r.id).collect();
+                        if let Err(error) = store::release(&engine.db, &token, &rest).await {
+                            tracing::warn!(%error, "could not give rows back; they return after the lease");
+                        }
+                        engine.signals.work.notify_one();
+                        break;
+                    }
+                    engine.work(&token, group).await;
                 }
                 drop(slot);
             });
         }
     }
 
-    async fn work(&self, group: Group) {
+    async fn work(&self, token: &str, group: Group) {
         let merchant = group.merchant;
         let count = group.rows.len();
         let (key, connection) = match self.connections.key(merchant).await {
@@ -169,7 +186,7 @@ impl Engine {
                     }
                 };
                 let outcomes: Vec<Outcome> = group.rows.iter().map(|r| stopped(r, &reason)).collect();
-                self.save(merchant, &outcomes, &[], Some(reason)).await;
+                self.save(token, merchant, &outcomes, &[], Some(reason)).await;
                 return;
             }
         };
@@ -204,12 +221,19 @@ impl Engine {
             merchant.id = %merchant, rows = count, sending = group.sending, calls = log.len(),
             elapsed_ms = started.elapsed().as_millis() as u64, "sync batch worked"
         );
-        self.save(merchant, &outcomes, &log, error.map(|e| e.merchant_message())).await;
+        self.save(token, merchant, &outcomes, &log, error.map(|e| e.merchant_message())).await;
     }
 
-    async fn save(&self, merchant: MerchantId, outcomes: &[Outcome], log: &[store::LogRow], error: Option<String>) {
+    async fn save(
+        &self,
+        token: &str,
+        merchant: MerchantId,
+        outcomes: &[Outcome],
+        log: &[store::LogRow],
+        error: Option<String>,
+    ) {
         let now = now_ms();
-        match store::finish(&self.db, &self.owner, outcomes, log, now).await {
+        match store::finish(&self.db, token, outcomes, log, now).await {
             Ok(updated) if updated < outcomes.len() as u64 => {
                 tracing::info!(
                     lost = outcomes.len() as u64 - updated,
