@@ -476,37 +476,38 @@ impl Batch<'_> {
                     );
                     o.due_at = None;
                 }
-            } else if subscribed && now >= row.verify_until.unwrap_or(0) {
-                // Subscribed and in the list; only Klaviyo's import of the names is still pending.
-                // Consent is what the sync promises, so it is done; the cleared hash makes the next
-                // sync write the names again.
-                o.state = SyncState::Succeeded;
-                o.reason = None;
-                o.due_at = None;
-                o.import_job_id = None;
-                o.fields_hash = None;
             } else if now < row.verify_until.unwrap_or(0) {
                 o.state = SyncState::Verifying;
                 o.checks = row.checks + 1;
                 o.due_at = Some(now + ms(plan::check_delay(o.checks)));
             } else if row.attempts >= i64::from(self.settings.max_attempts) {
                 o.state = SyncState::Failed;
-                o.reason = Some(format!(
-                    "Klaviyo accepted the subscription {} times but never applied it. Check the list in Klaviyo, \
-                     then retry.",
-                    row.attempts
-                ));
+                o.reason = Some(if subscribed {
+                    format!(
+                        "Subscribed and in the list, but Klaviyo never finished importing the names ({} tries). \
+                         Retry to send them again.",
+                        row.attempts
+                    )
+                } else {
+                    format!(
+                        "Klaviyo accepted the subscription {} times but never applied it. Check the list in \
+                         Klaviyo, then retry.",
+                        row.attempts
+                    )
+                });
                 o.due_at = None;
             } else {
                 // Accepted (202) but not applied in time: jobs can be lost, so send again. Sending
-                // reads state first, so nothing is duplicated or regressed.
+                // reads state first, so nothing is duplicated or regressed (a subscribed affiliate
+                // only gets the names again).
                 if job_pending {
                     o.import_job_id = None;
                     o.fields_hash = None;
                 }
                 o.state = SyncState::Retrying;
+                let what = if subscribed { "importing the names" } else { "applying the subscription" };
                 o.reason = Some(format!(
-                    "Klaviyo had not applied the subscription after {} s; sending it again.",
+                    "Klaviyo had not finished {what} after {} s; sending again.",
                     self.settings.verify_timeout.as_secs()
                 ));
                 o.due_at = Some(now + ms(plan::retry_delay(row.attempts, None)));
