@@ -41,7 +41,8 @@ fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-fn base(row: &ClaimedSync) -> Outcome {
+/// The row's outcome as it stands, for a step to change.
+pub(super) fn base(row: &ClaimedSync) -> Outcome {
     Outcome {
         id: row.id,
         state: SyncState::parse(&row.state).unwrap_or(SyncState::Queued),
@@ -310,10 +311,7 @@ impl Batch<'_> {
                         break;
                     }
                     Err(e @ KlaviyoError::Invalid { .. }) => {
-                        let bad = match &e {
-                            KlaviyoError::Invalid { pointer, .. } => plan::bad_row(pointer.as_deref()),
-                            _ => None,
-                        };
+                        let bad = invalid_row(&e);
                         let Some(bad) = bad.filter(|b| *b < chunk.len()) else { return Err(e) };
                         let (i, _, _) = chunk.remove(bad);
                         work[i].outcome = Some(self.failed(&work[i].row.clone(), &e));
@@ -349,10 +347,7 @@ impl Batch<'_> {
                         break;
                     }
                     Err(e @ KlaviyoError::Invalid { .. }) => {
-                        let bad = match &e {
-                            KlaviyoError::Invalid { pointer, .. } => plan::bad_row(pointer.as_deref()),
-                            _ => None,
-                        };
+                        let bad = invalid_row(&e);
                         let Some(bad) = bad.filter(|b| *b < chunk.len()) else { return Err(e) };
                         let i = chunk.remove(bad);
                         work[i].outcome = Some(self.failed(&work[i].row.clone(), &e));
@@ -553,6 +548,14 @@ impl Batch<'_> {
             states.insert(job_id, state);
         }
         states
+    }
+}
+
+/// The row of a batch that an `invalid` refusal points at, if it names one.
+fn invalid_row(error: &KlaviyoError) -> Option<usize> {
+    match error {
+        KlaviyoError::Invalid { pointer, .. } => plan::bad_row(pointer.as_deref()),
+        _ => None,
     }
 }
 

@@ -257,20 +257,7 @@ impl Engine {
 
 /// A row stopped before any call was made (no key): failed, with the reason.
 fn stopped(row: &ClaimedSync, reason: &str) -> Outcome {
-    Outcome {
-        id: row.id,
-        state: SyncState::Failed,
-        reason: Some(reason.to_owned()),
-        attempts: row.attempts,
-        checks: row.checks,
-        due_at: None,
-        sent_at: row.sent_at,
-        verify_until: row.verify_until,
-        list_opt_in: row.list_opt_in.clone(),
-        import_job_id: row.import_job_id.clone(),
-        profile_id: row.profile_id.clone(),
-        fields_hash: row.fields_hash.clone(),
-    }
+    Outcome { state: SyncState::Failed, reason: Some(reason.to_owned()), due_at: None, ..batch::base(row) }
 }
 
 /// Splits claimed rows by merchant, list and phase (sending or verifying).
