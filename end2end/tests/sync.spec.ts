@@ -64,3 +64,69 @@ test("an approved affiliate shows as In Klaviyo live, with the calls made for it
   await expect(log).toContainText("GET /api/lists/{id}/profiles");
   expect(errors).toEqual([]);
 });
+
+/** The fake Klaviyo's control API (scripts/test.sh starts it in demo mode on port 3100). */
+const FAKE = process.env.FAKE_KLAVIYO_URL ?? "http://127.0.0.1:3100";
+
+test("affiliates approved before Klaviyo are synced with one click, and a failed sync is retried from its page", async ({
+  page,
+  browser,
+  baseURL,
+}) => {
+  const errors = collectPageErrors(page);
+  await signUp(page, `Late Shop ${uniqueId()}`, uniqueEmail("late"), PASSWORD);
+  const call = async (endpoint: string, data: unknown) => {
+    const response = await page.request.post(`/api/${endpoint}`, { headers: { "content-type": "application/json" }, data });
+    expect(response.status(), await response.text()).toBe(200);
+    return response.json();
+  };
+  const campaign = await createCampaign(page, { name: `Late ${uniqueId()}`, pitch: "Earn with us.", terms: "Be nice." });
+  const email = uniqueEmail("bo");
+  const visitor = await openWithoutJavaScript(browser, baseURL);
+  try {
+    await visitor.page.goto(campaign.landingPath);
+    expect((await submitApplication(visitor.page, { name: "Bo Lind", email })).status()).toBe(200);
+  } finally {
+    await visitor.context.close();
+  }
+  const queue = (await call("approval_queue", { filter: {} })) as { items: { id: number; email: string }[] };
+  const id = queue.items.find((item) => item.email === email)?.id;
+  expect(id).toBeDefined();
+  await call("decide_applications", { ids: [id], decision: "approve" });
+
+  // Klaviyo comes later, with a list of its own that is then deleted in Klaviyo.
+  const list = `E2E${uniqueId().slice(-6).toUpperCase()}`;
+  const created = await page.request.post(`${FAKE}/_fake/accounts/DEMO01/lists`, { data: { id: list, name: `Late ${list}` } });
+  expect(created.status()).toBe(201);
+  await call("connect_klaviyo", { key: "pk_demo_rekomi_full_access_0001", confirm_account_id: null });
+  await call("choose_default_list", { list_id: list });
+  expect((await page.request.delete(`${FAKE}/_fake/accounts/DEMO01/lists/${list}`)).status()).toBe(204);
+
+  await page.goto("/app/queue");
+  const panel = page.getByTestId("sync-health");
+  await expect(panel).toContainText("1 approved affiliate(s) were never synced");
+  const row = queueRow(page, email);
+  await untilHydrated(async () => {
+    if ((await row.locator("[data-sync-state]").count()) > 0) return;
+    await page.getByRole("tab", { name: /^All/ }).click({ timeout: 2_000 });
+    await expect(row).toHaveCount(1, { timeout: 2_000 });
+    if (await panel.getByRole("button", { name: "Sync all approved" }).isVisible()) {
+      await panel.getByRole("button", { name: "Sync all approved" }).click({ timeout: 2_000 });
+    }
+    await expect(row.locator("[data-sync-state]")).toHaveCount(1, { timeout: 3_000 });
+  });
+  await expect(row.locator("[data-sync-state]")).toHaveAttribute("data-sync-state", "failed", { timeout: 15_000 });
+  await expect(page.getByTestId("last-sync-error")).toBeVisible();
+
+  await row.getByRole("link", { name: "Bo Lind" }).click();
+  await expect(page.locator(".sync-reason")).toContainText(`The Klaviyo list ${list} no longer exists`);
+  // The merchant restores the list in Klaviyo, then retries from the affiliate's page.
+  expect((await page.request.post(`${FAKE}/_fake/accounts/DEMO01/lists`, { data: { id: list, name: `Late ${list}` } })).status()).toBe(201);
+  await untilHydrated(async () => {
+    if ((await page.getByRole("button", { name: "Retry now" }).count()) === 0) return;
+    await page.getByRole("button", { name: "Retry now" }).click({ timeout: 2_000 });
+    await expect(page.getByRole("button", { name: "Retry now" })).toHaveCount(0, { timeout: 5_000 });
+  });
+  await expect(page.getByTestId("affiliate-sync")).toContainText("In Klaviyo", { timeout: 15_000 });
+  expect(errors).toEqual([]);
+});

@@ -27,6 +27,8 @@ pub struct Batch<'a> {
     pub calls: Calls,
     /// The first error that stopped some rows, for the health panel.
     pub error: Option<KlaviyoError>,
+    /// What to show for it when Rekomi can say more than Klaviyo's error does.
+    pub error_message: Option<String>,
     /// Set when a subscribe was accepted, proving the key's write permissions.
     pub subscribe_accepted: bool,
 }
@@ -121,10 +123,10 @@ impl Batch<'_> {
         let (client, key, list_id) = (self.client, self.key, self.list_id);
         let list = match self.calls.run(Operation::GetList, &ids, || client.list(key, list_id)).await {
             Ok(list) => list,
-            Err(KlaviyoError::NotFound { .. }) => {
-                let reason = format!(
-                    "The Klaviyo list {list_id} no longer exists. Choose another list on the Klaviyo page, then retry."
-                );
+            Err(e @ KlaviyoError::NotFound { .. }) => {
+                let reason = list_gone(list_id);
+                self.error = Some(e);
+                self.error_message = Some(reason.clone());
                 for w in work.iter_mut().filter(|w| w.outcome.is_none()) {
                     w.outcome = Some(self.settle(&w.row, SyncState::Failed, Some(reason.clone())));
                 }
@@ -388,15 +390,14 @@ impl Batch<'_> {
         if let Some(e) = read_error {
             if matches!(e, KlaviyoError::NotFound { .. }) || !e.is_retryable() {
                 let reason = match e {
-                    KlaviyoError::NotFound { .. } => format!(
-                        "The Klaviyo list {list_id} no longer exists. Choose another list on the Klaviyo page, then retry."
-                    ),
+                    KlaviyoError::NotFound { .. } => list_gone(list_id),
                     ref other => other.merchant_message(),
                 };
                 for w in &mut work {
                     w.outcome = Some(self.settle(&w.row, SyncState::Failed, Some(reason.clone())));
                 }
                 self.error = Some(e);
+                self.error_message = Some(reason);
                 return Self::finish(work);
             }
             // Could not look this time: look again later. Past the verification window each failed
@@ -549,6 +550,10 @@ impl Batch<'_> {
         }
         states
     }
+}
+
+fn list_gone(list_id: &str) -> String {
+    format!("The Klaviyo list {list_id} no longer exists. Choose another list on the Klaviyo page, then retry.")
 }
 
 /// The row of a batch that an `invalid` refusal points at, if it names one.

@@ -197,6 +197,7 @@ impl Engine {
             settings: &self.settings,
             calls: Calls::new(self.pacer.clone(), connection.account_id.clone(), merchant),
             error: None,
+            error_message: None,
             subscribe_accepted: false,
         };
         let started = std::time::Instant::now();
@@ -221,7 +222,8 @@ impl Engine {
             merchant.id = %merchant, rows = count, sending = group.sending, calls = log.len(),
             elapsed_ms = started.elapsed().as_millis() as u64, "sync batch worked"
         );
-        self.save(token, merchant, &outcomes, &log, error.map(|e| e.merchant_message())).await;
+        let message = batch.error_message.take().or_else(|| error.map(|e| e.merchant_message()));
+        self.save(token, merchant, &outcomes, &log, message).await;
     }
 
     async fn save(

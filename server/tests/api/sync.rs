@@ -393,3 +393,31 @@ async fn the_live_feed_streams_sync_changes_to_the_signed_in_merchant_only() {
     assert!(text.contains("event: sync"));
     assert!(text.contains(&format!("\"affiliate_id\":{}", ana.id)), "{text}");
 }
+
+#[tokio::test]
+async fn a_list_deleted_in_klaviyo_fails_the_sync_with_what_to_do_and_retry_recovers_it() {
+    let app = spawn_app().await;
+    account(&app);
+    let (merchant, landing) = set_up(&app, "Trail Shop", KEY, SINGLE).await;
+    let ana = apply(&merchant, &landing, "Ana Silva", "ana@example.com").await;
+    let removed =
+        app.klaviyo.world.lock().expect("world").accounts.get_mut("SYNC01").expect("acct").lists.remove(SINGLE);
+    approve(&merchant, &ana).await;
+    let failed = wait_for(&merchant, &ana, SyncState::Failed).await;
+    assert!(failed.reason.as_deref().is_some_and(|r| r.contains("AFFIL1 no longer exists")), "{failed:?}");
+    let health: SyncHealth = merchant.call("sync_health", json!({})).await.expect("health");
+    assert!(health.last_error.is_some_and(|e| e.contains("no longer exists")));
+
+    let list = removed.expect("the list existed");
+    app.klaviyo
+        .world
+        .lock()
+        .expect("world")
+        .accounts
+        .get_mut("SYNC01")
+        .expect("acct")
+        .lists
+        .insert(SINGLE.into(), list);
+    let _: Vec<SyncView> = merchant.call("retry_sync", json!({"affiliate": ana.id})).await.expect("retried");
+    wait_for(&merchant, &ana, SyncState::Succeeded).await;
+}
