@@ -52,6 +52,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("queue") view=pages::queue::ApprovalQueue/>
                     <Route path=path!("affiliates/:id") view=pages::affiliate::AffiliatePage/>
                     <Route path=path!("klaviyo") view=pages::klaviyo::KlaviyoSettings/>
+                    <Route path=path!("invites") view=pages::invites::InvitesPage/>
+                    <Route path=path!("import") view=pages::import::ImportPage/>
                 </ParentRoute>
             </Routes>
         </Router>

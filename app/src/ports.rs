@@ -3,8 +3,9 @@
 //! the tests call the same services directly.
 
 use crate::api::views::{
-    AffiliateDetail, CampaignView, ChosenList, ConnectOutcome, ConnectionView, DecisionOutcome, KlaviyoListView,
-    KlaviyoOverview, QueueFilter, QueuePage, SessionView, SyncHealth, SyncView,
+    AffiliateDetail, CampaignView, ChosenList, ConnectOutcome, ConnectionView, DecisionOutcome, ImportReport,
+    InvitePreview, InviteRequest, InviteView, InvitesSent, KlaviyoListView, KlaviyoOverview, QueueFilter, QueuePage,
+    SessionView, SyncHealth, SyncView,
 };
 use crate::domain::affiliate::Decision;
 use crate::domain::{AffiliateId, CampaignForm, CampaignId};
@@ -89,6 +90,22 @@ pub trait SyncPort: Send + Sync {
     async fn sync_all_approved(&self, who: &SignedIn) -> Result<u64, AppError>;
 }
 
+#[async_trait]
+pub trait InvitePort: Send + Sync {
+    async fn preview(&self, who: &SignedIn, request: InviteRequest) -> Result<InvitePreview, AppError>;
+    async fn send(&self, who: &SignedIn, request: InviteRequest) -> Result<InvitesSent, AppError>;
+    async fn list(&self, who: &SignedIn) -> Result<Vec<InviteView>, AppError>;
+    async fn resend(&self, who: &SignedIn, id: i64) -> Result<InviteView, AppError>;
+    async fn revoke(&self, who: &SignedIn, id: i64) -> Result<InviteView, AppError>;
+}
+
+/// Uploading and confirming go through streaming routes; these are the reads.
+#[async_trait]
+pub trait ImportPort: Send + Sync {
+    async fn list(&self, who: &SignedIn) -> Result<Vec<ImportReport>, AppError>;
+    async fn get(&self, who: &SignedIn, id: i64) -> Result<ImportReport, AppError>;
+}
+
 /// Everything the server functions can reach.
 #[derive(Clone)]
 pub struct Ports {
@@ -97,4 +114,6 @@ pub struct Ports {
     pub affiliates: Arc<dyn AffiliatePort>,
     pub klaviyo: Arc<dyn KlaviyoPort>,
     pub sync: Arc<dyn SyncPort>,
+    pub invites: Arc<dyn InvitePort>,
+    pub imports: Arc<dyn ImportPort>,
 }

@@ -19,7 +19,7 @@ const FULL_KEY = "pk_demo_rekomi_full_access_0001";
 const NO_SUBSCRIPTIONS_KEY = "pk_demo_rekomi_no_subscriptions_1";
 const MISSING_SUBSCRIPTIONS =
   "This key is missing the Subscriptions Full permission. In Klaviyo, open Settings → API keys, edit the key " +
-  "(or create a new one) with Accounts Read, Lists Full, Profiles Full and Subscriptions Full, then paste it here.";
+  "(or create a new one) with Accounts Read, Lists Full, Profiles Full, Subscriptions Full and Events Full, then paste it here.";
 
 /** Every server-function answer the page received, to prove none carries a key. */
 function recordApiAnswers(page: Page): string[] {

@@ -3,6 +3,7 @@
 pub mod config;
 pub mod fake_klaviyo;
 pub mod klaviyo;
+pub mod links;
 pub mod routes;
 pub mod secrets;
 pub mod services;

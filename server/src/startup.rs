@@ -2,9 +2,11 @@
 //! SIGINT/SIGTERM. Tests build it with port 0 and their own configuration.
 
 use crate::config::Config;
-use crate::routes::{client_ip, health, join, same_origin, sync_events};
+use crate::links::LinkSigner;
+use crate::routes::{client_ip, health, imports, join, same_origin, sync_events};
 use crate::secrets::Sealer;
 use crate::services::accounts::Accounts;
+use crate::services::invites::Invites;
 use crate::services::klaviyo::KlaviyoConnections;
 use crate::services::rate_limit::IpRateLimiter;
 use crate::services::Services;
@@ -12,9 +14,10 @@ use crate::store::{now_ms, Db};
 use crate::sync::{Engine, SyncSignals};
 use anyhow::Context;
 use app::{shell, App};
+use axum::extract::DefaultBodyLimit;
 use axum::extract::FromRef;
 use axum::http::{header, HeaderValue};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{middleware, Router};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -49,6 +52,13 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let db = Db::connect(&config.database_url).await?;
         crate::services::accounts::warm_up().await?;
+        let listener =
+            TcpListener::bind(config.addr).await.with_context(|| format!("could not listen on {}", config.addr))?;
+        // Links in emails must be absolute: the public address, or where this instance listens.
+        let public_base = config.public_url.clone().unwrap_or_else(|| match listener.local_addr() {
+            Ok(addr) => format!("http://{addr}"),
+            Err(_) => format!("http://{}", config.addr),
+        });
         let services = Services {
             accounts: Accounts::new(
                 db.clone(),
@@ -63,11 +73,10 @@ impl Application {
                 config.klaviyo_tests_per_minute,
             ),
             sync: SyncSignals::default(),
+            invites: Invites { signer: LinkSigner::new(&config.secret_key.0), public_base },
             db,
         };
         let router = router(&config, services.clone());
-        let listener =
-            TcpListener::bind(config.addr).await.with_context(|| format!("could not listen on {}", config.addr))?;
         Ok(Self { listener, router, services, sync: config.sync.clone() })
     }
 
@@ -86,15 +95,17 @@ impl Application {
     /// Serves until SIGINT or SIGTERM, finishing requests in flight.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let housekeeping = tokio::spawn(housekeeping(self.services.clone()));
-        let worker = self.sync.worker.then(|| {
+        let workers = self.sync.worker.then(|| {
             let s = &self.services;
-            tokio::spawn(Engine::new(s.db.clone(), s.klaviyo.clone(), s.sync.clone(), self.sync.clone()).run())
+            let engine = Engine::new(s.db.clone(), s.klaviyo.clone(), s.sync.clone(), self.sync.clone());
+            (tokio::spawn(engine.events().run()), tokio::spawn(engine.run()))
         });
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown_signal()).await;
         housekeeping.abort();
-        if let Some(worker) = worker {
-            worker.abort();
+        if let Some((events, sync)) = workers {
+            events.abort();
+            sync.abort();
         }
         self.services.db.close().await;
         served.context("the HTTP server stopped with an error")
@@ -111,6 +122,11 @@ fn router(config: &Config, services: Services) -> Router {
         .route("/join/{merchant}/{campaign}", get(join::show).post(join::submit))
         .route("/healthz", get(health::healthz))
         .route("/api/sync/events", get(sync_events::stream))
+        .route(
+            "/api/imports/upload",
+            post(imports::upload).layer(DefaultBodyLimit::max(crate::services::imports::MAX_FILE_BYTES + 1)),
+        )
+        .route("/api/imports/{id}/confirm", post(imports::confirm))
         .leptos_routes_with_context(&state, routes, move || provide_context(ports.clone()), {
             let leptos = leptos.clone();
             move || shell(leptos.clone())

@@ -5,6 +5,8 @@
 pub mod accounts;
 pub mod affiliates;
 pub mod campaigns;
+pub mod imports;
+pub mod invites;
 pub mod klaviyo;
 pub mod sync;
 pub mod views;

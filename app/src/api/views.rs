@@ -264,3 +264,198 @@ pub struct AffiliateDetail {
     /// Newest first, at most a few hundred entries.
     pub log: Vec<SyncLogEntry>,
 }
+
+/// Where an invite stands, as the merchant's list shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InviteStatus {
+    Sent,
+    Opened,
+    Accepted,
+    Expired,
+    Revoked,
+}
+
+impl InviteStatus {
+    pub const ALL: [Self; 5] = [Self::Sent, Self::Opened, Self::Accepted, Self::Expired, Self::Revoked];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sent => "sent",
+            Self::Opened => "opened",
+            Self::Accepted => "accepted",
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Sent => "Sent",
+            Self::Opened => "Opened",
+            Self::Accepted => "Accepted",
+            Self::Expired => "Expired",
+            Self::Revoked => "Revoked",
+        }
+    }
+
+    /// Still usable: it can be resent or revoked.
+    pub fn live(self) -> bool {
+        matches!(self, Self::Sent | Self::Opened)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteView {
+    pub id: i64,
+    pub campaign_id: CampaignId,
+    pub campaign_name: String,
+    pub email: String,
+    pub full_name: Option<String>,
+    pub status: InviteStatus,
+    /// The link to copy, while the invite can still be used.
+    pub link: Option<String>,
+    pub source: String,
+    pub sends: i64,
+    pub sent_at: i64,
+    pub expires_at: i64,
+    pub opened_at: Option<i64>,
+    pub accepted_at: Option<i64>,
+    /// The Klaviyo event that delivers it: `queued`, `sent`, `retrying`, `failed`, or `none` when
+    /// Klaviyo was not connected (then the link is shared by hand).
+    pub delivery: String,
+    pub delivery_note: Option<String>,
+}
+
+/// One line of the people to invite, checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteRowCheck {
+    pub line: u64,
+    pub email: String,
+    pub name: Option<String>,
+    /// Why this line will not be invited; `None` means it is ready.
+    pub problem: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitePreview {
+    pub rows: Vec<InviteRowCheck>,
+    pub ready: u64,
+    pub problems: u64,
+    /// Whether Klaviyo will deliver them (connected), or the links must be shared by hand.
+    pub klaviyo_connected: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitesSent {
+    pub sent: u64,
+    /// Lines not invited, with why.
+    pub skipped: Vec<InviteRowCheck>,
+    pub klaviyo_connected: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteRequest {
+    pub campaign: CampaignId,
+    /// One person a line: `email`, `email, name`, `name, email`, `Name <email>`, or pasted
+    /// spreadsheet columns. A header line is skipped.
+    pub people: String,
+    /// Days until the links expire (1 to 90).
+    pub expires_days: u16,
+}
+
+/// How imported affiliates consented to the program terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConsentMode {
+    /// They accepted the terms elsewhere (in Rewardful); the import is recorded as the consent.
+    Elsewhere,
+    /// Each one gets an invite to accept the terms; only then are they subscribed in Klaviyo.
+    Ask,
+}
+
+impl ConsentMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Elsewhere => "elsewhere",
+            Self::Ask => "ask",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "elsewhere" => Some(Self::Elsewhere),
+            "ask" => Some(Self::Ask),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportColumnView {
+    pub header: String,
+    /// What Rekomi reads from it; `None`: ignored.
+    pub field: Option<String>,
+}
+
+/// A row that will not be imported: its line, the column (as the file names it) and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportIssue {
+    pub line: u64,
+    pub column: String,
+    pub email: Option<String>,
+    pub reason: String,
+}
+
+/// What will happen (dry run) or happened to a row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportSample {
+    pub line: u64,
+    pub email: String,
+    /// `create`, `update` or `unchanged`.
+    pub action: String,
+    pub detail: String,
+}
+
+/// The dry run of an uploaded file, or what its import did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportReport {
+    pub id: i64,
+    pub filename: String,
+    /// `ready` (dry run shown), `imported`, or `rejected` (a problem with the whole file).
+    pub state: String,
+    pub file_error: Option<String>,
+    pub campaign_name: String,
+    pub consent_mode: ConsentMode,
+    pub rows: u64,
+    pub create: u64,
+    pub update: u64,
+    pub unchanged: u64,
+    pub errors: u64,
+    /// Invites to accept the terms that the import sends (consent mode "ask").
+    pub invites: u64,
+    pub columns: Vec<ImportColumnView>,
+    pub unknown_columns: Vec<String>,
+    pub issues: Vec<ImportIssue>,
+    /// Issues beyond those listed.
+    pub more_issues: u64,
+    pub samples: Vec<ImportSample>,
+    pub created_at: i64,
+    pub imported_at: Option<i64>,
+}
+
+/// A line of the NDJSON stream the upload and confirm endpoints answer with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImportProgress {
+    /// `done` of `total` (bytes while checking, rows while importing).
+    Progress {
+        phase: String,
+        done: u64,
+        total: u64,
+    },
+    Report(Box<ImportReport>),
+    Error {
+        message: String,
+    },
+}

@@ -3,4 +3,5 @@
 pub mod form;
 pub mod live_sync;
 pub mod state_badge;
+pub mod streaming;
 pub mod sync_panel;

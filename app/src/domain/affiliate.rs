@@ -79,6 +79,8 @@ pub struct ApplicationForm {
     /// (autofill ignores `autocomplete="off"` and would fill a field called "company"), which would
     /// silently drop real applicants.
     pub rk_trap: String,
+    /// The signed invite token when the form was opened from an invite link.
+    pub invite: String,
 }
 
 /// An application that passed every check; the applicant accepted the terms.

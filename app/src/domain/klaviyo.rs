@@ -68,12 +68,18 @@ pub enum KeyScope {
     ListsFull,
     ProfilesFull,
     SubscriptionsFull,
+    EventsFull,
 }
 
 impl KeyScope {
     /// What Rekomi asks for, in the order Klaviyo's key screen lists them.
-    pub const REQUIRED: [KeyScope; 4] =
-        [KeyScope::AccountsRead, KeyScope::ListsFull, KeyScope::ProfilesFull, KeyScope::SubscriptionsFull];
+    pub const REQUIRED: [KeyScope; 5] = [
+        KeyScope::AccountsRead,
+        KeyScope::ListsFull,
+        KeyScope::ProfilesFull,
+        KeyScope::SubscriptionsFull,
+        KeyScope::EventsFull,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -81,6 +87,7 @@ impl KeyScope {
             KeyScope::ListsFull => "Lists Full",
             KeyScope::ProfilesFull => "Profiles Full",
             KeyScope::SubscriptionsFull => "Subscriptions Full",
+            KeyScope::EventsFull => "Events Full",
         }
     }
 
@@ -91,6 +98,7 @@ impl KeyScope {
             KeyScope::ListsFull => "to show your lists and add approved affiliates to one",
             KeyScope::ProfilesFull => "to create or update each affiliate's profile (email, name)",
             KeyScope::SubscriptionsFull => "to record each affiliate's email marketing consent",
+            KeyScope::EventsFull => "to send invites and program events that trigger your Klaviyo flows",
         }
     }
 }
@@ -110,7 +118,7 @@ pub fn missing_scopes_message(scopes: &[KeyScope]) -> String {
     let noun = if scopes.len() == 1 { "permission" } else { "permissions" };
     format!(
         "This key is missing the {} {noun}. In Klaviyo, open Settings → API keys, edit the key (or create a new \
-         one) with Accounts Read, Lists Full, Profiles Full and Subscriptions Full, then paste it here.",
+         one) with Accounts Read, Lists Full, Profiles Full, Subscriptions Full and Events Full, then paste it here.",
         scope_list(scopes)
     )
 }
@@ -202,8 +210,8 @@ mod tests {
         assert_eq!(
             missing_scopes_message(&[KeyScope::SubscriptionsFull]),
             "This key is missing the Subscriptions Full permission. In Klaviyo, open Settings → API keys, edit the \
-             key (or create a new one) with Accounts Read, Lists Full, Profiles Full and Subscriptions Full, then \
-             paste it here."
+             key (or create a new one) with Accounts Read, Lists Full, Profiles Full, Subscriptions Full and Events \
+             Full, then paste it here."
         );
     }
 }

@@ -11,6 +11,7 @@ pub mod klaviyo;
 pub mod money;
 pub mod password;
 pub mod person_name;
+pub mod rewardful;
 pub mod slug;
 pub mod sync;
 pub mod text;

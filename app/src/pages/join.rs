@@ -20,7 +20,8 @@ pub struct PublicCampaign {
 #[derive(Debug, Clone)]
 pub enum JoinState {
     /// The form, with what was typed and what was wrong (empty on first view).
-    Form { values: ApplicationForm, errors: FieldErrors },
+    /// `invite` is the token of the invite link the form was opened with: the email is then fixed.
+    Form { values: ApplicationForm, errors: FieldErrors, invite: Option<String> },
     /// Applied; the merchant will review.
     Received { first_name: String },
     /// Approved at once by an auto-approve campaign.
@@ -45,8 +46,8 @@ pub fn JoinPage(campaign: PublicCampaign, state: JoinState, action: String) -> i
                 <li><strong>"Cookie window: "</strong>{format!("{cookie_days} days")}</li>
             </ul>
             {match state {
-                JoinState::Form { values, errors } => view! {
-                    <ApplicationFormView values errors terms terms_version action/>
+                JoinState::Form { values, errors, invite } => view! {
+                    <ApplicationFormView values errors terms terms_version action invite/>
                 }.into_any(),
                 JoinState::Received { first_name } => view! {
                     <section class="outcome" role="status">
@@ -85,7 +86,9 @@ fn ApplicationFormView(
     terms: String,
     terms_version: i64,
     action: String,
+    invite: Option<String>,
 ) -> impl IntoView {
+    let invited = invite.is_some();
     let error = |field: &'static str| {
         errors.get(field).map(|m| view! { <p class="field-error" id=format!("{field}-error")>{m.to_owned()}</p> })
     };
@@ -101,15 +104,17 @@ fn ApplicationFormView(
     });
     view! {
         <form class="apply" method="post" action=action>
-            <h2>"Apply to join"</h2>
+            <h2>{if invited { "Accept your invitation" } else { "Apply to join" }}</h2>
+            {invited.then(|| view! { <p class="muted">"You were invited to this program. Check your details, read the terms and accept them to join."</p> })}
             {summary}
+            {invite.map(|token| view! { <input type="hidden" name="invite" value=token/> })}
             <label for="name">"Full name"</label>
             <input id="name" name="name" autocomplete="name" required value=values.name.clone()
                 aria-invalid=invalid("name") aria-describedby=described("name")/>
             {error("name")}
             <label for="email">"Email"</label>
             <input id="email" name="email" type="email" autocomplete="email" required value=values.email.clone()
-                aria-invalid=invalid("email") aria-describedby=described("email")/>
+                readonly=invited aria-invalid=invalid("email") aria-describedby=described("email")/>
             {error("email")}
             <label for="website">"Website or social handle (optional)"</label>
             <input id="website" name="website" value=values.website.clone() aria-invalid=invalid("website")/>
@@ -133,7 +138,7 @@ fn ApplicationFormView(
                 " I accept the program terms"
             </label>
             {error("accept_terms")}
-            <button type="submit">"Apply"</button>
+            <button type="submit">{if invited { "Accept and join" } else { "Apply" }}</button>
         </form>
     }
 }

@@ -28,6 +28,8 @@ pub fn MerchantLayout() -> impl IntoView {
                                 <span class="brand">"Rekomi"</span>
                                 <A href="/app" exact=true>"Campaigns"</A>
                                 <A href="/app/queue">"Approval queue"</A>
+                                <A href="/app/invites">"Invites"</A>
+                                <A href="/app/import">"Import"</A>
                                 <A href="/app/klaviyo">"Klaviyo"</A>
                             </nav>
                             <div class="who">

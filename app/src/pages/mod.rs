@@ -4,6 +4,8 @@ pub mod affiliate;
 pub mod auth;
 pub mod campaigns;
 pub mod home;
+pub mod import;
+pub mod invites;
 pub mod join;
 pub mod klaviyo;
 pub mod layout;

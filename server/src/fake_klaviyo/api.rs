@@ -281,6 +281,23 @@ fn dispatch(op: Operation, id: &str, account: &mut Account, ctx: &Ctx<'_>, body:
         Operation::Subscribe => consent_job(account, ctx, body, true),
         Operation::Unsubscribe => consent_job(account, ctx, body, false),
         Operation::AddToList | Operation::RemoveFromList => membership(account, ctx, body, id, op),
+        Operation::GetEvents => {
+            only(
+                &ctx.query,
+                &[
+                    "fields[event]",
+                    "fields[metric]",
+                    "fields[profile]",
+                    "filter",
+                    "include",
+                    "page[cursor]",
+                    "page[size]",
+                    "sort",
+                ],
+            )?;
+            page_size(&ctx.query, 200, 1000)?;
+            Ok((StatusCode::OK, Some(json!({ "data": [], "links": ctx.links(None) }))))
+        }
         Operation::CreateEvent => create_event(account, ctx, body),
     }
 }

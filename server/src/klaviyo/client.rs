@@ -220,6 +220,12 @@ impl Client {
         self.call(key, Operation::GetSuppressionJobs, None, &query, None).await.map(drop)
     }
 
+    /// Cheapest call that needs `events:read` (Events Full also grants the write events need).
+    pub async fn probe_events(&self, key: &PrivateKey) -> Result<(), KlaviyoError> {
+        let query = [("page[size]", "1".to_owned()), ("fields[event]", "datetime".to_owned())];
+        self.call(key, Operation::GetEvents, None, &query, None).await.map(drop)
+    }
+
     /// Which of `emails` are members of the list, with their email marketing consent. Emails that
     /// are not members are simply absent from the answer.
     pub async fn list_members(

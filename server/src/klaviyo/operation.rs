@@ -14,11 +14,12 @@ pub enum ApiScope {
     ProfilesWrite,
     SubscriptionsRead,
     SubscriptionsWrite,
+    EventsRead,
     EventsWrite,
 }
 
 impl ApiScope {
-    pub const ALL: [ApiScope; 8] = [
+    pub const ALL: [ApiScope; 9] = [
         ApiScope::AccountsRead,
         ApiScope::ListsRead,
         ApiScope::ListsWrite,
@@ -26,6 +27,7 @@ impl ApiScope {
         ApiScope::ProfilesWrite,
         ApiScope::SubscriptionsRead,
         ApiScope::SubscriptionsWrite,
+        ApiScope::EventsRead,
         ApiScope::EventsWrite,
     ];
 
@@ -38,6 +40,7 @@ impl ApiScope {
             ApiScope::ProfilesWrite => "profiles:write",
             ApiScope::SubscriptionsRead => "subscriptions:read",
             ApiScope::SubscriptionsWrite => "subscriptions:write",
+            ApiScope::EventsRead => "events:read",
             ApiScope::EventsWrite => "events:write",
         }
     }
@@ -53,7 +56,7 @@ impl ApiScope {
             ApiScope::ListsRead | ApiScope::ListsWrite => Some(KeyScope::ListsFull),
             ApiScope::ProfilesRead | ApiScope::ProfilesWrite => Some(KeyScope::ProfilesFull),
             ApiScope::SubscriptionsRead | ApiScope::SubscriptionsWrite => Some(KeyScope::SubscriptionsFull),
-            ApiScope::EventsWrite => None,
+            ApiScope::EventsRead | ApiScope::EventsWrite => Some(KeyScope::EventsFull),
         }
     }
 }
@@ -89,11 +92,12 @@ pub enum Operation {
     Unsubscribe,
     AddToList,
     RemoveFromList,
+    GetEvents,
     CreateEvent,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 16] = [
+    pub const ALL: [Operation; 17] = [
         Operation::GetAccounts,
         Operation::GetLists,
         Operation::GetList,
@@ -109,6 +113,7 @@ impl Operation {
         Operation::Unsubscribe,
         Operation::AddToList,
         Operation::RemoveFromList,
+        Operation::GetEvents,
         Operation::CreateEvent,
     ];
 
@@ -116,7 +121,7 @@ impl Operation {
         use Operation::*;
         match self {
             GetAccounts | GetLists | GetList | GetListProfiles | GetProfiles | GetSuppressionJobs
-            | GetBulkImportJob | GetBulkImportErrors => Method::GET,
+            | GetBulkImportJob | GetBulkImportErrors | GetEvents => Method::GET,
             ProfileImport | CreateProfile | CreateBulkImportJob | Subscribe | Unsubscribe | AddToList | CreateEvent => {
                 Method::POST
             }
@@ -142,7 +147,7 @@ impl Operation {
             Subscribe => "/api/profile-subscription-bulk-create-jobs",
             Unsubscribe => "/api/profile-subscription-bulk-delete-jobs",
             AddToList | RemoveFromList => "/api/lists/{id}/relationships/profiles",
-            CreateEvent => "/api/events",
+            GetEvents | CreateEvent => "/api/events",
         }
     }
 
@@ -171,6 +176,7 @@ impl Operation {
             ProfileImport | CreateProfile => &[ProfilesWrite],
             CreateBulkImportJob | AddToList | RemoveFromList => &[ListsWrite, ProfilesWrite],
             Subscribe | Unsubscribe => &[ListsWrite, ProfilesWrite, SubscriptionsWrite],
+            GetEvents => &[EventsRead],
             CreateEvent => &[EventsWrite],
         }
     }
@@ -180,7 +186,7 @@ impl Operation {
         match self {
             GetAccounts => XS,
             CreateBulkImportJob | GetBulkImportJob | GetBulkImportErrors | AddToList | RemoveFromList => M,
-            CreateEvent => XL,
+            CreateEvent | GetEvents => XL,
             GetLists | GetList | GetListProfiles | GetProfiles | GetSuppressionJobs | ProfileImport | CreateProfile
             | Subscribe | Unsubscribe => L,
         }
@@ -214,6 +220,7 @@ impl Operation {
             Unsubscribe => "unsubscribe profiles",
             AddToList => "add profiles to a list",
             RemoveFromList => "remove profiles from a list",
+            GetEvents => "read events",
             CreateEvent => "record an event",
         }
     }

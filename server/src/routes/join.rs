@@ -3,26 +3,108 @@
 //! typed values and each error in place.
 
 use crate::services::affiliates::{self, AffiliateError, ApplyOutcome};
+use crate::services::invites::{AcceptProblem, LinkProblem};
 use crate::startup::AppState;
 use app::domain::{ApplicationForm, FieldErrors};
+use app::error::AppError;
 use app::pages::join::{JoinPage, JoinState, PublicCampaign};
 use app::ports::ClientIp;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::{Extension, Form};
 use leptos::prelude::*;
 use leptos::tachys::view::RenderHtml;
 
-pub async fn show(State(state): State<AppState>, Path((merchant, campaign)): Path<(String, String)>) -> Response {
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct JoinQuery {
+    invite: Option<String>,
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Path((merchant, campaign)): Path<(String, String)>,
+    Query(query): Query<JoinQuery>,
+) -> Response {
+    if let Some(token) = query.invite.filter(|t| !t.trim().is_empty()) {
+        return show_invite(&state, &merchant, &campaign, &token).await;
+    }
     match affiliates::public_campaign(&state.services.db, &merchant, &campaign).await {
         Ok((_, public)) => {
-            let form = JoinState::Form { values: ApplicationForm::default(), errors: FieldErrors::new() };
+            let form = JoinState::Form { values: ApplicationForm::default(), errors: FieldErrors::new(), invite: None };
             render(StatusCode::OK, public, form, &merchant, &campaign)
         }
         Err(e) => failure(e),
     }
+}
+
+/// The form opened from an invite: the email fixed, the name pre-filled, the invite marked opened.
+async fn show_invite(state: &AppState, merchant: &str, campaign: &str, token: &str) -> Response {
+    let invites = &state.services.invites;
+    match invites.open(&state.services.db, merchant, campaign, token).await {
+        Ok((invite, _, public)) => {
+            invites.mark_opened(&state.services.db, &invite).await;
+            let values = ApplicationForm {
+                email: invite.email.clone(),
+                name: invite.full_name.clone().unwrap_or_default(),
+                ..ApplicationForm::default()
+            };
+            let form = JoinState::Form { values, errors: FieldErrors::new(), invite: Some(token.to_owned()) };
+            render(StatusCode::OK, public, form, merchant, campaign)
+        }
+        Err(problem) => link_problem(problem),
+    }
+}
+
+fn link_problem(problem: LinkProblem) -> Response {
+    match problem {
+        LinkProblem::Internal(e) => {
+            tracing::error!(error = format!("{e:#}"), "invite link check failed");
+            message_page(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", &AppError::internal().message)
+        }
+        LinkProblem::Invalid => message_page(StatusCode::NOT_FOUND, "Invite not found", &problem.to_string()),
+        other => message_page(StatusCode::GONE, "This invite can't be used", &other.to_string()),
+    }
+}
+
+/// A form posted from an invite link.
+async fn submit_invite(state: &AppState, merchant: &str, campaign: &str, form: ApplicationForm) -> Response {
+    let services = &state.services;
+    let token = form.invite.clone();
+    let (invite, row, public) = match services.invites.open(&services.db, merchant, campaign, &token).await {
+        Ok(found) => found,
+        Err(problem) => return link_problem(problem),
+    };
+    let outcome = services.invites.accept(&services.db, &invite, &row, &form).await;
+    let page = match outcome {
+        Ok(ApplyOutcome::Approved { first_name, referral_code }) => {
+            services.sync.queued(row.merchant_id);
+            JoinState::Approved { first_name, referral_code }
+        }
+        Ok(ApplyOutcome::Received { first_name }) => {
+            services.sync.queued(row.merchant_id);
+            JoinState::Received { first_name }
+        }
+        Ok(ApplyOutcome::AlreadyApplied) => JoinState::AlreadyApplied,
+        Err(AcceptProblem::Form(AffiliateError::Invalid(errors))) => {
+            let accept_terms = if errors.get("accept_terms").is_some() { None } else { form.accept_terms.clone() };
+            let values = ApplicationForm { rk_trap: String::new(), accept_terms, email: invite.email.clone(), ..form };
+            let state = JoinState::Form { values, errors, invite: Some(token) };
+            return render(StatusCode::UNPROCESSABLE_ENTITY, public, state, merchant, campaign);
+        }
+        Err(AcceptProblem::Gone { merchant_name }) => {
+            return message_page(
+                StatusCode::GONE,
+                "This invite can't be used",
+                &format!(
+                    "This invite was used, withdrawn or replaced a moment ago. Ask {merchant_name} for a new one."
+                ),
+            )
+        }
+        Err(AcceptProblem::Form(other)) => return failure(other),
+    };
+    render(StatusCode::OK, public, page, merchant, campaign)
 }
 
 pub async fn submit(
@@ -31,6 +113,11 @@ pub async fn submit(
     Path((merchant, campaign)): Path<(String, String)>,
     form: Result<Form<ApplicationForm>, FormRejection>,
 ) -> Response {
+    if let Ok(Form(form)) = &form {
+        if !form.invite.trim().is_empty() {
+            return submit_invite(&state, &merchant, &campaign, form.clone()).await;
+        }
+    }
     let (row, public) = match affiliates::public_campaign(&state.services.db, &merchant, &campaign).await {
         Ok(found) => found,
         Err(e) => return failure(e),
@@ -38,7 +125,7 @@ pub async fn submit(
     let Ok(Form(form)) = form else {
         let mut errors = FieldErrors::new();
         errors.add("form", "The form could not be read. Please fill it in again.");
-        let state = JoinState::Form { values: ApplicationForm::default(), errors };
+        let state = JoinState::Form { values: ApplicationForm::default(), errors, invite: None };
         return render(StatusCode::BAD_REQUEST, public, state, &merchant, &campaign);
     };
     let outcome = affiliates::apply(&state.services.db, &state.services.applications, &row, &form, ip.0).await;
@@ -54,7 +141,7 @@ pub async fn submit(
             // Consent is given anew whenever the submission had an error about it.
             let accept_terms = if errors.get("accept_terms").is_some() { None } else { form.accept_terms.clone() };
             let values = ApplicationForm { rk_trap: String::new(), accept_terms, ..form };
-            (StatusCode::UNPROCESSABLE_ENTITY, JoinState::Form { values, errors })
+            (StatusCode::UNPROCESSABLE_ENTITY, JoinState::Form { values, errors, invite: None })
         }
         Err(AffiliateError::RateLimited(retry_after_secs)) => {
             let mut response = render(

@@ -2,6 +2,7 @@
 
 pub mod client_ip;
 pub mod health;
+pub mod imports;
 pub mod join;
 pub mod same_origin;
 pub mod sync_events;

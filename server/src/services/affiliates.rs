@@ -83,16 +83,21 @@ pub async fn public_campaign(
     if !row.accepting {
         return Err(AffiliateError::CampaignClosed { merchant_name: row.merchant_name });
     }
-    let public = PublicCampaign {
+    let public = public_view(&row)?;
+    Ok((row, public))
+}
+
+/// The campaign as its landing page shows it.
+pub fn public_view(row: &CampaignRow) -> anyhow::Result<PublicCampaign> {
+    Ok(PublicCampaign {
         merchant_name: row.merchant_name.clone(),
         campaign_name: row.name.clone(),
         pitch: row.pitch.clone(),
         terms: row.terms.clone(),
         terms_version: row.terms_version,
-        commission: commission(&row)?.describe(),
+        commission: commission(row)?.describe(),
         cookie_days: u16::try_from(row.cookie_days).unwrap_or(30),
-    };
-    Ok((row, public))
+    })
 }
 
 /// Takes an application from the public form. Idempotent per (merchant, email); an auto-approve
@@ -143,7 +148,7 @@ pub async fn apply(
     })
 }
 
-fn new_code(first_name: &str) -> String {
+pub fn new_code(first_name: &str) -> String {
     ReferralCode::generate(first_name, &random_suffix(5)).as_str().to_owned()
 }
 

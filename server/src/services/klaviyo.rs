@@ -211,17 +211,19 @@ impl KlaviyoConnections {
     ) -> Result<ConnectOutcome, KlaviyoServiceError> {
         let key = PrivateKey::parse(raw_key).map_err(|e| KlaviyoServiceError::MalformedKey(e.to_string()))?;
         self.throttle_tests(merchant)?;
-        let (account, lists, profiles, subscriptions) = tokio::join!(
+        let (account, lists, profiles, subscriptions, events) = tokio::join!(
             interactive(|| self.client.account(&key)),
             interactive(|| self.client.probe_lists(&key)),
             interactive(|| self.client.probe_profiles(&key)),
             interactive(|| self.client.probe_subscriptions(&key)),
+            interactive(|| self.client.probe_events(&key)),
         );
         let probes = [
             (KeyScope::AccountsRead, account.as_ref().map(drop).map_err(Clone::clone), ScopeState::Verified),
             (KeyScope::ListsFull, lists, ScopeState::ReadVerifiedWritePending),
             (KeyScope::ProfilesFull, profiles, ScopeState::ReadVerifiedWritePending),
             (KeyScope::SubscriptionsFull, subscriptions, ScopeState::ReadVerifiedWritePending),
+            (KeyScope::EventsFull, events, ScopeState::ReadVerifiedWritePending),
         ];
         let mut checks = Vec::new();
         for (scope, result, proven) in probes {

@@ -5,6 +5,8 @@
 pub mod accounts;
 pub mod affiliates;
 pub mod campaigns;
+pub mod imports;
+pub mod invites;
 pub mod klaviyo;
 pub mod ports;
 pub mod rate_limit;
@@ -27,4 +29,5 @@ pub struct Services {
     pub applications: std::sync::Arc<rate_limit::IpRateLimiter>,
     pub klaviyo: klaviyo::KlaviyoConnections,
     pub sync: crate::sync::SyncSignals,
+    pub invites: invites::Invites,
 }

@@ -1,16 +1,18 @@
 //! The server's side of `app::ports`: server functions land here and go on to the services.
 
 use super::accounts::{session_view, token_from_cookie_header, AccountError};
-use super::{affiliates, campaigns, sync, Services};
+use super::{affiliates, campaigns, imports, sync, Services};
 use app::api::views::{
-    AffiliateDetail, CampaignView, ChosenList, ConnectOutcome, ConnectionView, DecisionOutcome, KlaviyoListView,
-    KlaviyoOverview, QueueFilter, QueuePage, SyncHealth, SyncView,
+    AffiliateDetail, CampaignView, ChosenList, ConnectOutcome, ConnectionView, DecisionOutcome, ImportReport,
+    InvitePreview, InviteRequest, InviteView, InvitesSent, KlaviyoListView, KlaviyoOverview, QueueFilter, QueuePage,
+    SyncHealth, SyncView,
 };
 use app::domain::affiliate::Decision;
 use app::domain::{AffiliateId, CampaignForm, CampaignId};
 use app::error::AppError;
 use app::ports::{
-    AccountPort, AffiliatePort, CampaignPort, ClientIp, KlaviyoPort, NewSession, Ports, SignedIn, SyncPort,
+    AccountPort, AffiliatePort, CampaignPort, ClientIp, ImportPort, InvitePort, KlaviyoPort, NewSession, Ports,
+    SignedIn, SyncPort,
 };
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -23,7 +25,9 @@ impl Services {
             campaigns: shared.clone(),
             affiliates: shared.clone(),
             klaviyo: shared.clone(),
-            sync: shared,
+            sync: shared.clone(),
+            invites: shared.clone(),
+            imports: shared,
         }
     }
 }
@@ -161,5 +165,43 @@ impl SyncPort for Services {
             self.sync.queued(merchant);
         }
         Ok(queued)
+    }
+}
+
+#[async_trait]
+impl InvitePort for Services {
+    async fn preview(&self, who: &SignedIn, request: InviteRequest) -> Result<InvitePreview, AppError> {
+        Ok(self.invites.preview(&self.db, who.session.merchant_id, &request).await?)
+    }
+
+    async fn send(&self, who: &SignedIn, request: InviteRequest) -> Result<InvitesSent, AppError> {
+        let sent = self.invites.send(&self.db, who.session.merchant_id, &who.session.user_email, &request).await?;
+        self.sync.events_queued();
+        Ok(sent)
+    }
+
+    async fn list(&self, who: &SignedIn) -> Result<Vec<InviteView>, AppError> {
+        Ok(self.invites.list(&self.db, who.session.merchant_id).await?)
+    }
+
+    async fn resend(&self, who: &SignedIn, id: i64) -> Result<InviteView, AppError> {
+        let view = self.invites.resend(&self.db, who.session.merchant_id, &who.session.user_email, id).await?;
+        self.sync.events_queued();
+        Ok(view)
+    }
+
+    async fn revoke(&self, who: &SignedIn, id: i64) -> Result<InviteView, AppError> {
+        Ok(self.invites.revoke(&self.db, who.session.merchant_id, id).await?)
+    }
+}
+
+#[async_trait]
+impl ImportPort for Services {
+    async fn list(&self, who: &SignedIn) -> Result<Vec<ImportReport>, AppError> {
+        Ok(imports::list(&self.db, who.session.merchant_id).await?)
+    }
+
+    async fn get(&self, who: &SignedIn, id: i64) -> Result<ImportReport, AppError> {
+        Ok(imports::get(&self.db, who.session.merchant_id, id).await?)
     }
 }

@@ -173,6 +173,135 @@ pub async fn apply(db: &Db, new: NewApplication<'_>, codes: CodeSource<'_>) -> D
     })
 }
 
+/// An invite being accepted: the signed link's invite and nonce, and the application its form made.
+pub struct AcceptInvite<'a> {
+    pub invite_id: i64,
+    pub nonce: &'a str,
+    pub merchant: MerchantId,
+    pub campaign: CampaignId,
+    pub application: &'a Application,
+    pub terms_version: i64,
+    pub auto_approve: bool,
+    pub now: i64,
+}
+
+pub enum Accepted {
+    /// A new affiliate, approved at once when the campaign auto-approves.
+    Created { state: AffiliateState, referral_code: Option<String> },
+    /// An affiliate the merchant already had (imported, or applied meanwhile): the consent is
+    /// recorded if it was missing, and an approved one is queued for Klaviyo.
+    Existing { state: AffiliateState, referral_code: Option<String> },
+    /// The invite was used, revoked, resent or expired in the meantime.
+    Gone,
+}
+
+/// Accepts an invite in one transaction: the invite is marked accepted (once), and the affiliate
+/// created, or the existing one given the consent it lacked.
+pub async fn accept_invite(db: &Db, accept: AcceptInvite<'_>, codes: CodeSource<'_>) -> DbResult<Accepted> {
+    let app = accept.application;
+    on_engine!(db, |pool| {
+        let mut tx = pool.begin_write().await?;
+        let taken: Option<i64> = sqlx::query_scalar(
+            "UPDATE invites SET accepted_at = $4, opened_at = COALESCE(opened_at, $4)
+             WHERE merchant_id = $1 AND id = $2 AND nonce = $3 AND accepted_at IS NULL AND revoked_at IS NULL
+                 AND expires_at > $4
+             RETURNING id",
+        )
+        .bind(accept.merchant)
+        .bind(accept.invite_id)
+        .bind(accept.nonce)
+        .bind(accept.now)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if taken.is_none() {
+            return Ok(Accepted::Gone);
+        }
+        let existing: Option<(AffiliateId, String, Option<String>, Option<i64>)> = sqlx::query_as(
+            "SELECT id, state, referral_code, consent_at FROM affiliates WHERE merchant_id = $1 AND email = $2",
+        )
+        .bind(accept.merchant)
+        .bind(app.email.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if let Some((id, state, referral_code, consent_at)) = existing {
+            let state = AffiliateState::parse(&state).unwrap_or(AffiliateState::Pending);
+            if consent_at.is_none() {
+                sqlx::query(
+                    "UPDATE affiliates SET consent_terms_version = $3, consent_at = $4, consent_source = 'invite'
+                     WHERE merchant_id = $1 AND id = $2",
+                )
+                .bind(accept.merchant)
+                .bind(id)
+                .bind(accept.terms_version)
+                .bind(accept.now)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                audit!(
+                    tx,
+                    accept.merchant,
+                    ACTOR_APPLICANT,
+                    "accepted terms",
+                    id,
+                    None::<&str>,
+                    None::<&str>,
+                    accept.now
+                );
+                if state == AffiliateState::Approved {
+                    super::sync::enqueue_in_tx!(tx, accept.merchant, id, accept.now);
+                }
+            }
+            tx.commit().await.map_err(db_err)?;
+            return Ok(Accepted::Existing { state, referral_code });
+        }
+        let id: AffiliateId = sqlx::query_scalar(
+            "INSERT INTO affiliates (merchant_id, campaign_id, email, full_name, first_name, last_name, website, message,
+                 state, source, consent_terms_version, consent_at, consent_source, applied_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 'invite', $9, $10, 'invite', $10) RETURNING id",
+        )
+        .bind(accept.merchant)
+        .bind(accept.campaign)
+        .bind(app.email.as_str())
+        .bind(app.name.full())
+        .bind(app.name.first())
+        .bind(app.name.last())
+        .bind(&app.website)
+        .bind(&app.message)
+        .bind(accept.terms_version)
+        .bind(accept.now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        sqlx::query("UPDATE invites SET affiliate_id = $2 WHERE id = $1")
+            .bind(accept.invite_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        audit!(tx, accept.merchant, ACTOR_APPLICANT, "accepted invite", id, None::<&str>, Some("pending"), accept.now);
+        let outcome = if accept.auto_approve {
+            let code = approve_in_tx!(
+                tx,
+                accept.merchant,
+                id,
+                app.name.first(),
+                false,
+                "pending",
+                ACTOR_AUTO_APPROVE,
+                accept.now,
+                codes
+            );
+            Accepted::Created { state: AffiliateState::Approved, referral_code: code.flatten() }
+        } else {
+            Accepted::Created { state: AffiliateState::Pending, referral_code: None }
+        };
+        tx.commit().await.map_err(db_err)?;
+        Ok(outcome)
+    })
+}
+
 /// Why an id in a decision was left alone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Skip {

@@ -9,6 +9,9 @@
 pub mod accounts;
 pub mod affiliates;
 pub mod campaigns;
+pub mod events;
+pub mod imports;
+pub mod invites;
 pub mod klaviyo;
 pub mod sync;
 

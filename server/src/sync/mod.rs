@@ -8,6 +8,7 @@
 
 mod batch;
 mod calls;
+pub mod events;
 pub mod plan;
 
 use crate::klaviyo::pace::Pacer;
@@ -52,12 +53,14 @@ impl Default for Settings {
 #[derive(Clone)]
 pub struct SyncSignals {
     work: Arc<Notify>,
+    /// Wakes the events worker.
+    events: Arc<Notify>,
     changes: broadcast::Sender<MerchantId>,
 }
 
 impl Default for SyncSignals {
     fn default() -> Self {
-        Self { work: Arc::new(Notify::new()), changes: broadcast::channel(256).0 }
+        Self { work: Arc::new(Notify::new()), events: Arc::new(Notify::new()), changes: broadcast::channel(256).0 }
     }
 }
 
@@ -66,6 +69,11 @@ impl SyncSignals {
     pub fn queued(&self, merchant: MerchantId) {
         self.work.notify_one();
         self.changed(merchant);
+    }
+
+    /// Events were queued: send them now rather than at the next poll.
+    pub fn events_queued(&self) {
+        self.events.notify_one();
     }
 
     pub fn changed(&self, merchant: MerchantId) {
@@ -109,6 +117,19 @@ impl Engine {
             signals,
             settings,
             owner,
+        }
+    }
+
+    /// The worker that sends queued Klaviyo events, sharing this engine's pacing and lease.
+    pub fn events(&self) -> events::EventWorker {
+        events::EventWorker {
+            db: self.db.clone(),
+            client: self.client.clone(),
+            connections: self.connections.clone(),
+            pacer: self.pacer.clone(),
+            signals: self.signals.clone(),
+            lease: self.settings.lease,
+            owner: self.owner.clone(),
         }
     }
 

@@ -22,6 +22,7 @@ fn without(excluded: &[&str]) -> Vec<String> {
         "profiles:write",
         "subscriptions:read",
         "subscriptions:write",
+        "events:read",
         "events:write",
     ]
     .into_iter()

@@ -19,11 +19,18 @@ const DOUBLE: &str = "AFFDOI";
 
 fn account(app: &TestApp) {
     let all = vec!["*".to_owned()];
-    let no_write: Vec<String> =
-        ["accounts:read", "lists:read", "lists:write", "profiles:read", "profiles:write", "subscriptions:read"]
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
+    let no_write: Vec<String> = [
+        "accounts:read",
+        "lists:read",
+        "lists:write",
+        "profiles:read",
+        "profiles:write",
+        "subscriptions:read",
+        "events:read",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
     app.klaviyo.add_account(AccountSpec {
         id: Some("SYNC01".into()),
         name: "Sync Co".into(),

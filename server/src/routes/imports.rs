@@ -1,0 +1,141 @@
+//! `POST /api/imports/upload` (the raw CSV as the body; campaign, consent and filename in the
+//! query) and `POST /api/imports/{id}/confirm`. Both answer with NDJSON: progress lines while the
+//! file is checked or imported, then the report (or an error). The work runs in its own task, so a
+//! closed tab does not stop an import half-way: it commits or rolls back as a whole either way.
+
+use crate::services::accounts::token_from_cookie_header;
+use crate::services::imports::{self, ImportError, Upload};
+use crate::startup::AppState;
+use crate::store::accounts::SessionRow;
+use app::api::views::{ConsentMode, ImportProgress};
+use app::domain::CampaignId;
+use app::error::AppError;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use tokio::sync::mpsc;
+
+async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<SessionRow, Response> {
+    let token = headers.get(header::COOKIE).and_then(|v| v.to_str().ok()).and_then(token_from_cookie_header);
+    let found = match token {
+        Some(token) => state.services.accounts.lookup(token).await,
+        None => Ok(None),
+    };
+    match found {
+        Ok(Some(row)) => Ok(row),
+        Ok(None) => Err(error(StatusCode::UNAUTHORIZED, "Sign in to import affiliates.")),
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "import: session lookup failed");
+            Err(error(StatusCode::INTERNAL_SERVER_ERROR, &AppError::internal().message))
+        }
+    }
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    let line = serde_json::to_string(&ImportProgress::Error { message: message.to_owned() }).unwrap_or_default();
+    (status, [(header::CONTENT_TYPE, "application/x-ndjson")], format!("{line}\n")).into_response()
+}
+
+/// Streams what `work` reports over the channel, one JSON line each.
+fn ndjson(rx: mpsc::UnboundedReceiver<ImportProgress>) -> Response {
+    let lines = tokio_stream(rx).map(|p| {
+        let mut line = serde_json::to_string(&p).unwrap_or_default();
+        line.push('\n');
+        Ok::<_, std::convert::Infallible>(Bytes::from(line))
+    });
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/x-ndjson"), (header::CACHE_CONTROL, "no-store")],
+        Body::from_stream(lines),
+    )
+        .into_response()
+}
+
+fn tokio_stream<T: Send + 'static>(mut rx: mpsc::UnboundedReceiver<T>) -> impl futures_util::Stream<Item = T> {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+fn finish(tx: &mpsc::UnboundedSender<ImportProgress>, result: Result<app::api::views::ImportReport, ImportError>) {
+    let line = match result {
+        Ok(report) => ImportProgress::Report(Box::new(report)),
+        Err(ImportError::Changed(report)) => {
+            let _ = tx.send(ImportProgress::Report(report.clone()));
+            ImportProgress::Error { message: AppError::from(ImportError::Changed(report)).message }
+        }
+        Err(e) => ImportProgress::Error { message: AppError::from(e).message },
+    };
+    let _ = tx.send(line);
+}
+
+#[derive(Deserialize)]
+pub struct UploadQuery {
+    campaign: Option<i64>,
+    consent: Option<String>,
+    filename: Option<String>,
+}
+
+pub async fn upload(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<UploadQuery>,
+    body: Bytes,
+) -> Response {
+    let session = match signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let Some(campaign) = query.campaign.map(CampaignId) else {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "Pick the campaign imported affiliates join.");
+    };
+    let Some(consent) = query.consent.as_deref().and_then(ConsentMode::parse) else {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Say how imported affiliates accepted your terms: elsewhere, or ask them by invite.",
+        );
+    };
+    let (tx, rx) = mpsc::unbounded_channel();
+    let filename = query.filename.unwrap_or_default();
+    tokio::spawn(async move {
+        let upload = Upload {
+            merchant: session.merchant_id,
+            actor: &session.user_email,
+            campaign,
+            consent,
+            filename: &filename,
+        };
+        let progress_tx = tx.clone();
+        let progress = move |p: ImportProgress| {
+            let _ = progress_tx.send(p);
+        };
+        let result = imports::check(&state.services.db, upload, body, &progress).await;
+        finish(&tx, result);
+    });
+    ndjson(rx)
+}
+
+pub async fn confirm(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
+    let session = match signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let services = &state.services;
+        let progress_tx = tx.clone();
+        let progress = move |p: ImportProgress| {
+            let _ = progress_tx.send(p);
+        };
+        let result =
+            imports::confirm(&services.db, &services.invites, session.merchant_id, &session.user_email, id, &progress)
+                .await;
+        if result.is_ok() {
+            services.sync.queued(session.merchant_id);
+            services.sync.events_queued();
+        }
+        finish(&tx, result);
+    });
+    ndjson(rx)
+}

@@ -1,0 +1,634 @@
+//! Rewardful CSV import: upload → dry run (what would be created, updated, left alone, and every
+//! bad cell with its line and column) → confirm, which applies every valid row in one transaction
+//! or nothing. Importing the same file again changes nothing: rows are matched on email, and a row
+//! whose values the affiliate already has is left alone.
+//!
+//! An affiliate who joined through Rekomi keeps what they typed and their link: an import only
+//! fills in what they lack (payout emails, Rewardful id and history, a code). Affiliates the import
+//! created are kept in step with the file (name, code, state).
+
+use super::affiliates::new_code;
+use super::invites::{Invites, DEFAULT_EXPIRY_DAYS};
+use crate::store::campaigns::{self as campaign_store, CampaignRow};
+use crate::store::imports::{self as store, Applied, ApplyError, ExistingAffiliate, Fields, PlanSource, Write};
+use crate::store::invites::{Issue, NewInvite};
+use crate::store::{now_ms, Db};
+use anyhow::Context;
+use app::api::views::{ConsentMode, ImportColumnView, ImportIssue, ImportProgress, ImportReport, ImportSample};
+use app::domain::rewardful::{CellError, ImportRow, Reader};
+use app::domain::{AffiliateId, CampaignId, MerchantId};
+use app::error::{AppError, ErrorKind};
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
+
+/// Largest file taken (a Rewardful export of 100,000 affiliates is about 15 MB).
+pub const MAX_FILE_BYTES: usize = 64 * 1024 * 1024;
+/// Issues and planned rows kept in a report; the counts cover every row.
+const MAX_ISSUES: usize = 1_000;
+const MAX_SAMPLES: usize = 200;
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("no such campaign")]
+    UnknownCampaign,
+    #[error("no such import")]
+    UnknownImport,
+    #[error("the file is too large")]
+    TooLarge,
+    #[error("not ready")]
+    NotReady,
+    #[error("the data changed since the dry run")]
+    Changed(Box<ImportReport>),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<ImportError> for AppError {
+    fn from(value: ImportError) -> Self {
+        match value {
+            ImportError::UnknownCampaign => AppError::field("campaign", "Pick one of your campaigns."),
+            ImportError::UnknownImport => AppError::not_found("import"),
+            ImportError::TooLarge => AppError::new(
+                ErrorKind::Invalid,
+                format!("The file is larger than {} MB; split it and import the parts.", MAX_FILE_BYTES >> 20),
+            ),
+            ImportError::NotReady => {
+                AppError::new(ErrorKind::Conflict, "This file was already imported (or rejected); upload it again to re-check.")
+            }
+            ImportError::Changed(_) => AppError::new(
+                ErrorKind::Conflict,
+                "Your affiliates changed since the dry run, so nothing was imported. Review the new report and confirm again.",
+            ),
+            ImportError::Internal(e) => super::internal(&e),
+        }
+    }
+}
+
+/// The campaigns a row may name, by lower-case name or slug.
+struct Campaigns {
+    by_name: HashMap<String, (CampaignId, i64)>,
+    default: (CampaignId, i64),
+}
+
+impl Campaigns {
+    fn new(rows: &[CampaignRow], default: &CampaignRow) -> Self {
+        let mut by_name = HashMap::new();
+        for c in rows {
+            by_name.insert(c.slug.to_lowercase(), (c.id, c.terms_version));
+            by_name.insert(c.name.to_lowercase(), (c.id, c.terms_version));
+        }
+        Self { by_name, default: (default.id, default.terms_version) }
+    }
+}
+
+/// What a row will do. One exists at a time, so the size of `Write` costs nothing.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+enum Planned {
+    Write { write: Write, changes: Vec<&'static str> },
+    Unchanged,
+    Invalid(Vec<CellError>),
+}
+
+/// Plans rows one at a time against what the database holds and what earlier rows claimed.
+struct Planner {
+    existing: HashMap<String, ExistingAffiliate>,
+    /// Lower-case code → the email holding it.
+    codes: HashMap<String, String>,
+    invited: HashSet<AffiliateId>,
+    campaigns: Campaigns,
+    mode: ConsentMode,
+    seen: HashMap<String, u64>,
+    seen_codes: HashMap<String, u64>,
+}
+
+impl Planner {
+    fn new(campaigns: Campaigns, mode: ConsentMode) -> Self {
+        Self {
+            existing: HashMap::new(),
+            codes: HashMap::new(),
+            invited: HashSet::new(),
+            campaigns,
+            mode,
+            seen: HashMap::new(),
+            seen_codes: HashMap::new(),
+        }
+    }
+
+    fn load(&mut self, existing: Vec<ExistingAffiliate>, invited: Vec<AffiliateId>) {
+        self.codes = existing
+            .iter()
+            .filter_map(|a| a.referral_code.as_ref().map(|c| (c.to_lowercase(), a.email.clone())))
+            .collect();
+        self.existing = existing.into_iter().map(|a| (a.email.clone(), a)).collect();
+        self.invited = invited.into_iter().collect();
+        self.seen.clear();
+        self.seen_codes.clear();
+    }
+
+    fn plan(&mut self, row: ImportRow) -> Planned {
+        let email = row.email.as_str().to_owned();
+        let error = |column: &str, reason: String| {
+            Planned::Invalid(vec![CellError { line: row.line, column: column.to_owned(), reason }])
+        };
+        if let Some(first) = self.seen.get(&email) {
+            return error("email", format!("{email} is already on line {first}; each affiliate once."));
+        }
+        self.seen.insert(email.clone(), row.line);
+        let campaign = match &row.campaign {
+            None => self.campaigns.default,
+            Some(name) => match self.campaigns.by_name.get(&name.to_lowercase()) {
+                Some(found) => *found,
+                None => {
+                    return error(
+                        "campaign",
+                        format!("There is no campaign named \"{name}\"; create it first or leave the cell blank."),
+                    )
+                }
+            },
+        };
+        let existing = self.existing.get(&email);
+        if let Some(token) = &row.token {
+            let key = token.as_str().to_lowercase();
+            if let Some(owner) = self.codes.get(&key).filter(|owner| **owner != email) {
+                return error("token", format!("The code \"{token}\" already belongs to {owner}."));
+            }
+            if let Some(line) = self.seen_codes.get(&key) {
+                return error("token", format!("The code \"{token}\" is also on line {line}."));
+            }
+            let keeps_own = existing.is_some_and(|a| a.source != "import" && a.referral_code.is_some());
+            if !keeps_own {
+                self.seen_codes.insert(key, row.line);
+            }
+        }
+        let name = row.name.as_ref();
+        let state = row.state.affiliate_state().as_str().to_owned();
+        let consent_now = self.mode == ConsentMode::Elsewhere;
+        let Some(existing) = existing else {
+            let fields = Fields {
+                full_name: name.map(|n| n.full().to_owned()).unwrap_or_default(),
+                first_name: name.map(|n| n.first().to_owned()).unwrap_or_default(),
+                last_name: name.and_then(|n| n.last().map(str::to_owned)),
+                referral_code: row.token.as_ref().map(|t| t.as_str().to_owned()),
+                paypal_email: row.paypal_email.as_ref().map(|e| e.as_str().to_owned()),
+                wise_email: row.wise_email.as_ref().map(|e| e.as_str().to_owned()),
+                external_id: row.external_id.clone(),
+                history_visitors: row.visitors,
+                history_leads: row.leads,
+                history_conversions: row.conversions,
+                state,
+            };
+            let invite = !consent_now && fields.state != "disabled";
+            let write = Write::Create {
+                email,
+                campaign: campaign.0,
+                terms_version: campaign.1,
+                fields,
+                joined_at: row.created_at,
+                consent: consent_now,
+                invite,
+            };
+            return Planned::Write { write, changes: Vec::new() };
+        };
+        let owned = existing.source == "import";
+        let mut changes = Vec::new();
+        let mut fields = Fields {
+            full_name: existing.full_name.clone(),
+            first_name: String::new(),
+            last_name: None,
+            referral_code: existing.referral_code.clone(),
+            paypal_email: existing.paypal_email.clone(),
+            wise_email: existing.wise_email.clone(),
+            external_id: existing.external_id.clone(),
+            history_visitors: existing.history_visitors,
+            history_leads: existing.history_leads,
+            history_conversions: existing.history_conversions,
+            state: existing.state.clone(),
+        };
+        // The stored split is re-derived from the full name, which is what an import compares.
+        let kept = app::domain::PersonName::parse(&existing.full_name).ok();
+        fields.first_name = kept.as_ref().map(|n| n.first().to_owned()).unwrap_or_default();
+        fields.last_name = kept.as_ref().and_then(|n| n.last().map(str::to_owned));
+        if let Some(name) = name {
+            if (owned || existing.full_name.is_empty()) && name.full() != existing.full_name {
+                fields.full_name = name.full().to_owned();
+                fields.first_name = name.first().to_owned();
+                fields.last_name = name.last().map(str::to_owned);
+                changes.push("name");
+            }
+        }
+        if let Some(token) = &row.token {
+            let same = existing.referral_code.as_deref().is_some_and(|c| c.eq_ignore_ascii_case(token.as_str()));
+            if !same && (owned || existing.referral_code.is_none()) {
+                fields.referral_code = Some(token.as_str().to_owned());
+                changes.push("referral code");
+            }
+        }
+        let mut set = |target: &mut Option<String>, value: Option<String>, label: &'static str| {
+            if value.is_some() && *target != value {
+                *target = value;
+                changes.push(label);
+            }
+        };
+        set(&mut fields.paypal_email, row.paypal_email.as_ref().map(|e| e.as_str().to_owned()), "PayPal email");
+        set(&mut fields.wise_email, row.wise_email.as_ref().map(|e| e.as_str().to_owned()), "Wise email");
+        set(&mut fields.external_id, row.external_id.clone(), "Rewardful id");
+        let history = (row.visitors, row.leads, row.conversions);
+        let before = (fields.history_visitors, fields.history_leads, fields.history_conversions);
+        let merged = (history.0.or(before.0), history.1.or(before.1), history.2.or(before.2));
+        if merged != before {
+            (fields.history_visitors, fields.history_leads, fields.history_conversions) = merged;
+            changes.push("history");
+        }
+        if owned && state != existing.state {
+            fields.state = state;
+            changes.push("state");
+        }
+        let consent = (consent_now && existing.consent_at.is_none()).then_some(campaign.1);
+        if consent.is_some() {
+            changes.push("consent");
+        }
+        let consented = existing.consent_at.is_some() || consent.is_some();
+        let invite = !consented && fields.state != "disabled" && !self.invited.contains(&existing.id);
+        if invite {
+            changes.push("invite");
+        }
+        if changes.is_empty() {
+            return Planned::Unchanged;
+        }
+        let write = Write::Update {
+            id: existing.id,
+            email,
+            from_state: existing.state.clone(),
+            fields,
+            consent,
+            consented,
+            invite,
+        };
+        Planned::Write { write, changes }
+    }
+}
+
+/// Counts and the kept details of a dry run.
+#[derive(Default)]
+struct Tally {
+    rows: u64,
+    create: u64,
+    update: u64,
+    unchanged: u64,
+    errors: u64,
+    invites: u64,
+    issues: Vec<ImportIssue>,
+    more_issues: u64,
+    samples: Vec<ImportSample>,
+}
+
+impl Tally {
+    fn add(&mut self, line: u64, email: Option<&str>, planned: &Planned) {
+        self.rows += 1;
+        let (action, detail) = match planned {
+            Planned::Invalid(cells) => {
+                self.errors += 1;
+                for cell in cells {
+                    if self.issues.len() < MAX_ISSUES {
+                        self.issues.push(ImportIssue {
+                            line: cell.line,
+                            column: cell.column.clone(),
+                            email: email.map(str::to_owned),
+                            reason: cell.reason.clone(),
+                        });
+                    } else {
+                        self.more_issues += 1;
+                    }
+                }
+                return;
+            }
+            Planned::Unchanged => {
+                self.unchanged += 1;
+                ("unchanged", "Already up to date.".to_owned())
+            }
+            Planned::Write { write: Write::Create { fields, invite, .. }, .. } => {
+                self.create += 1;
+                self.invites += u64::from(*invite);
+                ("create", format!("New, {}", fields.state))
+            }
+            Planned::Write { write: Write::Update { invite, .. }, changes } => {
+                self.update += 1;
+                self.invites += u64::from(*invite);
+                ("update", format!("Changes {}", changes.join(", ")))
+            }
+        };
+        if self.samples.len() < MAX_SAMPLES {
+            self.samples.push(ImportSample {
+                line,
+                email: email.unwrap_or_default().to_owned(),
+                action: action.into(),
+                detail,
+            });
+        }
+    }
+
+    fn same_plan(&self, report: &ImportReport) -> bool {
+        (self.create, self.update, self.unchanged, self.errors, self.invites)
+            == (report.create, report.update, report.unchanged, report.errors, report.invites)
+    }
+}
+
+/// A planner reading a file, as the store's apply wants it.
+struct FileSource<R: std::io::Read + Send> {
+    reader: Reader<R>,
+    planner: Planner,
+    done: u64,
+    codes: HashSet<String>,
+}
+
+impl<R: std::io::Read + Send> PlanSource for FileSource<R> {
+    fn start(&mut self, existing: Vec<ExistingAffiliate>, invited: Vec<AffiliateId>) {
+        self.planner.load(existing, invited);
+        self.codes = self.planner.codes.keys().cloned().collect();
+    }
+
+    fn next(&mut self) -> Result<Option<Option<Write>>, String> {
+        let Some(row) = self.reader.next_row().map_err(|e| e.to_string())? else { return Ok(None) };
+        self.done += 1;
+        let Ok(row) = row else { return Ok(Some(None)) };
+        if let Some(token) = &row.token {
+            self.codes.insert(token.as_str().to_lowercase());
+        }
+        Ok(Some(match self.planner.plan(row) {
+            Planned::Write { write, .. } => Some(write),
+            Planned::Unchanged | Planned::Invalid(_) => None,
+        }))
+    }
+
+    fn done(&self) -> u64 {
+        self.done
+    }
+
+    fn new_code(&mut self, first_name: &str) -> String {
+        loop {
+            let code = new_code(first_name);
+            if self.codes.insert(code.to_lowercase()) {
+                return code;
+            }
+        }
+    }
+}
+
+/// Progress reported to the uploader, one call per few thousand rows.
+pub type Progress<'a> = &'a (dyn Fn(ImportProgress) + Send + Sync);
+
+/// Reads and plans a whole file: the dry run. Blocking work; call it off the async threads.
+fn dry_run(
+    bytes: &[u8],
+    planner: &mut Planner,
+    progress: Progress<'_>,
+) -> Result<(Tally, Vec<ImportColumnView>, Vec<String>), String> {
+    let total = bytes.len() as u64;
+    let mut reader = Reader::new(bytes).map_err(|e| e.to_string())?;
+    let columns = reader
+        .columns()
+        .iter()
+        .map(|c| ImportColumnView { header: c.header.clone(), field: c.field.map(|f| f.label().to_owned()) })
+        .collect();
+    let unknown = reader.unknown_columns();
+    let mut tally = Tally::default();
+    while let Some(row) = reader.next_row().map_err(|e| e.to_string())? {
+        match row {
+            Ok(row) => {
+                let (line, email) = (row.line, row.email.as_str().to_owned());
+                let planned = planner.plan(row);
+                tally.add(line, Some(&email), &planned);
+            }
+            Err(cells) => {
+                let line = cells.first().map_or(0, |c| c.line);
+                tally.add(line, None, &Planned::Invalid(cells));
+            }
+        }
+        if tally.rows % 5_000 == 0 {
+            progress(ImportProgress::Progress { phase: "checking".into(), done: reader.bytes_read(), total });
+        }
+    }
+    Ok((tally, columns, unknown))
+}
+
+/// Where an upload goes: the campaign rows join when they name none, and how consent was given.
+pub struct Upload<'a> {
+    pub merchant: MerchantId,
+    pub actor: &'a str,
+    pub campaign: CampaignId,
+    pub consent: ConsentMode,
+    pub filename: &'a str,
+}
+
+async fn campaigns(db: &Db, merchant: MerchantId, chosen: CampaignId) -> Result<(Campaigns, CampaignRow), ImportError> {
+    let rows = campaign_store::list(db, merchant).await.context("loading campaigns")?;
+    let default = rows.iter().find(|c| c.id == chosen).cloned().ok_or(ImportError::UnknownCampaign)?;
+    Ok((Campaigns::new(&rows, &default), default))
+}
+
+fn clean_filename(raw: &str) -> String {
+    let name: String =
+        raw.rsplit(['/', '\\']).next().unwrap_or("").chars().filter(|c| !c.is_control()).take(120).collect();
+    if name.trim().is_empty() {
+        "upload.csv".to_owned()
+    } else {
+        name.trim().to_owned()
+    }
+}
+
+/// The dry run of an uploaded file, stored (with the file) so it can be confirmed from any instance.
+pub async fn check(
+    db: &Db,
+    upload: Upload<'_>,
+    bytes: bytes::Bytes,
+    progress: Progress<'_>,
+) -> Result<ImportReport, ImportError> {
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(ImportError::TooLarge);
+    }
+    let (campaigns, default) = campaigns(db, upload.merchant, upload.campaign).await?;
+    let (existing, invited) = store::existing(db, upload.merchant).await.context("loading affiliates")?;
+    let mode = upload.consent;
+    let file = bytes.clone();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let work = tokio::task::spawn_blocking(move || {
+        let mut planner = Planner::new(campaigns, mode);
+        planner.load(existing, invited);
+        let send = move |p: ImportProgress| {
+            let _ = tx.send(p);
+        };
+        dry_run(&file, &mut planner, &send)
+    });
+    let mut work = std::pin::pin!(work);
+    let outcome = loop {
+        tokio::select! {
+            Some(p) = rx.recv() => progress(p),
+            done = &mut work => break done.context("the dry run stopped")?,
+        }
+    };
+    let now = now_ms();
+    let filename = clean_filename(upload.filename);
+    let sha = hex::encode(Sha256::digest(&bytes));
+    let mut report = ImportReport {
+        id: 0,
+        filename: filename.clone(),
+        state: "ready".into(),
+        file_error: None,
+        campaign_name: default.name.clone(),
+        consent_mode: mode,
+        rows: 0,
+        create: 0,
+        update: 0,
+        unchanged: 0,
+        errors: 0,
+        invites: 0,
+        columns: Vec::new(),
+        unknown_columns: Vec::new(),
+        issues: Vec::new(),
+        more_issues: 0,
+        samples: Vec::new(),
+        created_at: now,
+        imported_at: None,
+    };
+    match outcome {
+        Ok((tally, columns, unknown)) => {
+            fill(&mut report, tally);
+            report.columns = columns;
+            report.unknown_columns = unknown;
+        }
+        Err(message) => {
+            report.state = "rejected".into();
+            report.file_error = Some(message);
+        }
+    }
+    let rejected = report.state == "rejected";
+    let json = serde_json::to_string(&report).context("encoding the report")?;
+    let id = store::insert(
+        db,
+        &store::NewImport {
+            merchant: upload.merchant,
+            campaign: upload.campaign,
+            filename: &filename,
+            sha256: &sha,
+            consent_mode: mode.as_str(),
+            state: if rejected { "rejected" } else { "ready" },
+            content: (!rejected).then_some(&bytes[..]),
+            report: &json,
+            actor: upload.actor,
+            now,
+        },
+    )
+    .await
+    .context("saving the import")?;
+    report.id = id;
+    tracing::info!(merchant.id = %upload.merchant, import.id = id, rows = report.rows, errors = report.errors, "import checked");
+    Ok(report)
+}
+
+fn fill(report: &mut ImportReport, tally: Tally) {
+    report.rows = tally.rows;
+    report.create = tally.create;
+    report.update = tally.update;
+    report.unchanged = tally.unchanged;
+    report.errors = tally.errors;
+    report.invites = tally.invites;
+    report.issues = tally.issues;
+    report.more_issues = tally.more_issues;
+    report.samples = tally.samples;
+}
+
+fn stored_report(row: &store::ImportRow) -> Result<ImportReport, ImportError> {
+    let mut report: ImportReport = serde_json::from_str(&row.report).context("reading a stored report")?;
+    report.id = row.id;
+    report.state = row.state.clone();
+    report.imported_at = row.imported_at;
+    Ok(report)
+}
+
+pub async fn get(db: &Db, merchant: MerchantId, id: i64) -> Result<ImportReport, ImportError> {
+    let row =
+        store::get(db, merchant, id, false).await.context("loading the import")?.ok_or(ImportError::UnknownImport)?;
+    stored_report(&row)
+}
+
+pub async fn list(db: &Db, merchant: MerchantId) -> Result<Vec<ImportReport>, ImportError> {
+    let rows = store::list(db, merchant, 50).await.context("listing imports")?;
+    rows.iter()
+        .map(|r| {
+            let mut report = stored_report(r)?;
+            report.issues.clear();
+            report.samples.clear();
+            Ok(report)
+        })
+        .collect()
+}
+
+/// Applies a checked file: re-plans it inside one transaction against the affiliates as they are
+/// now, and writes every valid row, or nothing when the plan no longer matches the dry run.
+pub async fn confirm(
+    db: &Db,
+    invites: &Invites,
+    merchant: MerchantId,
+    actor: &str,
+    id: i64,
+    progress: Progress<'_>,
+) -> Result<ImportReport, ImportError> {
+    let row =
+        store::get(db, merchant, id, true).await.context("loading the import")?.ok_or(ImportError::UnknownImport)?;
+    let mut report = stored_report(&row)?;
+    let content = match (&row.content, row.state.as_str()) {
+        (Some(content), "ready") => content.clone(),
+        _ => return Err(ImportError::NotReady),
+    };
+    let mode = ConsentMode::parse(&row.consent_mode).unwrap_or(ConsentMode::Ask);
+    let (campaign_map, campaign) = campaigns(db, merchant, row.campaign_id).await?;
+    // The plan inside the transaction must match the dry run shown; re-check outside it first
+    // so a mismatch costs no write lock.
+    let (existing, invited) = store::existing(db, merchant).await.context("loading affiliates")?;
+    let mut planner =
+        Planner::new(Campaigns { by_name: campaign_map.by_name.clone(), default: campaign_map.default }, mode);
+    planner.load(existing, invited);
+    let fresh = dry_run(&content, &mut planner, &|_| {}).map_err(|e| anyhow::anyhow!(e))?;
+    if !fresh.0.same_plan(&report) {
+        fill(&mut report, fresh.0);
+        store::set_report(db, merchant, id, &serde_json::to_string(&report).context("encoding")?)
+            .await
+            .context("saving")?;
+        return Err(ImportError::Changed(Box::new(report)));
+    }
+    let total = report.rows;
+    let reader = Reader::new(&content[..]).map_err(|e| anyhow::anyhow!(e.to_string()))?;
+    let mut source = FileSource { reader, planner: Planner::new(campaign_map, mode), done: 0, codes: HashSet::new() };
+    let now = now_ms();
+    let expires_at = now + i64::from(DEFAULT_EXPIRY_DAYS) * DAY_MS;
+    let link = |invite: i64, expires: i64, nonce: &str| {
+        invites.link(&campaign.merchant_slug, &campaign.slug, invite, expires, nonce)
+    };
+    let properties = |invite: &NewInvite, link: &str| Invites::properties(&campaign, invite, link, expires_at);
+    let issue = Issue { merchant, campaign: campaign.id, expires_at, now, actor, link: &link, properties: &properties };
+    let step = |done: u64| progress(ImportProgress::Progress { phase: "importing".into(), done, total });
+    let finished = |applied: &Applied| {
+        let mut done = report.clone();
+        done.state = "imported".into();
+        done.imported_at = Some(now);
+        done.create = applied.created;
+        done.update = applied.updated;
+        done.invites = applied.invites;
+        serde_json::to_string(&done).unwrap_or_default()
+    };
+    let applied = match store::apply(db, merchant, id, &mut source, &issue, &step, &finished).await {
+        Ok(applied) => applied,
+        Err(ApplyError::NotReady) => return Err(ImportError::NotReady),
+        Err(ApplyError::File(message)) => {
+            return Err(anyhow::anyhow!("the stored file no longer reads: {message}").into())
+        }
+        Err(ApplyError::Db(e)) => {
+            return Err(anyhow::Error::from(e).context("applying the import").into());
+        }
+    };
+    tracing::info!(merchant.id = %merchant, import.id = id, created = applied.created, updated = applied.updated,
+        invites = applied.invites, syncs = applied.syncs, "import applied");
+    get(db, merchant, id).await
+}
