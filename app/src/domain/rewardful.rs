@@ -11,7 +11,6 @@ use super::affiliate::ReferralCode;
 use super::email::Email;
 use super::person_name::PersonName;
 use serde::{Deserialize, Serialize};
-use std::io::Read;
 
 /// Longest external id and campaign name kept.
 const MAX_TEXT: usize = 200;
@@ -188,36 +187,31 @@ pub struct Column {
     pub field: Option<Field>,
 }
 
-/// Reads a Rewardful CSV row by row.
-pub struct Reader<R: Read> {
-    csv: csv::Reader<Prefixed<R>>,
+/// Reads a Rewardful CSV row by row. The file is in memory (it is kept between the dry run and
+/// the import anyway); rows are parsed one at a time, so nothing grows with the file but the
+/// caller's own bookkeeping.
+pub struct Reader<'a> {
+    csv: csv::Reader<&'a [u8]>,
+    /// The bytes the CSV reader reads (after any byte-order mark), for physical line numbers.
+    data: &'a [u8],
     columns: Vec<Column>,
     record: csv::ByteRecord,
-    /// Bytes read so far (for progress).
-    bytes: u64,
+    /// Newlines before `counted_to`, so a row's line is found without rescanning.
+    counted_to: usize,
+    newlines: u64,
+    skip: usize,
 }
 
-impl<R: Read> Reader<R> {
+impl<'a> Reader<'a> {
     /// Reads the header row. Fails on an empty file, a UTF-16 file, a header that is not text,
     /// no email column, or two columns for one field.
-    pub fn new(mut input: R) -> Result<Self, FileError> {
-        let mut head = [0u8; 4];
-        let mut filled = 0;
-        while filled < head.len() {
-            match input.read(&mut head[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(FileError::Malformed { line: 1, detail: e.to_string() }),
-            }
-        }
-        let head = &head[..filled];
-        if head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]) {
+    pub fn new(input: &'a [u8]) -> Result<Self, FileError> {
+        if input.starts_with(&[0xFF, 0xFE]) || input.starts_with(&[0xFE, 0xFF]) {
             return Err(FileError::Utf16);
         }
-        let skip = if head.starts_with(&[0xEF, 0xBB, 0xBF]) { 3 } else { 0 };
-        let prefixed = Prefixed { head: head[skip..].to_vec(), at: 0, rest: input };
-        let mut csv = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(prefixed);
+        let skip = if input.starts_with(&[0xEF, 0xBB, 0xBF]) { 3 } else { 0 };
+        let data = &input[skip..];
+        let mut csv = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(data);
         let mut header = csv::ByteRecord::new();
         let has_header = csv.read_byte_record(&mut header).map_err(|e| malformed(&e, 1))?;
         if !has_header || header.iter().all(|h| h.iter().all(u8::is_ascii_whitespace)) {
@@ -249,8 +243,7 @@ impl<R: Read> Reader<R> {
             let found = if found.is_empty() { "none".to_owned() } else { found };
             return Err(FileError::NoEmailColumn { found });
         }
-        let bytes = csv.position().byte() + skip as u64;
-        Ok(Self { csv, columns, record: csv::ByteRecord::new(), bytes })
+        Ok(Self { csv, data, columns, record: csv::ByteRecord::new(), counted_to: 0, newlines: 0, skip })
     }
 
     pub fn columns(&self) -> &[Column] {
@@ -264,7 +257,18 @@ impl<R: Read> Reader<R> {
 
     /// Bytes of the file consumed so far.
     pub fn bytes_read(&self) -> u64 {
-        self.bytes
+        self.csv.position().byte() + self.skip as u64
+    }
+
+    /// The physical line (1-based) at byte `at` of the data: spreadsheets and editors count blank
+    /// lines and lines inside quoted values, so the report does too.
+    fn line_at(&mut self, at: usize) -> u64 {
+        let at = at.min(self.data.len());
+        if at >= self.counted_to {
+            self.newlines += self.data[self.counted_to..at].iter().filter(|b| **b == b'\n').count() as u64;
+            self.counted_to = at;
+        }
+        self.newlines + 1
     }
 
     /// The next row: `Ok(None)` at the end, `Ok(Some(Err(_)))` for a row with bad cells (the
@@ -272,14 +276,26 @@ impl<R: Read> Reader<R> {
     #[allow(clippy::type_complexity)]
     pub fn next_row(&mut self) -> Result<Option<Result<ImportRow, Vec<CellError>>>, FileError> {
         loop {
-            let line = self.csv.position().line();
-            let more = self.csv.read_byte_record(&mut self.record).map_err(|e| malformed(&e, line))?;
+            let before = usize::try_from(self.csv.position().byte()).unwrap_or(usize::MAX);
+            let more = match self.csv.read_byte_record(&mut self.record) {
+                Ok(more) => more,
+                Err(e) => {
+                    let line = self.line_at(before);
+                    return Err(malformed(&e, line));
+                }
+            };
             if !more {
                 return Ok(None);
             }
-            let end = self.csv.position();
-            self.bytes = end.byte();
-            if end.line().saturating_sub(line) > MAX_RECORD_LINES {
+            // Where the record itself starts (the reader skips blank lines before it).
+            let mut start = self.record.position().map_or(before, |p| usize::try_from(p.byte()).unwrap_or(before));
+            while matches!(self.data.get(start), Some(b'\r' | b'\n')) {
+                start += 1;
+            }
+            let line = self.line_at(start);
+            let end = usize::try_from(self.csv.position().byte()).unwrap_or(usize::MAX).min(self.data.len());
+            let spanned = self.data[start.min(end)..end].iter().filter(|b| **b == b'\n').count() as u64;
+            if spanned > MAX_RECORD_LINES {
                 return Err(FileError::UnclosedQuote { line });
             }
             // Blank lines (and rows of empty cells, as spreadsheets leave behind) are not rows.
@@ -434,7 +450,6 @@ impl<R: Read> Reader<R> {
 }
 
 fn malformed(error: &csv::Error, line: u64) -> FileError {
-    let line = error.position().map_or(line, |p| p.line());
     match error.kind() {
         csv::ErrorKind::Utf8 { .. } => FileError::NotUtf8 { line },
         _ => FileError::Malformed { line, detail: error.to_string() },
@@ -461,25 +476,6 @@ pub fn parse_time(raw: &str) -> Option<i64> {
         }
     };
     i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()
-}
-
-/// The bytes peeked at to recognise the encoding, then the rest of the input.
-struct Prefixed<R> {
-    head: Vec<u8>,
-    at: usize,
-    rest: R,
-}
-
-impl<R: Read> Read for Prefixed<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.at < self.head.len() {
-            let n = buf.len().min(self.head.len() - self.at);
-            buf[..n].copy_from_slice(&self.head[self.at..self.at + n]);
-            self.at += n;
-            return Ok(n);
-        }
-        self.rest.read(buf)
-    }
 }
 
 #[cfg(test)]

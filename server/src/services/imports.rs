@@ -15,7 +15,7 @@ use crate::store::invites::{Issue, NewInvite};
 use crate::store::{now_ms, Db};
 use anyhow::Context;
 use app::api::views::{ConsentMode, ImportColumnView, ImportIssue, ImportProgress, ImportReport, ImportSample};
-use app::domain::rewardful::{CellError, ImportRow, Reader};
+use app::domain::rewardful::{CellError, Column, Field, ImportRow, Reader};
 use app::domain::{AffiliateId, CampaignId, MerchantId};
 use app::error::{AppError, ErrorKind};
 use sha2::{Digest, Sha256};
@@ -101,6 +101,8 @@ struct Planner {
     mode: ConsentMode,
     seen: HashMap<String, u64>,
     seen_codes: HashMap<String, u64>,
+    /// Each field's column as the file names it, for the report.
+    headers: HashMap<Field, String>,
 }
 
 impl Planner {
@@ -113,7 +115,12 @@ impl Planner {
             mode,
             seen: HashMap::new(),
             seen_codes: HashMap::new(),
+            headers: HashMap::new(),
         }
+    }
+
+    fn columns(&mut self, columns: &[Column]) {
+        self.headers = columns.iter().filter_map(|c| c.field.map(|f| (f, c.header.clone()))).collect();
     }
 
     fn load(&mut self, existing: Vec<ExistingAffiliate>, invited: Vec<AffiliateId>) {
@@ -129,11 +136,13 @@ impl Planner {
 
     fn plan(&mut self, row: ImportRow) -> Planned {
         let email = row.email.as_str().to_owned();
-        let error = |column: &str, reason: String| {
-            Planned::Invalid(vec![CellError { line: row.line, column: column.to_owned(), reason }])
+        let headers = &self.headers;
+        let error = |field: Field, reason: String| {
+            let column = headers.get(&field).cloned().unwrap_or_else(|| field.label().to_owned());
+            Planned::Invalid(vec![CellError { line: row.line, column, reason }])
         };
         if let Some(first) = self.seen.get(&email) {
-            return error("email", format!("{email} is already on line {first}; each affiliate once."));
+            return error(Field::Email, format!("{email} is already on line {first}; each affiliate once."));
         }
         self.seen.insert(email.clone(), row.line);
         let campaign = match &row.campaign {
@@ -142,7 +151,7 @@ impl Planner {
                 Some(found) => *found,
                 None => {
                     return error(
-                        "campaign",
+                        Field::Campaign,
                         format!("There is no campaign named \"{name}\"; create it first or leave the cell blank."),
                     )
                 }
@@ -152,10 +161,10 @@ impl Planner {
         if let Some(token) = &row.token {
             let key = token.as_str().to_lowercase();
             if let Some(owner) = self.codes.get(&key).filter(|owner| **owner != email) {
-                return error("token", format!("The code \"{token}\" already belongs to {owner}."));
+                return error(Field::Token, format!("The code \"{token}\" already belongs to {owner}."));
             }
             if let Some(line) = self.seen_codes.get(&key) {
-                return error("token", format!("The code \"{token}\" is also on line {line}."));
+                return error(Field::Token, format!("The code \"{token}\" is also on line {line}."));
             }
             let keeps_own = existing.is_some_and(|a| a.source != "import" && a.referral_code.is_some());
             if !keeps_own {
@@ -336,14 +345,14 @@ impl Tally {
 }
 
 /// A planner reading a file, as the store's apply wants it.
-struct FileSource<R: std::io::Read + Send> {
-    reader: Reader<R>,
+struct FileSource<'a> {
+    reader: Reader<'a>,
     planner: Planner,
     done: u64,
     codes: HashSet<String>,
 }
 
-impl<R: std::io::Read + Send> PlanSource for FileSource<R> {
+impl PlanSource for FileSource<'_> {
     fn start(&mut self, existing: Vec<ExistingAffiliate>, invited: Vec<AffiliateId>) {
         self.planner.load(existing, invited);
         self.codes = self.planner.codes.keys().cloned().collect();
@@ -387,6 +396,7 @@ fn dry_run(
 ) -> Result<(Tally, Vec<ImportColumnView>, Vec<String>), String> {
     let total = bytes.len() as u64;
     let mut reader = Reader::new(bytes).map_err(|e| e.to_string())?;
+    planner.columns(reader.columns());
     let columns = reader
         .columns()
         .iter()
@@ -599,8 +609,10 @@ pub async fn confirm(
         return Err(ImportError::Changed(Box::new(report)));
     }
     let total = report.rows;
-    let reader = Reader::new(&content[..]).map_err(|e| anyhow::anyhow!(e.to_string()))?;
-    let mut source = FileSource { reader, planner: Planner::new(campaign_map, mode), done: 0, codes: HashSet::new() };
+    let reader = Reader::new(&content).map_err(|e| anyhow::anyhow!(e.to_string()))?;
+    let mut planner = Planner::new(campaign_map, mode);
+    planner.columns(reader.columns());
+    let mut source = FileSource { reader, planner, done: 0, codes: HashSet::new() };
     let now = now_ms();
     let expires_at = now + i64::from(DEFAULT_EXPIRY_DAYS) * DAY_MS;
     let link = |invite: i64, expires: i64, nonce: &str| {

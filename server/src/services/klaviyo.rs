@@ -167,21 +167,25 @@ impl KlaviyoConnections {
         Ok((key, row))
     }
 
-    /// What a sync's writes proved about the key's write permissions: a refused write marks the
-    /// permissions that call needs as missing; an accepted subscribe proves all of them.
+    /// What a write proved about the key's write permissions: `Ok(op)`, accepted, proves every
+    /// permission `op` needs; `Err(op)`, refused, marks them missing (Klaviyo does not say which).
     pub async fn record_write_check(
         &self,
         merchant: MerchantId,
-        refused: Option<crate::klaviyo::Operation>,
+        write: Result<crate::klaviyo::Operation, crate::klaviyo::Operation>,
     ) -> anyhow::Result<()> {
         let Some(row) = store::get(&self.db, merchant).await? else { return Ok(()) };
         let mut checks = decode_checks(&row.scope_checks);
-        let suspects = refused.map(|op| op.suspect_key_scopes()).unwrap_or_default();
-        for check in &mut checks {
-            if refused.is_none() && check.state == ScopeState::ReadVerifiedWritePending {
-                check.state = ScopeState::Verified;
-            } else if suspects.contains(&check.scope) {
+        let (op, accepted) = match write {
+            Ok(op) => (op, true),
+            Err(op) => (op, false),
+        };
+        let scopes = op.suspect_key_scopes();
+        for check in checks.iter_mut().filter(|c| scopes.contains(&c.scope)) {
+            if !accepted {
                 check.state = ScopeState::Missing;
+            } else if check.state == ScopeState::ReadVerifiedWritePending {
+                check.state = ScopeState::Verified;
             }
         }
         let encoded = encode_checks(&checks);

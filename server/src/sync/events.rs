@@ -90,6 +90,7 @@ impl EventWorker {
         let mut calls = Calls::new(self.pacer.clone(), connection.account_id.clone(), merchant);
         let mut outcomes = Vec::with_capacity(events.len());
         let mut refused_scope = false;
+        let mut accepted = false;
         for event in &events {
             let properties = serde_json::from_str(&event.properties).unwrap_or_default();
             let new = NewEvent {
@@ -102,14 +103,17 @@ impl EventWorker {
             };
             let sent = calls.run(Operation::CreateEvent, &[], || self.client.create_event(&key, &new)).await;
             outcomes.push(match sent {
-                Ok(()) => EventOutcome {
-                    id: event.id,
-                    state: "sent",
-                    reason: None,
-                    attempts: event.attempts + 1,
-                    due_at: None,
-                    sent_at: Some(now_ms()),
-                },
+                Ok(()) => {
+                    accepted = true;
+                    EventOutcome {
+                        id: event.id,
+                        state: "sent",
+                        reason: None,
+                        attempts: event.attempts + 1,
+                        due_at: None,
+                        sent_at: Some(now_ms()),
+                    }
+                }
                 Err(error @ KlaviyoError::MissingScope { .. }) => {
                     refused_scope = true;
                     failed(event, &format!("{} Then resend the invite.", error.merchant_message()))
@@ -120,9 +124,15 @@ impl EventWorker {
                 Err(error) => failed(event, &error.merchant_message()),
             });
         }
-        if refused_scope {
-            if let Err(e) = self.connections.record_write_check(merchant, Some(Operation::CreateEvent)).await {
-                tracing::warn!(error = %e, "could not record the missing permission");
+        let proven = if refused_scope {
+            Some(Err(Operation::CreateEvent))
+        } else {
+            (accepted && connection.scope_checks.contains("EventsFull=ReadVerifiedWritePending"))
+                .then_some(Ok(Operation::CreateEvent))
+        };
+        if let Some(write) = proven {
+            if let Err(e) = self.connections.record_write_check(merchant, write).await {
+                tracing::warn!(error = %e, "could not record what the key may write");
             }
         }
         outcomes

@@ -230,12 +230,18 @@ impl Engine {
         let error = batch.error.take();
         if let Some(crate::klaviyo::KlaviyoError::MissingScope { operation }) = &error {
             if operation.method() != reqwest::Method::GET {
-                if let Err(e) = self.connections.record_write_check(merchant, Some(*operation)).await {
+                if let Err(e) = self.connections.record_write_check(merchant, Err(*operation)).await {
                     tracing::warn!(error = %e, "could not record the missing permission");
                 }
             }
-        } else if batch.subscribe_accepted && !connection.scope_checks.split(',').all(|c| c.ends_with("=Verified")) {
-            if let Err(e) = self.connections.record_write_check(merchant, None).await {
+        } else if batch.subscribe_accepted
+            && ["ListsFull", "ProfilesFull", "SubscriptionsFull"]
+                .iter()
+                .any(|s| connection.scope_checks.contains(&format!("{s}=ReadVerifiedWritePending")))
+        {
+            if let Err(e) =
+                self.connections.record_write_check(merchant, Ok(crate::klaviyo::Operation::Subscribe)).await
+            {
                 tracing::warn!(error = %e, "could not record the proven permissions");
             }
         }

@@ -101,6 +101,7 @@ async fn a_good_key_is_verified_live_and_saved_sealed_and_only_its_hint_comes_ba
             (KeyScope::ListsFull, ScopeState::ReadVerifiedWritePending),
             (KeyScope::ProfilesFull, ScopeState::ReadVerifiedWritePending),
             (KeyScope::SubscriptionsFull, ScopeState::ReadVerifiedWritePending),
+            (KeyScope::EventsFull, ScopeState::ReadVerifiedWritePending),
         ],
         "reads are proven; writes are confirmed by the first sync"
     );
@@ -172,8 +173,8 @@ async fn a_key_lacking_a_permission_is_named_exactly_and_not_saved() {
             assert_eq!(
                 message,
                 "This key is missing the Subscriptions Full permission. In Klaviyo, open Settings → API keys, edit \
-                 the key (or create a new one) with Accounts Read, Lists Full, Profiles Full and Subscriptions \
-                 Full, then paste it here."
+                 the key (or create a new one) with Accounts Read, Lists Full, Profiles Full, Subscriptions Full and \
+                 Events Full, then paste it here."
             );
             let missing: Vec<KeyScope> =
                 checks.iter().filter(|c| c.state == ScopeState::Missing).map(|c| c.scope).collect();

@@ -4,6 +4,8 @@
 mod accounts;
 mod campaigns;
 mod helpers;
+mod imports;
+mod invites;
 mod isolation;
 mod klaviyo;
 mod landing;

@@ -92,7 +92,7 @@ async fn wait_for(merchant: &Browser, who: &ApplicationView, state: SyncState) -
     }
 }
 
-async fn exec(db: &Db, sql: &str) {
+pub async fn exec(db: &Db, sql: &str) {
     match db {
         Db::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(drop),
         Db::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(drop),
@@ -149,10 +149,15 @@ async fn an_approval_lands_subscribed_in_the_list_with_names_and_properties_and_
     ] {
         assert!(log.iter().any(|e| e == expected), "{expected} missing from the log {log:?}");
     }
-    // Write permissions are now proven by the sync.
+    // The write permissions a subscribe needs are now proven by the sync; Events Full waits for an event.
     let status: app::api::views::KlaviyoOverview = merchant.call("klaviyo_status", json!({})).await.expect("status");
     let checks = status.connection.expect("connected").checks;
-    assert!(checks.iter().all(|c| c.state == ScopeState::Verified), "{checks:?}");
+    let states: Vec<_> = checks.iter().map(|c| (c.scope, c.state)).collect();
+    assert!(
+        states.iter().all(|(scope, state)| *state == ScopeState::Verified || *scope == KeyScope::EventsFull),
+        "{checks:?}"
+    );
+    assert!(states.contains(&(KeyScope::EventsFull, ScopeState::ReadVerifiedWritePending)), "{checks:?}");
     let health: SyncHealth = merchant.call("sync_health", json!({})).await.expect("health");
     assert_eq!((health.succeeded, health.failed, health.queued, health.in_flight), (1, 0, 0, 0));
 }
