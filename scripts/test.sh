@@ -28,6 +28,12 @@ postgres_ready
 # Same package set as above, so nothing is rebuilt; the unit tests simply run again.
 TEST_DATABASE_URL="$PG_ADMIN_URL" run_cargo_tests "rust/postgres" cargo test -p app -p server
 
+echo "== Fuzzing the Rewardful CSV reader (cargo fuzz, 30 s)"
+# Its own target dir: the fuzz build uses other compiler flags, which would invalidate the main one.
+(cd fuzz && RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-$HOME/.cache/rekomi-fuzz-target}" \
+  cargo fuzz run rewardful_csv --sanitizer none -- -max_total_time=30 -max_len=4096 2>&1 | tail -5)
+summary+=("fuzz/rewardful_csv: 30 s, no crash")
+
 echo "== Release build"
 cargo leptos build --release
 

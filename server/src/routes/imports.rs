@@ -11,6 +11,7 @@ use app::api::views::{ConsentMode, ImportProgress};
 use app::domain::CampaignId;
 use app::error::AppError;
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -81,11 +82,20 @@ pub async fn upload(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(query): Query<UploadQuery>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let session = match signed_in(&state, &headers).await {
         Ok(s) => s,
         Err(r) => return r,
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return error(StatusCode::PAYLOAD_TOO_LARGE, &AppError::from(ImportError::TooLarge).message);
+        }
+        Err(rejection) => {
+            return error(rejection.status(), "The upload was cut off before the whole file arrived; try again.");
+        }
     };
     let Some(campaign) = query.campaign.map(CampaignId) else {
         return error(StatusCode::UNPROCESSABLE_ENTITY, "Pick the campaign imported affiliates join.");
