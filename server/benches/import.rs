@@ -15,8 +15,6 @@ mod seed;
 
 use app::api::views::{ConsentMode, ImportProgress};
 use app::domain::rewardful::Reader;
-use leptos::config::LeptosOptions;
-use server::config::{Config, SecretKey};
 use server::fake_klaviyo::world::Faults;
 use server::fake_klaviyo::Fake;
 use server::services::imports::{self, Upload};
@@ -74,7 +72,8 @@ fn parse_only(file: &[u8]) -> (usize, f64, f64) {
 #[tokio::main]
 async fn main() {
     let smoke = !std::env::args().any(|a| a == "--bench");
-    let rows = if smoke { 2_000 } else { std::env::var("BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000) };
+    let rows =
+        if smoke { 2_000 } else { std::env::var("BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000) };
 
     let big = csv(rows);
     let small = csv(rows / 10);
@@ -92,19 +91,11 @@ async fn main() {
     let fake = Fake::with_faults(Faults::default()).serve(listener).expect("fake");
     let database_url = seed::fresh_database("import").await;
     let engine = if database_url.starts_with("postgres") { "postgres" } else { "sqlite" };
-    let config = Config {
+    let config = seed::config(
         database_url,
-        addr: "127.0.0.1:0".parse().expect("address"),
-        public_url: None,
-        trust_proxy: false,
-        auth_per_minute: 0,
-        apply_per_minute: 0,
-        secret_key: SecretKey([3; 32]),
-        klaviyo_api_base: fake.base_url.clone(),
-        klaviyo_tests_per_minute: 0,
-        sync: server::sync::Settings { worker: false, ..server::sync::Settings::default() },
-        leptos: LeptosOptions::builder().output_name("rekomi").build(),
-    };
+        &fake.base_url,
+        server::sync::Settings { worker: false, ..server::sync::Settings::default() },
+    );
     let app = Application::build(config).await.expect("builds");
     let services = app.services().clone();
     let seeded = seed::seed(&services, &fake.fake, 0).await;

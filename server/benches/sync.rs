@@ -13,8 +13,6 @@
 mod seed;
 
 use app::domain::affiliate::Decision;
-use leptos::config::LeptosOptions;
-use server::config::{Config, SecretKey};
 use server::fake_klaviyo::world::Faults;
 use server::fake_klaviyo::Fake;
 use server::startup::Application;
@@ -35,19 +33,7 @@ async fn main() {
     let fake = Fake::with_faults(Faults { job_delay_ms: 2_000, ..Faults::default() }).serve(listener).expect("fake");
     let database_url = seed::fresh_database("bench").await;
     let engine = if database_url.starts_with("postgres") { "postgres" } else { "sqlite" };
-    let config = Config {
-        database_url,
-        addr: "127.0.0.1:0".parse().expect("address"),
-        public_url: None,
-        trust_proxy: false,
-        auth_per_minute: 0,
-        apply_per_minute: 0,
-        secret_key: SecretKey([3; 32]),
-        klaviyo_api_base: fake.base_url.clone(),
-        klaviyo_tests_per_minute: 0,
-        sync: server::sync::Settings::default(),
-        leptos: LeptosOptions::builder().output_name("rekomi").build(),
-    };
+    let config = seed::config(database_url, &fake.base_url, server::sync::Settings::default());
     let app = Application::build(config).await.expect("builds");
     let services = app.services().clone();
     let seeded = seed::seed(&services, &fake.fake, single + bulk).await;

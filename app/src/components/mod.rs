@@ -1,5 +1,6 @@
 //! Small pieces several pages use.
 
+pub mod campaign_select;
 pub mod form;
 pub mod live_sync;
 pub mod state_badge;

@@ -2,9 +2,9 @@
 //! run (what will be created, updated or left alone, and every bad cell with its line and column),
 //! then confirm. A progress bar follows the upload, the check and the import.
 
-use crate::api::campaigns::list_campaigns;
 use crate::api::imports::list_imports;
 use crate::api::views::{ConsentMode, ImportProgress, ImportReport};
+use crate::components::campaign_select::CampaignSelect;
 use crate::components::streaming::{post, StreamEvent};
 use crate::domain::clock::format_utc;
 use crate::domain::CampaignId;
@@ -21,10 +21,11 @@ struct Bar {
 
 #[component]
 pub fn ImportPage() -> impl IntoView {
-    let campaigns = Resource::new(|| (), |_| list_campaigns());
     let campaign = RwSignal::new(None::<CampaignId>);
     let consent = RwSignal::new(ConsentMode::Elsewhere);
-    let file = RwSignal::new_local(None::<web_sys::File>);
+    // Read from the input when the file is checked: a `File` is browser-only and can't live in a
+    // signal the server also creates.
+    let file_input = NodeRef::<leptos::html::Input>::new();
     let bar = RwSignal::new(None::<Bar>);
     let report = RwSignal::new(None::<ImportReport>);
     let error = RwSignal::new(None::<String>);
@@ -73,7 +74,7 @@ pub fn ImportPage() -> impl IntoView {
             error.set(Some("Pick the campaign imported affiliates join.".into()));
             return;
         };
-        let Some(f) = file.get_untracked() else {
+        let Some(f) = chosen_file(file_input) else {
             error.set(Some("Choose the CSV file exported from Rewardful.".into()));
             return;
         };
@@ -101,21 +102,7 @@ pub fn ImportPage() -> impl IntoView {
         <p class="muted">"Export your affiliates from Rewardful as CSV and upload the file. Nothing changes until you confirm the dry run. Each affiliate's Rewardful token becomes their referral code, so existing ?via= links keep working; importing the same file again changes nothing."</p>
         <form class="card import-form" on:submit=move |ev| { ev.prevent_default(); check(); }>
             <label for="import-campaign">"Campaign for rows that name none"</label>
-            <select id="import-campaign" on:change=move |ev| campaign.set(event_target_value(&ev).parse().ok().map(CampaignId))>
-                <option value="">"Choose a campaign"</option>
-                <Transition fallback=|| ()>
-                    {move || Suspend::new(async move {
-                        let list = campaigns.await.unwrap_or_default();
-                        if campaign.get_untracked().is_none() {
-                            if let Some(first) = list.first() { campaign.set(Some(first.id)); }
-                        }
-                        list.into_iter().map(|c| {
-                            let id = c.id;
-                            view! { <option value=c.id.to_string() selected=move || campaign.get() == Some(id)>{c.name}</option> }
-                        }).collect_view()
-                    })}
-                </Transition>
-            </select>
+            <CampaignSelect id="import-campaign" campaign/>
             <fieldset class="consent">
                 <legend>"Program terms"</legend>
                 <label class="check">
@@ -130,7 +117,7 @@ pub fn ImportPage() -> impl IntoView {
                 </label>
             </fieldset>
             <label for="import-file">"Rewardful CSV"</label>
-            <input id="import-file" type="file" accept=".csv,text/csv" on:change=move |ev| file.set(chosen_file(&ev))/>
+            <input id="import-file" type="file" accept=".csv,text/csv" node_ref=file_input/>
             <div class="actions">
                 <button type="submit" disabled=move || busy.get()>"Check file"</button>
             </div>
@@ -231,16 +218,14 @@ fn ReportView(report: ImportReport, confirm: impl Fn(i64) + Copy + 'static, busy
     }
 }
 
-fn chosen_file(ev: &leptos::ev::Event) -> Option<web_sys::File> {
+fn chosen_file(input: NodeRef<leptos::html::Input>) -> Option<web_sys::File> {
     #[cfg(feature = "hydrate")]
     {
-        use wasm_bindgen::JsCast;
-        let input = ev.target()?.dyn_into::<web_sys::HtmlInputElement>().ok()?;
-        input.files()?.get(0)
+        input.get_untracked()?.files()?.get(0)
     }
     #[cfg(not(feature = "hydrate"))]
     {
-        let _ = ev;
+        let _ = input;
         None
     }
 }

@@ -1,9 +1,9 @@
 //! Bulk invites: paste (or load a file of) people, see every line checked, send; then follow each
 //! invite (sent, opened, accepted, expired), copy its link, resend or revoke it.
 
-use crate::api::campaigns::list_campaigns;
 use crate::api::invites::{list_invites, preview_invites, resend_invite, revoke_invite, send_invites};
 use crate::api::views::{InvitePreview, InviteRequest, InviteView, InvitesSent};
+use crate::components::campaign_select::CampaignSelect;
 use crate::components::form::{ErrorBanner, FieldError};
 use crate::domain::clock::format_utc;
 use crate::domain::CampaignId;
@@ -13,7 +13,6 @@ use leptos_meta::Title;
 
 #[component]
 pub fn InvitesPage() -> impl IntoView {
-    let campaigns = Resource::new(|| (), |_| list_campaigns());
     let campaign = RwSignal::new(None::<CampaignId>);
     let people = RwSignal::new(String::new());
     let days = RwSignal::new("14".to_owned());
@@ -45,21 +44,7 @@ pub fn InvitesPage() -> impl IntoView {
         <form class="card invite-form" on:submit=move |ev| { ev.prevent_default(); preview.dispatch(request()); }>
             <ErrorBanner error/>
             <label for="invite-campaign">"Campaign"</label>
-            <select id="invite-campaign" on:change=move |ev| campaign.set(event_target_value(&ev).parse().ok().map(CampaignId))>
-                <option value="">"Choose a campaign"</option>
-                <Transition fallback=|| ()>
-                    {move || Suspend::new(async move {
-                        let list = campaigns.await.unwrap_or_default();
-                        if campaign.get_untracked().is_none() {
-                            if let Some(first) = list.first() { campaign.set(Some(first.id)); }
-                        }
-                        list.into_iter().map(|c| {
-                            let id = c.id;
-                            view! { <option value=c.id.to_string() selected=move || campaign.get() == Some(id)>{c.name}</option> }
-                        }).collect_view()
-                    })}
-                </Transition>
-            </select>
+            <CampaignSelect id="invite-campaign" campaign/>
             <FieldError error field="campaign"/>
             <label for="invite-people">"People"</label>
             <textarea id="invite-people" rows="8" placeholder="ana@example.com, Ana Berg"

@@ -55,6 +55,7 @@ pub enum Applied {
 /// Produces a candidate referral code for a first name; called again on a clash.
 pub type CodeSource<'a> = &'a mut (dyn FnMut(&str) -> String + Send);
 
+/// Writes an audit entry inside an open transaction.
 macro_rules! audit {
     ($tx:expr, $merchant:expr, $actor:expr, $action:expr, $id:expr, $from:expr, $to:expr, $now:expr) => {
         sqlx::query(
@@ -73,6 +74,7 @@ macro_rules! audit {
         .map_err(db_err)?
     };
 }
+pub(crate) use audit;
 
 /// Sets a pending or rejected affiliate to approved inside an open transaction, giving it a
 /// referral code if it has none, and writes the audit entry. Expands per engine.

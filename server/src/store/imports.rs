@@ -245,7 +245,8 @@ pub async fn apply(
                 progress(last_report);
             }
             let Some(write) = write else { continue };
-            match write {
+            // Each write ends with the affiliate, and whether it is asked to accept the terms.
+            let (id, email, full_name, invite) = match write {
                 Write::Create { email, campaign, terms_version, mut fields, joined_at, consent, invite } => {
                     if fields.state == "approved" && fields.referral_code.is_none() {
                         fields.referral_code = Some(source.new_code(&fields.first_name));
@@ -283,32 +284,22 @@ pub async fn apply(
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(db_err)?;
-                    sqlx::query(
-                        "INSERT INTO audit_log (merchant_id, actor, action, affiliate_id, from_state, to_state, at)
-                         VALUES ($1, $2, 'imported', $3, NULL, $4, $5)",
-                    )
-                    .bind(merchant)
-                    .bind(issue.actor)
-                    .bind(id)
-                    .bind(&fields.state)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
+                    super::affiliates::audit!(
+                        tx,
+                        merchant,
+                        issue.actor,
+                        "imported",
+                        id,
+                        None::<&str>,
+                        Some(fields.state.as_str()),
+                        now
+                    );
                     applied.created += 1;
                     if consent && fields.state == "approved" {
                         super::sync::enqueue_in_tx!(tx, merchant, id, now);
                         applied.syncs += 1;
                     }
-                    if invite {
-                        let new = NewInvite {
-                            email,
-                            full_name: Some(fields.full_name).filter(|n| !n.is_empty()),
-                            affiliate_id: Some(id),
-                        };
-                        invite_in_tx!(tx, issue, &new, "import", Some(import_id), connected);
-                        applied.invites += 1;
-                    }
+                    (id, email, fields.full_name, invite)
                 }
                 Write::Update { id, email, from_state, fields, consent, consented, invite } => {
                     let state_changed = fields.state != from_state;
@@ -342,34 +333,29 @@ pub async fn apply(
                     .execute(&mut *tx)
                     .await
                     .map_err(db_err)?;
-                    sqlx::query(
-                        "INSERT INTO audit_log (merchant_id, actor, action, affiliate_id, from_state, to_state, at)
-                         VALUES ($1, $2, 'import updated', $3, $4, $5, $6)",
-                    )
-                    .bind(merchant)
-                    .bind(issue.actor)
-                    .bind(id)
-                    .bind(&from_state)
-                    .bind(&fields.state)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
+                    super::affiliates::audit!(
+                        tx,
+                        merchant,
+                        issue.actor,
+                        "import updated",
+                        id,
+                        Some(from_state.as_str()),
+                        Some(fields.state.as_str()),
+                        now
+                    );
                     applied.updated += 1;
                     if fields.state == "approved" && consented && (state_changed || consent.is_some()) {
                         super::sync::enqueue_in_tx!(tx, merchant, id, now);
                         applied.syncs += 1;
                     }
-                    if invite {
-                        let new = NewInvite {
-                            email,
-                            full_name: Some(fields.full_name).filter(|n| !n.is_empty()),
-                            affiliate_id: Some(id),
-                        };
-                        invite_in_tx!(tx, issue, &new, "import", Some(import_id), connected);
-                        applied.invites += 1;
-                    }
+                    (id, email, fields.full_name, invite)
                 }
+            };
+            if invite {
+                let new =
+                    NewInvite { email, full_name: Some(full_name).filter(|n| !n.is_empty()), affiliate_id: Some(id) };
+                invite_in_tx!(tx, issue, &new, "import", Some(import_id), connected);
+                applied.invites += 1;
             }
         }
         sqlx::query("UPDATE imports SET report = $3, content = NULL WHERE merchant_id = $1 AND id = $2")

@@ -3,12 +3,11 @@
 //! referral codes, and "ask them" sends invites instead of subscribing.
 
 use crate::helpers::{spawn_app, Browser, TestApp};
-use crate::invites::{accept, connected_merchant, events, klaviyo_account, wait_for_events};
+use crate::invites::{accept, connected_merchant, events, klaviyo_account, wait_for_events, wait_until_synced};
 use app::api::views::{ImportProgress, ImportReport, InviteView};
-use app::domain::{AffiliateState, SyncState};
+use app::domain::AffiliateState;
 use reqwest::StatusCode;
 use serde_json::json;
-use std::time::{Duration, Instant};
 
 const KEY: &str = "pk_live_importimportimportimport0001";
 const LIST: &str = "IMPLST";
@@ -102,16 +101,7 @@ async fn a_dry_run_names_every_bad_cell_then_the_import_applies_the_rest_and_a_s
     assert_eq!(merchant.find("cy@example.com").await.state, AffiliateState::Pending, "suspicious → review");
 
     // The approved one lands in Klaviyo like any approval.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let detail: app::api::views::AffiliateDetail =
-            merchant.call("affiliate_detail", json!({"id": ana.id})).await.expect("detail");
-        if detail.syncs.first().is_some_and(|s| s.state == SyncState::Succeeded) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "never synced: {:?}", detail.syncs);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until_synced(&merchant, ana.id).await;
 
     // Confirming twice does nothing more.
     assert!(confirm(&merchant, report.id).await.expect_err("already imported").contains("already imported"));
@@ -210,16 +200,7 @@ async fn asking_for_consent_sends_invites_and_subscribes_only_after_acceptance()
     assert!(html.contains("ana20"), "an approved affiliate sees their code: {html}");
     let ana = merchant.find("ana@example.com").await;
     assert!(ana.consent_at.is_some());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let detail: app::api::views::AffiliateDetail =
-            merchant.call("affiliate_detail", json!({"id": ana.id})).await.expect("detail");
-        if detail.syncs.first().is_some_and(|s| s.state == SyncState::Succeeded) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "never synced: {:?}", detail.syncs);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until_synced(&merchant, ana.id).await;
     {
         let world = app.klaviyo.world.lock().expect("world");
         let profile = world.accounts["IMP004"].profile_by_email("ana@example.com").expect("profile").clone();
@@ -229,4 +210,17 @@ async fn asking_for_consent_sends_invites_and_subscribes_only_after_acceptance()
     let again = upload(&merchant, campaign, "ask", file).await;
     assert_eq!((again.create, again.update, again.invites), (0, 0, 0));
     assert_eq!(events(&app, "IMP004", "Rekomi Affiliate Invited").await.len(), 1);
+}
+
+#[tokio::test]
+async fn the_import_and_invite_pages_render_on_the_server() {
+    let app = spawn_app().await;
+    let merchant = app.merchant("Render Shop").await;
+    for (path, heading) in [("/app/import", "Import from Rewardful"), ("/app/invites", "Invite affiliates")] {
+        let response = merchant.client.get(app.url(path)).send().await.expect("page");
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        // The whole streamed document arrives.
+        let html = response.text().await.expect("complete body");
+        assert!(html.contains(heading) && html.contains("__INCOMPLETE_CHUNKS"), "{path}: {html}");
+    }
 }

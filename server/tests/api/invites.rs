@@ -69,6 +69,20 @@ pub async fn wait_for_events(app: &TestApp, account: &str, metric: &str, n: usiz
     }
 }
 
+/// Waits until the affiliate's Klaviyo sync is read back as Succeeded.
+pub async fn wait_until_synced(merchant: &Browser, id: app::domain::AffiliateId) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let detail: app::api::views::AffiliateDetail =
+            merchant.call("affiliate_detail", json!({"id": id})).await.expect("detail");
+        if detail.syncs.first().is_some_and(|s| s.state == SyncState::Succeeded) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "never synced: {:?}", detail.syncs);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 pub async fn accept(app: &TestApp, link: &str, name: &str, terms: bool) -> (StatusCode, String) {
     let browser = app.browser();
     let url = reqwest::Url::parse(link).expect("absolute link");
@@ -170,16 +184,7 @@ async fn an_invite_link_is_signed_single_use_and_accepting_it_needs_the_terms() 
     assert_eq!(invite_for(&merchant, "dee@example.com").await.status, InviteStatus::Accepted);
 
     // Lands subscribed in the list, like any approval.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let detail: app::api::views::AffiliateDetail =
-            merchant.call("affiliate_detail", json!({"id": dee.id})).await.expect("detail");
-        if detail.syncs.first().is_some_and(|s| s.state == SyncState::Succeeded) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "never synced: {:?}", detail.syncs);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until_synced(&merchant, dee.id).await;
 
     let (status, html) = accept(&app, &link, "Dee Vance", true).await;
     assert_eq!(status, StatusCode::GONE, "single use: {html}");

@@ -122,3 +122,20 @@ pub async fn fresh_database(tag: &str) -> String {
         }
     }
 }
+
+/// The configuration benches and load tests run the server with: no rate limits, port 0.
+pub fn config(database_url: String, klaviyo_api_base: &str, sync: server::sync::Settings) -> server::config::Config {
+    server::config::Config {
+        database_url,
+        addr: "127.0.0.1:0".parse().expect("address"),
+        public_url: None,
+        trust_proxy: false,
+        auth_per_minute: 0,
+        apply_per_minute: 0,
+        secret_key: server::config::SecretKey([3; 32]),
+        klaviyo_api_base: klaviyo_api_base.to_owned(),
+        klaviyo_tests_per_minute: 0,
+        sync,
+        leptos: leptos::config::LeptosOptions::builder().output_name("rekomi").build(),
+    }
+}
