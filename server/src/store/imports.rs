@@ -4,6 +4,7 @@
 use super::invites::{connected_in_tx, invite_in_tx, Issue, NewInvite};
 use super::{db_err, on_engine, BeginWrite, Db, DbResult};
 use app::domain::{AffiliateId, CampaignId, MerchantId};
+use std::collections::HashMap;
 
 /// What the database holds about an affiliate, for planning an import.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -208,9 +209,25 @@ pub struct Applied {
     pub syncs: u64,
 }
 
+/// Rows written per multi-row statement: 21 parameters a row stays under both engines' limits.
+const BATCH: usize = 500;
+
+/// A new affiliate waiting for its batch.
+struct Creation {
+    email: String,
+    campaign: CampaignId,
+    terms_version: i64,
+    fields: Fields,
+    joined_at: Option<i64>,
+    consent: bool,
+    invite: bool,
+}
+
 /// Applies an import in one transaction: claims it (`ready` → `imported`, so a second confirm,
 /// on any instance, finds nothing to do), plans every row against what the database holds inside
-/// the transaction, and writes. `report` is what the stored report becomes.
+/// the transaction, and writes: new affiliates in multi-row statements (a statement a row would
+/// hold the write lock many times longer), updates one by one. `report` is what the stored report
+/// becomes.
 pub async fn apply(
     db: &Db,
     merchant: MerchantId,
@@ -221,152 +238,185 @@ pub async fn apply(
     report: &(dyn Fn(&Applied) -> String + Send + Sync),
 ) -> Result<Applied, ApplyError> {
     let now = issue.now;
-    on_engine!(db, |pool| {
-        let mut tx = pool.begin_write().await?;
-        let claimed = sqlx::query("UPDATE imports SET state = 'imported', imported_at = $3 WHERE merchant_id = $1 AND id = $2 AND state = 'ready'")
+    macro_rules! apply_on {
+        ($pool:expr, $engine:ty) => {{
+            let mut tx = $pool.begin_write().await?;
+            let claimed = sqlx::query(
+                "UPDATE imports SET state = 'imported', imported_at = $3 WHERE merchant_id = $1 AND id = $2 AND state = 'ready'",
+            )
             .bind(merchant)
             .bind(import_id)
             .bind(now)
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        if claimed.rows_affected() != 1 {
-            return Err(ApplyError::NotReady);
-        }
-        let existing = sqlx::query_as(EXISTING).bind(merchant).fetch_all(&mut *tx).await.map_err(db_err)?;
-        let invited = sqlx::query_scalar(INVITED).bind(merchant).fetch_all(&mut *tx).await.map_err(db_err)?;
-        source.start(existing, invited);
-        let connected = connected_in_tx!(tx, merchant);
-        let mut applied = Applied::default();
-        let mut last_report = 0;
-        while let Some(write) = source.next().map_err(ApplyError::File)? {
-            if source.done() - last_report >= 1_000 {
-                last_report = source.done();
-                progress(last_report);
+            if claimed.rows_affected() != 1 {
+                return Err(ApplyError::NotReady);
             }
-            let Some(write) = write else { continue };
-            // Each write ends with the affiliate, and whether it is asked to accept the terms.
-            let (id, email, full_name, invite) = match write {
-                Write::Create { email, campaign, terms_version, mut fields, joined_at, consent, invite } => {
-                    if fields.state == "approved" && fields.referral_code.is_none() {
-                        fields.referral_code = Some(source.new_code(&fields.first_name));
+            let existing = sqlx::query_as(EXISTING).bind(merchant).fetch_all(&mut *tx).await.map_err(db_err)?;
+            let invited = sqlx::query_scalar(INVITED).bind(merchant).fetch_all(&mut *tx).await.map_err(db_err)?;
+            source.start(existing, invited);
+            let connected = connected_in_tx!(tx, merchant);
+            let mut applied = Applied::default();
+            let mut last_report = 0;
+            let mut creations: Vec<Creation> = Vec::with_capacity(BATCH);
+            loop {
+                let next = source.next().map_err(ApplyError::File)?;
+                let end = next.is_none();
+                match next.flatten() {
+                    Some(Write::Create { email, campaign, terms_version, mut fields, joined_at, consent, invite }) => {
+                        if fields.state == "approved" && fields.referral_code.is_none() {
+                            fields.referral_code = Some(source.new_code(&fields.first_name));
+                        }
+                        creations.push(Creation { email, campaign, terms_version, fields, joined_at, consent, invite });
                     }
-                    let decided = (fields.state != "pending").then_some(now);
-                    let id: AffiliateId = sqlx::query_scalar(
+                    Some(Write::Update { id, email, from_state, fields, consent, consented, invite }) => {
+                        let state_changed = fields.state != from_state;
+                        sqlx::query(
+                            "UPDATE affiliates SET full_name = $3, first_name = $4, last_name = $5, referral_code = $6,
+                                 paypal_email = $7, wise_email = $8, external_id = $9, history_visitors = $10,
+                                 history_leads = $11, history_conversions = $12, state = $13,
+                                 consent_terms_version = COALESCE($14, consent_terms_version),
+                                 consent_at = CASE WHEN $14 IS NULL THEN consent_at ELSE $15 END,
+                                 consent_source = CASE WHEN $14 IS NULL THEN consent_source ELSE 'import' END,
+                                 decided_at = CASE WHEN $16 THEN $15 ELSE decided_at END,
+                                 decided_by = CASE WHEN $16 THEN 'import' ELSE decided_by END
+                             WHERE merchant_id = $1 AND id = $2",
+                        )
+                        .bind(merchant)
+                        .bind(id)
+                        .bind(&fields.full_name)
+                        .bind(&fields.first_name)
+                        .bind(&fields.last_name)
+                        .bind(&fields.referral_code)
+                        .bind(&fields.paypal_email)
+                        .bind(&fields.wise_email)
+                        .bind(&fields.external_id)
+                        .bind(fields.history_visitors)
+                        .bind(fields.history_leads)
+                        .bind(fields.history_conversions)
+                        .bind(&fields.state)
+                        .bind(consent)
+                        .bind(now)
+                        .bind(state_changed)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                        super::affiliates::audit!(
+                            tx,
+                            merchant,
+                            issue.actor,
+                            "import updated",
+                            id,
+                            Some(from_state.as_str()),
+                            Some(fields.state.as_str()),
+                            now
+                        );
+                        applied.updated += 1;
+                        if fields.state == "approved" && consented && (state_changed || consent.is_some()) {
+                            super::sync::enqueue_in_tx!(tx, merchant, id, now);
+                            applied.syncs += 1;
+                        }
+                        if invite {
+                            let full_name = Some(fields.full_name).filter(|n| !n.is_empty());
+                            let new = NewInvite { email, full_name, affiliate_id: Some(id) };
+                            invite_in_tx!(tx, issue, &new, "import", Some(import_id), connected);
+                            applied.invites += 1;
+                        }
+                    }
+                    None => {}
+                }
+                if creations.len() >= BATCH || (end && !creations.is_empty()) {
+                    let mut insert = sqlx::QueryBuilder::<$engine>::new(
                         "INSERT INTO affiliates (merchant_id, campaign_id, email, full_name, first_name, last_name, state,
                              referral_code, source, consent_terms_version, consent_at, consent_source, applied_at,
                              decided_at, decided_by, paypal_email, wise_email, external_id, history_visitors,
-                             history_leads, history_conversions)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'import', $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                             $18, $19, $20)
-                         RETURNING id",
-                    )
-                    .bind(merchant)
-                    .bind(campaign)
-                    .bind(&email)
-                    .bind(&fields.full_name)
-                    .bind(&fields.first_name)
-                    .bind(&fields.last_name)
-                    .bind(&fields.state)
-                    .bind(&fields.referral_code)
-                    .bind(consent.then_some(terms_version))
-                    .bind(consent.then_some(now))
-                    .bind(consent.then_some("import"))
-                    .bind(joined_at.unwrap_or(now))
-                    .bind(decided)
-                    .bind(decided.map(|_| "import"))
-                    .bind(&fields.paypal_email)
-                    .bind(&fields.wise_email)
-                    .bind(&fields.external_id)
-                    .bind(fields.history_visitors)
-                    .bind(fields.history_leads)
-                    .bind(fields.history_conversions)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                    super::affiliates::audit!(
-                        tx,
-                        merchant,
-                        issue.actor,
-                        "imported",
-                        id,
-                        None::<&str>,
-                        Some(fields.state.as_str()),
-                        now
+                             history_leads, history_conversions) ",
                     );
-                    applied.created += 1;
-                    if consent && fields.state == "approved" {
-                        super::sync::enqueue_in_tx!(tx, merchant, id, now);
-                        applied.syncs += 1;
-                    }
-                    (id, email, fields.full_name, invite)
-                }
-                Write::Update { id, email, from_state, fields, consent, consented, invite } => {
-                    let state_changed = fields.state != from_state;
-                    sqlx::query(
-                        "UPDATE affiliates SET full_name = $3, first_name = $4, last_name = $5, referral_code = $6,
-                             paypal_email = $7, wise_email = $8, external_id = $9, history_visitors = $10,
-                             history_leads = $11, history_conversions = $12, state = $13,
-                             consent_terms_version = COALESCE($14, consent_terms_version),
-                             consent_at = CASE WHEN $14 IS NULL THEN consent_at ELSE $15 END,
-                             consent_source = CASE WHEN $14 IS NULL THEN consent_source ELSE 'import' END,
-                             decided_at = CASE WHEN $16 THEN $15 ELSE decided_at END,
-                             decided_by = CASE WHEN $16 THEN 'import' ELSE decided_by END
-                         WHERE merchant_id = $1 AND id = $2",
-                    )
-                    .bind(merchant)
-                    .bind(id)
-                    .bind(&fields.full_name)
-                    .bind(&fields.first_name)
-                    .bind(&fields.last_name)
-                    .bind(&fields.referral_code)
-                    .bind(&fields.paypal_email)
-                    .bind(&fields.wise_email)
-                    .bind(&fields.external_id)
-                    .bind(fields.history_visitors)
-                    .bind(fields.history_leads)
-                    .bind(fields.history_conversions)
-                    .bind(&fields.state)
-                    .bind(consent)
-                    .bind(now)
-                    .bind(state_changed)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                    super::affiliates::audit!(
-                        tx,
-                        merchant,
-                        issue.actor,
-                        "import updated",
-                        id,
-                        Some(from_state.as_str()),
-                        Some(fields.state.as_str()),
-                        now
+                    insert.push_values(&creations, |mut b, c| {
+                        let decided = (c.fields.state != "pending").then_some(now);
+                        b.push_bind(merchant)
+                            .push_bind(c.campaign)
+                            .push_bind(c.email.clone())
+                            .push_bind(c.fields.full_name.clone())
+                            .push_bind(c.fields.first_name.clone())
+                            .push_bind(c.fields.last_name.clone())
+                            .push_bind(c.fields.state.clone())
+                            .push_bind(c.fields.referral_code.clone())
+                            .push_bind("import")
+                            .push_bind(c.consent.then_some(c.terms_version))
+                            .push_bind(c.consent.then_some(now))
+                            .push_bind(c.consent.then_some("import"))
+                            .push_bind(c.joined_at.unwrap_or(now))
+                            .push_bind(decided)
+                            .push_bind(decided.map(|_| "import"))
+                            .push_bind(c.fields.paypal_email.clone())
+                            .push_bind(c.fields.wise_email.clone())
+                            .push_bind(c.fields.external_id.clone())
+                            .push_bind(c.fields.history_visitors)
+                            .push_bind(c.fields.history_leads)
+                            .push_bind(c.fields.history_conversions);
+                    });
+                    insert.push(" RETURNING id, email");
+                    // Emails are unique per merchant, so ids are matched by email, not by order.
+                    let ids: HashMap<String, AffiliateId> = insert
+                        .build_query_as::<(AffiliateId, String)>()
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db_err)?
+                        .into_iter()
+                        .map(|(id, email)| (email, id))
+                        .collect();
+                    let mut audit = sqlx::QueryBuilder::<$engine>::new(
+                        "INSERT INTO audit_log (merchant_id, actor, action, affiliate_id, from_state, to_state, at) ",
                     );
-                    applied.updated += 1;
-                    if fields.state == "approved" && consented && (state_changed || consent.is_some()) {
-                        super::sync::enqueue_in_tx!(tx, merchant, id, now);
-                        applied.syncs += 1;
+                    audit.push_values(&creations, |mut b, c| {
+                        b.push_bind(merchant)
+                            .push_bind(issue.actor)
+                            .push_bind("imported")
+                            .push_bind(ids.get(&c.email).copied())
+                            .push_bind(None::<&str>)
+                            .push_bind(c.fields.state.clone())
+                            .push_bind(now);
+                    });
+                    audit.build().execute(&mut *tx).await.map_err(db_err)?;
+                    let to_sync: Vec<AffiliateId> = creations
+                        .iter()
+                        .filter(|c| c.consent && c.fields.state == "approved")
+                        .filter_map(|c| ids.get(&c.email).copied())
+                        .collect();
+                    applied.syncs += super::sync::enqueue_many_in_tx!(tx, merchant, &to_sync, now);
+                    applied.created += creations.len() as u64;
+                    for c in creations.drain(..) {
+                        let (Some(id), true) = (ids.get(&c.email).copied(), c.invite) else { continue };
+                        let full_name = Some(c.fields.full_name).filter(|n| !n.is_empty());
+                        let new = NewInvite { email: c.email, full_name, affiliate_id: Some(id) };
+                        invite_in_tx!(tx, issue, &new, "import", Some(import_id), connected);
+                        applied.invites += 1;
                     }
-                    (id, email, fields.full_name, invite)
                 }
-            };
-            if invite {
-                let new =
-                    NewInvite { email, full_name: Some(full_name).filter(|n| !n.is_empty()), affiliate_id: Some(id) };
-                invite_in_tx!(tx, issue, &new, "import", Some(import_id), connected);
-                applied.invites += 1;
+                if source.done() - last_report >= 1_000 {
+                    last_report = source.done();
+                    progress(last_report);
+                }
+                if end {
+                    break;
+                }
             }
-        }
-        sqlx::query("UPDATE imports SET report = $3, content = NULL WHERE merchant_id = $1 AND id = $2")
-            .bind(merchant)
-            .bind(import_id)
-            .bind(report(&applied))
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
-        progress(source.done());
-        Ok(applied)
-    })
+            sqlx::query("UPDATE imports SET report = $3, content = NULL WHERE merchant_id = $1 AND id = $2")
+                .bind(merchant)
+                .bind(import_id)
+                .bind(report(&applied))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            tx.commit().await.map_err(db_err)?;
+            progress(source.done());
+            Ok(applied)
+        }};
+    }
+    match db {
+        Db::Sqlite(pool) => apply_on!(pool, sqlx::Sqlite),
+        Db::Postgres(pool) => apply_on!(pool, sqlx::Postgres),
+    }
 }

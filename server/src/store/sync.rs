@@ -31,6 +31,32 @@ macro_rules! enqueue_in_tx {
 }
 pub(crate) use enqueue_in_tx;
 
+/// [`enqueue_in_tx!`] for many affiliates in one statement; evaluates to how many were queued.
+macro_rules! enqueue_many_in_tx {
+    ($tx:expr, $merchant:expr, $affiliates:expr, $now:expr) => {{
+        let ids: &[app::domain::AffiliateId] = $affiliates;
+        if ids.is_empty() {
+            0
+        } else {
+            // Ids are integers from our own type, so inlining them is safe.
+            let list = ids.iter().map(|id| id.get().to_string()).collect::<Vec<_>>().join(",");
+            let sql = format!(
+                "INSERT INTO klaviyo_syncs (merchant_id, affiliate_id, list_id, state, due_at, created_at, updated_at)
+                 SELECT a.merchant_id, a.id, COALESCE(c.klaviyo_list_id, k.default_list_id), 'queued', $2, $2, $2
+                 FROM affiliates a
+                 JOIN campaigns c ON c.id = a.campaign_id
+                 JOIN klaviyo_connections k ON k.merchant_id = a.merchant_id
+                 WHERE a.merchant_id = $1 AND a.id IN ({list}) AND COALESCE(c.klaviyo_list_id, k.default_list_id) IS NOT NULL
+                 ON CONFLICT (affiliate_id, list_id) DO UPDATE SET state = 'queued', reason = NULL, attempts = 0,
+                     checks = 0, due_at = excluded.due_at, lease_owner = NULL, lease_until = NULL,
+                     updated_at = excluded.updated_at"
+            );
+            sqlx::query(&sql).bind($merchant).bind($now).execute(&mut *$tx).await.map_err(db_err)?.rows_affected()
+        }
+    }};
+}
+pub(crate) use enqueue_many_in_tx;
+
 /// Queues every approved affiliate of the merchant that has no sync to its list yet.
 pub async fn enqueue_unsynced(db: &Db, merchant: MerchantId, now: i64) -> DbResult<u64> {
     on_engine!(db, |pool| {
