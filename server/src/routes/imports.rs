@@ -11,7 +11,6 @@ use app::api::views::{ConsentMode, ImportProgress};
 use app::domain::CampaignId;
 use app::error::AppError;
 use axum::body::{Body, Bytes};
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -82,19 +81,24 @@ pub async fn upload(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(query): Query<UploadQuery>,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
+    // Who is asking comes first: the body is read (up to the limit) only for a signed-in merchant.
     let session = match signed_in(&state, &headers).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    let body = match body {
+    let too_large = || error(StatusCode::PAYLOAD_TOO_LARGE, &AppError::from(ImportError::TooLarge).message);
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > imports::MAX_FILE_BYTES) {
+        return too_large();
+    }
+    let body = match axum::body::to_bytes(body, imports::MAX_FILE_BYTES).await {
         Ok(body) => body,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return error(StatusCode::PAYLOAD_TOO_LARGE, &AppError::from(ImportError::TooLarge).message);
-        }
-        Err(rejection) => {
-            return error(rejection.status(), "The upload was cut off before the whole file arrived; try again.");
+        // No length declared (chunked) and past the limit, or the connection dropped.
+        Err(_) if declared.is_none() => return too_large(),
+        Err(_) => {
+            return error(StatusCode::BAD_REQUEST, "The upload was cut off before the whole file arrived; try again.");
         }
     };
     let Some(campaign) = query.campaign.map(CampaignId) else {

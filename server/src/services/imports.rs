@@ -40,6 +40,8 @@ pub enum ImportError {
     NotReady,
     #[error("the data changed since the dry run")]
     Changed(Box<ImportReport>),
+    #[error("the affiliates changed during the import")]
+    Conflict,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -59,6 +61,11 @@ impl From<ImportError> for AppError {
             ImportError::Changed(_) => AppError::new(
                 ErrorKind::Conflict,
                 "Your affiliates changed since the dry run, so nothing was imported. Review the new report and confirm again.",
+            ),
+            ImportError::Conflict => AppError::new(
+                ErrorKind::Conflict,
+                "Your affiliates changed while the file was being imported (someone applied, or another import ran), \
+                 so nothing was imported. Confirm again to import against the current affiliates.",
             ),
             ImportError::Internal(e) => super::internal(&e),
         }
@@ -268,6 +275,7 @@ impl Planner {
         }
         let write = Write::Update {
             id: existing.id,
+            campaign: existing.campaign_id,
             email,
             from_state: existing.state.clone(),
             fields,
@@ -588,8 +596,8 @@ pub async fn confirm(
     let row =
         store::get(db, merchant, id, true).await.context("loading the import")?.ok_or(ImportError::UnknownImport)?;
     let mut report = stored_report(&row)?;
-    let content = match (&row.content, row.state.as_str()) {
-        (Some(content), "ready") => content.clone(),
+    let content = match (row.content, row.state.as_str()) {
+        (Some(content), "ready") => bytes::Bytes::from(content),
         _ => return Err(ImportError::NotReady),
     };
     let mode = ConsentMode::parse(&row.consent_mode).unwrap_or(ConsentMode::Ask);
@@ -600,7 +608,11 @@ pub async fn confirm(
     let mut planner =
         Planner::new(Campaigns { by_name: campaign_map.by_name.clone(), default: campaign_map.default }, mode);
     planner.load(existing, invited);
-    let fresh = dry_run(&content, &mut planner, &|_| {}).map_err(|e| anyhow::anyhow!(e))?;
+    let file = content.clone();
+    let fresh = tokio::task::spawn_blocking(move || dry_run(&file, &mut planner, &|_| {}))
+        .await
+        .context("the re-check stopped")?
+        .map_err(|e| anyhow::anyhow!(e))?;
     if !fresh.0.same_plan(&report) {
         fill(&mut report, fresh.0);
         store::set_report(db, merchant, id, &serde_json::to_string(&report).context("encoding")?)
@@ -615,10 +627,15 @@ pub async fn confirm(
     let mut source = FileSource { reader, planner, done: 0, codes: HashSet::new() };
     let now = now_ms();
     let expires_at = now + i64::from(DEFAULT_EXPIRY_DAYS) * DAY_MS;
-    let link = |invite: i64, expires: i64, nonce: &str| {
-        invites.link(&campaign.merchant_slug, &campaign.slug, invite, expires, nonce)
+    // An invite opens the page of the affiliate's own campaign (a row may name another one).
+    let all = campaign_store::list(db, merchant).await.context("loading campaigns")?;
+    let row_of = |id: CampaignId| all.iter().find(|c| c.id == id).unwrap_or(&campaign);
+    let link = |of: CampaignId, invite: i64, expires: i64, nonce: &str| {
+        let c = row_of(of);
+        invites.link(&c.merchant_slug, &c.slug, invite, expires, nonce)
     };
-    let properties = |invite: &NewInvite, link: &str| Invites::properties(&campaign, invite, link, expires_at);
+    let properties =
+        |of: CampaignId, invite: &NewInvite, link: &str| Invites::properties(row_of(of), invite, link, expires_at);
     let issue = Issue { merchant, campaign: campaign.id, expires_at, now, actor, link: &link, properties: &properties };
     let step = |done: u64| progress(ImportProgress::Progress { phase: "importing".into(), done, total });
     let finished = |applied: &Applied| {
@@ -633,6 +650,11 @@ pub async fn confirm(
     let applied = match store::apply(db, merchant, id, &mut source, &issue, &step, &finished).await {
         Ok(applied) => applied,
         Err(ApplyError::NotReady) => return Err(ImportError::NotReady),
+        Err(ApplyError::Changed) => return Err(ImportError::Conflict),
+        Err(ApplyError::Db(e)) if matches!(e, crate::store::DbError::Conflict { .. }) => {
+            tracing::info!(error = %e, "an import met a concurrent change; nothing was written");
+            return Err(ImportError::Conflict);
+        }
         Err(ApplyError::File(message)) => {
             return Err(anyhow::anyhow!("the stored file no longer reads: {message}").into())
         }

@@ -88,7 +88,11 @@ fn split_line(line: &str) -> Option<(String, String)> {
             let name = parts.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, p)| *p).collect::<Vec<_>>().join(" ");
             Some((parts[i].to_owned(), name))
         }
-        None => Some((parts.first().copied().unwrap_or(line).to_owned(), parts[1..].join(" "))),
+        // A line of separators only ("," or ";;") has no parts: it is skipped like a blank line.
+        None => {
+            let (first, rest) = parts.split_first()?;
+            Some(((*first).to_owned(), rest.join(" ")))
+        }
     }
 }
 
@@ -130,6 +134,7 @@ fn parse_people(text: &str) -> (Vec<InviteRowCheck>, Vec<(usize, NewInvite)>) {
                             email: email.as_str().to_owned(),
                             full_name: name.map(|n| n.full().to_owned()),
                             affiliate_id: None,
+                            campaign: None,
                         },
                     ));
                 }
@@ -235,13 +240,20 @@ impl Invites {
             .rows
             .iter()
             .filter(|r| r.problem.is_none())
-            .map(|r| (r.line, NewInvite { email: r.email.clone(), full_name: r.name.clone(), affiliate_id: None }))
+            .map(|r| {
+                (
+                    r.line,
+                    NewInvite { email: r.email.clone(), full_name: r.name.clone(), affiliate_id: None, campaign: None },
+                )
+            })
             .collect();
         let now = now_ms();
         let expires_at = now + i64::from(request.expires_days) * DAY_MS;
-        let link =
-            |id: i64, expires: i64, nonce: &str| self.link(&campaign.merchant_slug, &campaign.slug, id, expires, nonce);
-        let properties = |invite: &NewInvite, link: &str| Self::properties(&campaign, invite, link, expires_at);
+        let link = |_: CampaignId, id: i64, expires: i64, nonce: &str| {
+            self.link(&campaign.merchant_slug, &campaign.slug, id, expires, nonce)
+        };
+        let properties =
+            |_: CampaignId, invite: &NewInvite, link: &str| Self::properties(&campaign, invite, link, expires_at);
         let issue =
             Issue { merchant, campaign: campaign.id, expires_at, now, actor, link: &link, properties: &properties };
         let invites: Vec<NewInvite> = ready.iter().map(|(_, i)| i.clone()).collect();
@@ -307,9 +319,11 @@ impl Invites {
         let now = now_ms();
         // The same validity the invite had at first, from now.
         let expires_at = now + (row.expires_at - row.sent_at).clamp(DAY_MS, 90 * DAY_MS);
-        let link =
-            |id: i64, expires: i64, nonce: &str| self.link(&campaign.merchant_slug, &campaign.slug, id, expires, nonce);
-        let properties = |invite: &NewInvite, link: &str| Self::properties(&campaign, invite, link, expires_at);
+        let link = |_: CampaignId, id: i64, expires: i64, nonce: &str| {
+            self.link(&campaign.merchant_slug, &campaign.slug, id, expires, nonce)
+        };
+        let properties =
+            |_: CampaignId, invite: &NewInvite, link: &str| Self::properties(&campaign, invite, link, expires_at);
         let issue =
             Issue { merchant, campaign: campaign.id, expires_at, now, actor, link: &link, properties: &properties };
         let resent = store::resend(db, &issue, id).await.context("resending")?;
@@ -409,13 +423,15 @@ impl Invites {
             .await
             .map_err(|e| AcceptProblem::Form(AffiliateError::Internal(e.into())))?;
         let first_name = application.name.first().to_owned();
-        use app::domain::AffiliateState::Approved;
+        use app::domain::AffiliateState::{self, Approved};
         Ok(match accepted {
             Accepted::Gone => return Err(AcceptProblem::Gone { merchant_name: campaign.merchant_name.clone() }),
             Accepted::Created { state: Approved, referral_code: Some(referral_code) }
             | Accepted::Existing { state: Approved, referral_code: Some(referral_code) } => {
                 ApplyOutcome::Approved { first_name, referral_code }
             }
+            Accepted::Existing { state: AffiliateState::Rejected | AffiliateState::Disabled, .. }
+            | Accepted::OtherProgram => ApplyOutcome::AlreadyApplied,
             Accepted::Created { .. } | Accepted::Existing { .. } => ApplyOutcome::Received { first_name },
         })
     }
@@ -466,7 +482,7 @@ mod tests {
 
     #[test]
     fn people_are_read_in_the_shapes_merchants_paste() {
-        let text = "Email,Name\nana@example.com, Ana Berg\nBo Li <BO@example.com>\n\"Cy Ode\"\tcy@example.com\n\nnope\nana@example.com\n";
+        let text = "Email,Name\nana@example.com, Ana Berg\nBo Li <BO@example.com>\n\"Cy Ode\"\tcy@example.com\n\nnope\nana@example.com\n,\n;;\n";
         let (rows, ready) = parse_people(text);
         let emails: Vec<&str> = ready.iter().map(|(_, i)| i.email.as_str()).collect();
         assert_eq!(emails, vec!["ana@example.com", "bo@example.com", "cy@example.com"]);

@@ -195,6 +195,9 @@ pub enum Accepted {
     Existing { state: AffiliateState, referral_code: Option<String> },
     /// The invite was used, revoked, resent or expired in the meantime.
     Gone,
+    /// The email already belongs to an affiliate of another of the merchant's programs: the invite
+    /// is used up, and no consent to this program's terms is recorded for them.
+    OtherProgram,
 }
 
 /// Accepts an invite in one transaction: the invite is marked accepted (once), and the affiliate
@@ -219,17 +222,24 @@ pub async fn accept_invite(db: &Db, accept: AcceptInvite<'_>, codes: CodeSource<
         if taken.is_none() {
             return Ok(Accepted::Gone);
         }
-        let existing: Option<(AffiliateId, String, Option<String>, Option<i64>)> = sqlx::query_as(
-            "SELECT id, state, referral_code, consent_at FROM affiliates WHERE merchant_id = $1 AND email = $2",
+        // (id, state, referral code, consent at, campaign)
+        type Found = (AffiliateId, String, Option<String>, Option<i64>, CampaignId);
+        let existing: Option<Found> = sqlx::query_as(
+            "SELECT id, state, referral_code, consent_at, campaign_id FROM affiliates WHERE merchant_id = $1 AND email = $2",
         )
         .bind(accept.merchant)
         .bind(app.email.as_str())
         .fetch_optional(&mut *tx)
         .await
         .map_err(db_err)?;
-        if let Some((id, state, referral_code, consent_at)) = existing {
+        if let Some((id, state, referral_code, consent_at, campaign)) = existing {
             let state = AffiliateState::parse(&state).unwrap_or(AffiliateState::Pending);
-            if consent_at.is_none() {
+            if campaign != accept.campaign {
+                tx.commit().await.map_err(db_err)?;
+                return Ok(Accepted::OtherProgram);
+            }
+            let decided_against = matches!(state, AffiliateState::Rejected | AffiliateState::Disabled);
+            if consent_at.is_none() && !decided_against {
                 sqlx::query(
                     "UPDATE affiliates SET consent_terms_version = $3, consent_at = $4, consent_source = 'invite'
                      WHERE merchant_id = $1 AND id = $2",

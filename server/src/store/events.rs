@@ -74,11 +74,12 @@ pub struct EventOutcome {
     pub sent_at: Option<i64>,
 }
 
-/// Saves outcomes and releases the lease; rows whose lease changed hands are left alone.
+/// Saves outcomes and releases the lease. Rows whose lease changed hands, or that were settled
+/// meanwhile (an invite revoked while its event was in flight), are left alone.
 pub async fn finish(db: &Db, owner: &str, outcomes: &[EventOutcome], now: i64) -> DbResult<()> {
     const UPDATE: &str = "UPDATE klaviyo_events SET state = $3, reason = $4, attempts = $5, due_at = $6,
             sent_at = COALESCE($7, sent_at), lease_owner = NULL, lease_until = NULL, updated_at = $8
-        WHERE id = $1 AND lease_owner = $2";
+        WHERE id = $1 AND lease_owner = $2 AND state IN ('queued', 'retrying')";
     on_engine!(db, |pool| {
         let mut tx = pool.begin().await.map_err(db_err)?;
         for o in outcomes {

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ExistingAffiliate {
     pub id: AffiliateId,
+    pub campaign_id: CampaignId,
     pub email: String,
     pub state: String,
     pub source: String,
@@ -24,7 +25,8 @@ pub struct ExistingAffiliate {
     pub consent_at: Option<i64>,
 }
 
-const EXISTING: &str = "SELECT id, email, state, source, full_name, referral_code, paypal_email, wise_email,
+const EXISTING: &str =
+    "SELECT id, campaign_id, email, state, source, full_name, referral_code, paypal_email, wise_email,
         external_id, history_visitors, history_leads, history_conversions, consent_at
     FROM affiliates WHERE merchant_id = $1";
 const INVITED: &str =
@@ -69,6 +71,8 @@ pub enum Write {
     },
     Update {
         id: AffiliateId,
+        /// The affiliate's campaign (an invite opens its page).
+        campaign: CampaignId,
         email: String,
         from_state: String,
         fields: Fields,
@@ -194,6 +198,10 @@ pub async fn list(db: &Db, merchant: MerchantId, limit: i64) -> DbResult<Vec<Imp
 pub enum ApplyError {
     #[error("the import is not ready (already imported, or rejected)")]
     NotReady,
+    /// An affiliate changed, or a new one with an email or code of the file appeared, while the
+    /// import ran (another instance, a public application): nothing was written.
+    #[error("affiliates changed during the import")]
+    Changed,
     #[error("{0}")]
     File(String),
     #[error(transparent)]
@@ -270,9 +278,14 @@ pub async fn apply(
                         }
                         creations.push(Creation { email, campaign, terms_version, fields, joined_at, consent, invite });
                     }
-                    Some(Write::Update { id, email, from_state, fields, consent, consented, invite }) => {
+                    Some(Write::Update { id, campaign, email, from_state, mut fields, consent, consented, invite }) => {
                         let state_changed = fields.state != from_state;
-                        sqlx::query(
+                        if fields.state == "approved" && fields.referral_code.is_none() {
+                            fields.referral_code = Some(source.new_code(&fields.first_name));
+                        }
+                        // Guarded by the state planned from: on PostgreSQL a merchant's decision may
+                        // have committed since the plan was read, and must not be overwritten.
+                        let done = sqlx::query(
                             "UPDATE affiliates SET full_name = $3, first_name = $4, last_name = $5, referral_code = $6,
                                  paypal_email = $7, wise_email = $8, external_id = $9, history_visitors = $10,
                                  history_leads = $11, history_conversions = $12, state = $13,
@@ -281,7 +294,7 @@ pub async fn apply(
                                  consent_source = CASE WHEN $14 IS NULL THEN consent_source ELSE 'import' END,
                                  decided_at = CASE WHEN $16 THEN $15 ELSE decided_at END,
                                  decided_by = CASE WHEN $16 THEN 'import' ELSE decided_by END
-                             WHERE merchant_id = $1 AND id = $2",
+                             WHERE merchant_id = $1 AND id = $2 AND state = $17",
                         )
                         .bind(merchant)
                         .bind(id)
@@ -299,9 +312,13 @@ pub async fn apply(
                         .bind(consent)
                         .bind(now)
                         .bind(state_changed)
+                        .bind(&from_state)
                         .execute(&mut *tx)
                         .await
                         .map_err(db_err)?;
+                        if done.rows_affected() != 1 {
+                            return Err(ApplyError::Changed);
+                        }
                         super::affiliates::audit!(
                             tx,
                             merchant,
@@ -319,7 +336,7 @@ pub async fn apply(
                         }
                         if invite {
                             let full_name = Some(fields.full_name).filter(|n| !n.is_empty());
-                            let new = NewInvite { email, full_name, affiliate_id: Some(id) };
+                            let new = NewInvite { email, full_name, affiliate_id: Some(id), campaign: Some(campaign) };
                             invite_in_tx!(tx, issue, &new, "import", Some(import_id), connected);
                             applied.invites += 1;
                         }
@@ -390,7 +407,8 @@ pub async fn apply(
                     for c in creations.drain(..) {
                         let (Some(id), true) = (ids.get(&c.email).copied(), c.invite) else { continue };
                         let full_name = Some(c.fields.full_name).filter(|n| !n.is_empty());
-                        let new = NewInvite { email: c.email, full_name, affiliate_id: Some(id) };
+                        let new =
+                            NewInvite { email: c.email, full_name, affiliate_id: Some(id), campaign: Some(c.campaign) };
                         invite_in_tx!(tx, issue, &new, "import", Some(import_id), connected);
                         applied.invites += 1;
                     }

@@ -46,6 +46,8 @@ pub struct NewInvite {
     pub email: String,
     pub full_name: Option<String>,
     pub affiliate_id: Option<AffiliateId>,
+    /// The campaign whose page the link opens; `None`: the issue's campaign.
+    pub campaign: Option<CampaignId>,
 }
 
 /// What the link and the event of a new or resent invite are made of.
@@ -55,10 +57,10 @@ pub struct Issue<'a> {
     pub expires_at: i64,
     pub now: i64,
     pub actor: &'a str,
-    /// The signed link for (invite id, expiry, nonce).
-    pub link: &'a (dyn Fn(i64, i64, &str) -> String + Send + Sync),
-    /// The event's properties for (invite, link).
-    pub properties: &'a (dyn Fn(&NewInvite, &str) -> serde_json::Value + Send + Sync),
+    /// The signed link for (campaign, invite id, expiry, nonce).
+    pub link: &'a (dyn Fn(CampaignId, i64, i64, &str) -> String + Send + Sync),
+    /// The event's properties for (campaign, invite, link).
+    pub properties: &'a (dyn Fn(CampaignId, &NewInvite, &str) -> serde_json::Value + Send + Sync),
 }
 
 pub const INVITED_METRIC: &str = "Rekomi Affiliate Invited";
@@ -70,13 +72,14 @@ macro_rules! invite_in_tx {
         let issue: &$crate::store::invites::Issue<'_> = $issue;
         let invite: &$crate::store::invites::NewInvite = $invite;
         let nonce = $crate::links::nonce();
+        let campaign = invite.campaign.unwrap_or(issue.campaign);
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO invites (merchant_id, campaign_id, email, full_name, affiliate_id, import_id, source, nonce,
                  sends, expires_at, created_at, sent_at, created_by)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10, $10, $11) RETURNING id",
         )
         .bind(issue.merchant)
-        .bind(issue.campaign)
+        .bind(campaign)
         .bind(&invite.email)
         .bind(&invite.full_name)
         .bind(invite.affiliate_id)
@@ -90,8 +93,8 @@ macro_rules! invite_in_tx {
         .await
         .map_err(db_err)?;
         if $connected {
-            let link = (issue.link)(id, issue.expires_at, &nonce);
-            let properties = (issue.properties)(invite, &link).to_string();
+            let link = (issue.link)(campaign, id, issue.expires_at, &nonce);
+            let properties = (issue.properties)(campaign, invite, &link).to_string();
             let unique = format!("invite:{id}:1");
             $crate::store::events::event_in_tx!(
                 $tx,
@@ -166,8 +169,17 @@ pub async fn create(db: &Db, issue: &Issue<'_>, invites: &[NewInvite]) -> DbResu
             (SELECT state FROM affiliates WHERE merchant_id = $1 AND email = $2),
             (SELECT MAX(id) FROM invites WHERE merchant_id = $1 AND email = $2 AND accepted_at IS NULL
                  AND revoked_at IS NULL AND expires_at > $3)";
+    // Two sends at once (a double click, two instances) must not both find an email free: on
+    // PostgreSQL they queue on the merchant's row; SQLite's write lock already serialises them.
+    let lock = match db {
+        Db::Postgres(_) => Some("SELECT id FROM merchants WHERE id = $1 FOR UPDATE"),
+        Db::Sqlite(_) => None,
+    };
     on_engine!(db, |pool| {
         let mut tx = pool.begin_write().await?;
+        if let Some(lock) = lock {
+            sqlx::query(lock).bind(issue.merchant).execute(&mut *tx).await.map_err(db_err)?;
+        }
         let connected = connected_in_tx!(tx, issue.merchant);
         let mut results = Vec::with_capacity(invites.len());
         for invite in invites {
@@ -239,9 +251,9 @@ pub async fn resend(db: &Db, issue: &Issue<'_>, id: i64) -> DbResult<Option<i64>
         .map_err(db_err)?;
         let Some((sends, email, full_name, affiliate_id)) = row else { return Ok(None) };
         if connected_in_tx!(tx, issue.merchant) {
-            let invite = NewInvite { email, full_name, affiliate_id };
-            let link = (issue.link)(id, issue.expires_at, &nonce);
-            let properties = (issue.properties)(&invite, &link).to_string();
+            let invite = NewInvite { email, full_name, affiliate_id, campaign: None };
+            let link = (issue.link)(issue.campaign, id, issue.expires_at, &nonce);
+            let properties = (issue.properties)(issue.campaign, &invite, &link).to_string();
             let unique = format!("invite:{id}:{sends}");
             super::events::event_in_tx!(
                 tx,
@@ -262,6 +274,7 @@ pub async fn resend(db: &Db, issue: &Issue<'_>, id: i64) -> DbResult<Option<i64>
 /// Revokes a live invite; its link stops working at once. False when there was nothing to revoke.
 pub async fn revoke(db: &Db, merchant: MerchantId, id: i64, now: i64) -> DbResult<bool> {
     on_engine!(db, |pool| {
+        let mut tx = pool.begin_write().await?;
         let done = sqlx::query(
             "UPDATE invites SET revoked_at = $3 WHERE merchant_id = $1 AND id = $2 AND accepted_at IS NULL
                  AND revoked_at IS NULL",
@@ -269,7 +282,7 @@ pub async fn revoke(db: &Db, merchant: MerchantId, id: i64, now: i64) -> DbResul
         .bind(merchant)
         .bind(id)
         .bind(now)
-        .execute(pool)
+        .execute(&mut *tx)
         .await
         .map_err(db_err)?;
         // An event not sent yet must not deliver a dead link.
@@ -281,9 +294,10 @@ pub async fn revoke(db: &Db, merchant: MerchantId, id: i64, now: i64) -> DbResul
         .bind(merchant)
         .bind(id)
         .bind(now)
-        .execute(pool)
+        .execute(&mut *tx)
         .await
         .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
         Ok(done.rows_affected() == 1)
     })
 }

@@ -213,6 +213,39 @@ async fn asking_for_consent_sends_invites_and_subscribes_only_after_acceptance()
 }
 
 #[tokio::test]
+async fn a_reimport_that_approves_gives_a_code_and_invites_open_the_affiliates_own_campaign() {
+    let app = spawn_app().await;
+    klaviyo_account(&app, "IMP005", KEY, LIST);
+    let (merchant, campaign, _) = connected_merchant(&app, KEY, LIST, false).await;
+    let other = merchant
+        .create_campaign(crate::helpers::campaign_form(json!({"name": "Creator Program"})))
+        .await
+        .expect("second campaign");
+    let first =
+        b"email,first_name,state,campaign\nana@example.com,Ana,suspicious,\nbo@example.com,Bo,active,Creator Program\n";
+    let report = upload(&merchant, campaign, "ask", first).await;
+    confirm(&merchant, report.id).await.expect("imported");
+    let ana = merchant.find("ana@example.com").await;
+    assert_eq!((ana.state, ana.referral_code.as_deref()), (AffiliateState::Pending, None));
+
+    // Rewardful now says active: the re-import approves Ana, and she gets a code like any approval.
+    let second =
+        b"email,first_name,state,campaign\nana@example.com,Ana,active,\nbo@example.com,Bo,active,Creator Program\n";
+    let report = upload(&merchant, campaign, "ask", second).await;
+    assert_eq!((report.update, report.unchanged, report.invites), (1, 1, 0), "{:?}", report.samples);
+    confirm(&merchant, report.id).await.expect("imported");
+    let ana = merchant.find("ana@example.com").await;
+    assert_eq!(ana.state, AffiliateState::Approved);
+    assert!(ana.referral_code.is_some(), "an approved affiliate always has a code");
+
+    // Bo joined the Creator Program, so his invite opens that program's page and terms.
+    let invites: Vec<InviteView> = merchant.call("list_invites", json!({})).await.expect("invites");
+    let bo = invites.iter().find(|i| i.email == "bo@example.com").expect("Bo was invited");
+    assert_eq!(bo.campaign_id, other.id);
+    assert!(bo.link.as_deref().is_some_and(|l| l.contains(&other.landing_path)), "{:?}", bo.link);
+}
+
+#[tokio::test]
 async fn the_import_and_invite_pages_render_on_the_server() {
     let app = spawn_app().await;
     let merchant = app.merchant("Render Shop").await;
