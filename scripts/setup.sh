@@ -30,6 +30,3 @@ wasm-bindgen --version 2>/dev/null | grep -q ' 0.2.129$' ||
   cargo install wasm-bindgen-cli --version 0.2.129 --locked --force
 # wasm-opt from npm: Debian's binaryen 108 produces wasm that silently fails to hydrate.
 [ -x .tools/node_modules/.bin/wasm-opt ] || npm install --prefix .tools --no-save --no-audit --no-fund binaryen@123 >/dev/null
-# cargo fuzz for the CSV reader's fuzz target (built and run briefly by test.sh). It needs nightly
-# flags, which the stable toolchain accepts with RUSTC_BOOTSTRAP=1 (see test.sh).
-cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --version 0.13.1 --locked

@@ -29,6 +29,8 @@ postgres_ready
 TEST_DATABASE_URL="$PG_ADMIN_URL" run_cargo_tests "rust/postgres" cargo test -p app -p server
 
 echo "== Fuzzing the Rewardful CSV reader (cargo fuzz, 30 s)"
+# cargo fuzz passes nightly flags, which the stable toolchain accepts with RUSTC_BOOTSTRAP=1.
+cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --version 0.13.1 --locked
 # Its own target dir: the fuzz build uses other compiler flags, which would invalidate the main one.
 (cd fuzz && RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-$HOME/.cache/rekomi-fuzz-target}" \
   cargo fuzz run rewardful_csv --sanitizer none -- -max_total_time=30 -max_len=4096 2>&1 | tail -5)
