@@ -126,30 +126,44 @@ macro_rules! approve_in_tx {
     }};
 }
 
+/// Inserts a pending applicant with their consent inside an open transaction; `None` when the
+/// merchant already has the email (a concurrent insert is waited for, then reads as taken).
+/// `$source` is how they came and how they consented (`form`, `invite`).
+macro_rules! insert_applicant {
+    ($tx:expr, $merchant:expr, $campaign:expr, $app:expr, $terms_version:expr, $now:expr, $source:literal) => {{
+        let id: Option<AffiliateId> = sqlx::query_scalar(concat!(
+            "INSERT INTO affiliates (merchant_id, campaign_id, email, full_name, first_name, last_name, website, message,
+                 state, source, consent_terms_version, consent_at, consent_source, applied_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', '",
+            $source,
+            "', $9, $10, '",
+            $source,
+            "', $10)
+             ON CONFLICT (merchant_id, email) DO NOTHING RETURNING id"
+        ))
+        .bind($merchant)
+        .bind($campaign)
+        .bind($app.email.as_str())
+        .bind($app.name.full())
+        .bind($app.name.first())
+        .bind($app.name.last())
+        .bind(&$app.website)
+        .bind(&$app.message)
+        .bind($terms_version)
+        .bind($now)
+        .fetch_optional(&mut *$tx)
+        .await
+        .map_err(db_err)?;
+        id
+    }};
+}
+
 /// Stores an application, idempotently on (merchant, email), approving it at once when asked.
 pub async fn apply(db: &Db, new: NewApplication<'_>, codes: CodeSource<'_>) -> DbResult<Applied> {
     let app = new.application;
     on_engine!(db, |pool| {
         let mut tx = pool.begin_write().await?;
-        let id: Option<AffiliateId> = sqlx::query_scalar(
-            "INSERT INTO affiliates (merchant_id, campaign_id, email, full_name, first_name, last_name, website, message,
-                 state, source, consent_terms_version, consent_at, consent_source, applied_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 'form', $9, $10, 'form', $10)
-             ON CONFLICT (merchant_id, email) DO NOTHING RETURNING id",
-        )
-        .bind(new.merchant)
-        .bind(new.campaign)
-        .bind(app.email.as_str())
-        .bind(app.name.full())
-        .bind(app.name.first())
-        .bind(app.name.last())
-        .bind(&app.website)
-        .bind(&app.message)
-        .bind(new.terms_version)
-        .bind(new.now)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        let id = insert_applicant!(tx, new.merchant, new.campaign, app, new.terms_version, new.now, "form");
         let Some(id) = id else {
             return Ok(Applied::Exists);
         };
@@ -222,17 +236,20 @@ pub async fn accept_invite(db: &Db, accept: AcceptInvite<'_>, codes: CodeSource<
         if taken.is_none() {
             return Ok(Accepted::Gone);
         }
-        // (id, state, referral code, consent at, campaign)
-        type Found = (AffiliateId, String, Option<String>, Option<i64>, CampaignId);
-        let existing: Option<Found> = sqlx::query_as(
-            "SELECT id, state, referral_code, consent_at, campaign_id FROM affiliates WHERE merchant_id = $1 AND email = $2",
-        )
-        .bind(accept.merchant)
-        .bind(app.email.as_str())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        if let Some((id, state, referral_code, consent_at, campaign)) = existing {
+        let inserted =
+            insert_applicant!(tx, accept.merchant, accept.campaign, app, accept.terms_version, accept.now, "invite");
+        let Some(id) = inserted else {
+            // The merchant already has this email (imported, or applied, maybe a moment ago).
+            // (id, state, referral code, consent at, campaign)
+            type Found = (AffiliateId, String, Option<String>, Option<i64>, CampaignId);
+            let (id, state, referral_code, consent_at, campaign): Found = sqlx::query_as(
+                "SELECT id, state, referral_code, consent_at, campaign_id FROM affiliates WHERE merchant_id = $1 AND email = $2",
+            )
+            .bind(accept.merchant)
+            .bind(app.email.as_str())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
             let state = AffiliateState::parse(&state).unwrap_or(AffiliateState::Pending);
             if campaign != accept.campaign {
                 tx.commit().await.map_err(db_err)?;
@@ -267,25 +284,7 @@ pub async fn accept_invite(db: &Db, accept: AcceptInvite<'_>, codes: CodeSource<
             }
             tx.commit().await.map_err(db_err)?;
             return Ok(Accepted::Existing { state, referral_code });
-        }
-        let id: AffiliateId = sqlx::query_scalar(
-            "INSERT INTO affiliates (merchant_id, campaign_id, email, full_name, first_name, last_name, website, message,
-                 state, source, consent_terms_version, consent_at, consent_source, applied_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 'invite', $9, $10, 'invite', $10) RETURNING id",
-        )
-        .bind(accept.merchant)
-        .bind(accept.campaign)
-        .bind(app.email.as_str())
-        .bind(app.name.full())
-        .bind(app.name.first())
-        .bind(app.name.last())
-        .bind(&app.website)
-        .bind(&app.message)
-        .bind(accept.terms_version)
-        .bind(accept.now)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        };
         sqlx::query("UPDATE invites SET affiliate_id = $2 WHERE id = $1")
             .bind(accept.invite_id)
             .bind(id)
