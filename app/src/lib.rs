@@ -54,6 +54,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("klaviyo") view=pages::klaviyo::KlaviyoSettings/>
                     <Route path=path!("invites") view=pages::invites::InvitesPage/>
                     <Route path=path!("import") view=pages::import::ImportPage/>
+                    <Route path=path!("results") view=pages::reports::ReportsPage/>
+                    <Route path=path!("tracking") view=pages::tracking::TrackingPage/>
                 </ParentRoute>
             </Routes>
         </Router>

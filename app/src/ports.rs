@@ -106,6 +106,36 @@ pub trait ImportPort: Send + Sync {
     async fn get(&self, who: &SignedIn, id: i64) -> Result<ImportReport, AppError>;
 }
 
+#[async_trait]
+pub trait EarningsPort: Send + Sync {
+    async fn settings(&self, who: &SignedIn) -> Result<crate::api::views::TrackingSettings, AppError>;
+    async fn set_shopify_secret(
+        &self,
+        who: &SignedIn,
+        secret: &str,
+    ) -> Result<crate::api::views::TrackingSettings, AppError>;
+    async fn create_token(&self, who: &SignedIn, name: &str) -> Result<crate::api::views::NewApiToken, AppError>;
+    async fn revoke_token(&self, who: &SignedIn, id: i64) -> Result<crate::api::views::TrackingSettings, AppError>;
+    async fn report(
+        &self,
+        who: &SignedIn,
+        campaign: Option<CampaignId>,
+    ) -> Result<crate::api::views::ReportView, AppError>;
+    async fn affiliate(
+        &self,
+        who: &SignedIn,
+        id: AffiliateId,
+    ) -> Result<crate::api::views::AffiliateEarnings, AppError>;
+    async fn set_terms(
+        &self,
+        who: &SignedIn,
+        id: AffiliateId,
+        form: crate::api::views::AffiliateTermsForm,
+    ) -> Result<crate::api::views::AffiliateEarnings, AppError>;
+    async fn decide_held(&self, who: &SignedIn, id: i64, release: bool) -> Result<(), AppError>;
+    async fn portal_link(&self, who: &SignedIn, id: AffiliateId) -> Result<(String, bool), AppError>;
+}
+
 /// Everything the server functions can reach.
 #[derive(Clone)]
 pub struct Ports {
@@ -116,4 +146,5 @@ pub struct Ports {
     pub sync: Arc<dyn SyncPort>,
     pub invites: Arc<dyn InvitePort>,
     pub imports: Arc<dyn ImportPort>,
+    pub earnings: Arc<dyn EarningsPort>,
 }

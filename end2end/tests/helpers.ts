@@ -129,6 +129,9 @@ export interface CampaignOptions {
   rate?: string;
   autoApprove?: boolean;
   accepting?: boolean;
+  /** The shop address tracking links lead to. */
+  destination?: string;
+  attribution?: "first" | "last";
 }
 
 export interface CreatedCampaign {
@@ -156,6 +159,8 @@ export async function fillCampaignForm(page: Page, opts: CampaignOptions): Promi
   await page.getByLabel("Pitch", { exact: true }).fill(opts.pitch, quick);
   await page.getByLabel("Program terms", { exact: true }).fill(opts.terms, quick);
   if (opts.rate !== undefined) await page.getByLabel("Rate (%)").fill(opts.rate, quick);
+  if (opts.destination !== undefined) await page.getByLabel(/^Shop address/).fill(opts.destination, quick);
+  if (opts.attribution !== undefined) await page.getByLabel(/several affiliates' links/).selectOption(opts.attribution, quick);
   await page.getByLabel("Accepting applications").setChecked(opts.accepting ?? true, quick);
   await page.getByLabel("Approve applications automatically").setChecked(opts.autoApprove ?? false, quick);
 }

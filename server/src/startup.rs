@@ -3,7 +3,7 @@
 
 use crate::config::Config;
 use crate::links::LinkSigner;
-use crate::routes::{client_ip, health, imports, join, same_origin, sync_events};
+use crate::routes::{api_v1, client_ip, health, imports, join, portal, same_origin, sync_events, tracking, webhooks};
 use crate::secrets::Sealer;
 use crate::services::accounts::Accounts;
 use crate::services::invites::Invites;
@@ -46,6 +46,7 @@ pub struct Application {
     router: Router,
     services: Services,
     sync: crate::sync::Settings,
+    clicks: crate::tracking::writer::Writer,
 }
 
 impl Application {
@@ -59,6 +60,8 @@ impl Application {
             Ok(addr) => format!("http://{addr}"),
             Err(_) => format!("http://{}", config.addr),
         });
+        let sealer = Sealer::new(&config.secret_key.0);
+        let (tracker, clicks) = crate::tracking::Tracker::new(db.clone(), &config.secret_key.0);
         let services = Services {
             accounts: Accounts::new(
                 db.clone(),
@@ -73,11 +76,14 @@ impl Application {
                 config.klaviyo_tests_per_minute,
             ),
             sync: SyncSignals::default(),
-            invites: Invites { signer: LinkSigner::new(&config.secret_key.0), public_base },
+            invites: Invites { signer: LinkSigner::new(&config.secret_key.0), public_base: public_base.clone() },
+            tracker,
+            shopify: crate::services::shopify::ShopifySecrets::new(db.clone(), sealer),
+            public_base,
             db,
         };
         let router = router(&config, services.clone());
-        Ok(Self { listener, router, services, sync: config.sync.clone() })
+        Ok(Self { listener, router, services, sync: config.sync.clone(), clicks })
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -95,6 +101,7 @@ impl Application {
     /// Serves until SIGINT or SIGTERM, finishing requests in flight.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let housekeeping = tokio::spawn(housekeeping(self.services.clone()));
+        let clicks = tokio::spawn(self.clicks.run());
         let workers = self.sync.worker.then(|| {
             let s = &self.services;
             let engine = Engine::new(s.db.clone(), s.klaviyo.clone(), s.sync.clone(), self.sync.clone());
@@ -103,6 +110,9 @@ impl Application {
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown_signal()).await;
         housekeeping.abort();
+        // Every request has finished, so every click is queued: write them all before exiting.
+        self.services.tracker.flush().await;
+        clicks.abort();
         if let Some((events, sync)) = workers {
             events.abort();
             sync.abort();
@@ -121,6 +131,16 @@ fn router(config: &Config, services: Services) -> Router {
     Router::new()
         .route("/join/{merchant}/{campaign}", get(join::show).post(join::submit))
         .route("/healthz", get(health::healthz))
+        .route("/r/{code}", get(tracking::redirect))
+        .route("/t/snippet.js", get(tracking::snippet))
+        .route("/portal/{shop}", get(portal::show))
+        .route("/portal/{shop}/link", post(portal::request_link))
+        .route("/portal/{shop}/login", get(portal::confirm).post(portal::login))
+        .route("/portal/{shop}/payout", post(portal::payout))
+        .route("/portal/{shop}/logout", post(portal::logout))
+        .route("/webhooks/shopify/{shop}", post(webhooks::shopify))
+        .route("/api/v1/conversions", post(api_v1::conversions))
+        .route("/api/v1/conversions/{order_id}/refunds", post(api_v1::refunds))
         .route("/api/sync/events", get(sync_events::stream))
         .route(
             "/api/imports/upload",
@@ -143,11 +163,22 @@ fn router(config: &Config, services: Services) -> Router {
         .with_state(state)
 }
 
-/// Drops expired sessions and idle rate-limit entries every ten minutes.
+/// Approves commissions whose hold is over every minute; drops expired sessions and idle
+/// rate-limit entries every ten.
 async fn housekeeping(services: Services) {
-    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    let mut minutes: u64 = 0;
     loop {
         tick.tick().await;
+        match crate::store::earnings::approve_due(&services.db, now_ms()).await {
+            Ok(n) if n > 0 => tracing::info!(commissions = n, "hold period over; commissions approved"),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "could not approve due commissions"),
+        }
+        minutes += 1;
+        if minutes % 10 != 1 {
+            continue;
+        }
         match crate::store::accounts::delete_expired_sessions(&services.db, now_ms()).await {
             Ok(n) if n > 0 => tracing::info!(sessions = n, "expired sessions removed"),
             Ok(_) => {}

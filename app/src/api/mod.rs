@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod affiliates;
 pub mod campaigns;
+pub mod earnings;
 pub mod imports;
 pub mod invites;
 pub mod klaviyo;

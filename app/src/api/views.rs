@@ -25,6 +25,8 @@ pub struct CampaignView {
     pub commission: CommissionRule,
     pub currency: String,
     pub cookie_days: u16,
+    pub attribution: crate::domain::tracking::Attribution,
+    pub hold_days: u16,
     pub destination_url: Option<String>,
     pub auto_approve: bool,
     pub accepting: bool,
@@ -53,6 +55,8 @@ impl CampaignView {
             commission_amount: amount,
             currency: self.currency.clone(),
             cookie_days: self.cookie_days.to_string(),
+            attribution: self.attribution.as_str().into(),
+            hold_days: self.hold_days.to_string(),
             destination_url: self.destination_url.clone().unwrap_or_default(),
             auto_approve: self.auto_approve,
             accepting: self.accepting,
@@ -458,4 +462,115 @@ pub enum ImportProgress {
     Error {
         message: String,
     },
+}
+
+/// Earnings by commission state, each formatted per currency ("12.50 USD + 3.00 EUR", or "0").
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EarningsView {
+    pub pending: String,
+    pub approved: String,
+    pub paid: String,
+    pub held: String,
+}
+
+/// One commission line as lists show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportCommission {
+    pub id: i64,
+    pub affiliate_id: AffiliateId,
+    pub affiliate_name: String,
+    /// The shop's order name ("#1001") or id.
+    pub order: String,
+    pub date: String,
+    pub amount: String,
+    pub rule: String,
+    pub state: crate::domain::commission::CommissionState,
+    pub state_label: String,
+    pub held_reason: Option<String>,
+    pub clawback: bool,
+}
+
+/// Totals for one affiliate or one campaign.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportTotals {
+    pub id: i64,
+    pub name: String,
+    pub clicks: i64,
+    pub conversions: i64,
+    pub earnings: EarningsView,
+}
+
+/// One day of the chart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DailyPoint {
+    /// YYYY-MM-DD (UTC).
+    pub day: String,
+    pub clicks: i64,
+    pub conversions: i64,
+    pub commission_minor: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportView {
+    pub campaigns: Vec<(CampaignId, String)>,
+    pub selected: Option<CampaignId>,
+    pub by_campaign: Vec<ReportTotals>,
+    pub by_affiliate: Vec<ReportTotals>,
+    pub days: Vec<DailyPoint>,
+    /// The currency the commission line is charted in (the one with the most earned).
+    pub chart_currency: Option<String>,
+    pub chart_exponent: u8,
+    pub held: Vec<ReportCommission>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiTokenView {
+    pub id: i64,
+    pub name: String,
+    pub prefix: String,
+    pub created_by: String,
+    pub created_at: String,
+    pub last_used: Option<String>,
+    pub revoked: bool,
+}
+
+/// A token just created: the only time its value is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewApiToken {
+    pub token: String,
+    pub view: ApiTokenView,
+}
+
+/// Everything the merchant needs to connect a shop: the snippet, the webhook address and secret,
+/// and tokens for the conversion API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackingSettings {
+    pub snippet_tag: String,
+    pub webhook_url: String,
+    pub shopify_secret_set: bool,
+    pub conversions_url: String,
+    pub link_base: String,
+    pub portal_url: String,
+    pub tokens: Vec<ApiTokenView>,
+}
+
+/// An affiliate's tracking and earnings, on their page in the merchant app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AffiliateEarnings {
+    pub link: Option<String>,
+    pub coupon_code: String,
+    /// The override as typed in the form: a percentage on percent campaigns, an amount on flat ones.
+    pub rate_override: String,
+    pub campaign_rule: String,
+    pub percent_campaign: bool,
+    pub clicks: i64,
+    pub conversions: i64,
+    pub earnings: EarningsView,
+    pub commissions: Vec<ReportCommission>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AffiliateTermsForm {
+    pub coupon_code: String,
+    pub rate_override: String,
 }

@@ -1,6 +1,8 @@
 //! Small pieces several pages use.
 
+pub mod affiliate_earnings;
 pub mod campaign_select;
+pub mod chart;
 pub mod form;
 pub mod live_sync;
 pub mod state_badge;

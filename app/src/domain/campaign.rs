@@ -3,6 +3,7 @@
 use super::money::{Currency, Money, MoneyError, Rate};
 use super::slug::Slug;
 use super::text::required;
+use super::tracking::Attribution;
 use super::FieldErrors;
 use serde::{Deserialize, Serialize};
 
@@ -10,6 +11,7 @@ pub const MAX_CAMPAIGN_NAME: usize = 80;
 pub const MAX_PITCH: usize = 4_000;
 pub const MAX_TERMS: usize = 50_000;
 pub const MAX_COOKIE_DAYS: u16 = 365;
+pub const MAX_HOLD_DAYS: u16 = 365;
 
 /// How an affiliate earns on an attributed order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +45,9 @@ pub struct CampaignForm {
     pub commission_amount: String,
     pub currency: String,
     pub cookie_days: String,
+    /// "last" or "first".
+    pub attribution: String,
+    pub hold_days: String,
     pub destination_url: String,
     pub auto_approve: bool,
     pub accepting: bool,
@@ -60,6 +65,8 @@ impl Default for CampaignForm {
             commission_amount: String::new(),
             currency: "USD".into(),
             cookie_days: "30".into(),
+            attribution: "last".into(),
+            hold_days: "30".into(),
             destination_url: String::new(),
             auto_approve: false,
             accepting: true,
@@ -77,6 +84,8 @@ pub struct CampaignDraft {
     pub commission: CommissionRule,
     pub currency: Currency,
     pub cookie_days: u16,
+    pub attribution: Attribution,
+    pub hold_days: u16,
     pub destination_url: Option<String>,
     pub auto_approve: bool,
     pub accepting: bool,
@@ -115,6 +124,11 @@ impl CampaignForm {
         };
         let cookie_days = errors.check("cookie_days", parse_cookie_days(&self.cookie_days));
         let destination_url = errors.check("destination_url", parse_shop_url(&self.destination_url));
+        let attribution = Attribution::parse(self.attribution.trim());
+        if attribution.is_none() {
+            errors.add("attribution", "Choose first click or last click.");
+        }
+        let hold_days = errors.check("hold_days", parse_hold_days(&self.hold_days));
         match (name, slug, pitch, terms, currency, commission, cookie_days, destination_url) {
             (
                 Some(name),
@@ -126,6 +140,8 @@ impl CampaignForm {
                 Some(cookie_days),
                 Some(destination_url),
             ) if errors.is_empty() => Ok(CampaignDraft {
+                attribution: attribution.unwrap_or_default(),
+                hold_days: hold_days.unwrap_or(30),
                 name,
                 slug,
                 pitch,
@@ -146,6 +162,8 @@ impl CampaignForm {
 pub enum CampaignFieldError {
     #[error("Enter a whole number of days from 1 to {MAX_COOKIE_DAYS}.")]
     CookieDays,
+    #[error("Enter a whole number of days from 0 to {MAX_HOLD_DAYS}; 30 covers most refund windows.")]
+    HoldDays,
     #[error("Enter the shop's address starting with https://, like https://shop.example.com.")]
     ShopUrl,
     #[error(transparent)]
@@ -154,6 +172,10 @@ pub enum CampaignFieldError {
 
 fn parse_cookie_days(raw: &str) -> Result<u16, CampaignFieldError> {
     raw.trim().parse::<u16>().ok().filter(|d| (1..=MAX_COOKIE_DAYS).contains(d)).ok_or(CampaignFieldError::CookieDays)
+}
+
+fn parse_hold_days(raw: &str) -> Result<u16, CampaignFieldError> {
+    raw.trim().parse::<u16>().ok().filter(|d| *d <= MAX_HOLD_DAYS).ok_or(CampaignFieldError::HoldDays)
 }
 
 /// The shop's address, where tracking links will send visitors. Optional until tracking is set up.
@@ -214,11 +236,23 @@ mod tests {
             commission_rate: "150".into(),
             cookie_days: "0".into(),
             destination_url: "shop.example.com".into(),
+            hold_days: "-1".into(),
+            attribution: "middle".into(),
             currency: "XXX".into(),
             ..CampaignForm::default()
         };
         let errors = form.parse().expect_err("invalid form");
-        for field in ["name", "pitch", "terms", "commission_rate", "cookie_days", "destination_url", "currency"] {
+        for field in [
+            "name",
+            "pitch",
+            "terms",
+            "commission_rate",
+            "cookie_days",
+            "destination_url",
+            "currency",
+            "hold_days",
+            "attribution",
+        ] {
             assert!(errors.get(field).is_some(), "no error for {field}: {errors:?}");
         }
     }

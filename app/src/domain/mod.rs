@@ -4,6 +4,7 @@
 pub mod affiliate;
 pub mod campaign;
 pub mod clock;
+pub mod commission;
 pub mod email;
 pub mod fields;
 pub mod ids;
@@ -15,6 +16,7 @@ pub mod rewardful;
 pub mod slug;
 pub mod sync;
 pub mod text;
+pub mod tracking;
 
 pub use affiliate::{AffiliateState, ApplicationForm, ReferralCode};
 pub use campaign::{CampaignForm, CommissionRule};

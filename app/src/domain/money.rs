@@ -137,6 +137,17 @@ impl Money {
         Ok(Self { minor, currency })
     }
 
+    /// Parses an amount a machine sent ("120.50", "0"): zero is allowed, negatives are not.
+    pub fn parse_amount(raw: &str, currency: Currency) -> Result<Self, MoneyError> {
+        if raw.trim() == "0" {
+            return Ok(Self { minor: 0, currency });
+        }
+        match Self::parse_positive(raw, currency) {
+            Err(MoneyError::NotPositive) if !raw.trim().starts_with('-') => Ok(Self { minor: 0, currency }),
+            other => other,
+        }
+    }
+
     pub fn minor(&self) -> i64 {
         self.minor
     }
@@ -288,6 +299,14 @@ mod tests {
         assert_eq!(Money::parse_positive("-3", usd()), Err(MoneyError::NotPositive));
         assert!(matches!(Money::parse_positive("1.234", usd()), Err(MoneyError::Precision { .. })));
         assert_eq!(Money::parse_positive("99999999999999999999", usd()), Err(MoneyError::TooLarge));
+    }
+
+    #[test]
+    fn machine_amounts_may_be_zero_but_not_negative() {
+        assert_eq!(Money::parse_amount("0.00", usd()).map(|m| m.minor), Ok(0));
+        assert_eq!(Money::parse_amount("120.5", usd()).map(|m| m.minor), Ok(12_050));
+        assert_eq!(Money::parse_amount("-1.00", usd()), Err(MoneyError::NotPositive));
+        assert_eq!(Money::parse_amount("x", usd()), Err(MoneyError::Format));
     }
 
     #[test]

@@ -99,6 +99,7 @@ fn Detail(d: AffiliateDetail, retry: Action<AffiliateId, Result<Vec<SyncView>, A
             <h3>"Sync log"</h3>
             <SyncLog log=d.log/>
         </section>
+        <crate::components::affiliate_earnings::EarningsPanel id/>
         <section class="card">
             <h2>"History"</h2>
             <ul class="audit">

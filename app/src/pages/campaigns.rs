@@ -139,6 +139,8 @@ fn CampaignEditor(
     let amount = RwSignal::new(initial.commission_amount);
     let currency = RwSignal::new(initial.currency);
     let cookie_days = RwSignal::new(initial.cookie_days);
+    let attribution = RwSignal::new(initial.attribution);
+    let hold_days = RwSignal::new(initial.hold_days);
     let destination_url = RwSignal::new(initial.destination_url);
     let auto_approve = RwSignal::new(initial.auto_approve);
     let accepting = RwSignal::new(initial.accepting);
@@ -152,6 +154,8 @@ fn CampaignEditor(
         commission_amount: amount.get_untracked(),
         currency: currency.get_untracked(),
         cookie_days: cookie_days.get_untracked(),
+        attribution: attribution.get_untracked(),
+        hold_days: hold_days.get_untracked(),
         destination_url: destination_url.get_untracked(),
         auto_approve: auto_approve.get_untracked(),
         accepting: accepting.get_untracked(),
@@ -220,6 +224,15 @@ fn CampaignEditor(
                 <label for="cookie_days">"Cookie window (days)"</label>
                 <input id="cookie_days" inputmode="numeric" bind:value=cookie_days/>
                 <FieldError error field="cookie_days"/>
+                <label for="attribution">"When a visitor followed several affiliates' links"</label>
+                <select id="attribution" prop:value=move || attribution.get() on:change=move |ev| attribution.set(event_target_value(&ev))>
+                    <option value="last" selected=move || attribution.get() == "last">"Last click earns the sale"</option>
+                    <option value="first" selected=move || attribution.get() == "first">"First click earns the sale"</option>
+                </select>
+                <FieldError error field="attribution"/>
+                <label for="hold_days">"Hold commissions for (days, past your refund window)"</label>
+                <input id="hold_days" inputmode="numeric" bind:value=hold_days/>
+                <FieldError error field="hold_days"/>
                 <label for="destination_url">"Shop address (where tracking links send visitors)"</label>
                 <input id="destination_url" type="url" placeholder="https://shop.example.com" bind:value=destination_url/>
                 <FieldError error field="destination_url"/>

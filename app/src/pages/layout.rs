@@ -30,6 +30,8 @@ pub fn MerchantLayout() -> impl IntoView {
                                 <A href="/app/queue">"Approval queue"</A>
                                 <A href="/app/invites">"Invites"</A>
                                 <A href="/app/import">"Import"</A>
+                                <A href="/app/results">"Results"</A>
+                                <A href="/app/tracking">"Tracking"</A>
                                 <A href="/app/klaviyo">"Klaviyo"</A>
                             </nav>
                             <div class="who">

@@ -10,5 +10,8 @@ pub mod join;
 pub mod klaviyo;
 pub mod layout;
 pub mod not_found;
+pub mod portal;
 pub mod queue;
+pub mod reports;
 pub mod session;
+pub mod tracking;

@@ -187,14 +187,14 @@ fn failure(error: AffiliateError) -> Response {
     }
 }
 
-fn message_page(status: StatusCode, heading: &str, text: &str) -> Response {
+pub(crate) fn message_page(status: StatusCode, heading: &str, text: &str) -> Response {
     let (heading, text) = (heading.to_owned(), text.to_owned());
     let body = Owner::new().with(|| view! { <main class="join"><h1>{heading}</h1><p>{text}</p></main> }.to_html());
     document(status, "Rekomi", &body)
 }
 
 /// The page around a rendered body. No scripts: nothing here needs them.
-fn document(status: StatusCode, title: &str, body: &str) -> Response {
+pub(crate) fn document(status: StatusCode, title: &str, body: &str) -> Response {
     let title = format!("<title>{}</title>", app::pages::join::escape_html(title));
     let html = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"/>\

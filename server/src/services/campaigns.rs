@@ -105,6 +105,8 @@ fn view(row: &CampaignRow) -> anyhow::Result<CampaignView> {
         commission: commission(row)?,
         currency: row.currency.clone(),
         cookie_days: u16::try_from(row.cookie_days).context("cookie_days out of range")?,
+        attribution: app::domain::tracking::Attribution::parse(&row.attribution).unwrap_or_default(),
+        hold_days: u16::try_from(row.hold_days).context("hold_days out of range")?,
         destination_url: row.destination_url.clone(),
         auto_approve: row.auto_approve,
         accepting: row.accepting,

@@ -130,11 +130,12 @@ impl Planner {
         self.headers = columns.iter().filter_map(|c| c.field.map(|f| (f, c.header.clone()))).collect();
     }
 
-    fn load(&mut self, existing: Vec<ExistingAffiliate>, invited: Vec<AffiliateId>) {
-        self.codes = existing
-            .iter()
-            .filter_map(|a| a.referral_code.as_ref().map(|c| (c.to_lowercase(), a.email.clone())))
-            .collect();
+    fn load(&mut self, (existing, invited, elsewhere): store::Known) {
+        // Another merchant's code has no owner here: an empty owner reads as "taken elsewhere".
+        self.codes = elsewhere.into_iter().map(|c| (c, String::new())).collect();
+        self.codes.extend(
+            existing.iter().filter_map(|a| a.referral_code.as_ref().map(|c| (c.to_lowercase(), a.email.clone()))),
+        );
         self.existing = existing.into_iter().map(|a| (a.email.clone(), a)).collect();
         self.invited = invited.into_iter().collect();
         self.seen.clear();
@@ -168,6 +169,12 @@ impl Planner {
         if let Some(token) = &row.token {
             let key = token.as_str().to_lowercase();
             if let Some(owner) = self.codes.get(&key).filter(|owner| **owner != email) {
+                if owner.is_empty() {
+                    return error(
+                        Field::Token,
+                        format!("The code \"{token}\" is taken by another program on this Rekomi; clear the cell to get a new one."),
+                    );
+                }
                 return error(Field::Token, format!("The code \"{token}\" already belongs to {owner}."));
             }
             if let Some(line) = self.seen_codes.get(&key) {
@@ -361,8 +368,8 @@ struct FileSource<'a> {
 }
 
 impl PlanSource for FileSource<'_> {
-    fn start(&mut self, existing: Vec<ExistingAffiliate>, invited: Vec<AffiliateId>) {
-        self.planner.load(existing, invited);
+    fn start(&mut self, known: store::Known) {
+        self.planner.load(known);
         self.codes = self.planner.codes.keys().cloned().collect();
     }
 
@@ -467,13 +474,13 @@ pub async fn check(
         return Err(ImportError::TooLarge);
     }
     let (campaigns, default) = campaigns(db, upload.merchant, upload.campaign).await?;
-    let (existing, invited) = store::existing(db, upload.merchant).await.context("loading affiliates")?;
+    let known = store::existing(db, upload.merchant).await.context("loading affiliates")?;
     let mode = upload.consent;
     let file = bytes.clone();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let work = tokio::task::spawn_blocking(move || {
         let mut planner = Planner::new(campaigns, mode);
-        planner.load(existing, invited);
+        planner.load(known);
         let send = move |p: ImportProgress| {
             let _ = tx.send(p);
         };
@@ -604,10 +611,10 @@ pub async fn confirm(
     let (campaign_map, campaign) = campaigns(db, merchant, row.campaign_id).await?;
     // The plan inside the transaction must match the dry run shown; re-check outside it first
     // so a mismatch costs no write lock.
-    let (existing, invited) = store::existing(db, merchant).await.context("loading affiliates")?;
+    let known = store::existing(db, merchant).await.context("loading affiliates")?;
     let mut planner =
         Planner::new(Campaigns { by_name: campaign_map.by_name.clone(), default: campaign_map.default }, mode);
-    planner.load(existing, invited);
+    planner.load(known);
     let file = content.clone();
     let fresh = tokio::task::spawn_blocking(move || dry_run(&file, &mut planner, &|_| {}))
         .await

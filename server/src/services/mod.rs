@@ -5,11 +5,15 @@
 pub mod accounts;
 pub mod affiliates;
 pub mod campaigns;
+pub mod earnings;
 pub mod imports;
 pub mod invites;
 pub mod klaviyo;
+pub mod orders;
+pub mod portal;
 pub mod ports;
 pub mod rate_limit;
+pub mod shopify;
 pub mod sync;
 
 use crate::store::Db;
@@ -30,4 +34,8 @@ pub struct Services {
     pub klaviyo: klaviyo::KlaviyoConnections,
     pub sync: crate::sync::SyncSignals,
     pub invites: invites::Invites,
+    pub tracker: crate::tracking::Tracker,
+    pub shopify: shopify::ShopifySecrets,
+    /// Where this instance is reached, for absolute links (tracking, portal sign-in).
+    pub public_base: String,
 }

@@ -11,8 +11,8 @@ use app::domain::affiliate::Decision;
 use app::domain::{AffiliateId, CampaignForm, CampaignId};
 use app::error::AppError;
 use app::ports::{
-    AccountPort, AffiliatePort, CampaignPort, ClientIp, ImportPort, InvitePort, KlaviyoPort, NewSession, Ports,
-    SignedIn, SyncPort,
+    AccountPort, AffiliatePort, CampaignPort, ClientIp, EarningsPort, ImportPort, InvitePort, KlaviyoPort, NewSession,
+    Ports, SignedIn, SyncPort,
 };
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -27,7 +27,8 @@ impl Services {
             klaviyo: shared.clone(),
             sync: shared.clone(),
             invites: shared.clone(),
-            imports: shared,
+            imports: shared.clone(),
+            earnings: shared,
         }
     }
 }
@@ -203,5 +204,57 @@ impl ImportPort for Services {
 
     async fn get(&self, who: &SignedIn, id: i64) -> Result<ImportReport, AppError> {
         Ok(imports::get(&self.db, who.session.merchant_id, id).await?)
+    }
+}
+
+#[async_trait]
+impl EarningsPort for Services {
+    async fn settings(&self, who: &SignedIn) -> Result<app::api::views::TrackingSettings, AppError> {
+        super::earnings::settings(self, who.session.merchant_id).await
+    }
+
+    async fn set_shopify_secret(
+        &self,
+        who: &SignedIn,
+        secret: &str,
+    ) -> Result<app::api::views::TrackingSettings, AppError> {
+        super::earnings::set_shopify_secret(self, who.session.merchant_id, secret).await
+    }
+
+    async fn create_token(&self, who: &SignedIn, name: &str) -> Result<app::api::views::NewApiToken, AppError> {
+        super::earnings::create_token(self, who.session.merchant_id, name, &who.session.user_email).await
+    }
+
+    async fn revoke_token(&self, who: &SignedIn, id: i64) -> Result<app::api::views::TrackingSettings, AppError> {
+        super::earnings::revoke_token(self, who.session.merchant_id, id).await
+    }
+
+    async fn report(
+        &self,
+        who: &SignedIn,
+        campaign: Option<CampaignId>,
+    ) -> Result<app::api::views::ReportView, AppError> {
+        super::earnings::report(self, who.session.merchant_id, campaign).await
+    }
+
+    async fn affiliate(&self, who: &SignedIn, id: AffiliateId) -> Result<app::api::views::AffiliateEarnings, AppError> {
+        super::earnings::affiliate_earnings(self, who.session.merchant_id, id).await
+    }
+
+    async fn set_terms(
+        &self,
+        who: &SignedIn,
+        id: AffiliateId,
+        form: app::api::views::AffiliateTermsForm,
+    ) -> Result<app::api::views::AffiliateEarnings, AppError> {
+        super::earnings::set_terms(self, who.session.merchant_id, id, &form).await
+    }
+
+    async fn decide_held(&self, who: &SignedIn, id: i64, release: bool) -> Result<(), AppError> {
+        super::earnings::decide_held(self, who.session.merchant_id, id, release).await
+    }
+
+    async fn portal_link(&self, who: &SignedIn, id: AffiliateId) -> Result<(String, bool), AppError> {
+        super::portal::link_for_merchant(self, who.session.merchant_id, id, &who.session.user_email).await
     }
 }

@@ -85,8 +85,8 @@ macro_rules! approve_in_tx {
             for _ in 0..20 {
                 let candidate = ($codes)($first_name);
                 let taken: Option<i64> =
-                    sqlx::query_scalar("SELECT id FROM affiliates WHERE merchant_id = $1 AND lower(referral_code) = lower($2)")
-                        .bind($merchant)
+                    // Codes are unique on the whole instance: `/r/{code}` names no shop.
+                    sqlx::query_scalar("SELECT id FROM affiliates WHERE lower(referral_code) = lower($1)")
                         .bind(&candidate)
                         .fetch_optional(&mut *$tx)
                         .await
@@ -469,4 +469,74 @@ pub async fn audit_trail(
     .await
     .map_err(db_err)
     })
+}
+
+/// Names and campaigns of the merchant's affiliates among `ids`.
+pub async fn names(
+    db: &Db,
+    merchant: MerchantId,
+    ids: &[i64],
+) -> DbResult<std::collections::HashMap<i64, (String, CampaignId)>> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in ids.chunks(500) {
+        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT id, full_name, campaign_id FROM affiliates WHERE merchant_id = $1 AND id IN ({})",
+            placeholders.join(", ")
+        );
+        let rows: Vec<(i64, String, CampaignId)> = on_engine!(db, |pool| {
+            let mut query = sqlx::query_as(&sql).bind(merchant);
+            for id in chunk {
+                query = query.bind(id);
+            }
+            query.fetch_all(pool).await.map_err(db_err)?
+        });
+        out.extend(rows.into_iter().map(|(id, name, campaign)| (id, (name, campaign))));
+    }
+    Ok(out)
+}
+
+/// An affiliate's tracking terms with their campaign's rule.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TermsRow {
+    pub referral_code: Option<String>,
+    pub coupon_code: Option<String>,
+    pub rate_bps: Option<i64>,
+    pub rate_minor: Option<i64>,
+    pub commission_kind: String,
+    pub commission_bps: Option<i64>,
+    pub commission_minor: Option<i64>,
+    pub currency: String,
+}
+
+pub async fn terms(db: &Db, merchant: MerchantId, id: AffiliateId) -> DbResult<Option<TermsRow>> {
+    const SQL: &str = "SELECT a.referral_code, a.coupon_code, a.rate_bps, a.rate_minor, c.commission_kind,
+            c.commission_bps, c.commission_minor, c.currency
+        FROM affiliates a JOIN campaigns c ON c.id = a.campaign_id WHERE a.merchant_id = $1 AND a.id = $2";
+    on_engine!(db, |pool| sqlx::query_as(SQL).bind(merchant).bind(id).fetch_optional(pool).await.map_err(db_err))
+}
+
+/// Sets the coupon code and the rate override (at most one of `bps`, `minor`). `Conflict` on
+/// `affiliates_coupon_key` when another affiliate of the merchant has the coupon.
+pub async fn set_terms(
+    db: &Db,
+    merchant: MerchantId,
+    id: AffiliateId,
+    coupon: Option<&str>,
+    bps: Option<i64>,
+    minor: Option<i64>,
+) -> DbResult<()> {
+    const SQL: &str =
+        "UPDATE affiliates SET coupon_code = $3, rate_bps = $4, rate_minor = $5 WHERE merchant_id = $1 AND id = $2";
+    on_engine!(db, |pool| sqlx::query(SQL)
+        .bind(merchant)
+        .bind(id)
+        .bind(coupon)
+        .bind(bps)
+        .bind(minor)
+        .execute(pool)
+        .await
+        .map(|_| ())
+        .map_err(db_err))?;
+    Ok(())
 }

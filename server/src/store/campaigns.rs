@@ -21,6 +21,8 @@ pub struct CampaignRow {
     pub commission_minor: Option<i64>,
     pub currency: String,
     pub cookie_days: i64,
+    pub attribution: String,
+    pub hold_days: i64,
     pub destination_url: Option<String>,
     pub auto_approve: bool,
     pub accepting: bool,
@@ -34,7 +36,7 @@ pub struct CampaignRow {
 
 const SELECT: &str = "SELECT c.id, c.merchant_id, m.slug AS merchant_slug, m.name AS merchant_name, c.name, c.slug,
         c.pitch, c.terms, c.terms_version, c.commission_kind, c.commission_bps, c.commission_minor, c.currency,
-        c.cookie_days, c.destination_url, c.auto_approve, c.accepting,
+        c.cookie_days, c.attribution, c.hold_days, c.destination_url, c.auto_approve, c.accepting,
         c.klaviyo_list_id, c.klaviyo_list_name, c.klaviyo_list_opt_in, c.klaviyo_list_missing,
         (SELECT COUNT(*) FROM affiliates a WHERE a.campaign_id = c.id AND a.state = 'pending') AS pending,
         (SELECT COUNT(*) FROM affiliates a WHERE a.campaign_id = c.id AND a.state = 'approved') AS approved
@@ -68,7 +70,7 @@ pub async fn by_slugs(db: &Db, merchant_slug: &str, campaign_slug: &str) -> DbRe
         .map_err(db_err))
 }
 
-/// Binds a draft's columns as `$2`..`$14` (after the merchant as `$1`), in one order shared by the
+/// Binds a draft's columns as `$2`..`$16` (after the merchant as `$1`), in one order shared by the
 /// insert and the update.
 macro_rules! bind_draft {
     ($query:expr, $merchant:expr, $draft:expr, $now:expr) => {{
@@ -88,6 +90,8 @@ macro_rules! bind_draft {
             .bind($draft.auto_approve)
             .bind($draft.accepting)
             .bind($now)
+            .bind($draft.attribution.as_str())
+            .bind(i64::from($draft.hold_days))
     }};
 }
 
@@ -95,8 +99,8 @@ macro_rules! bind_draft {
 pub async fn insert(db: &Db, merchant: MerchantId, draft: &CampaignDraft, now: i64) -> DbResult<CampaignId> {
     const SQL: &str = "INSERT INTO campaigns (merchant_id, name, slug, pitch, terms, commission_kind, commission_bps,
              commission_minor, currency, cookie_days, destination_url, auto_approve, accepting, created_at, updated_at,
-             terms_version)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, 1)
+             attribution, hold_days, terms_version)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16, 1)
          RETURNING id";
     on_engine!(db, |pool| bind_draft!(sqlx::query_scalar(SQL), merchant, draft, now)
         .fetch_one(pool)
@@ -111,8 +115,9 @@ pub async fn update(db: &Db, merchant: MerchantId, id: CampaignId, draft: &Campa
     const SQL: &str = "UPDATE campaigns SET name = $2, slug = $3, pitch = $4,
              terms_version = CASE WHEN terms = $5 THEN terms_version ELSE terms_version + 1 END, terms = $5,
              commission_kind = $6, commission_bps = $7, commission_minor = $8, currency = $9, cookie_days = $10,
-             destination_url = $11, auto_approve = $12, accepting = $13, updated_at = $14
-         WHERE merchant_id = $1 AND id = $15";
+             destination_url = $11, auto_approve = $12, accepting = $13, updated_at = $14,
+             attribution = $15, hold_days = $16
+         WHERE merchant_id = $1 AND id = $17";
     on_engine!(db, |pool| {
         let done = bind_draft!(sqlx::query(SQL), merchant, draft, now).bind(id).execute(pool).await.map_err(db_err)?;
         Ok(done.rows_affected() == 1)

@@ -29,15 +29,23 @@ const EXISTING: &str =
     "SELECT id, campaign_id, email, state, source, full_name, referral_code, paypal_email, wise_email,
         external_id, history_visitors, history_leads, history_conversions, consent_at
     FROM affiliates WHERE merchant_id = $1";
+/// Codes other merchants' affiliates hold: codes are unique on the whole instance.
+const ELSEWHERE: &str =
+    "SELECT lower(referral_code) FROM affiliates WHERE merchant_id <> $1 AND referral_code IS NOT NULL";
 const INVITED: &str =
     "SELECT DISTINCT affiliate_id FROM invites WHERE merchant_id = $1 AND affiliate_id IS NOT NULL AND revoked_at IS NULL";
 
-/// Every affiliate of the merchant, and those already sent an invite.
-pub async fn existing(db: &Db, merchant: MerchantId) -> DbResult<(Vec<ExistingAffiliate>, Vec<AffiliateId>)> {
+/// What an import is planned against: the merchant's affiliates, those already sent an invite, and
+/// the codes taken by other merchants' affiliates.
+pub type Known = (Vec<ExistingAffiliate>, Vec<AffiliateId>, Vec<String>);
+
+/// Every affiliate of the merchant, those already sent an invite, and codes taken elsewhere.
+pub async fn existing(db: &Db, merchant: MerchantId) -> DbResult<Known> {
     on_engine!(db, |pool| {
         let rows = sqlx::query_as(EXISTING).bind(merchant).fetch_all(pool).await.map_err(db_err)?;
         let invited = sqlx::query_scalar(INVITED).bind(merchant).fetch_all(pool).await.map_err(db_err)?;
-        Ok((rows, invited))
+        let elsewhere = sqlx::query_scalar(ELSEWHERE).bind(merchant).fetch_all(pool).await.map_err(db_err)?;
+        Ok((rows, invited, elsewhere))
     })
 }
 
@@ -86,7 +94,7 @@ pub enum Write {
 
 /// Rows planned inside the transaction, from what the database holds there.
 pub trait PlanSource: Send {
-    fn start(&mut self, existing: Vec<ExistingAffiliate>, invited: Vec<AffiliateId>);
+    fn start(&mut self, known: Known);
     /// The next write; `Ok(None)` at the end of the file. Rows without a write are skipped.
     fn next(&mut self) -> Result<Option<Option<Write>>, String>;
     /// Rows planned so far (progress).
@@ -263,7 +271,8 @@ pub async fn apply(
             }
             let existing = sqlx::query_as(EXISTING).bind(merchant).fetch_all(&mut *tx).await.map_err(db_err)?;
             let invited = sqlx::query_scalar(INVITED).bind(merchant).fetch_all(&mut *tx).await.map_err(db_err)?;
-            source.start(existing, invited);
+            let elsewhere = sqlx::query_scalar(ELSEWHERE).bind(merchant).fetch_all(&mut *tx).await.map_err(db_err)?;
+            source.start((existing, invited, elsewhere));
             let connected = connected_in_tx!(tx, merchant);
             let mut applied = Applied::default();
             let mut last_report = 0;

@@ -8,12 +8,16 @@
 
 pub mod accounts;
 pub mod affiliates;
+pub mod api_tokens;
 pub mod campaigns;
+pub mod earnings;
 pub mod events;
 pub mod imports;
 pub mod invites;
 pub mod klaviyo;
+pub mod portal;
 pub mod sync;
+pub mod tracking;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};

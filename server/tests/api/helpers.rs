@@ -18,6 +18,7 @@ pub struct TestApp {
     pub db: Db,
     /// This test's own fake Klaviyo (jobs apply at once unless a test changes the faults).
     pub klaviyo: Fake,
+    pub services: server::services::Services,
 }
 
 /// Per-test configuration tweaks.
@@ -72,8 +73,9 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let app = Application::build(config).await.expect("the app builds");
     let address = format!("http://{}", app.address());
     let db = app.services().db.clone();
+    let services = app.services().clone();
     tokio::spawn(app.run_until_stopped());
-    TestApp { address, db, klaviyo: fake.fake }
+    TestApp { address, db, klaviyo: fake.fake, services }
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);

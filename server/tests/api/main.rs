@@ -11,3 +11,4 @@ mod klaviyo;
 mod landing;
 mod queue;
 mod sync;
+mod tracking;

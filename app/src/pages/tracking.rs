@@ -1,0 +1,121 @@
+//! Connecting the shop: the snippet for the shop's pages, the Shopify webhook address and its
+//! signing secret, and API tokens for stores that report orders through the conversion API.
+
+use crate::api::earnings::{create_api_token, load_tracking_settings, revoke_api_token, set_shopify_secret};
+use crate::api::views::{NewApiToken, TrackingSettings};
+use crate::components::form::FieldError;
+use crate::error::AppError;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+pub fn TrackingPage() -> impl IntoView {
+    let version = RwSignal::new(0_u32);
+    let settings = Resource::new(move || version.get(), |_| load_tracking_settings());
+    view! {
+        <Title text="Tracking · Rekomi"/>
+        <div class="page-head"><h1>"Tracking"</h1></div>
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match settings.await {
+                    Ok(s) => view! { <Settings s version/> }.into_any(),
+                    Err(e) => view! { <div class="banner error" role="alert">{e.message}</div> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Settings(s: TrackingSettings, version: RwSignal<u32>) -> impl IntoView {
+    let secret = RwSignal::new(String::new());
+    let save = Action::new(|secret: &String| set_shopify_secret(secret.clone()));
+    let token_name = RwSignal::new(String::new());
+    let create = Action::new(|name: &String| create_api_token(name.clone()));
+    let revoke = Action::new(|id: &i64| revoke_api_token(*id));
+    Effect::new(move || {
+        if save.value().get().is_some_and(|r| r.is_ok()) || revoke.value().get().is_some_and(|r| r.is_ok()) {
+            version.update(|v| *v += 1);
+        }
+    });
+    let save_error = Signal::derive(move || save.value().get().and_then(Result::err));
+    let create_error = Signal::derive(move || create.value().get().and_then(Result::err));
+    let created = move || create.value().get().and_then(Result::ok);
+    view! {
+        <section>
+            <h2>"1. Add the snippet to your shop"</h2>
+            <p>"Paste this before " <code>"</head>"</code> " in your theme (Shopify: Online Store → Themes → Edit code → theme.liquid). \
+               It remembers " <code>"?ref="</code> " and " <code>"?via="</code> " codes in a first-party cookie and passes them to the order."</p>
+            <textarea readonly rows="2" class="code" data-testid="snippet">{s.snippet_tag.clone()}</textarea>
+            <p class="muted">"Affiliate links look like " <code>{format!("{}ana-7k2q", s.link_base)}</code> "."</p>
+        </section>
+        <section>
+            <h2>"2. Send Shopify's order webhooks to Rekomi"</h2>
+            <p>"In your Shopify app's webhook settings, subscribe " <code>"orders/paid"</code> " and " <code>"refunds/create"</code>
+               " (JSON) to this address, then paste the app's signing secret below."</p>
+            <input readonly class="code" value=s.webhook_url.clone() data-testid="webhook-url"/>
+            <form on:submit=move |ev| { ev.prevent_default(); save.dispatch(secret.get_untracked()); }>
+                <label for="shopify_secret">{if s.shopify_secret_set { "Signing secret (set; paste a new one to replace it)" } else { "Signing secret" }}</label>
+                <input id="shopify_secret" type="password" autocomplete="off" bind:value=secret/>
+                <FieldError error=save_error field="shopify_secret"/>
+                <button type="submit" disabled=move || save.pending().get()>"Save secret"</button>
+                <Show when=move || save.value().get().is_some_and(|r| r.is_ok())><span class="saved" role="status">"Saved."</span></Show>
+            </form>
+        </section>
+        <section>
+            <h2>"Not on Shopify? Report orders through the API"</h2>
+            <p><code>{format!("POST {}", s.conversions_url)}</code>" with " <code>"Authorization: Bearer <token>"</code>
+               ", an " <code>"Idempotency-Key"</code> " header, and " <code>"{\"order_id\", \"amount_minor\", \"currency\", \"referral_code\" or \"coupon_code\"}"</code> "."</p>
+            <form on:submit=move |ev| { ev.prevent_default(); create.dispatch(token_name.get_untracked()); }>
+                <label for="token_name">"New token for"</label>
+                <input id="token_name" placeholder="e.g. WooCommerce store" bind:value=token_name/>
+                <FieldError error=create_error field="name"/>
+                <button type="submit" disabled=move || create.pending().get()>"Create token"</button>
+            </form>
+            {move || created().map(|NewApiToken { token, .. }| view! {
+                <div class="banner" role="status">
+                    <p>"Copy this token now; Rekomi shows it only once:"</p>
+                    <input readonly class="code" value=token data-testid="new-token"/>
+                </div>
+            })}
+            <TokenList s=s.clone() revoke/>
+        </section>
+        <section>
+            <h2>"Affiliate portal"</h2>
+            <p>"Affiliates sign in at " <a href=s.portal_url.clone()>{s.portal_url.clone()}</a>
+               " with a one-time link, emailed through your Klaviyo flow on the metric " <code>"Rekomi Affiliate Login Link"</code>
+               " (property " <code>"login_url"</code> "). Without Klaviyo, copy a link from the affiliate's page."</p>
+        </section>
+    }
+}
+
+#[component]
+fn TokenList(s: TrackingSettings, revoke: Action<i64, Result<TrackingSettings, AppError>>) -> impl IntoView {
+    if s.tokens.is_empty() {
+        return view! { <p class="muted">"No API tokens yet."</p> }.into_any();
+    }
+    view! {
+        <table>
+            <thead><tr><th>"Name"</th><th>"Token"</th><th>"Created"</th><th>"Last used"</th><th></th></tr></thead>
+            <tbody>
+                {s.tokens.into_iter().map(|t| {
+                    let id = t.id;
+                    view! {
+                        <tr>
+                            <td>{t.name}</td>
+                            <td><code>{format!("{}…", t.prefix)}</code></td>
+                            <td>{t.created_at}" by "{t.created_by}</td>
+                            <td>{t.last_used.unwrap_or_else(|| "never".into())}</td>
+                            <td>{if t.revoked {
+                                view! { <span class="muted">"Revoked"</span> }.into_any()
+                            } else {
+                                view! { <button class="secondary" on:click=move |_| { revoke.dispatch(id); }>"Revoke"</button> }.into_any()
+                            }}</td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
+}

@@ -1,0 +1,125 @@
+//! `/r/{code}`: the tracking link. Counts the click (off the request path) and sends the visitor to
+//! the shop with `ref={code}`. `/t/snippet.js`: the script the shop loads to remember the code.
+
+use crate::startup::AppState;
+use crate::store::now_ms;
+use crate::tracking::Counted;
+use app::ports::ClientIp;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+
+const VISITOR_COOKIE: &str = "rk_v";
+
+pub async fn redirect(
+    State(state): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let tracker = &state.services.tracker;
+    let found = match tracker.code(code.trim()).await {
+        Ok(found) => found,
+        Err(error) => {
+            tracing::error!(%error, "tracking link lookup failed");
+            return page(StatusCode::SERVICE_UNAVAILABLE, "This link is resting", "Please try again in a moment.");
+        }
+    };
+    let Some(found) = found else {
+        return page(StatusCode::NOT_FOUND, "Link not found", "This affiliate link doesn't exist. Check the address.");
+    };
+    let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let cookie = cookie(&headers, VISITOR_COOKIE);
+    let visitor = tracker.visitor_id(cookie, ip.0, user_agent);
+    let counted = tracker.click(&found, &visitor, user_agent, now_ms());
+    let target = match (counted, &found.redirect, &found.destination) {
+        (Counted::NotEarning, _, Some(shop)) => shop.clone(),
+        (_, Some(with_ref), _) if counted != Counted::NotEarning => with_ref.clone(),
+        _ => {
+            return page(
+                StatusCode::NOT_FOUND,
+                "This link isn't set up yet",
+                "The shop hasn't said where its affiliate links lead. Please visit the shop directly.",
+            )
+        }
+    };
+    let mut response = (StatusCode::FOUND, [(header::LOCATION, target)]).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer-when-downgrade"));
+    if cookie.is_none() {
+        let set = format!("{VISITOR_COOKIE}={visitor}; Max-Age=31536000; Path=/r; HttpOnly; SameSite=Lax");
+        if let Ok(value) = HeaderValue::from_str(&set) {
+            headers.insert(header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v)
+}
+
+fn page(status: StatusCode, heading: &str, text: &str) -> Response {
+    super::join::message_page(status, heading, text)
+}
+
+/// The shop-side script: no dependencies, no network calls of its own beyond Shopify's cart.
+pub async fn snippet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        ],
+        SNIPPET,
+    )
+        .into_response()
+}
+
+/// Remembers `?ref=` / `?via=` in a first-party cookie as first and last touch (`code.ms|code.ms`),
+/// for `data-days` days (the longest cookie window of the shop's campaigns; the server applies each
+/// campaign's own window and model to the times). On Shopify it copies the value into the cart's
+/// attributes, which become the order's note attributes.
+pub const SNIPPET: &str = r#"(function () {
+  "use strict";
+  var script = document.currentScript;
+  var days = parseInt((script && script.getAttribute("data-days")) || "30", 10) || 30;
+  var name = "rekomi_ref";
+  var valid = /^[A-Za-z0-9_-]{2,64}$/;
+  function read() {
+    var m = document.cookie.match(/(?:^|;\s*)rekomi_ref=([^;]*)/);
+    return m ? decodeURIComponent(m[1]) : "";
+  }
+  function write(value) {
+    document.cookie = name + "=" + encodeURIComponent(value) + "; Max-Age=" + days * 86400 +
+      "; Path=/; SameSite=Lax" + (location.protocol === "https:" ? "; Secure" : "");
+  }
+  var params = new URLSearchParams(location.search);
+  var code = params.get("ref") || params.get("via");
+  if (code && valid.test(code)) {
+    var now = Date.now();
+    var first = read().split("|")[0];
+    var touch = code + "." + now;
+    write(/^[A-Za-z0-9_-]{2,64}\.\d+$/.test(first) ? first + "|" + touch : touch);
+  }
+  var value = read();
+  window.Rekomi = { touches: value, referral: value ? value.split("|").pop().split(".")[0] : null };
+  if (value && window.Shopify && window.fetch) {
+    fetch("/cart/update.js", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      credentials: "same-origin",
+      body: JSON.stringify({ attributes: { rekomi_ref: value } })
+    }).catch(function () {});
+  }
+})();
+"#;

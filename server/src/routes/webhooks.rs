@@ -1,0 +1,90 @@
+//! `POST /webhooks/shopify/{shop}`: Shopify's `orders/paid` and `refunds/create`. The signature is
+//! checked over the raw body before anything is parsed or stored; a bad one gets 401 and leaves no
+//! trace. Deliveries are idempotent per order id and per refund id.
+
+use crate::services::orders::{self, OrderError, OrderOutcome};
+use crate::services::shopify;
+use crate::startup::AppState;
+use crate::store::earnings::RefundOutcome;
+use crate::store::now_ms;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, Json(json!({ "error": { "code": code, "message": message } }))).into_response()
+}
+
+pub async fn shopify(
+    State(state): State<AppState>,
+    Path(shop): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let services = &state.services;
+    let found = match services.shopify.for_slug(&shop).await {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "webhook secret lookup failed");
+            return error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Rekomi could not check this delivery.");
+        }
+    };
+    let Some((merchant, secret)) = found else {
+        return error(StatusCode::NOT_FOUND, "unknown_shop", "No Rekomi shop has this webhook address.");
+    };
+    let Some(secret) = secret else {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "no_secret",
+            "This shop has no Shopify signing secret in Rekomi yet (Settings → Tracking).",
+        );
+    };
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if !shopify::verify(&secret, &body, header("x-shopify-hmac-sha256")) {
+        tracing::warn!(%shop, "Shopify webhook with a bad signature refused");
+        return error(StatusCode::UNAUTHORIZED, "bad_signature", "The X-Shopify-Hmac-Sha256 signature does not match.");
+    }
+    let topic = header("x-shopify-topic").to_owned();
+    let now = now_ms();
+    let outcome = match topic.as_str() {
+        "orders/paid" => match orders::shopify_order(merchant, &body, now) {
+            Ok(order) => orders::record(&services.db, &services.tracker, order, now).await.map(|o| match o {
+                OrderOutcome::Attributed(a) => json!({ "attributed": true, "conversion": a }),
+                OrderOutcome::NotAttributed => json!({ "attributed": false }),
+            }),
+            Err(e) => Err(e),
+        },
+        "refunds/create" => match orders::shopify_refund(merchant, &body) {
+            Ok(refund) => orders::refund(&services.db, refund, now).await.map(refund_json),
+            Err(e) => Err(e),
+        },
+        other => return (StatusCode::OK, Json(json!({ "ignored": other }))).into_response(),
+    };
+    match outcome {
+        Ok(body) => (StatusCode::OK, Json(body)).into_response(),
+        Err(OrderError::Invalid(message)) => {
+            tracing::warn!(%shop, %topic, %message, "Shopify webhook payload refused");
+            error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_payload", &message)
+        }
+        Err(OrderError::Internal(e)) => {
+            tracing::error!(error = format!("{e:#}"), "webhook failed");
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Rekomi could not record this delivery; it will be retried.",
+            )
+        }
+    }
+}
+
+pub(crate) fn refund_json(outcome: RefundOutcome) -> serde_json::Value {
+    match outcome {
+        RefundOutcome::NotAttributed => json!({ "applied": false, "reason": "no attributed order has that id" }),
+        RefundOutcome::Duplicate => json!({ "applied": false, "reason": "this refund was recorded before" }),
+        RefundOutcome::Reduced { commission_minor } => json!({ "applied": true, "commission_minor": commission_minor }),
+        RefundOutcome::ClawedBack { clawback_minor } => json!({ "applied": true, "clawback_minor": clawback_minor }),
+    }
+}

@@ -1,0 +1,466 @@
+//! Conversions (attributed orders), refunds and commissions. An order and its commission commit
+//! together; a replayed order or refund changes nothing (unique per merchant on the shop's ids).
+
+use super::{db_err, on_engine, BeginWrite, Db, DbResult};
+use app::domain::commission::after_refunds;
+use app::domain::{AffiliateId, CampaignId, MerchantId};
+
+/// An attributed order and the commission it earns, as the service worked them out.
+#[derive(Debug, Clone)]
+pub struct NewConversion {
+    pub merchant_id: MerchantId,
+    pub campaign_id: CampaignId,
+    pub affiliate_id: AffiliateId,
+    pub order_id: String,
+    pub order_name: Option<String>,
+    pub channel: &'static str,
+    pub via: &'static str,
+    pub subtotal_minor: i64,
+    pub currency: String,
+    pub ordered_at: i64,
+    pub self_referral: bool,
+    pub commission_minor: i64,
+    pub commission_currency: String,
+    /// How the amount was reached, shown to the merchant ("10 % of 120.00 USD").
+    pub rule: String,
+    pub hold_days: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    Created {
+        conversion_id: i64,
+        commission_id: i64,
+    },
+    /// The order was recorded before (a replay or a second delivery).
+    Duplicate {
+        conversion_id: i64,
+    },
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+/// Records the order and its commission in one transaction. A self-referral is held for review.
+pub async fn record_conversion(db: &Db, c: &NewConversion, now: i64) -> DbResult<Recorded> {
+    let state = if c.self_referral { "held" } else { "pending" };
+    let held_reason = c.self_referral.then_some("self_referral");
+    let approve_at = now.saturating_add(c.hold_days.saturating_mul(DAY_MS));
+    on_engine!(db, |pool| {
+        let mut tx = pool.begin_write().await?;
+        let inserted: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO conversions (merchant_id, campaign_id, affiliate_id, order_id, order_name, channel, via,
+                 subtotal_minor, currency, self_referral, ordered_at, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             ON CONFLICT (merchant_id, order_id) DO NOTHING RETURNING id",
+        )
+        .bind(c.merchant_id)
+        .bind(c.campaign_id)
+        .bind(c.affiliate_id)
+        .bind(&c.order_id)
+        .bind(&c.order_name)
+        .bind(c.channel)
+        .bind(c.via)
+        .bind(c.subtotal_minor)
+        .bind(&c.currency)
+        .bind(c.self_referral)
+        .bind(c.ordered_at)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let Some(conversion_id) = inserted else {
+            let id: i64 = sqlx::query_scalar("SELECT id FROM conversions WHERE merchant_id = $1 AND order_id = $2")
+                .bind(c.merchant_id)
+                .bind(&c.order_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            return Ok(Recorded::Duplicate { conversion_id: id });
+        };
+        let commission_id: i64 = sqlx::query_scalar(
+            "INSERT INTO commissions (merchant_id, campaign_id, affiliate_id, conversion_id, amount_minor, original_minor,
+                 currency, rule, state, held_reason, approve_at, created_at)
+             VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+        )
+        .bind(c.merchant_id)
+        .bind(c.campaign_id)
+        .bind(c.affiliate_id)
+        .bind(conversion_id)
+        .bind(c.commission_minor)
+        .bind(&c.commission_currency)
+        .bind(&c.rule)
+        .bind(state)
+        .bind(held_reason)
+        .bind(approve_at)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(Recorded::Created { conversion_id, commission_id })
+    })
+}
+
+#[derive(Debug, Clone)]
+pub struct NewRefund {
+    pub merchant_id: MerchantId,
+    pub order_id: String,
+    pub refund_id: String,
+    pub amount_minor: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundOutcome {
+    /// No attributed order has that id: nothing to claw back.
+    NotAttributed,
+    Duplicate,
+    /// The unpaid commission now stands at `commission_minor` (0: voided).
+    Reduced {
+        commission_minor: i64,
+    },
+    /// The commission was paid: a negative line of `clawback_minor` goes into the next payout.
+    ClawedBack {
+        clawback_minor: i64,
+    },
+}
+
+#[derive(sqlx::FromRow)]
+struct SaleLine {
+    id: i64,
+    affiliate_id: AffiliateId,
+    campaign_id: CampaignId,
+    amount_minor: i64,
+    original_minor: i64,
+    currency: String,
+    state: String,
+}
+
+/// Applies a refund: the order's refunded total grows (capped at its subtotal); an unpaid
+/// commission is cut to its proportional remainder (voided at zero); a paid one gets a negative
+/// line for the difference.
+pub async fn record_refund(db: &Db, r: &NewRefund, now: i64) -> DbResult<RefundOutcome> {
+    on_engine!(db, |pool| {
+        let mut tx = pool.begin_write().await?;
+        let conversion: Option<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT id, subtotal_minor, refunded_minor FROM conversions WHERE merchant_id = $1 AND order_id = $2",
+        )
+        .bind(r.merchant_id)
+        .bind(&r.order_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let Some((conversion_id, subtotal, refunded)) = conversion else { return Ok(RefundOutcome::NotAttributed) };
+        let refund: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO refunds (merchant_id, conversion_id, refund_id, amount_minor, created_at)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (merchant_id, refund_id) DO NOTHING RETURNING id",
+        )
+        .bind(r.merchant_id)
+        .bind(conversion_id)
+        .bind(&r.refund_id)
+        .bind(r.amount_minor)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let Some(refund_row) = refund else { return Ok(RefundOutcome::Duplicate) };
+        let total = refunded.saturating_add(r.amount_minor).min(subtotal.max(0));
+        sqlx::query("UPDATE conversions SET refunded_minor = $2 WHERE id = $1")
+            .bind(conversion_id)
+            .bind(total)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let sale: Option<SaleLine> = sqlx::query_as(
+            "SELECT id, affiliate_id, campaign_id, amount_minor, original_minor, currency, state FROM commissions
+             WHERE conversion_id = $1 AND refund_id IS NULL",
+        )
+        .bind(conversion_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let Some(sale) = sale else {
+            tx.commit().await.map_err(db_err)?;
+            return Ok(RefundOutcome::Reduced { commission_minor: 0 });
+        };
+        let target = after_refunds(sale.original_minor, subtotal, total);
+        let outcome = if sale.state == "paid" {
+            let clawed: i64 = sqlx::query_scalar(
+                "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM commissions
+                 WHERE conversion_id = $1 AND refund_id IS NOT NULL",
+            )
+            .bind(conversion_id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            let delta = target - (sale.amount_minor + clawed);
+            if delta < 0 {
+                sqlx::query(
+                    "INSERT INTO commissions (merchant_id, campaign_id, affiliate_id, conversion_id, refund_id,
+                         amount_minor, original_minor, currency, rule, state, approve_at, created_at, decided_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, 'approved', $9, $9, $9)",
+                )
+                .bind(r.merchant_id)
+                .bind(sale.campaign_id)
+                .bind(sale.affiliate_id)
+                .bind(conversion_id)
+                .bind(refund_row)
+                .bind(delta)
+                .bind(&sale.currency)
+                .bind(format!("Refund {} of order {}", r.refund_id, r.order_id))
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            }
+            RefundOutcome::ClawedBack { clawback_minor: delta.min(0) }
+        } else if sale.state == "voided" {
+            RefundOutcome::Reduced { commission_minor: 0 }
+        } else {
+            sqlx::query(
+                "UPDATE commissions SET amount_minor = $2,
+                     state = CASE WHEN $2 = 0 THEN 'voided' ELSE state END,
+                     decided_at = CASE WHEN $2 = 0 THEN $3 ELSE decided_at END
+                 WHERE id = $1",
+            )
+            .bind(sale.id)
+            .bind(target)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            RefundOutcome::Reduced { commission_minor: target }
+        };
+        tx.commit().await.map_err(db_err)?;
+        Ok(outcome)
+    })
+}
+
+/// Moves commissions whose hold period is over from pending to approved: one statement, so any
+/// number of instances may run it.
+pub async fn approve_due(db: &Db, now: i64) -> DbResult<u64> {
+    const SQL: &str =
+        "UPDATE commissions SET state = 'approved', decided_at = $1 WHERE state = 'pending' AND approve_at <= $1";
+    on_engine!(db, |pool| Ok(sqlx::query(SQL).bind(now).execute(pool).await.map_err(db_err)?.rows_affected()))
+}
+
+/// The merchant's verdict on a held commission: release it (approved once its hold is over) or void
+/// it. False when it isn't this merchant's or isn't held any more.
+pub async fn decide_held(db: &Db, merchant: MerchantId, id: i64, release: bool, now: i64) -> DbResult<bool> {
+    const SQL: &str = "UPDATE commissions SET decided_at = $3, held_reason = NULL,
+            state = CASE WHEN NOT $4 THEN 'voided' WHEN approve_at <= $3 THEN 'approved' ELSE 'pending' END
+        WHERE merchant_id = $1 AND id = $2 AND state = 'held'";
+    on_engine!(db, |pool| Ok(sqlx::query(SQL)
+        .bind(merchant)
+        .bind(id)
+        .bind(now)
+        .bind(release)
+        .execute(pool)
+        .await
+        .map_err(db_err)?
+        .rows_affected()
+        == 1))
+}
+
+/// Marks approved commissions paid under a payout reference; the payouts feature calls it when a
+/// payout is confirmed. Returns how many lines it covered.
+pub async fn mark_paid(db: &Db, merchant: MerchantId, ids: &[i64], reference: &str, now: i64) -> DbResult<u64> {
+    on_engine!(db, |pool| {
+        let mut tx = pool.begin_write().await?;
+        let mut paid = 0;
+        for id in ids {
+            paid += sqlx::query(
+                "UPDATE commissions SET state = 'paid', paid_at = $3, payout_ref = $4
+                 WHERE merchant_id = $1 AND id = $2 AND state = 'approved'",
+            )
+            .bind(merchant)
+            .bind(id)
+            .bind(now)
+            .bind(reference)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(paid)
+    })
+}
+
+/// One commission line with its order, for the merchant's and the affiliate's lists.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CommissionRow {
+    pub id: i64,
+    pub affiliate_id: AffiliateId,
+    pub affiliate_name: String,
+    pub order_id: String,
+    pub order_name: Option<String>,
+    pub channel: String,
+    pub via: String,
+    pub subtotal_minor: i64,
+    pub order_currency: String,
+    pub refunded_minor: i64,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub rule: String,
+    pub state: String,
+    pub held_reason: Option<String>,
+    pub is_clawback: bool,
+    pub approve_at: i64,
+    pub created_at: i64,
+}
+
+const COMMISSIONS: &str = "SELECT k.id, k.affiliate_id, a.full_name AS affiliate_name, v.order_id, v.order_name,
+        v.channel, v.via, v.subtotal_minor, v.currency AS order_currency, v.refunded_minor, k.amount_minor, k.currency,
+        k.rule, k.state, k.held_reason, k.refund_id IS NOT NULL AS is_clawback, k.approve_at, k.created_at
+    FROM commissions k JOIN conversions v ON v.id = k.conversion_id JOIN affiliates a ON a.id = k.affiliate_id";
+
+/// The newest commission lines of one affiliate of the merchant's.
+pub async fn commissions_of(
+    db: &Db,
+    merchant: MerchantId,
+    affiliate: AffiliateId,
+    limit: i64,
+) -> DbResult<Vec<CommissionRow>> {
+    let sql = format!("{COMMISSIONS} WHERE k.merchant_id = $1 AND k.affiliate_id = $2 ORDER BY k.id DESC LIMIT $3");
+    on_engine!(db, |pool| sqlx::query_as(&sql)
+        .bind(merchant)
+        .bind(affiliate)
+        .bind(limit)
+        .fetch_all(pool)
+        .await
+        .map_err(db_err))
+}
+
+/// The merchant's commissions held for review, oldest first.
+pub async fn held(db: &Db, merchant: MerchantId) -> DbResult<Vec<CommissionRow>> {
+    let sql = format!("{COMMISSIONS} WHERE k.merchant_id = $1 AND k.state = 'held' ORDER BY k.id LIMIT 500");
+    on_engine!(db, |pool| sqlx::query_as(&sql).bind(merchant).fetch_all(pool).await.map_err(db_err))
+}
+
+/// Clicks, conversions and commission by state and currency, for one group (an affiliate or a
+/// campaign, named by `key`).
+#[derive(Debug, Clone, Default)]
+pub struct Totals {
+    pub clicks: i64,
+    pub conversions: i64,
+    /// (state, currency, sum of amounts)
+    pub earnings: Vec<(String, String, i64)>,
+}
+
+/// Totals per affiliate (`by = "affiliate_id"`) or per campaign (`by = "campaign_id"`), optionally
+/// for one affiliate only.
+pub async fn totals(
+    db: &Db,
+    merchant: MerchantId,
+    by: Grouping,
+    only: Option<AffiliateId>,
+) -> DbResult<std::collections::BTreeMap<i64, Totals>> {
+    let column = by.column();
+    let filter = " AND ($2 = 0 OR affiliate_id = $2)";
+    let clicks_sql = format!(
+        "SELECT {column}, CAST(COUNT(*) AS BIGINT) FROM clicks WHERE merchant_id = $1{filter} GROUP BY {column}"
+    );
+    let conversions_sql = format!(
+        "SELECT {column}, CAST(COUNT(*) AS BIGINT) FROM conversions WHERE merchant_id = $1{filter} GROUP BY {column}"
+    );
+    let earnings_sql = format!(
+        "SELECT {column}, state, currency, CAST(SUM(amount_minor) AS BIGINT) FROM commissions
+         WHERE merchant_id = $1{filter} GROUP BY {column}, state, currency"
+    );
+    let only = only.map(|a| a.0).unwrap_or_default();
+    type Counts = Vec<(i64, i64)>;
+    type Sums = Vec<(i64, String, String, i64)>;
+    let (clicks, conversions, earnings): (Counts, Counts, Sums) = on_engine!(db, |pool| {
+        let clicks = sqlx::query_as(&clicks_sql).bind(merchant).bind(only).fetch_all(pool).await.map_err(db_err)?;
+        let conversions =
+            sqlx::query_as(&conversions_sql).bind(merchant).bind(only).fetch_all(pool).await.map_err(db_err)?;
+        let earnings = sqlx::query_as(&earnings_sql).bind(merchant).bind(only).fetch_all(pool).await.map_err(db_err)?;
+        (clicks, conversions, earnings)
+    });
+    let mut out: std::collections::BTreeMap<i64, Totals> = std::collections::BTreeMap::new();
+    for (key, n) in clicks {
+        out.entry(key).or_default().clicks = n;
+    }
+    for (key, n) in conversions {
+        out.entry(key).or_default().conversions = n;
+    }
+    for (key, state, currency, sum) in earnings {
+        out.entry(key).or_default().earnings.push((state, currency, sum));
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grouping {
+    Affiliate,
+    Campaign,
+}
+
+impl Grouping {
+    fn column(self) -> &'static str {
+        match self {
+            Self::Affiliate => "affiliate_id",
+            Self::Campaign => "campaign_id",
+        }
+    }
+}
+
+/// Per day (days since the epoch, UTC) from `since`: clicks, conversions, and commission earned
+/// per currency, optionally for one campaign or one affiliate.
+#[derive(Debug, Clone, Default)]
+pub struct Daily {
+    pub clicks: Vec<(i64, i64)>,
+    pub conversions: Vec<(i64, i64)>,
+    pub commission: Vec<(i64, String, i64)>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Scope {
+    pub campaign: Option<CampaignId>,
+    pub affiliate: Option<AffiliateId>,
+}
+
+pub async fn daily(db: &Db, merchant: MerchantId, scope: Scope, since: i64) -> DbResult<Daily> {
+    let filter = " AND ($3 = 0 OR campaign_id = $3) AND ($4 = 0 OR affiliate_id = $4)";
+    let clicks_sql = format!(
+        "SELECT at / {DAY_MS} AS day, CAST(COUNT(*) AS BIGINT) FROM clicks
+         WHERE merchant_id = $1 AND at >= $2{filter} GROUP BY day ORDER BY day"
+    );
+    let conversions_sql = format!(
+        "SELECT ordered_at / {DAY_MS} AS day, CAST(COUNT(*) AS BIGINT) FROM conversions
+         WHERE merchant_id = $1 AND ordered_at >= $2{filter} GROUP BY day ORDER BY day"
+    );
+    let commission_sql = format!(
+        "SELECT created_at / {DAY_MS} AS day, currency, CAST(SUM(amount_minor) AS BIGINT) FROM commissions
+         WHERE merchant_id = $1 AND created_at >= $2 AND state <> 'voided'{filter} GROUP BY day, currency ORDER BY day"
+    );
+    let campaign = scope.campaign.map(|c| c.0).unwrap_or_default();
+    let affiliate = scope.affiliate.map(|a| a.0).unwrap_or_default();
+    on_engine!(db, |pool| {
+        let clicks = sqlx::query_as(&clicks_sql)
+            .bind(merchant)
+            .bind(since)
+            .bind(campaign)
+            .bind(affiliate)
+            .fetch_all(pool)
+            .await
+            .map_err(db_err)?;
+        let conversions = sqlx::query_as(&conversions_sql)
+            .bind(merchant)
+            .bind(since)
+            .bind(campaign)
+            .bind(affiliate)
+            .fetch_all(pool)
+            .await
+            .map_err(db_err)?;
+        let commission = sqlx::query_as(&commission_sql)
+            .bind(merchant)
+            .bind(since)
+            .bind(campaign)
+            .bind(affiliate)
+            .fetch_all(pool)
+            .await
+            .map_err(db_err)?;
+        Ok(Daily { clicks, conversions, commission })
+    })
+}

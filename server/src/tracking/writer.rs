@@ -1,0 +1,68 @@
+//! The click writer: takes clicks off the queue and writes them in multi-row batches, so a burst of
+//! redirects costs a few transactions instead of one each. A batch that fails is kept and retried;
+//! a flush (shutdown, tests) returns once everything queued before it is written.
+
+use super::Command;
+use crate::store::tracking::{insert_clicks, NewClick};
+use crate::store::Db;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+const BATCH: usize = 1_000;
+/// How long a click may wait for companions before its batch is written.
+const LINGER: Duration = Duration::from_millis(100);
+
+pub struct Writer {
+    db: Db,
+    receiver: mpsc::Receiver<Command>,
+}
+
+impl Writer {
+    pub(crate) fn new(db: Db, receiver: mpsc::Receiver<Command>) -> Self {
+        Self { db, receiver }
+    }
+
+    pub async fn run(mut self) {
+        let mut batch: Vec<NewClick> = Vec::with_capacity(BATCH);
+        loop {
+            let mut flushes = Vec::new();
+            // Wait for work, then gather what arrives within the linger time.
+            match self.receiver.recv().await {
+                None => {
+                    self.write(&mut batch).await;
+                    return;
+                }
+                Some(Command::Click(click)) => batch.push(click),
+                Some(Command::Flush(done)) => flushes.push(done),
+            }
+            let deadline = tokio::time::Instant::now() + LINGER;
+            while batch.len() < BATCH && flushes.is_empty() {
+                match tokio::time::timeout_at(deadline, self.receiver.recv()).await {
+                    Ok(Some(Command::Click(click))) => batch.push(click),
+                    Ok(Some(Command::Flush(done))) => flushes.push(done),
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            self.write(&mut batch).await;
+            for done in flushes {
+                let _ = done.send(());
+            }
+        }
+    }
+
+    /// Writes the batch, retrying with backoff until it lands: a click is never dropped because
+    /// the database was briefly unavailable.
+    async fn write(&self, batch: &mut Vec<NewClick>) {
+        let mut delay = Duration::from_millis(100);
+        while !batch.is_empty() {
+            match insert_clicks(&self.db, batch).await {
+                Ok(_) => batch.clear(),
+                Err(error) => {
+                    tracing::warn!(%error, clicks = batch.len(), "could not write clicks; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,359 @@
+//! Tracking links, Shopify order webhooks, the conversion API, commissions (hold, refunds,
+//! clawback, self-referral) and the affiliate portal, end to end over HTTP.
+
+use crate::helpers::{application, campaign_form, spawn_app, Browser, TestApp};
+use app::api::views::{AffiliateEarnings, NewApiToken, ReportView, TrackingSettings};
+use app::domain::commission::CommissionState;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use server::services::shopify::sign;
+use server::store::{earnings, now_ms};
+
+const PHONE_UA: &str =
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148";
+const SECRET: &str = "shpss_test_signing_secret";
+const BROWSER_UA: &str =
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36";
+
+struct Shop {
+    merchant: Browser,
+    slug: String,
+    landing: String,
+}
+
+/// A merchant with an auto-approving campaign (10 %, 30-day cookie) and its Shopify secret set.
+async fn shop(app: &TestApp, overrides: Value) -> Shop {
+    let merchant = app.merchant("Trail Shop").await;
+    let mut form =
+        campaign_form(json!({"auto_approve": true, "destination_url": "https://shop.example.com/?utm_source=aff"}));
+    if let (Some(form), Some(o)) = (form.as_object_mut(), overrides.as_object()) {
+        form.extend(o.clone());
+    }
+    let campaign = merchant.create_campaign(form).await.expect("campaign");
+    let settings: TrackingSettings =
+        merchant.call("set_shopify_secret", json!({"secret": SECRET})).await.expect("secret saved");
+    assert!(settings.shopify_secret_set);
+    let slug = settings.webhook_url.rsplit('/').next().expect("slug").to_owned();
+    Shop { merchant, slug, landing: campaign.landing_path }
+}
+
+/// An approved affiliate; returns (id, referral code).
+async fn affiliate(app: &TestApp, shop: &Shop, name: &str, email: &str) -> (i64, String) {
+    let (status, _) = shop.merchant.apply(&shop.landing, &application(name, email)).await;
+    assert_eq!(status, StatusCode::OK);
+    let a = shop.merchant.find(email).await;
+    let _ = app;
+    (a.id.get(), a.referral_code.expect("auto-approved affiliates have a code"))
+}
+
+async fn webhook(app: &TestApp, shop: &Shop, topic: &str, body: &Value, secret: &str) -> (StatusCode, Value) {
+    let raw = serde_json::to_vec(body).expect("json");
+    let response = reqwest::Client::new()
+        .post(app.url(&format!("/webhooks/shopify/{}", shop.slug)))
+        .header("x-shopify-topic", topic)
+        .header("x-shopify-hmac-sha256", sign(secret, &raw))
+        .header("content-type", "application/json")
+        .body(raw)
+        .send()
+        .await
+        .expect("webhook answered");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn order(id: u64, subtotal: &str, touches: &str, email: &str) -> Value {
+    json!({
+        "id": id, "name": format!("#{id}"), "email": email, "currency": "USD", "subtotal_price": subtotal,
+        "note_attributes": [{"name": "rekomi_ref", "value": touches}],
+        "processed_at": "2026-11-24T10:00:00Z"
+    })
+}
+
+async fn earnings_of(shop: &Shop, id: i64) -> AffiliateEarnings {
+    shop.merchant.call("affiliate_earnings", json!({"id": id})).await.expect("earnings load")
+}
+
+fn touch(code: &str, days_ago: i64) -> String {
+    let clicked = server::services::orders::parse_time("2026-11-24T10:00:00Z").expect("time") - days_ago * 86_400_000;
+    format!("{code}.{clicked}")
+}
+
+#[tokio::test]
+async fn shopify_orders_need_a_valid_signature_and_count_once() {
+    let app = spawn_app().await;
+    let shop = shop(&app, json!({})).await;
+    let (ana, code) = affiliate(&app, &shop, "Ana Lima", "ana@example.com").await;
+    let body = order(1001, "120.50", &touch(&code, 1), "buyer@example.com");
+
+    let (status, answer) = webhook(&app, &shop, "orders/paid", &body, "wrong secret").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+    assert_eq!(answer["error"]["code"], "bad_signature");
+    assert_eq!(earnings_of(&shop, ana).await.conversions, 0, "a refused delivery records nothing");
+
+    let (status, answer) = webhook(&app, &shop, "orders/paid", &body, SECRET).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["conversion"]["commission_minor"], 1205, "10 % of 120.50, rounded half up");
+    for _ in 0..3 {
+        let (status, answer) = webhook(&app, &shop, "orders/paid", &body, SECRET).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(answer["conversion"]["duplicate"], true);
+    }
+    let e = earnings_of(&shop, ana).await;
+    assert_eq!((e.conversions, e.earnings.pending.as_str()), (1, "12.05 USD"));
+    assert_eq!(e.commissions.len(), 1);
+    assert!(e.commissions[0].state_label.starts_with("Pending until"), "{:?}", e.commissions[0]);
+
+    let (status, answer) = webhook(&app, &shop, "orders/paid", &json!({"id": 5, "currency": "USD"}), SECRET).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(answer["error"]["message"].as_str().is_some_and(|m| m.contains("subtotal_price")), "{answer}");
+    let (status, _) = webhook(&app, &shop, "customers/create", &json!({}), SECRET).await;
+    assert_eq!(status, StatusCode::OK, "topics Rekomi doesn't use are acknowledged");
+}
+
+#[tokio::test]
+async fn refunds_reduce_unpaid_commissions_and_claw_back_paid_ones() {
+    let app = spawn_app().await;
+    let shop = shop(&app, json!({"hold_days": "0"})).await;
+    let (ana, code) = affiliate(&app, &shop, "Ana Lima", "ana@example.com").await;
+    let (_, bob_code) = affiliate(&app, &shop, "Bob Reyes", "bob@example.com").await;
+
+    // A pending commission is cut in proportion, and voided by a full refund.
+    webhook(&app, &shop, "orders/paid", &order(2001, "100.00", &touch(&bob_code, 1), "x@example.com"), SECRET).await;
+    let refund = |id: u64, order: u64, amount: &str| {
+        json!({"id": id, "order_id": order, "refund_line_items": [{"subtotal": amount,
+            "subtotal_set": {"shop_money": {"amount": amount, "currency_code": "USD"}}}]})
+    };
+    let (_, answer) = webhook(&app, &shop, "refunds/create", &refund(1, 2001, "25.00"), SECRET).await;
+    assert_eq!(answer["commission_minor"], 750);
+    let (_, again) = webhook(&app, &shop, "refunds/create", &refund(1, 2001, "25.00"), SECRET).await;
+    assert_eq!(again["applied"], false, "the same refund twice counts once: {again}");
+    let (_, answer) = webhook(&app, &shop, "refunds/create", &refund(2, 2001, "75.00"), SECRET).await;
+    assert_eq!(answer["commission_minor"], 0);
+
+    // Paid, then refunded: a negative line for the next payout.
+    webhook(&app, &shop, "orders/paid", &order(3001, "200.00", &touch(&code, 1), "y@example.com"), SECRET).await;
+    let merchant_id = server::store::portal::merchant_by_slug(&app.db, &shop.slug).await.expect("db").expect("shop").0;
+    assert_eq!(earnings::approve_due(&app.db, now_ms() + 1).await.expect("approve"), 1, "hold of 0 days is over");
+    let e = earnings_of(&shop, ana).await;
+    assert_eq!(e.earnings.approved, "20.00 USD");
+    let ids: Vec<i64> = e.commissions.iter().map(|c| c.id).collect();
+    assert_eq!(earnings::mark_paid(&app.db, merchant_id, &ids, "PAYOUT-1", now_ms()).await.expect("paid"), 1);
+    let (_, answer) = webhook(&app, &shop, "refunds/create", &refund(3, 3001, "50.00"), SECRET).await;
+    assert_eq!(answer["clawback_minor"], -500, "{answer}");
+    let e = earnings_of(&shop, ana).await;
+    assert_eq!(e.earnings.paid, "20.00 USD");
+    assert_eq!(e.earnings.approved, "-5.00 USD", "carried into the next payout");
+    assert!(e.commissions.iter().any(|c| c.clawback && c.amount == "-5.00 USD"), "{:?}", e.commissions);
+    // A refund of an order no affiliate earned on changes nothing.
+    let (status, answer) = webhook(&app, &shop, "refunds/create", &refund(4, 9999, "5.00"), SECRET).await;
+    assert_eq!((status, answer["applied"].clone()), (StatusCode::OK, json!(false)));
+}
+
+#[tokio::test]
+async fn the_campaign_model_picks_the_first_or_last_click_within_the_cookie_window() {
+    let app = spawn_app().await;
+    let last = shop(&app, json!({"name": "Last Click", "cookie_days": "7"})).await;
+    let (ana, ana_code) = affiliate(&app, &last, "Ana Lima", "ana@example.com").await;
+    let (bob, bob_code) = affiliate(&app, &last, "Bob Reyes", "bob@example.com").await;
+    let touches = format!("{}|{}", touch(&ana_code, 3), touch(&bob_code, 1));
+    webhook(&app, &last, "orders/paid", &order(1, "10.00", &touches, "c@example.com"), SECRET).await;
+    assert_eq!(earnings_of(&last, bob).await.conversions, 1, "last click wins");
+    assert_eq!(earnings_of(&last, ana).await.conversions, 0);
+
+    let first_campaign = last
+        .merchant
+        .create_campaign(campaign_form(json!({"name": "First Click", "attribution": "first", "auto_approve": true,
+            "destination_url": "https://shop.example.com"})))
+        .await
+        .expect("campaign");
+    let first = Shop { merchant: last.merchant, slug: last.slug.clone(), landing: first_campaign.landing_path };
+    let (cat, cat_code) = affiliate(&app, &first, "Cat Wu", "cat@example.com").await;
+    let (dan, dan_code) = affiliate(&app, &first, "Dan Ito", "dan@example.com").await;
+    let touches = format!("{}|{}", touch(&cat_code, 3), touch(&dan_code, 1));
+    webhook(&app, &first, "orders/paid", &order(2, "10.00", &touches, "c@example.com"), SECRET).await;
+    assert_eq!(earnings_of(&first, cat).await.conversions, 1, "first click wins");
+    assert_eq!(earnings_of(&first, dan).await.conversions, 0);
+
+    // Ana's 7-day window: a click 8 days before the order earns nothing.
+    let (_, answer) =
+        webhook(&app, &first, "orders/paid", &order(3, "10.00", &touch(&ana_code, 8), "c@example.com"), SECRET).await;
+    assert_eq!(answer["attributed"], false, "{answer}");
+    let (_, answer) =
+        webhook(&app, &first, "orders/paid", &order(4, "10.00", &touch(&ana_code, 6), "c@example.com"), SECRET).await;
+    assert_eq!(answer["attributed"], true, "{answer}");
+}
+
+#[tokio::test]
+async fn a_self_referral_is_held_until_the_merchant_decides() {
+    let app = spawn_app().await;
+    let shop = shop(&app, json!({})).await;
+    let (ana, code) = affiliate(&app, &shop, "Ana Lima", "ana@example.com").await;
+    let (_, answer) =
+        webhook(&app, &shop, "orders/paid", &order(7, "50.00", &touch(&code, 0), "ANA@example.com"), SECRET).await;
+    assert_eq!(answer["conversion"]["state"], "held");
+    let report: ReportView = shop.merchant.call("earnings_report", json!({"campaign": null})).await.expect("report");
+    assert_eq!(report.held.len(), 1);
+    assert!(report.held[0].held_reason.as_deref().is_some_and(|r| r.contains("own")));
+    assert_eq!(earnings::approve_due(&app.db, now_ms() + 365 * 86_400_000).await.expect("sweep"), 0, "held stays held");
+    let _: Value = shop
+        .merchant
+        .call("decide_commission", json!({"id": report.held[0].id, "release": true}))
+        .await
+        .expect("released");
+    let e = earnings_of(&shop, ana).await;
+    assert_eq!(e.commissions[0].state, CommissionState::Pending);
+    let again =
+        shop.merchant.call::<Value>("decide_commission", json!({"id": report.held[0].id, "release": false})).await;
+    assert_eq!(again.expect_err("no longer held").0, StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn tracking_links_redirect_and_count_each_visitor_once_an_hour() {
+    let app = spawn_app().await;
+    let shop = shop(&app, json!({})).await;
+    let (ana, code) = affiliate(&app, &shop, "Ana Lima", "ana@example.com").await;
+    let visitor = app.browser();
+    let get = |client: &reqwest::Client, path: String, ua: &'static str| {
+        let request = client.get(app.url(&path)).header("user-agent", ua);
+        async move { request.send().await.expect("answered") }
+    };
+    let first = get(&visitor.client, format!("/r/{code}"), BROWSER_UA).await;
+    assert_eq!(first.status(), StatusCode::FOUND);
+    let location = first.headers()["location"].to_str().expect("ascii").to_owned();
+    assert_eq!(location, format!("https://shop.example.com/?utm_source=aff&ref={code}"));
+    assert!(first.headers()["set-cookie"].to_str().expect("ascii").starts_with("rk_v="));
+    for _ in 0..3 {
+        assert_eq!(
+            get(&visitor.client, format!("/r/{}", code.to_uppercase()), BROWSER_UA).await.status(),
+            StatusCode::FOUND
+        );
+    }
+    let bot = get(&app.browser().client, format!("/r/{code}"), "Googlebot/2.1 (+http://www.google.com/bot.html)").await;
+    assert_eq!(bot.status(), StatusCode::FOUND, "bots still reach the shop");
+    // Without a cookie a visitor is known by address and browser: same ones, same visitor.
+    assert_eq!(get(&app.browser().client, format!("/r/{code}"), BROWSER_UA).await.status(), StatusCode::FOUND);
+    assert_eq!(get(&app.browser().client, format!("/r/{code}"), PHONE_UA).await.status(), StatusCode::FOUND);
+    assert_eq!(get(&visitor.client, "/r/no-such-code".into(), BROWSER_UA).await.status(), StatusCode::NOT_FOUND);
+    app.services.tracker.flush().await;
+    assert_eq!(earnings_of(&shop, ana).await.clicks, 2, "one visitor counted once, a second browser, no bot");
+
+    let snippet = get(&visitor.client, "/t/snippet.js".into(), BROWSER_UA).await;
+    assert_eq!(snippet.status(), StatusCode::OK);
+    assert!(snippet.text().await.expect("body").contains("rekomi_ref"));
+}
+
+#[tokio::test]
+async fn the_conversion_api_is_token_authenticated_and_idempotent() {
+    let app = spawn_app().await;
+    let shop = shop(&app, json!({})).await;
+    let (ana, code) = affiliate(&app, &shop, "Ana Lima", "ana@example.com").await;
+    let token: NewApiToken = shop.merchant.call("create_api_token", json!({"name": "Woo store"})).await.expect("token");
+    let post = |auth: Option<String>, key: Option<&'static str>, body: Value| {
+        let mut request = reqwest::Client::new().post(app.url("/api/v1/conversions")).json(&body);
+        if let Some(auth) = auth {
+            request = request.header("authorization", auth);
+        }
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        async move {
+            let response = request.send().await.expect("answered");
+            let status = response.status();
+            (status, response.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let bearer = Some(format!("Bearer {}", token.token));
+    let body = json!({"order_id": "W-1", "amount_minor": 5000, "currency": "USD", "referral_code": code});
+    assert_eq!(post(None, Some("k1"), body.clone()).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(post(Some("Bearer rk_nope".into()), Some("k1"), body.clone()).await.0, StatusCode::UNAUTHORIZED);
+    let (status, answer) = post(bearer.clone(), None, body.clone()).await;
+    assert_eq!((status, answer["error"]["code"].clone()), (StatusCode::BAD_REQUEST, json!("idempotency_key_required")));
+    let (status, answer) = post(bearer.clone(), Some("k1"), body.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    assert_eq!(answer["conversion"]["commission_minor"], 500);
+    let (status, replay) = post(bearer.clone(), Some("k1"), body.clone()).await;
+    assert_eq!((status, replay), (StatusCode::CREATED, answer), "a retry gets the first answer");
+    let other = json!({"order_id": "W-2", "amount_minor": 5000, "currency": "USD", "referral_code": code});
+    let (status, answer) = post(bearer.clone(), Some("k1"), other).await;
+    assert_eq!(
+        (status, answer["error"]["code"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("idempotency_key_reused"))
+    );
+    let (status, answer) = post(
+        bearer.clone(),
+        Some("k2"),
+        json!({"order_id": "W-3", "amount_minor": 1, "currency": "XYZ", "referral_code": code}),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["error"]["code"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("invalid_currency"))
+    );
+    let (status, answer) = post(
+        bearer.clone(),
+        Some("k3"),
+        json!({"order_id": "W-4", "amount_minor": 1, "currency": "USD", "refferal": code}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a misspelt field is named: {answer}");
+    assert_eq!(earnings_of(&shop, ana).await.conversions, 1);
+
+    let settings: TrackingSettings =
+        shop.merchant.call("revoke_api_token", json!({"id": token.view.id})).await.expect("revoked");
+    assert!(settings.tokens[0].revoked);
+    assert_eq!(post(bearer, Some("k9"), body).await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn an_affiliate_signs_in_to_the_portal_once_per_link() {
+    let app = spawn_app().await;
+    let shop = shop(&app, json!({})).await;
+    let (ana, code) = affiliate(&app, &shop, "Ana Lima", "ana@example.com").await;
+    webhook(&app, &shop, "orders/paid", &order(11, "80.00", &touch(&code, 0), "b@example.com"), SECRET).await;
+    let (url, emailed): (String, bool) = shop.merchant.call("portal_link", json!({"id": ana})).await.expect("link");
+    assert!(!emailed, "no Klaviyo: the merchant passes the link on");
+    let token = url.split("token=").nth(1).expect("token").to_owned();
+    let affiliate = app.browser();
+    let path = format!("/portal/{}", shop.slug);
+    let confirm = affiliate.client.get(&url).send().await.expect("confirm page");
+    assert_eq!(confirm.status(), StatusCode::OK, "opening the link doesn't use it up");
+    let login = affiliate
+        .client
+        .post(app.url(&format!("{path}/login")))
+        .form(&[("token", &token)])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(login.status(), StatusCode::SEE_OTHER);
+    let page = affiliate.client.get(app.url(&path)).send().await.expect("portal").text().await.expect("html");
+    assert!(page.contains("8.00 USD"), "the pending commission shows");
+    assert!(page.contains(&format!("/r/{code}")));
+    let saved = affiliate
+        .client
+        .post(app.url(&format!("{path}/payout")))
+        .form(&[("payout_email", "ana.pay@example.com")])
+        .send()
+        .await
+        .expect("payout");
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let bad = affiliate
+        .client
+        .post(app.url(&format!("{path}/payout")))
+        .form(&[("payout_email", "nope")])
+        .send()
+        .await
+        .expect("payout");
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let again = app
+        .browser()
+        .client
+        .post(app.url(&format!("{path}/login")))
+        .form(&[("token", &token)])
+        .send()
+        .await
+        .expect("reuse");
+    assert_eq!(again.status(), StatusCode::GONE, "a link works once");
+    let stranger = app.browser().client.get(app.url(&path)).send().await.expect("portal").text().await.expect("html");
+    assert!(stranger.contains("Email me a sign-in link") && !stranger.contains("8.00 USD"));
+}
