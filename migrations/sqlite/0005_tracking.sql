@@ -15,8 +15,12 @@ ALTER TABLE affiliates ADD COLUMN rate_minor INTEGER CHECK (rate_minor > 0);
 CREATE UNIQUE INDEX affiliates_coupon_key ON affiliates (merchant_id, lower(coupon_code));
 
 -- Tracking links are `/r/{code}` with no shop in the path, so a code names one affiliate on the
--- whole instance, not only within a merchant.
+-- whole instance, not only within a merchant. Where two merchants' affiliates share a code (imports
+-- could bring one), the first holder keeps it and the others get their id appended.
 DROP INDEX affiliates_referral_code_key;
+UPDATE affiliates SET referral_code = referral_code || '-' || CAST(id AS TEXT)
+WHERE referral_code IS NOT NULL
+  AND id NOT IN (SELECT MIN(id) FROM affiliates WHERE referral_code IS NOT NULL GROUP BY lower(referral_code));
 CREATE UNIQUE INDEX affiliates_referral_code_key ON affiliates (lower(referral_code));
 
 -- The Shopify app's webhook signing secret, sealed like the Klaviyo key.
@@ -59,16 +63,19 @@ CREATE TABLE conversions (
 CREATE INDEX conversions_affiliate ON conversions (affiliate_id, ordered_at);
 CREATE INDEX conversions_merchant_at ON conversions (merchant_id, ordered_at);
 
--- One refund of an attributed order, once per (merchant, refund id).
+-- One refund, once per (merchant, refund id). Shopify doesn't promise to deliver a refund after its
+-- order: a refund of an order not recorded yet is kept (no conversion) and applied when it arrives.
 CREATE TABLE refunds (
     id             INTEGER PRIMARY KEY,
     merchant_id    INTEGER NOT NULL REFERENCES merchants (id) ON DELETE CASCADE,
-    conversion_id  INTEGER NOT NULL REFERENCES conversions (id) ON DELETE CASCADE,
+    conversion_id  INTEGER REFERENCES conversions (id) ON DELETE CASCADE,
+    order_id       TEXT NOT NULL,
     refund_id      TEXT NOT NULL,
     amount_minor   INTEGER NOT NULL CHECK (amount_minor >= 0),
     created_at     INTEGER NOT NULL,
     CONSTRAINT refunds_refund_key UNIQUE (merchant_id, refund_id)
 );
+CREATE INDEX refunds_order ON refunds (merchant_id, order_id);
 
 -- What an affiliate earns. The sale line (refund_id NULL, one per conversion) is reduced in place
 -- by refunds while unpaid; once paid, a refund adds a negative line (refund_id set) that the next
@@ -134,7 +141,7 @@ CREATE TABLE api_tokens (
 );
 
 -- A request made with an Idempotency-Key: a retry with the same key gets the first answer; the
--- same key with a different body is refused.
+-- same key with a different body is refused. `status` 0: the first request is still running.
 CREATE TABLE idempotency_keys (
     merchant_id   INTEGER NOT NULL REFERENCES merchants (id) ON DELETE CASCADE,
     key           TEXT NOT NULL,

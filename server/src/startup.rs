@@ -111,7 +111,9 @@ impl Application {
         let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown_signal()).await;
         housekeeping.abort();
         // Every request has finished, so every click is queued: write them all before exiting.
-        self.services.tracker.flush().await;
+        if !self.services.tracker.flush_within(Duration::from_secs(30)).await {
+            tracing::error!("the database did not take the last clicks within 30 s; some were not recorded");
+        }
         clicks.abort();
         if let Some((events, sync)) = workers {
             events.abort();

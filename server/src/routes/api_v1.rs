@@ -7,6 +7,7 @@
 use super::webhooks::refund_json;
 use crate::services::orders::{self, Order, OrderError, OrderOutcome};
 use crate::startup::AppState;
+use crate::store::api_tokens::KeyState;
 use crate::store::earnings::NewRefund;
 use crate::store::{api_tokens, now_ms};
 use app::domain::tracking::Touches;
@@ -77,8 +78,16 @@ where
     }
     let request_hash = hex::encode(Sha256::digest(body));
     let db = &state.services.db;
-    match api_tokens::idempotent_answer(db, merchant, key).await {
-        Ok(Some((hash, status, stored))) => {
+    match api_tokens::claim_key(db, merchant, key, &request_hash, now_ms()).await {
+        Ok(KeyState::Claimed) => {}
+        Ok(KeyState::InProgress) => {
+            return error(
+                StatusCode::CONFLICT,
+                "idempotency_key_in_use",
+                "A request with this Idempotency-Key is still running; retry in a moment.",
+            )
+        }
+        Ok(KeyState::Answered(hash, status, stored)) => {
             if hash != request_hash {
                 return error(
                     StatusCode::UNPROCESSABLE_ENTITY,
@@ -91,23 +100,20 @@ where
             let value: Value = serde_json::from_str(&stored).unwrap_or(Value::Null);
             return (status, [("idempotent-replay", "true")], Json(value)).into_response();
         }
-        Ok(None) => {}
         Err(e) => return internal(e),
     }
-    let parsed: T = match serde_json::from_slice(body) {
-        Ok(parsed) => parsed,
-        Err(e) => {
-            return error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", &format!("The body is not valid: {e}."))
-        }
+    let (status, value) = match serde_json::from_slice::<T>(body) {
+        Ok(parsed) => handle(merchant, parsed).await,
+        Err(e) => problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", &format!("The body is not valid: {e}.")),
     };
-    let (status, value) = handle(merchant, parsed).await;
-    // Server errors are not kept: the retry should get another chance.
-    if !status.is_server_error() {
-        let stored = value.to_string();
-        let code = i64::from(status.as_u16());
-        if let Err(e) = api_tokens::keep_answer(db, merchant, key, &request_hash, code, &stored, now_ms()).await {
-            return internal(e);
-        }
+    // A server error frees the key, so the retry gets another chance; anything else is kept.
+    let kept = if status.is_server_error() {
+        api_tokens::release_key(db, merchant, key).await
+    } else {
+        api_tokens::finish_key(db, merchant, key, i64::from(status.as_u16()), &value.to_string()).await
+    };
+    if let Err(e) = kept {
+        return internal(e);
     }
     (status, Json(value)).into_response()
 }

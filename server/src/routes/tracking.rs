@@ -30,9 +30,8 @@ pub async fn redirect(
         return page(StatusCode::NOT_FOUND, "Link not found", "This affiliate link doesn't exist. Check the address.");
     };
     let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let cookie = cookie(&headers, VISITOR_COOKIE);
-    let visitor = tracker.visitor_id(cookie, ip.0, user_agent);
-    let counted = tracker.click(&found, &visitor, user_agent, now_ms());
+    let visitor = tracker.visitor(cookie(&headers, VISITOR_COOKIE), ip.0, user_agent);
+    let counted = tracker.click(&found, &visitor.id, user_agent, now_ms());
     let target = match (counted, &found.redirect, &found.destination) {
         (Counted::NotEarning, _, Some(shop)) => shop.clone(),
         (_, Some(with_ref), _) if counted != Counted::NotEarning => with_ref.clone(),
@@ -48,8 +47,9 @@ pub async fn redirect(
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer-when-downgrade"));
-    if cookie.is_none() {
-        let set = format!("{VISITOR_COOKIE}={visitor}; Max-Age=31536000; Path=/r; HttpOnly; SameSite=Lax");
+    if let Some(value) = visitor.cookie {
+        let secure = if state.services.public_base.starts_with("https://") { "; Secure" } else { "" };
+        let set = format!("{VISITOR_COOKIE}={value}; Max-Age=31536000; Path=/r; HttpOnly; SameSite=Lax{secure}");
         if let Ok(value) = HeaderValue::from_str(&set) {
             headers.insert(header::SET_COOKIE, value);
         }

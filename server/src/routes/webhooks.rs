@@ -57,10 +57,7 @@ pub async fn shopify(
             }),
             Err(e) => Err(e),
         },
-        "refunds/create" => match orders::shopify_refund(merchant, &body) {
-            Ok(refund) => orders::refund(&services.db, refund, now).await.map(refund_json),
-            Err(e) => Err(e),
-        },
+        "refunds/create" => orders::shopify_refund_record(&services.db, merchant, &body, now).await.map(refund_json),
         other => return (StatusCode::OK, Json(json!({ "ignored": other }))).into_response(),
     };
     match outcome {
@@ -82,7 +79,9 @@ pub async fn shopify(
 
 pub(crate) fn refund_json(outcome: RefundOutcome) -> serde_json::Value {
     match outcome {
-        RefundOutcome::NotAttributed => json!({ "applied": false, "reason": "no attributed order has that id" }),
+        RefundOutcome::Kept => {
+            json!({ "applied": false, "reason": "no attributed order has that id (yet); kept in case it arrives" })
+        }
         RefundOutcome::Duplicate => json!({ "applied": false, "reason": "this refund was recorded before" }),
         RefundOutcome::Reduced { commission_minor } => json!({ "applied": true, "commission_minor": commission_minor }),
         RefundOutcome::ClawedBack { clawback_minor } => json!({ "applied": true, "clawback_minor": clawback_minor }),

@@ -91,19 +91,29 @@ pub async fn record(db: &Db, tracker: &Tracker, order: Order, now: i64) -> Resul
         hold_days: code.hold_days,
     };
     let recorded = earnings::record_conversion(db, &conversion, now).await.context("recording an order")?;
-    let (conversion_id, duplicate) = match recorded {
-        Recorded::Created { conversion_id, .. } => (conversion_id, false),
-        Recorded::Duplicate { conversion_id } => (conversion_id, true),
-    };
-    Ok(OrderOutcome::Attributed(Attributed {
-        conversion_id,
+    let fresh = Attributed {
+        conversion_id: 0,
         affiliate_id: code.affiliate,
         referral_code: code.code.clone(),
         via,
         commission_minor: earned.minor(),
         currency: earned.currency().code().to_owned(),
         state: if self_referral { CommissionState::Held } else { CommissionState::Pending },
-        duplicate,
+        duplicate: false,
+    };
+    Ok(OrderOutcome::Attributed(match recorded {
+        Recorded::Created { conversion_id, .. } => Attributed { conversion_id, ..fresh },
+        // A replay answers with what was recorded the first time, not with today's terms.
+        Recorded::Duplicate { conversion_id, stored: Some(s) } => Attributed {
+            conversion_id,
+            affiliate_id: s.affiliate_id,
+            commission_minor: s.amount_minor,
+            currency: s.currency,
+            state: CommissionState::parse(&s.state).unwrap_or(CommissionState::Pending),
+            duplicate: true,
+            ..fresh
+        },
+        Recorded::Duplicate { conversion_id, stored: None } => Attributed { conversion_id, duplicate: true, ..fresh },
     }))
 }
 
@@ -128,16 +138,42 @@ async fn find_affiliate(
     }
     for coupon in &order.coupons {
         let row = crate::store::tracking::by_coupon(db, order.merchant, coupon).await.context("looking up a coupon")?;
-        if let Some(row) = row.filter(|r| r.state == "approved") {
+        if let Some(row) = row {
             return Ok(Some((Arc::new(Code::from_row(row)), "coupon")));
         }
     }
     Ok(None)
 }
 
-/// A refund from any channel.
+/// A refund from any channel, in minor units of the order's currency.
 pub async fn refund(db: &Db, refund: NewRefund, now: i64) -> Result<RefundOutcome, OrderError> {
     Ok(earnings::record_refund(db, &refund, now).await.context("recording a refund")?)
+}
+
+/// A Shopify refund: its amounts are read in the recorded order's currency (a refund naming another
+/// currency is refused), or, for an order not recorded yet, in the currency it names.
+pub async fn shopify_refund_record(
+    db: &Db,
+    merchant: MerchantId,
+    body: &[u8],
+    now: i64,
+) -> Result<RefundOutcome, OrderError> {
+    let raw = shopify_refund(body)?;
+    let order_currency = earnings::order_currency(db, merchant, &raw.order_id).await.context("reading the order")?;
+    let currency = match (order_currency.as_deref(), raw.currency.as_deref()) {
+        (Some(order), Some(named)) if !order.eq_ignore_ascii_case(named) => {
+            return Err(invalid(format!("The refund is in {named} but the order was in {order}.")))
+        }
+        (Some(code), _) | (None, Some(code)) => Currency::parse(code).map_err(|e| invalid(format!("currency: {e}")))?,
+        (None, None) => Currency::parse("USD").map_err(|e| invalid(e.to_string()))?,
+    };
+    let mut total: i64 = 0;
+    for (value, field) in &raw.amounts {
+        total = total.saturating_add(amount(Some(value), currency, field)?.minor());
+    }
+    let refund =
+        NewRefund { merchant_id: merchant, order_id: raw.order_id, refund_id: raw.refund_id, amount_minor: total };
+    self::refund(db, refund, now).await
 }
 
 // ---- Shopify payloads ----------------------------------------------------------------------
@@ -255,37 +291,45 @@ struct Transaction {
     currency: Option<String>,
 }
 
+/// A `refunds/create` payload, read but not yet priced.
+#[derive(Debug)]
+pub struct RawRefund {
+    pub order_id: String,
+    pub refund_id: String,
+    /// The currency the payload names, if any.
+    pub currency: Option<String>,
+    /// (amount, field) pairs that add up to the refunded merchandise.
+    pub amounts: Vec<(Value, &'static str)>,
+}
+
 /// Reads a `refunds/create` payload: the refunded merchandise (line subtotals), or for a refund
 /// without lines, the successful refund transactions.
-pub fn shopify_refund(merchant: MerchantId, body: &[u8]) -> Result<NewRefund, OrderError> {
+pub fn shopify_refund(body: &[u8]) -> Result<RawRefund, OrderError> {
     let refund: ShopifyRefund =
         serde_json::from_slice(body).map_err(|e| invalid(format!("The refund is not valid JSON: {e}.")))?;
     let refund_id = id_text(refund.id.as_ref()).ok_or_else(|| invalid("The refund has no id."))?;
     let order_id = id_text(refund.order_id.as_ref()).ok_or_else(|| invalid("The refund has no order_id."))?;
-    let code = refund
+    let currency = refund
         .refund_line_items
         .iter()
         .find_map(|l| l.subtotal_set.as_ref()?.shop_money.as_ref()?.currency_code.clone())
         .or_else(|| refund.transactions.iter().find_map(|t| t.currency.clone()));
-    let currency = match code {
-        Some(code) => Currency::parse(&code).map_err(|e| invalid(format!("currency: {e}")))?,
-        None => Currency::parse("USD").map_err(|e| invalid(e.to_string()))?,
-    };
-    let mut total: i64 = 0;
+    let missing = |field: &str| invalid(format!("The payload has no {field}."));
+    let mut amounts = Vec::new();
     if refund.refund_line_items.is_empty() {
-        for t in &refund.transactions {
+        for t in refund.transactions {
             let counts = t.kind.as_deref() == Some("refund") && t.status.as_deref().is_none_or(|s| s == "success");
             if counts {
-                total = total.saturating_add(amount(t.amount.as_ref(), currency, "transactions.amount")?.minor());
+                amounts.push((t.amount.ok_or_else(|| missing("transactions.amount"))?, "transactions.amount"));
             }
         }
     } else {
-        for line in &refund.refund_line_items {
-            total =
-                total.saturating_add(amount(line.subtotal.as_ref(), currency, "refund_line_items.subtotal")?.minor());
+        for line in refund.refund_line_items {
+            let value = line.subtotal.ok_or_else(|| missing("refund_line_items.subtotal"))?;
+            amounts.push((value, "refund_line_items.subtotal"));
         }
     }
-    Ok(NewRefund { merchant_id: merchant, order_id, refund_id, amount_minor: total })
+    Ok(RawRefund { order_id, refund_id, currency, amounts })
 }
 
 /// Shopify ids are numbers; other stores may send strings.
@@ -356,11 +400,14 @@ mod tests {
         let body = br#"{"id": 509562969, "order_id": 450789469, "refund_line_items": [
             {"subtotal": 195.67, "subtotal_set": {"shop_money": {"amount": "195.67", "currency_code": "USD"}}},
             {"subtotal": "4.33"}], "transactions": [{"kind": "refund", "status": "success", "amount": "250.00"}]}"#;
-        let refund = shopify_refund(MerchantId(1), body).expect("valid");
+        let refund = shopify_refund(body).expect("valid");
         assert_eq!((refund.order_id.as_str(), refund.refund_id.as_str()), ("450789469", "509562969"));
-        assert_eq!(refund.amount_minor, 20_000);
+        assert_eq!(refund.currency.as_deref(), Some("USD"));
+        let usd = Currency::parse("USD").expect("listed");
+        let total: i64 = refund.amounts.iter().map(|(v, f)| amount(Some(v), usd, f).expect("amount").minor()).sum();
+        assert_eq!(total, 20_000);
         let body = br#"{"id": 2, "order_id": 1, "transactions": [{"kind": "refund", "status": "success",
             "amount": "5.00", "currency": "USD"}, {"kind": "refund", "status": "failure", "amount": "9.00"}]}"#;
-        assert_eq!(shopify_refund(MerchantId(1), body).expect("valid").amount_minor, 500);
+        assert_eq!(shopify_refund(body).expect("valid").amounts.len(), 1);
     }
 }

@@ -72,34 +72,79 @@ pub async fn authenticate(db: &Db, hash: &str, now: i64) -> DbResult<Option<Merc
     })
 }
 
-/// The answer stored for an idempotency key: (request hash, status, body).
-pub async fn idempotent_answer(db: &Db, merchant: MerchantId, key: &str) -> DbResult<Option<(String, i64, String)>> {
-    const SQL: &str = "SELECT request_hash, status, response FROM idempotency_keys WHERE merchant_id = $1 AND key = $2";
-    on_engine!(db, |pool| sqlx::query_as(SQL).bind(merchant).bind(key).fetch_optional(pool).await.map_err(db_err))
+/// How long a request may hold its idempotency key before a retry may take it over (the first
+/// one died mid-way).
+pub const KEY_CLAIM_MS: i64 = 60_000;
+
+/// What an idempotency key holds when a request arrives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyState {
+    /// This request holds the key now: run it, then `finish_key` (or `release_key` on a server error).
+    Claimed,
+    /// Another request with this key is running.
+    InProgress,
+    /// Answered before: (request hash, status, body).
+    Answered(String, i64, String),
 }
 
-/// Keeps the first answer for a key; a concurrent request that stored first wins.
-pub async fn keep_answer(
-    db: &Db,
-    merchant: MerchantId,
-    key: &str,
-    request_hash: &str,
-    status: i64,
-    response: &str,
-    now: i64,
-) -> DbResult<()> {
-    const SQL: &str = "INSERT INTO idempotency_keys (merchant_id, key, request_hash, status, response, created_at)
-        VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (merchant_id, key) DO NOTHING";
+/// Claims the key for this request, atomically, so two requests with one key never both run.
+pub async fn claim_key(db: &Db, merchant: MerchantId, key: &str, request_hash: &str, now: i64) -> DbResult<KeyState> {
+    const CLAIM: &str = "INSERT INTO idempotency_keys (merchant_id, key, request_hash, status, response, created_at)
+        VALUES ($1, $2, $3, 0, '', $4) ON CONFLICT (merchant_id, key) DO NOTHING";
+    const TAKE_OVER: &str = "UPDATE idempotency_keys SET request_hash = $3, created_at = $4
+        WHERE merchant_id = $1 AND key = $2 AND status = 0 AND created_at < $5";
+    const READ: &str =
+        "SELECT request_hash, status, response FROM idempotency_keys WHERE merchant_id = $1 AND key = $2";
+    on_engine!(db, |pool| {
+        let claimed = sqlx::query(CLAIM)
+            .bind(merchant)
+            .bind(key)
+            .bind(request_hash)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        if claimed == 1 {
+            return Ok(KeyState::Claimed);
+        }
+        let taken = sqlx::query(TAKE_OVER)
+            .bind(merchant)
+            .bind(key)
+            .bind(request_hash)
+            .bind(now)
+            .bind(now - KEY_CLAIM_MS)
+            .execute(pool)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        if taken == 1 {
+            return Ok(KeyState::Claimed);
+        }
+        let (hash, status, response): (String, i64, String) =
+            sqlx::query_as(READ).bind(merchant).bind(key).fetch_one(pool).await.map_err(db_err)?;
+        Ok(if status == 0 { KeyState::InProgress } else { KeyState::Answered(hash, status, response) })
+    })
+}
+
+/// Stores the answer of the request that claimed the key.
+pub async fn finish_key(db: &Db, merchant: MerchantId, key: &str, status: i64, response: &str) -> DbResult<()> {
+    const SQL: &str = "UPDATE idempotency_keys SET status = $3, response = $4 WHERE merchant_id = $1 AND key = $2";
     on_engine!(db, |pool| sqlx::query(SQL)
         .bind(merchant)
         .bind(key)
-        .bind(request_hash)
         .bind(status)
         .bind(response)
-        .bind(now)
         .execute(pool)
         .await
         .map(|_| ())
         .map_err(db_err))?;
+    Ok(())
+}
+
+/// Frees the key after a server error, so a retry runs again.
+pub async fn release_key(db: &Db, merchant: MerchantId, key: &str) -> DbResult<()> {
+    const SQL: &str = "DELETE FROM idempotency_keys WHERE merchant_id = $1 AND key = $2 AND status = 0";
+    on_engine!(db, |pool| sqlx::query(SQL).bind(merchant).bind(key).execute(pool).await.map(|_| ()).map_err(db_err))?;
     Ok(())
 }

@@ -26,25 +26,113 @@ pub struct NewConversion {
     pub hold_days: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Recorded {
     Created {
         conversion_id: i64,
         commission_id: i64,
     },
-    /// The order was recorded before (a replay or a second delivery).
+    /// The order was recorded before (a replay or a second delivery): what was stored then.
     Duplicate {
         conversion_id: i64,
+        stored: Option<StoredCommission>,
     },
+}
+
+/// A sale line as stored.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredCommission {
+    pub affiliate_id: AffiliateId,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub state: String,
 }
 
 const DAY_MS: i64 = 86_400_000;
 
+/// Brings an order's sale line in line with its refunded total, inside an open transaction: an
+/// unpaid line is cut to its proportional remainder (voided at zero); a paid one gets a negative
+/// line for the difference. The sale line is locked first on PostgreSQL, so a payout marking it
+/// paid waits for this (and a refund waits for a payout). Evaluates to a [`RefundOutcome`].
+macro_rules! settle_in_tx {
+    ($tx:expr, $lock:expr, $merchant:expr, $conversion:expr, $subtotal:expr, $total:expr, $refund:expr, $label:expr, $now:expr) => {{
+        let sql = format!(
+            "SELECT id, affiliate_id, campaign_id, amount_minor, original_minor, currency, state FROM commissions
+             WHERE conversion_id = $1 AND refund_id IS NULL{}",
+            $lock
+        );
+        let sale: Option<SaleLine> =
+            sqlx::query_as(&sql).bind($conversion).fetch_optional(&mut *$tx).await.map_err(db_err)?;
+        match sale {
+            None => RefundOutcome::Reduced { commission_minor: 0 },
+            Some(sale) => {
+                let target = after_refunds(sale.original_minor, $subtotal, $total);
+                if sale.state == "paid" {
+                    let clawed: i64 = sqlx::query_scalar(
+                        "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM commissions
+                         WHERE conversion_id = $1 AND refund_id IS NOT NULL",
+                    )
+                    .bind($conversion)
+                    .fetch_one(&mut *$tx)
+                    .await
+                    .map_err(db_err)?;
+                    let delta = target - (sale.amount_minor + clawed);
+                    if delta < 0 {
+                        sqlx::query(
+                            "INSERT INTO commissions (merchant_id, campaign_id, affiliate_id, conversion_id, refund_id,
+                                 amount_minor, original_minor, currency, rule, state, approve_at, created_at, decided_at)
+                             VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, 'approved', $9, $9, $9)",
+                        )
+                        .bind($merchant)
+                        .bind(sale.campaign_id)
+                        .bind(sale.affiliate_id)
+                        .bind($conversion)
+                        .bind($refund)
+                        .bind(delta)
+                        .bind(&sale.currency)
+                        .bind($label)
+                        .bind($now)
+                        .execute(&mut *$tx)
+                        .await
+                        .map_err(db_err)?;
+                    }
+                    RefundOutcome::ClawedBack { clawback_minor: delta.min(0) }
+                } else if sale.state == "voided" {
+                    RefundOutcome::Reduced { commission_minor: 0 }
+                } else {
+                    sqlx::query(
+                        "UPDATE commissions SET amount_minor = $2,
+                             state = CASE WHEN $2 = 0 THEN 'voided' ELSE state END,
+                             decided_at = CASE WHEN $2 = 0 THEN $3 ELSE decided_at END
+                         WHERE id = $1",
+                    )
+                    .bind(sale.id)
+                    .bind(target)
+                    .bind($now)
+                    .execute(&mut *$tx)
+                    .await
+                    .map_err(db_err)?;
+                    RefundOutcome::Reduced { commission_minor: target }
+                }
+            }
+        }
+    }};
+}
+
+fn row_lock(db: &Db) -> &'static str {
+    match db {
+        Db::Postgres(_) => " FOR UPDATE",
+        Db::Sqlite(_) => "",
+    }
+}
+
 /// Records the order and its commission in one transaction. A self-referral is held for review.
+/// Refunds of this order that arrived before it are applied at once.
 pub async fn record_conversion(db: &Db, c: &NewConversion, now: i64) -> DbResult<Recorded> {
     let state = if c.self_referral { "held" } else { "pending" };
     let held_reason = c.self_referral.then_some("self_referral");
     let approve_at = now.saturating_add(c.hold_days.saturating_mul(DAY_MS));
+    let lock = row_lock(db);
     on_engine!(db, |pool| {
         let mut tx = pool.begin_write().await?;
         let inserted: Option<i64> = sqlx::query_scalar(
@@ -75,7 +163,15 @@ pub async fn record_conversion(db: &Db, c: &NewConversion, now: i64) -> DbResult
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(db_err)?;
-            return Ok(Recorded::Duplicate { conversion_id: id });
+            let stored: Option<StoredCommission> = sqlx::query_as(
+                "SELECT affiliate_id, amount_minor, currency, state FROM commissions
+                 WHERE conversion_id = $1 AND refund_id IS NULL",
+            )
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            return Ok(Recorded::Duplicate { conversion_id: id, stored });
         };
         let commission_id: i64 = sqlx::query_scalar(
             "INSERT INTO commissions (merchant_id, campaign_id, affiliate_id, conversion_id, amount_minor, original_minor,
@@ -96,9 +192,47 @@ pub async fn record_conversion(db: &Db, c: &NewConversion, now: i64) -> DbResult
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err)?;
+        let early: i64 = sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM refunds
+             WHERE merchant_id = $1 AND order_id = $2 AND conversion_id IS NULL",
+        )
+        .bind(c.merchant_id)
+        .bind(&c.order_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if early > 0 {
+            sqlx::query("UPDATE refunds SET conversion_id = $3 WHERE merchant_id = $1 AND order_id = $2 AND conversion_id IS NULL")
+                .bind(c.merchant_id)
+                .bind(&c.order_id)
+                .bind(conversion_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            let total = early.min(c.subtotal_minor);
+            sqlx::query("UPDATE conversions SET refunded_minor = $2 WHERE id = $1")
+                .bind(conversion_id)
+                .bind(total)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            let label = format!("Refund of order {}", c.order_id);
+            settle_in_tx!(tx, lock, c.merchant_id, conversion_id, c.subtotal_minor, total, None::<i64>, &label, now);
+        }
         tx.commit().await.map_err(db_err)?;
         Ok(Recorded::Created { conversion_id, commission_id })
     })
+}
+
+/// The currency of a recorded order, which its refunds are in.
+pub async fn order_currency(db: &Db, merchant: MerchantId, order_id: &str) -> DbResult<Option<String>> {
+    const SQL: &str = "SELECT currency FROM conversions WHERE merchant_id = $1 AND order_id = $2";
+    on_engine!(db, |pool| sqlx::query_scalar(SQL)
+        .bind(merchant)
+        .bind(order_id)
+        .fetch_optional(pool)
+        .await
+        .map_err(db_err))
 }
 
 #[derive(Debug, Clone)]
@@ -111,8 +245,8 @@ pub struct NewRefund {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefundOutcome {
-    /// No attributed order has that id: nothing to claw back.
-    NotAttributed,
+    /// No order with that id is recorded (yet): the refund is kept and applied if it arrives.
+    Kept,
     Duplicate,
     /// The unpaid commission now stands at `commission_minor` (0: voided).
     Reduced {
@@ -135,27 +269,26 @@ struct SaleLine {
     state: String,
 }
 
-/// Applies a refund: the order's refunded total grows (capped at its subtotal); an unpaid
-/// commission is cut to its proportional remainder (voided at zero); a paid one gets a negative
-/// line for the difference.
+/// Applies a refund once per refund id: the order's refunded total grows (capped at its subtotal,
+/// in one statement, so concurrent refunds add up) and its commission follows (`settle_in_tx!`).
 pub async fn record_refund(db: &Db, r: &NewRefund, now: i64) -> DbResult<RefundOutcome> {
+    let lock = row_lock(db);
     on_engine!(db, |pool| {
         let mut tx = pool.begin_write().await?;
-        let conversion: Option<(i64, i64, i64)> = sqlx::query_as(
-            "SELECT id, subtotal_minor, refunded_minor FROM conversions WHERE merchant_id = $1 AND order_id = $2",
-        )
-        .bind(r.merchant_id)
-        .bind(&r.order_id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        let Some((conversion_id, subtotal, refunded)) = conversion else { return Ok(RefundOutcome::NotAttributed) };
+        let conversion: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM conversions WHERE merchant_id = $1 AND order_id = $2")
+                .bind(r.merchant_id)
+                .bind(&r.order_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
         let refund: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO refunds (merchant_id, conversion_id, refund_id, amount_minor, created_at)
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (merchant_id, refund_id) DO NOTHING RETURNING id",
+            "INSERT INTO refunds (merchant_id, conversion_id, order_id, refund_id, amount_minor, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (merchant_id, refund_id) DO NOTHING RETURNING id",
         )
         .bind(r.merchant_id)
-        .bind(conversion_id)
+        .bind(conversion)
+        .bind(&r.order_id)
         .bind(&r.refund_id)
         .bind(r.amount_minor)
         .bind(now)
@@ -163,73 +296,23 @@ pub async fn record_refund(db: &Db, r: &NewRefund, now: i64) -> DbResult<RefundO
         .await
         .map_err(db_err)?;
         let Some(refund_row) = refund else { return Ok(RefundOutcome::Duplicate) };
-        let total = refunded.saturating_add(r.amount_minor).min(subtotal.max(0));
-        sqlx::query("UPDATE conversions SET refunded_minor = $2 WHERE id = $1")
-            .bind(conversion_id)
-            .bind(total)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        let sale: Option<SaleLine> = sqlx::query_as(
-            "SELECT id, affiliate_id, campaign_id, amount_minor, original_minor, currency, state FROM commissions
-             WHERE conversion_id = $1 AND refund_id IS NULL",
+        let Some(conversion_id) = conversion else {
+            tx.commit().await.map_err(db_err)?;
+            return Ok(RefundOutcome::Kept);
+        };
+        let (subtotal, total): (i64, i64) = sqlx::query_as(
+            "UPDATE conversions SET refunded_minor =
+                 CASE WHEN refunded_minor + $2 > subtotal_minor THEN subtotal_minor ELSE refunded_minor + $2 END
+             WHERE id = $1 RETURNING subtotal_minor, refunded_minor",
         )
         .bind(conversion_id)
-        .fetch_optional(&mut *tx)
+        .bind(r.amount_minor)
+        .fetch_one(&mut *tx)
         .await
         .map_err(db_err)?;
-        let Some(sale) = sale else {
-            tx.commit().await.map_err(db_err)?;
-            return Ok(RefundOutcome::Reduced { commission_minor: 0 });
-        };
-        let target = after_refunds(sale.original_minor, subtotal, total);
-        let outcome = if sale.state == "paid" {
-            let clawed: i64 = sqlx::query_scalar(
-                "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM commissions
-                 WHERE conversion_id = $1 AND refund_id IS NOT NULL",
-            )
-            .bind(conversion_id)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            let delta = target - (sale.amount_minor + clawed);
-            if delta < 0 {
-                sqlx::query(
-                    "INSERT INTO commissions (merchant_id, campaign_id, affiliate_id, conversion_id, refund_id,
-                         amount_minor, original_minor, currency, rule, state, approve_at, created_at, decided_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, 'approved', $9, $9, $9)",
-                )
-                .bind(r.merchant_id)
-                .bind(sale.campaign_id)
-                .bind(sale.affiliate_id)
-                .bind(conversion_id)
-                .bind(refund_row)
-                .bind(delta)
-                .bind(&sale.currency)
-                .bind(format!("Refund {} of order {}", r.refund_id, r.order_id))
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-            }
-            RefundOutcome::ClawedBack { clawback_minor: delta.min(0) }
-        } else if sale.state == "voided" {
-            RefundOutcome::Reduced { commission_minor: 0 }
-        } else {
-            sqlx::query(
-                "UPDATE commissions SET amount_minor = $2,
-                     state = CASE WHEN $2 = 0 THEN 'voided' ELSE state END,
-                     decided_at = CASE WHEN $2 = 0 THEN $3 ELSE decided_at END
-                 WHERE id = $1",
-            )
-            .bind(sale.id)
-            .bind(target)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            RefundOutcome::Reduced { commission_minor: target }
-        };
+        let label = format!("Refund {} of order {}", r.refund_id, r.order_id);
+        let outcome =
+            settle_in_tx!(tx, lock, r.merchant_id, conversion_id, subtotal, total, Some(refund_row), &label, now);
         tx.commit().await.map_err(db_err)?;
         Ok(outcome)
     })

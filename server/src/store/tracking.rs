@@ -37,9 +37,12 @@ pub async fn by_code(db: &Db, code: &str) -> DbResult<Option<CodeRow>> {
     on_engine!(db, |pool| sqlx::query_as(&sql).bind(code).fetch_optional(pool).await.map_err(db_err))
 }
 
-/// The merchant's affiliate holding `coupon` (any state), compared case-insensitively.
+/// The merchant's approved affiliate holding `coupon`, compared case-insensitively.
 pub async fn by_coupon(db: &Db, merchant: MerchantId, coupon: &str) -> DbResult<Option<CodeRow>> {
-    let sql = format!("{CODE_SELECT} WHERE a.merchant_id = $1 AND lower(a.coupon_code) = lower($2)");
+    let sql = format!(
+        "{CODE_SELECT} WHERE a.merchant_id = $1 AND lower(a.coupon_code) = lower($2) AND a.state = 'approved'
+             AND a.referral_code IS NOT NULL"
+    );
     on_engine!(db, |pool| sqlx::query_as(&sql).bind(merchant).bind(coupon).fetch_optional(pool).await.map_err(db_err))
 }
 

@@ -106,6 +106,13 @@ pub struct Tracker {
 
 type HmacSha256 = Hmac<Sha256>;
 
+/// Who clicked: an id, and the `rk_v` cookie value to set when the request brought none valid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Visitor {
+    pub id: String,
+    pub cookie: Option<String>,
+}
+
 /// What happened to one click on a tracking link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Counted {
@@ -155,13 +162,27 @@ impl Tracker {
         user_agent.trim().is_empty() || self.bots.is_bot(user_agent)
     }
 
-    /// The visitor's id: the `rk_v` cookie when it is one of ours, else one derived from the
-    /// address and browser (so a visitor refusing cookies still counts once an hour).
-    pub fn visitor_id(&self, cookie: Option<&str>, ip: std::net::IpAddr, user_agent: &str) -> String {
-        if let Some(id) = cookie.filter(|c| c.len() == 32 && c.bytes().all(|b| b.is_ascii_hexdigit())) {
-            return id.to_ascii_lowercase();
+    /// The visitor: the id in the `rk_v` cookie when it carries our tag (so made-up cookies can't
+    /// pass for new visitors), else one derived from the address and browser, so a visitor who
+    /// refuses cookies still counts once an hour. `cookie` is what to set when none valid came.
+    pub fn visitor(&self, cookie: Option<&str>, ip: std::net::IpAddr, user_agent: &str) -> Visitor {
+        if let Some((id, tag)) = cookie.and_then(|c| c.split_once('.')) {
+            if id.len() == 32 && self.tag(id) == tag {
+                return Visitor { id: id.to_owned(), cookie: None };
+            }
         }
-        self.keyed(format!("{ip}|{user_agent}").as_bytes())
+        let id = self.keyed(format!("{ip}|{user_agent}").as_bytes());
+        let cookie = Some(format!("{id}.{}", self.tag(&id)));
+        Visitor { id, cookie }
+    }
+
+    fn tag(&self, id: &str) -> String {
+        self.keyed(format!("cookie|{id}").as_bytes())[..16].to_owned()
+    }
+
+    /// A valid `rk_v` cookie value for a given visitor id (load tests).
+    pub fn cookie_for(&self, id: &str) -> String {
+        format!("{id}.{}", self.tag(id))
     }
 
     fn keyed(&self, data: &[u8]) -> String {
@@ -194,14 +215,11 @@ impl Tracker {
         };
         match self.queue.try_send(Command::Click(click)) {
             Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(command)) => {
-                // The writer is behind (the database is slow or down): wait in a task, not here.
-                let queue = self.queue.clone();
-                tokio::spawn(async move {
-                    if queue.send(command).await.is_err() {
-                        tracing::error!("click writer stopped; a click was not recorded");
-                    }
-                });
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                // 100,000 clicks behind: the database has been unwritable for a while. Memory is
+                // bounded rather than the queue; the loss is logged (and the visitor still
+                // reaches the shop).
+                tracing::error!("click queue full (the database is not taking writes); a click was not recorded");
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {
                 tracing::error!("click writer stopped; a click was not recorded")
@@ -210,11 +228,14 @@ impl Tracker {
         Counted::Queued
     }
 
-    /// Waits until every click queued so far is written (tests, and shutdown).
-    pub async fn flush(&self) {
+    /// Waits until every click queued so far is written (tests, and shutdown), at most `limit`.
+    pub async fn flush_within(&self, limit: Duration) -> bool {
         let (done, wait) = oneshot::channel();
-        if self.queue.send(Command::Flush(done)).await.is_ok() {
-            let _ = wait.await;
-        }
+        let flushed = async { self.queue.send(Command::Flush(done)).await.is_ok() && wait.await.is_ok() };
+        tokio::time::timeout(limit, flushed).await.unwrap_or(false)
+    }
+
+    pub async fn flush(&self) {
+        self.flush_within(Duration::from_secs(120)).await;
     }
 }

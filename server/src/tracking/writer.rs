@@ -11,6 +11,8 @@ use tokio::sync::mpsc;
 const BATCH: usize = 1_000;
 /// How long a click may wait for companions before its batch is written.
 const LINGER: Duration = Duration::from_millis(100);
+/// Attempts of a whole batch before it is written click by click (about a minute of backoff).
+const RETRIES: u32 = 16;
 
 pub struct Writer {
     db: Db,
@@ -50,18 +52,28 @@ impl Writer {
         }
     }
 
-    /// Writes the batch, retrying with backoff until it lands: a click is never dropped because
-    /// the database was briefly unavailable.
+    /// Writes the batch, retrying with backoff (about a minute) so a click survives the database
+    /// being briefly unavailable. A batch still refused after that is written click by click, and
+    /// only a click the database itself rejects (its affiliate was deleted meanwhile) is dropped,
+    /// so one bad row never blocks the rest.
     async fn write(&self, batch: &mut Vec<NewClick>) {
         let mut delay = Duration::from_millis(100);
-        while !batch.is_empty() {
+        for _ in 0..RETRIES {
             match insert_clicks(&self.db, batch).await {
-                Ok(_) => batch.clear(),
+                Ok(_) => {
+                    batch.clear();
+                    return;
+                }
                 Err(error) => {
                     tracing::warn!(%error, clicks = batch.len(), "could not write clicks; retrying");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(5));
                 }
+            }
+        }
+        for click in batch.drain(..) {
+            if let Err(error) = insert_clicks(&self.db, std::slice::from_ref(&click)).await {
+                tracing::error!(%error, affiliate = %click.affiliate_id, "a click could not be recorded");
             }
         }
     }

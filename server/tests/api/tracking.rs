@@ -144,9 +144,20 @@ async fn refunds_reduce_unpaid_commissions_and_claw_back_paid_ones() {
     assert_eq!(e.earnings.paid, "20.00 USD");
     assert_eq!(e.earnings.approved, "-5.00 USD", "carried into the next payout");
     assert!(e.commissions.iter().any(|c| c.clawback && c.amount == "-5.00 USD"), "{:?}", e.commissions);
-    // A refund of an order no affiliate earned on changes nothing.
-    let (status, answer) = webhook(&app, &shop, "refunds/create", &refund(4, 9999, "5.00"), SECRET).await;
+    // A refund Shopify delivers before its order is kept, and applied when the order arrives.
+    let (status, answer) = webhook(&app, &shop, "refunds/create", &refund(4, 4001, "30.00"), SECRET).await;
     assert_eq!((status, answer["applied"].clone()), (StatusCode::OK, json!(false)));
+    let (_, answer) =
+        webhook(&app, &shop, "orders/paid", &order(4001, "120.00", &touch(&code, 1), "z@example.com"), SECRET).await;
+    assert_eq!(answer["conversion"]["duplicate"], false);
+    let e = earnings_of(&shop, ana).await;
+    let line = e.commissions.iter().find(|c| c.order == "#4001").expect("the order's commission");
+    assert_eq!(line.amount, "9.00 USD", "10 % of the 90.00 left after the early refund");
+    // A refund in another currency than its order's is refused by name.
+    let mut euro = refund(5, 4001, "1.00");
+    euro["refund_line_items"][0]["subtotal_set"]["shop_money"]["currency_code"] = json!("EUR");
+    let (status, answer) = webhook(&app, &shop, "refunds/create", &euro, SECRET).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
 }
 
 #[tokio::test]
