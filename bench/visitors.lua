@@ -1,5 +1,5 @@
--- wrk script: each request is a new visitor (its own rk_v cookie) with a desktop browser's user
--- agent, so the tracking redirect counts and records every one.
+-- wrk script: each request is a new visitor (no cookie, and a desktop browser's user agent made
+-- unique with a counter), so the tracking redirect counts and records every one.
 local counter = 0
 local thread_tag = 0
 
@@ -13,9 +13,8 @@ end
 
 function request()
   counter = counter + 1
-  local visitor = string.format("%016x%016x", thread_tag, counter)
   return wrk.format("GET", nil, {
-    ["Cookie"] = "rk_v=" .. visitor,
-    ["User-Agent"] = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
+    ["User-Agent"] = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) " ..
+      "Chrome/120.0 Safari/537.36 v" .. thread_tag .. "." .. counter,
   })
 end

@@ -26,20 +26,23 @@ CREATE UNIQUE INDEX affiliates_referral_code_key ON affiliates (lower(referral_c
 -- The Shopify app's webhook signing secret, sealed like the Klaviyo key.
 ALTER TABLE merchants ADD COLUMN shopify_secret BLOB;
 
--- One counted click. `visitor` is a keyed hash (never the address itself); `hour` makes a repeat
--- from the same visitor within the clock hour a no-op even when another instance counted it.
+-- One counted click. `visitor` is 64 bits of a keyed hash (never the address or the cookie itself).
+-- Each instance counts a visitor once an hour in memory; reports count distinct (visitor, hour),
+-- so a repeat another instance also wrote counts once. The table takes tens of thousands of rows
+-- a second: no foreign keys (a lookup per row; its ids come from the code lookup) and no index on
+-- the random visitor hash (every row would dirty a random page): rows only append.
 CREATE TABLE clicks (
     id            INTEGER PRIMARY KEY,
-    merchant_id   INTEGER NOT NULL REFERENCES merchants (id) ON DELETE CASCADE,
-    campaign_id   INTEGER NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
-    affiliate_id  INTEGER NOT NULL REFERENCES affiliates (id) ON DELETE CASCADE,
+    merchant_id   INTEGER NOT NULL,
+    campaign_id   INTEGER NOT NULL,
+    affiliate_id  INTEGER NOT NULL,
     at            INTEGER NOT NULL,
     hour          INTEGER NOT NULL,
-    visitor       TEXT NOT NULL,
-    device        TEXT NOT NULL CHECK (device IN ('desktop', 'mobile', 'other')),
-    CONSTRAINT clicks_once_per_hour UNIQUE (affiliate_id, visitor, hour)
+    visitor       INTEGER NOT NULL,
+    device        TEXT NOT NULL CHECK (device IN ('desktop', 'mobile', 'other'))
 );
 CREATE INDEX clicks_merchant_at ON clicks (merchant_id, at);
+CREATE INDEX clicks_affiliate_at ON clicks (affiliate_id, at);
 
 -- An attributed order. One per (merchant, order id): a replayed webhook changes nothing.
 -- `channel`: shopify or api; `via`: the tracking link (ref/via) or a coupon code.

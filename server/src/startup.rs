@@ -30,9 +30,39 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 /// What every handler can reach.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Handles>);
+
+/// The state's contents. axum clones the state for every request, so it lives behind one `Arc`.
+pub struct Handles {
     pub leptos: LeptosOptions,
     pub services: Services,
+    pub trust_proxy: bool,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Handles;
+    fn deref(&self) -> &Handles {
+        &self.0
+    }
+}
+
+/// What the tracking redirect needs, taken from the state without cloning all of it (it is the
+/// hottest route).
+#[derive(Clone)]
+pub struct Redirects {
+    pub tracker: Arc<crate::tracking::Tracker>,
+    pub secure_cookies: bool,
+    pub trust_proxy: bool,
+}
+
+impl FromRef<AppState> for Redirects {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            tracker: state.services.tracker.clone(),
+            secure_cookies: state.services.public_base.starts_with("https://"),
+            trust_proxy: state.trust_proxy,
+        }
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -77,7 +107,7 @@ impl Application {
             ),
             sync: SyncSignals::default(),
             invites: Invites { signer: LinkSigner::new(&config.secret_key.0), public_base: public_base.clone() },
-            tracker,
+            tracker: Arc::new(tracker),
             shopify: crate::services::shopify::ShopifySecrets::new(db.clone(), sealer),
             public_base,
             db,
@@ -128,12 +158,11 @@ fn router(config: &Config, services: Services) -> Router {
     let leptos = config.leptos.clone();
     let routes = generate_route_list(App);
     let ports = services.ports();
-    let state = AppState { leptos: leptos.clone(), services };
+    let state = AppState(Arc::new(Handles { leptos: leptos.clone(), services, trust_proxy: config.trust_proxy }));
     let trusted = same_origin::TrustedOrigins(Arc::new(config.public_url.iter().cloned().collect()));
     Router::new()
         .route("/join/{merchant}/{campaign}", get(join::show).post(join::submit))
         .route("/healthz", get(health::healthz))
-        .route("/r/{code}", get(tracking::redirect))
         .route("/t/snippet.js", get(tracking::snippet))
         .route("/portal/{shop}", get(portal::show))
         .route("/portal/{shop}/link", post(portal::request_link))
@@ -162,6 +191,10 @@ fn router(config: &Config, services: Services) -> Router {
         ))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+        // The tracking redirect is merged after the layers, so it runs without them: it is the
+        // hottest route, answers only a 302 (nothing to frame or sniff), needs no CSRF check
+        // (a GET), and resolves the client address itself.
+        .merge(Router::new().route("/r/{code}", get(tracking::redirect)))
         .with_state(state)
 }
 

@@ -140,10 +140,11 @@ pub enum Device {
 
 impl Device {
     pub fn from_user_agent(ua: &str) -> Self {
-        let ua = ua.to_ascii_lowercase();
-        if ua.contains("mobi") || ua.contains("android") || ua.contains("iphone") || ua.contains("ipad") {
+        // Case-insensitive without allocating: this runs on every tracking-link click.
+        let has = |needle: &str| ua.as_bytes().windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle.as_bytes()));
+        if has("mobi") || has("android") || has("iphone") || has("ipad") {
             Self::Mobile
-        } else if ua.contains("windows") || ua.contains("macintosh") || ua.contains("x11") || ua.contains("cros") {
+        } else if has("windows") || has("macintosh") || has("x11") || has("cros") {
             Self::Desktop
         } else {
             Self::Other

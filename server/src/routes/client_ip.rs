@@ -14,10 +14,15 @@ pub async fn resolve(State(trust_proxy): State<bool>, mut req: Request, next: Ne
 }
 
 fn client_ip(req: &Request, trust_proxy: bool) -> IpAddr {
-    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+    from_parts(peer, req.headers(), trust_proxy)
+}
+
+/// The caller's address from the socket peer and the headers (for routes outside the middleware).
+pub fn from_parts(peer: Option<SocketAddr>, headers: &axum::http::HeaderMap, trust_proxy: bool) -> IpAddr {
+    let peer = peer.map(|p| p.ip());
     // The right-most entry is the one our own proxy added; entries left of it are client-supplied.
-    let forwarded = req
-        .headers()
+    let forwarded = headers
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.rsplit(',').next())

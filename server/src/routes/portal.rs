@@ -45,14 +45,7 @@ async fn merchant(s: &Services, slug: &str) -> Result<(MerchantId, String), Resp
 }
 
 fn cookie(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, v)| *n == COOKIE && !v.is_empty())
-        .map(|(_, v)| v)
+    super::cookie(headers, COOKIE)
 }
 
 async fn session(s: &Services, merchant: MerchantId, headers: &HeaderMap) -> Result<Option<AffiliateId>, Response> {

@@ -39,7 +39,7 @@ pub async fn stream(State(state): State<AppState>, headers: HeaderMap) -> Respon
     };
     let feed = Feed {
         rx: state.services.sync.subscribe(),
-        services: state.services,
+        services: state.services.clone(),
         token: token.unwrap_or_default().to_owned(),
         merchant,
         cursor: FeedCursor::new(now_ms(), BACKLOG_MS),

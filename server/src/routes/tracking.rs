@@ -1,24 +1,26 @@
 //! `/r/{code}`: the tracking link. Counts the click (off the request path) and sends the visitor to
 //! the shop with `ref={code}`. `/t/snippet.js`: the script the shop loads to remember the code.
 
-use crate::startup::AppState;
+use crate::startup::Redirects;
 use crate::store::now_ms;
 use crate::tracking::Counted;
-use app::ports::ClientIp;
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
+use std::net::SocketAddr;
 
 const VISITOR_COOKIE: &str = "rk_v";
 
 pub async fn redirect(
-    State(state): State<AppState>,
-    Extension(ip): Extension<ClientIp>,
+    State(state): State<Redirects>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(code): Path<String>,
-    headers: HeaderMap,
+    request: Request,
 ) -> Response {
-    let tracker = &state.services.tracker;
+    // The request by value rather than a `HeaderMap` extractor, which would copy every header.
+    let headers = request.headers();
+    let ip = super::client_ip::from_parts(Some(peer), headers, state.trust_proxy);
+    let tracker = &state.tracker;
     let found = match tracker.code(code.trim()).await {
         Ok(found) => found,
         Err(error) => {
@@ -30,10 +32,15 @@ pub async fn redirect(
         return page(StatusCode::NOT_FOUND, "Link not found", "This affiliate link doesn't exist. Check the address.");
     };
     let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let visitor = tracker.visitor(cookie(&headers, VISITOR_COOKIE), ip.0, user_agent);
-    let counted = tracker.click(&found, &visitor.id, user_agent, now_ms());
+    let visitor = tracker.visitor(super::cookie(headers, VISITOR_COOKIE), ip, user_agent);
+    let counted = tracker.click(&found, &visitor, user_agent, now_ms());
     let target = match (counted, &found.redirect, &found.destination) {
-        (Counted::NotEarning, _, Some(shop)) => shop.clone(),
+        (Counted::NotEarning, _, Some(shop)) => match HeaderValue::from_str(shop) {
+            Ok(value) => value,
+            Err(_) => {
+                return page(StatusCode::NOT_FOUND, "This link isn't set up yet", "Please visit the shop directly.")
+            }
+        },
         (_, Some(with_ref), _) if counted != Counted::NotEarning => with_ref.clone(),
         _ => {
             return page(
@@ -46,26 +53,15 @@ pub async fn redirect(
     let mut response = (StatusCode::FOUND, [(header::LOCATION, target)]).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer-when-downgrade"));
     if let Some(value) = visitor.cookie {
-        let secure = if state.services.public_base.starts_with("https://") { "; Secure" } else { "" };
+        let secure = if state.secure_cookies { "; Secure" } else { "" };
         let set = format!("{VISITOR_COOKIE}={value}; Max-Age=31536000; Path=/r; HttpOnly; SameSite=Lax{secure}");
-        if let Ok(value) = HeaderValue::from_str(&set) {
+        // Handed over without a copy: this runs for every new visitor.
+        if let Ok(value) = HeaderValue::from_maybe_shared(bytes::Bytes::from(set)) {
             headers.insert(header::SET_COOKIE, value);
         }
     }
     response
-}
-
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| v)
 }
 
 fn page(status: StatusCode, heading: &str, text: &str) -> Response {

@@ -34,7 +34,7 @@ pub struct Services {
     pub klaviyo: klaviyo::KlaviyoConnections,
     pub sync: crate::sync::SyncSignals,
     pub invites: invites::Invites,
-    pub tracker: crate::tracking::Tracker,
+    pub tracker: std::sync::Arc<crate::tracking::Tracker>,
     pub shopify: shopify::ShopifySecrets,
     /// Where this instance is reached, for absolute links (tracking, portal sign-in).
     pub public_base: String,

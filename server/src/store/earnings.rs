@@ -439,9 +439,14 @@ pub async fn totals(
     only: Option<AffiliateId>,
 ) -> DbResult<std::collections::BTreeMap<i64, Totals>> {
     let column = by.column();
-    let filter = " AND ($2 = 0 OR affiliate_id = $2)";
+    // One affiliate: their own index; everyone: the merchant's.
+    let filter = if only.is_some() { " AND affiliate_id = $2" } else { " AND $2 = 0" };
+    // A visitor counts once an hour even if two instances wrote the click.
     let clicks_sql = format!(
-        "SELECT {column}, CAST(COUNT(*) AS BIGINT) FROM clicks WHERE merchant_id = $1{filter} GROUP BY {column}"
+        "SELECT k, CAST(COUNT(*) AS BIGINT) FROM
+             (SELECT DISTINCT {column} AS k, affiliate_id AS a, visitor, hour FROM clicks
+              WHERE merchant_id = $1{filter}) v
+         GROUP BY k"
     );
     let conversions_sql = format!(
         "SELECT {column}, CAST(COUNT(*) AS BIGINT) FROM conversions WHERE merchant_id = $1{filter} GROUP BY {column}"
@@ -505,9 +510,11 @@ pub struct Scope {
 
 pub async fn daily(db: &Db, merchant: MerchantId, scope: Scope, since: i64) -> DbResult<Daily> {
     let filter = " AND ($3 = 0 OR campaign_id = $3) AND ($4 = 0 OR affiliate_id = $4)";
+    let hours_a_day = DAY_MS / 3_600_000;
     let clicks_sql = format!(
-        "SELECT at / {DAY_MS} AS day, CAST(COUNT(*) AS BIGINT) FROM clicks
-         WHERE merchant_id = $1 AND at >= $2{filter} GROUP BY day ORDER BY day"
+        "SELECT hour / {hours_a_day} AS day, CAST(COUNT(*) AS BIGINT) FROM
+             (SELECT DISTINCT affiliate_id, visitor, hour FROM clicks WHERE merchant_id = $1 AND at >= $2{filter}) v
+         GROUP BY day ORDER BY day"
     );
     let conversions_sql = format!(
         "SELECT ordered_at / {DAY_MS} AS day, CAST(COUNT(*) AS BIGINT) FROM conversions
@@ -519,31 +526,22 @@ pub async fn daily(db: &Db, merchant: MerchantId, scope: Scope, since: i64) -> D
     );
     let campaign = scope.campaign.map(|c| c.0).unwrap_or_default();
     let affiliate = scope.affiliate.map(|a| a.0).unwrap_or_default();
-    on_engine!(db, |pool| {
-        let clicks = sqlx::query_as(&clicks_sql)
-            .bind(merchant)
-            .bind(since)
-            .bind(campaign)
-            .bind(affiliate)
-            .fetch_all(pool)
-            .await
-            .map_err(db_err)?;
-        let conversions = sqlx::query_as(&conversions_sql)
-            .bind(merchant)
-            .bind(since)
-            .bind(campaign)
-            .bind(affiliate)
-            .fetch_all(pool)
-            .await
-            .map_err(db_err)?;
-        let commission = sqlx::query_as(&commission_sql)
-            .bind(merchant)
-            .bind(since)
-            .bind(campaign)
-            .bind(affiliate)
-            .fetch_all(pool)
-            .await
-            .map_err(db_err)?;
-        Ok(Daily { clicks, conversions, commission })
-    })
+    // The three queries take the same four parameters.
+    macro_rules! fetch {
+        ($pool:expr, $sql:expr) => {
+            sqlx::query_as($sql)
+                .bind(merchant)
+                .bind(since)
+                .bind(campaign)
+                .bind(affiliate)
+                .fetch_all($pool)
+                .await
+                .map_err(db_err)?
+        };
+    }
+    on_engine!(db, |pool| Ok(Daily {
+        clicks: fetch!(pool, &clicks_sql),
+        conversions: fetch!(pool, &conversions_sql),
+        commission: fetch!(pool, &commission_sql),
+    }))
 }

@@ -52,14 +52,14 @@ pub struct NewClick {
     pub campaign_id: CampaignId,
     pub affiliate_id: AffiliateId,
     pub at: i64,
-    pub visitor: String,
+    /// 64 bits of the visitor's keyed hash.
+    pub visitor: i64,
     pub device: &'static str,
 }
 
 const HOUR_MS: i64 = 3_600_000;
 
-/// Writes clicks in multi-row statements inside one transaction; a repeat of (affiliate, visitor,
-/// hour) already counted, here or by another instance, is skipped. Returns how many were new.
+/// Writes clicks in multi-row statements inside one transaction. Returns how many.
 pub async fn insert_clicks(db: &Db, clicks: &[NewClick]) -> DbResult<u64> {
     macro_rules! insert_on {
         ($pool:expr, $engine:ty) => {{
@@ -76,10 +76,9 @@ pub async fn insert_clicks(db: &Db, clicks: &[NewClick]) -> DbResult<u64> {
                         .push_bind(c.affiliate_id)
                         .push_bind(c.at)
                         .push_bind(c.at.div_euclid(HOUR_MS))
-                        .push_bind(c.visitor.clone())
+                        .push_bind(c.visitor)
                         .push_bind(c.device);
                 });
-                insert.push(" ON CONFLICT (affiliate_id, visitor, hour) DO NOTHING");
                 inserted += insert.build().execute(&mut *tx).await.map_err(db_err)?.rows_affected();
             }
             tx.commit().await.map_err(db_err)?;

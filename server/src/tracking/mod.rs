@@ -9,18 +9,18 @@ use crate::store::{Db, DbError};
 use app::domain::campaign::CommissionRule;
 use app::domain::tracking::{Attribution, CodeTerms, Device};
 use app::domain::{AffiliateId, CampaignId, Currency, MerchantId, Money, Rate};
+use axum::http::HeaderValue;
 use hmac::{Hmac, Mac};
 use moka::sync::Cache;
 use sha2::Sha256;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 /// How long a code's row is trusted before it is read again: another instance (or the merchant)
 /// may have changed the affiliate or the campaign.
 const CODE_TTL: Duration = Duration::from_secs(60);
-/// Repeat clicks from one visitor on one affiliate's link within this window count once.
-const REPEAT_WINDOW: Duration = Duration::from_secs(3_600);
 /// Clicks waiting for the writer; past this a redirect hands its click to a task instead.
 const QUEUE: usize = 100_000;
 
@@ -33,8 +33,9 @@ pub struct Code {
     pub code: String,
     pub email: String,
     pub approved: bool,
-    /// The shop address with `ref={code}` added; `None` when the campaign has no shop address.
-    pub redirect: Option<String>,
+    /// The shop address with `ref={code}` added, ready as a `Location`; `None` when the campaign
+    /// has no shop address.
+    pub redirect: Option<HeaderValue>,
     /// The shop address as the merchant typed it.
     pub destination: Option<String>,
     pub terms: CodeTerms,
@@ -44,7 +45,11 @@ pub struct Code {
 
 impl Code {
     pub fn from_row(row: CodeRow) -> Self {
-        let redirect = row.destination_url.as_deref().and_then(|d| with_ref(d, &row.referral_code));
+        let redirect = row
+            .destination_url
+            .as_deref()
+            .and_then(|d| with_ref(d, &row.referral_code))
+            .and_then(|url| HeaderValue::from_str(&url).ok());
         let currency = Currency::parse(&row.currency).ok();
         let rule = match (row.rate_bps, row.rate_minor, row.commission_kind.as_str()) {
             (Some(bps), _, _) => {
@@ -98,18 +103,56 @@ pub(crate) enum Command {
 pub struct Tracker {
     db: Db,
     codes: Cache<String, Option<Arc<Code>>>,
-    seen: Cache<(AffiliateId, String), ()>,
+    seen: Arc<Mutex<Seen>>,
     queue: mpsc::Sender<Command>,
-    visitor_key: [u8; 32],
+    /// HMAC-SHA256 keyed for visitors, cloned per use (the key schedule is done once).
+    mac: HmacSha256,
     bots: Arc<isbot::Bots>,
 }
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// Who clicked: an id, and the `rk_v` cookie value to set when the request brought none valid.
+/// Visitors counted per affiliate in the last hour, in two generations that rotate hourly: a
+/// lookup checks both and the time, so the window is exactly an hour, and a rotation drops what
+/// is older than that at no per-click cost. The database's (affiliate, visitor, hour) key stands
+/// behind it across instances.
+#[derive(Default)]
+struct Seen {
+    current: Generation,
+    previous: Generation,
+    rotated_at: i64,
+}
+
+/// (affiliate, visitor hash) → when last counted.
+type Generation = HashMap<(AffiliateId, i64), i64>;
+
+/// A generation past this many visitors rotates early, so memory stays bounded under a flood
+/// (the database key still counts each visitor once an hour).
+const SEEN_MAX: usize = 2_000_000;
+const WINDOW_MS: i64 = 3_600_000;
+
+impl Seen {
+    /// True when this (affiliate, visitor) was not counted within the hour; records it.
+    fn first_within_hour(&mut self, key: (AffiliateId, i64), now: i64) -> (bool, Option<Generation>) {
+        let mut dropped = None;
+        if now - self.rotated_at >= WINDOW_MS || self.current.len() >= SEEN_MAX {
+            dropped = Some(std::mem::replace(&mut self.previous, std::mem::take(&mut self.current)));
+            self.rotated_at = now;
+        }
+        let last = self.current.get(&key).or_else(|| self.previous.get(&key)).copied();
+        let fresh = last.is_none_or(|at| now - at >= WINDOW_MS);
+        if fresh {
+            self.current.insert(key, now);
+        }
+        (fresh, dropped)
+    }
+}
+
+/// Who clicked: the 64-bit hash stored for them, and the `rk_v` cookie value to set when the
+/// request brought none valid.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Visitor {
-    pub id: String,
+    pub hash: i64,
     pub cookie: Option<String>,
 }
 
@@ -127,15 +170,15 @@ impl Tracker {
     /// The tracker and its writer, which the caller spawns (`writer::run`).
     pub fn new(db: Db, secret: &[u8; 32]) -> (Self, writer::Writer) {
         let (queue, receiver) = mpsc::channel(QUEUE);
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(secret).expect("HMAC takes a key of any length");
-        mac.update(b"rekomi:visitors:v1");
-        let mut visitor_key = [0u8; 32];
-        visitor_key.copy_from_slice(&mac.finalize().into_bytes());
+        let mut derive = <HmacSha256 as Mac>::new_from_slice(secret).expect("HMAC takes a key of any length");
+        derive.update(b"rekomi:visitors:v1");
+        let mac = <HmacSha256 as Mac>::new_from_slice(&derive.finalize().into_bytes())
+            .expect("HMAC takes a key of any length");
         let tracker = Self {
             codes: Cache::builder().max_capacity(200_000).time_to_live(CODE_TTL).build(),
-            seen: Cache::builder().max_capacity(2_000_000).time_to_live(REPEAT_WINDOW).build(),
+            seen: Arc::new(Mutex::new(Seen::default())),
             queue,
-            visitor_key,
+            mac,
             bots: Arc::new(isbot::Bots::default()),
             db: db.clone(),
         };
@@ -144,10 +187,16 @@ impl Tracker {
 
     /// The code's affiliate, from memory when it was looked up in the last minute.
     pub async fn code(&self, code: &str) -> Result<Option<Arc<Code>>, DbError> {
-        let key = code.to_ascii_lowercase();
-        if let Some(found) = self.codes.get(&key) {
+        // Codes are looked up lower-case; most already are, so most lookups allocate nothing.
+        let key: std::borrow::Cow<'_, str> = if code.bytes().any(|b| b.is_ascii_uppercase()) {
+            std::borrow::Cow::Owned(code.to_ascii_lowercase())
+        } else {
+            std::borrow::Cow::Borrowed(code)
+        };
+        if let Some(found) = self.codes.get(key.as_ref()) {
             return Ok(found);
         }
+        let key = key.into_owned();
         let found = crate::store::tracking::by_code(&self.db, code).await?.map(|row| Arc::new(Code::from_row(row)));
         self.codes.insert(key, found.clone());
         Ok(found)
@@ -167,42 +216,56 @@ impl Tracker {
     /// refuses cookies still counts once an hour. `cookie` is what to set when none valid came.
     pub fn visitor(&self, cookie: Option<&str>, ip: std::net::IpAddr, user_agent: &str) -> Visitor {
         if let Some((id, tag)) = cookie.and_then(|c| c.split_once('.')) {
-            if id.len() == 32 && self.tag(id) == tag {
-                return Visitor { id: id.to_owned(), cookie: None };
+            if id.len() == 32 {
+                let (expected, hash) = self.tag(id);
+                if expected == tag {
+                    return Visitor { hash, cookie: None };
+                }
             }
         }
-        let id = self.keyed(format!("{ip}|{user_agent}").as_bytes());
-        let cookie = Some(format!("{id}.{}", self.tag(&id)));
-        Visitor { id, cookie }
+        let address = match ip {
+            std::net::IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+            std::net::IpAddr::V6(v6) => v6.octets(),
+        };
+        let id = hex::encode(&self.keyed(&[b"ip|", &address, b"|", user_agent.as_bytes()])[..16]);
+        let (tag, hash) = self.tag(&id);
+        Visitor { hash, cookie: Some(format!("{id}.{tag}")) }
     }
 
-    fn tag(&self, id: &str) -> String {
-        self.keyed(format!("cookie|{id}").as_bytes())[..16].to_owned()
+    /// The cookie's tag for a visitor id, and (from the same keyed hash, so the cookie value
+    /// itself is never stored) the 64 bits the database keeps for the visitor.
+    fn tag(&self, id: &str) -> (String, i64) {
+        let out = self.keyed(&[b"cookie|", id.as_bytes()]);
+        let mut stored = [0u8; 8];
+        stored.copy_from_slice(&out[8..16]);
+        (hex::encode(&out[..8]), i64::from_be_bytes(stored))
     }
 
-    /// A valid `rk_v` cookie value for a given visitor id (load tests).
-    pub fn cookie_for(&self, id: &str) -> String {
-        format!("{id}.{}", self.tag(id))
-    }
-
-    fn keyed(&self, data: &[u8]) -> String {
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.visitor_key).expect("HMAC takes a key of any length");
-        mac.update(data);
-        hex::encode(&mac.finalize().into_bytes()[..16])
+    fn keyed(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut mac = self.mac.clone();
+        for part in parts {
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().into()
     }
 
     /// Counts a click unless it is a bot's or a repeat; never waits on the database.
-    pub fn click(&self, code: &Code, visitor_id: &str, user_agent: &str, now: i64) -> Counted {
+    pub fn click(&self, code: &Code, visitor: &Visitor, user_agent: &str, now: i64) -> Counted {
         if !code.approved {
             return Counted::NotEarning;
         }
         if self.is_bot(user_agent) {
             return Counted::Bot;
         }
-        // Stored keyed again, so the cookie value itself is never in the database.
-        let visitor = self.keyed(visitor_id.as_bytes());
-        let entry = self.seen.entry((code.affiliate, visitor.clone())).or_insert(());
-        if !entry.is_fresh() {
+        let visitor = visitor.hash;
+        let (fresh, dropped) = match self.seen.lock() {
+            Ok(mut seen) => seen.first_within_hour((code.affiliate, visitor), now),
+            // A panic elsewhere poisoned it: count the click; the database key still dedupes.
+            Err(_) => (true, None),
+        };
+        // A rotated generation is freed here, outside the lock.
+        drop(dropped);
+        if !fresh {
             return Counted::Repeat;
         }
         let click = NewClick {
@@ -237,5 +300,28 @@ impl Tracker {
 
     pub async fn flush(&self) {
         self.flush_within(Duration::from_secs(120)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_visitor_counts_once_an_hour_across_rotations() {
+        let mut seen = Seen::default();
+        let key = (AffiliateId(1), 42);
+        let t0 = 10 * WINDOW_MS;
+        assert!(seen.first_within_hour(key, t0).0);
+        assert!(!seen.first_within_hour(key, t0 + WINDOW_MS - 1).0, "59:59 later is a repeat");
+        // Another affiliate's link is another count.
+        assert!(seen.first_within_hour((AffiliateId(2), 42), t0 + 10).0);
+        assert!(seen.first_within_hour(key, t0 + WINDOW_MS).0, "an hour later counts again");
+        // A rotation keeps the previous generation, so the window stays exact.
+        let mut seen = Seen::default();
+        assert!(seen.first_within_hour(key, t0).0);
+        let (_, dropped) = seen.first_within_hour((AffiliateId(3), 1), t0 + WINDOW_MS - 5);
+        assert!(dropped.is_none());
+        assert!(!seen.first_within_hour(key, t0 + WINDOW_MS - 1).0);
     }
 }

@@ -28,7 +28,8 @@ impl Writer {
         let mut batch: Vec<NewClick> = Vec::with_capacity(BATCH);
         loop {
             let mut flushes = Vec::new();
-            // Wait for work, then gather what arrives within the linger time.
+            // Wait for work, then let a burst gather: waiting in `recv` instead would wake this
+            // task (a thread hop) for every click.
             match self.receiver.recv().await {
                 None => {
                     self.write(&mut batch).await;
@@ -37,17 +38,28 @@ impl Writer {
                 Some(Command::Click(click)) => batch.push(click),
                 Some(Command::Flush(done)) => flushes.push(done),
             }
-            let deadline = tokio::time::Instant::now() + LINGER;
-            while batch.len() < BATCH && flushes.is_empty() {
-                match tokio::time::timeout_at(deadline, self.receiver.recv()).await {
-                    Ok(Some(Command::Click(click))) => batch.push(click),
-                    Ok(Some(Command::Flush(done))) => flushes.push(done),
-                    Ok(None) | Err(_) => break,
-                }
+            if flushes.is_empty() {
+                tokio::time::sleep(LINGER).await;
             }
-            self.write(&mut batch).await;
-            for done in flushes {
-                let _ = done.send(());
+            // Then write everything queued, a batch at a time, before sleeping again. The queue is
+            // first in, first out, so a flush taken here has every click queued before it in this
+            // batch or an earlier one, and is answered once they are written.
+            loop {
+                while batch.len() < BATCH {
+                    match self.receiver.try_recv() {
+                        Ok(Command::Click(click)) => batch.push(click),
+                        Ok(Command::Flush(done)) => flushes.push(done),
+                        Err(_) => break,
+                    }
+                }
+                let full = batch.len() == BATCH;
+                self.write(&mut batch).await;
+                for done in flushes.drain(..) {
+                    let _ = done.send(());
+                }
+                if !full {
+                    break;
+                }
             }
         }
     }

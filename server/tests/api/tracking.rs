@@ -368,3 +368,39 @@ async fn an_affiliate_signs_in_to_the_portal_once_per_link() {
     let stranger = app.browser().client.get(app.url(&path)).send().await.expect("portal").text().await.expect("html");
     assert!(stranger.contains("Email me a sign-in link") && !stranger.contains("8.00 USD"));
 }
+
+#[tokio::test]
+async fn with_klaviyo_connected_a_sign_in_link_is_sent_as_an_event() {
+    use crate::invites::{connected_merchant, events, klaviyo_account, wait_for_events};
+    const KEY: &str = "pk_live_portalportalportalportal0001";
+    let app = spawn_app().await;
+    klaviyo_account(&app, "PORTAL1", KEY, "PLIST1");
+    let (merchant, _, landing) = connected_merchant(&app, KEY, "PLIST1", true).await;
+    let (status, _) = merchant.apply(&landing, &application("Ana Lima", "ana@example.com")).await;
+    assert_eq!(status, StatusCode::OK);
+    let settings: TrackingSettings = merchant.call("tracking_settings", json!({})).await.expect("settings");
+    let portal = settings.portal_url.clone();
+    let ask = |email: &'static str| {
+        let request = app.browser().client.post(format!("{portal}/link")).form(&[("email", email)]);
+        async move { request.send().await.expect("answered") }
+    };
+    let known = ask("ana@example.com").await;
+    assert_eq!(known.status(), StatusCode::OK);
+    let known = known.text().await.expect("html");
+    let unknown = ask("nobody@example.com").await.text().await.expect("html");
+    assert!(known.contains("is on its way") && unknown.contains("is on its way"), "the same answer either way");
+
+    let sent = wait_for_events(&app, "PORTAL1", "Rekomi Affiliate Login Link", 1).await;
+    let link = sent[0]["properties"]["login_url"].as_str().expect("login_url").to_owned();
+    assert_eq!(sent[0]["profile"]["data"]["attributes"]["email"], "ana@example.com");
+    assert!(link.starts_with(&format!("{portal}/login?token=")), "{link}");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(events(&app, "PORTAL1", "Rekomi Affiliate Login Link").await.len(), 1, "none for a stranger");
+
+    let token = link.split("token=").nth(1).expect("token");
+    let affiliate = app.browser();
+    let login = affiliate.client.post(format!("{portal}/login")).form(&[("token", token)]).send().await.expect("login");
+    assert_eq!(login.status(), StatusCode::SEE_OTHER);
+    let page = affiliate.client.get(&portal).send().await.expect("portal").text().await.expect("html");
+    assert!(page.contains("Hi Ana"));
+}
