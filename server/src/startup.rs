@@ -219,6 +219,9 @@ async fn housekeeping(services: Services) {
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "could not remove expired sessions"),
         }
+        if let Err(error) = crate::store::portal::delete_expired(&services.db, now_ms()).await {
+            tracing::warn!(%error, "could not remove expired portal sessions");
+        }
         services.accounts.limiter().forget_idle();
         services.applications.forget_idle();
         services.klaviyo.forget_idle();

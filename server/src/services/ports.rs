@@ -101,6 +101,11 @@ impl AffiliatePort for Services {
         if outcome.changed.iter().any(|a| a.sync.is_some()) {
             self.sync.queued(merchant);
         }
+        if !outcome.changed.is_empty() {
+            // Approved, rejected or disabled: the redirect and attribution see it at once here
+            // (other instances within the code cache's minute).
+            self.tracker.forget_all();
+        }
         Ok(outcome)
     }
 }

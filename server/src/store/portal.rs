@@ -136,6 +136,25 @@ pub async fn session(db: &Db, merchant: MerchantId, hash: &str, now: i64) -> DbR
         .map_err(db_err))
 }
 
+/// Removes expired portal sessions and sign-in links; returns how many rows went.
+pub async fn delete_expired(db: &Db, now: i64) -> DbResult<u64> {
+    on_engine!(db, |pool| {
+        let sessions = sqlx::query("DELETE FROM portal_sessions WHERE expires_at < $1")
+            .bind(now)
+            .execute(pool)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        let links = sqlx::query("DELETE FROM portal_links WHERE expires_at < $1")
+            .bind(now)
+            .execute(pool)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        Ok(sessions + links)
+    })
+}
+
 pub async fn end_session(db: &Db, hash: &str) -> DbResult<()> {
     on_engine!(db, |pool| sqlx::query("DELETE FROM portal_sessions WHERE token_hash = $1")
         .bind(hash)
