@@ -22,7 +22,33 @@ pub enum CommissionRule {
     Flat(Money),
 }
 
+/// How a commission rule is stored: the campaign's columns and an affiliate's override.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredRule<'a> {
+    pub kind: &'a str,
+    pub bps: Option<i64>,
+    pub minor: Option<i64>,
+    pub currency: &'a str,
+    pub override_bps: Option<i64>,
+    pub override_minor: Option<i64>,
+}
+
 impl CommissionRule {
+    /// The rule in force for an affiliate: their override (the "rate bump") wins over the
+    /// campaign's. `None` when the stored values don't make a rule.
+    pub fn in_force(stored: StoredRule<'_>) -> Option<Self> {
+        let rate =
+            |bps: Option<i64>| bps.and_then(|b| u32::try_from(b).ok()).and_then(|b| Rate::from_basis_points(b).ok());
+        let currency = Currency::parse(stored.currency).ok();
+        let flat = |minor: Option<i64>| currency.zip(minor).map(|(c, m)| Self::Flat(Money::new(m, c)));
+        match (stored.override_bps, stored.override_minor, stored.kind) {
+            (Some(_), _, _) => rate(stored.override_bps).map(Self::Percent),
+            (None, Some(_), _) => flat(stored.override_minor),
+            (None, None, "percent") => rate(stored.bps).map(Self::Percent),
+            (None, None, _) => flat(stored.minor),
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Self::Percent(rate) => format!("{} % of each order", rate.percent()),
@@ -213,6 +239,24 @@ mod tests {
         assert_eq!(draft.slug.as_str(), "spring-partners");
         assert_eq!(draft.commission, CommissionRule::Percent(Rate::parse_percent("10").expect("rate")));
         assert_eq!(draft.cookie_days, 30);
+    }
+
+    #[test]
+    fn an_affiliate_override_wins_over_the_campaign_rule() {
+        let stored = StoredRule {
+            kind: "percent",
+            bps: Some(1000),
+            minor: None,
+            currency: "USD",
+            override_bps: None,
+            override_minor: None,
+        };
+        assert_eq!(CommissionRule::in_force(stored).map(|r| r.describe()), Some("10 % of each order".into()));
+        let bumped = StoredRule { override_bps: Some(1500), ..stored };
+        assert_eq!(CommissionRule::in_force(bumped).map(|r| r.describe()), Some("15 % of each order".into()));
+        let flat = StoredRule { override_minor: Some(250), ..stored };
+        assert_eq!(CommissionRule::in_force(flat).map(|r| r.describe()), Some("2.50 USD per order".into()));
+        assert_eq!(CommissionRule::in_force(StoredRule { bps: Some(0), ..stored }), None);
     }
 
     #[test]

@@ -9,9 +9,9 @@ use crate::store::earnings::{self, Grouping};
 use crate::store::now_ms;
 use crate::store::portal::{self as store, NewLink, PortalAffiliate};
 use anyhow::Context;
-use app::domain::campaign::CommissionRule;
+use app::domain::campaign::{CommissionRule, StoredRule};
 use app::domain::clock::format_utc;
-use app::domain::{AffiliateId, Currency, Email, MerchantId, Money, Rate};
+use app::domain::{AffiliateId, Email, MerchantId};
 use app::pages::portal::PortalDashboard;
 
 pub const LINK_MINUTES: i64 = 15;
@@ -153,14 +153,14 @@ pub async fn dashboard(
     let t = totals.get(&affiliate.0).cloned().unwrap_or_default();
     let recent =
         earnings::commissions_of(&s.db, merchant, affiliate, 20).await?.into_iter().map(commission_view).collect();
-    let currency = Currency::parse(&p.currency).ok();
-    let rate = |bps: Option<i64>| bps.and_then(|b| u32::try_from(b).ok()).and_then(|b| Rate::from_basis_points(b).ok());
-    let rule = match (rate(p.rate_bps), p.rate_minor, p.commission_kind.as_str()) {
-        (Some(r), _, _) => Some(CommissionRule::Percent(r)),
-        (None, Some(m), _) => currency.map(|c| CommissionRule::Flat(Money::new(m, c))),
-        (None, None, "percent") => rate(p.commission_bps).map(CommissionRule::Percent),
-        _ => currency.zip(p.commission_minor).map(|(c, m)| CommissionRule::Flat(Money::new(m, c))),
-    };
+    let rule = CommissionRule::in_force(StoredRule {
+        kind: &p.commission_kind,
+        bps: p.commission_bps,
+        minor: p.commission_minor,
+        currency: &p.currency,
+        override_bps: p.rate_bps,
+        override_minor: p.rate_minor,
+    });
     let first_name = app::domain::PersonName::parse(&p.full_name).map(|n| n.first().to_owned()).unwrap_or_default();
     Ok(PortalDashboard {
         merchant_name: merchant_name.to_owned(),

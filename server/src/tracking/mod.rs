@@ -6,9 +6,9 @@ pub mod writer;
 
 use crate::store::tracking::{CodeRow, NewClick};
 use crate::store::{Db, DbError};
-use app::domain::campaign::CommissionRule;
+use app::domain::campaign::{CommissionRule, StoredRule};
 use app::domain::tracking::{Attribution, CodeTerms, Device};
-use app::domain::{AffiliateId, CampaignId, Currency, MerchantId, Money, Rate};
+use app::domain::{AffiliateId, CampaignId, MerchantId};
 use axum::http::HeaderValue;
 use hmac::{Hmac, Mac};
 use moka::sync::Cache;
@@ -50,19 +50,14 @@ impl Code {
             .as_deref()
             .and_then(|d| with_ref(d, &row.referral_code))
             .and_then(|url| HeaderValue::from_str(&url).ok());
-        let currency = Currency::parse(&row.currency).ok();
-        let rule = match (row.rate_bps, row.rate_minor, row.commission_kind.as_str()) {
-            (Some(bps), _, _) => {
-                u32::try_from(bps).ok().and_then(|b| Rate::from_basis_points(b).ok()).map(CommissionRule::Percent)
-            }
-            (None, Some(minor), _) => currency.map(|c| CommissionRule::Flat(Money::new(minor, c))),
-            (None, None, "percent") => row
-                .commission_bps
-                .and_then(|b| u32::try_from(b).ok())
-                .and_then(|b| Rate::from_basis_points(b).ok())
-                .map(CommissionRule::Percent),
-            (None, None, _) => currency.zip(row.commission_minor).map(|(c, m)| CommissionRule::Flat(Money::new(m, c))),
-        };
+        let rule = CommissionRule::in_force(StoredRule {
+            kind: &row.commission_kind,
+            bps: row.commission_bps,
+            minor: row.commission_minor,
+            currency: &row.currency,
+            override_bps: row.rate_bps,
+            override_minor: row.rate_minor,
+        });
         Self {
             affiliate: row.affiliate_id,
             merchant: row.merchant_id,
