@@ -56,6 +56,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("import") view=pages::import::ImportPage/>
                     <Route path=path!("results") view=pages::reports::ReportsPage/>
                     <Route path=path!("tracking") view=pages::tracking::TrackingPage/>
+                    <Route path=path!("payouts") view=pages::payouts::PayoutsPage/>
+                    <Route path=path!("integrations") view=pages::integrations::IntegrationsPage/>
                 </ParentRoute>
             </Routes>
         </Router>

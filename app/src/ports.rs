@@ -136,6 +136,36 @@ pub trait EarningsPort: Send + Sync {
     async fn portal_link(&self, who: &SignedIn, id: AffiliateId) -> Result<(String, bool), AppError>;
 }
 
+#[async_trait]
+pub trait PayoutPort: Send + Sync {
+    async fn page(&self, who: &SignedIn) -> Result<crate::api::views::PayoutsPage, AppError>;
+    async fn create_run(&self, who: &SignedIn) -> Result<crate::api::views::RunView, AppError>;
+    async fn mark_paid(&self, who: &SignedIn, id: i64, reference: &str)
+        -> Result<crate::api::views::RunView, AppError>;
+    async fn cancel(&self, who: &SignedIn, id: i64) -> Result<crate::api::views::RunView, AppError>;
+    async fn integrations(&self, who: &SignedIn) -> Result<crate::api::views::IntegrationsView, AppError>;
+    async fn switch_event(
+        &self,
+        who: &SignedIn,
+        metric: &str,
+        on: bool,
+    ) -> Result<crate::api::views::IntegrationsView, AppError>;
+    async fn add_endpoint(
+        &self,
+        who: &SignedIn,
+        url: &str,
+        topics: &[String],
+    ) -> Result<crate::api::views::NewEndpoint, AppError>;
+    async fn change_endpoint(
+        &self,
+        who: &SignedIn,
+        id: i64,
+        enabled: bool,
+        remove: bool,
+    ) -> Result<crate::api::views::IntegrationsView, AppError>;
+    async fn redeliver(&self, who: &SignedIn, id: i64) -> Result<crate::api::views::IntegrationsView, AppError>;
+}
+
 /// Everything the server functions can reach.
 #[derive(Clone)]
 pub struct Ports {
@@ -147,4 +177,5 @@ pub struct Ports {
     pub invites: Arc<dyn InvitePort>,
     pub imports: Arc<dyn ImportPort>,
     pub earnings: Arc<dyn EarningsPort>,
+    pub payouts: Arc<dyn PayoutPort>,
 }

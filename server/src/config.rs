@@ -30,6 +30,10 @@ pub struct Config {
     /// "Test connection" attempts per minute per merchant (0: unlimited). Klaviyo allows only 15
     /// account reads a minute, shared by every app on the merchant's account.
     pub klaviyo_tests_per_minute: u32,
+    /// REST API requests per minute per token (0: unlimited).
+    pub api_per_minute: u32,
+    /// Mounts `/_test/*` (moving the clock) for the end-to-end suite. Never in production.
+    pub test_hooks: bool,
     /// The Klaviyo sync worker's lease, read-back patience and retry budget.
     pub sync: crate::sync::Settings,
     pub leptos: LeptosOptions,
@@ -79,6 +83,8 @@ impl Config {
             secret_key,
             klaviyo_api_base: klaviyo_api_base()?,
             klaviyo_tests_per_minute: number("REKOMI_KLAVIYO_TESTS_PER_MINUTE", 6)?,
+            api_per_minute: number("REKOMI_API_RATE_PER_MINUTE", 600)?,
+            test_hooks: flag("REKOMI_TEST_HOOKS")?,
             sync: sync_settings()?,
             leptos,
         })

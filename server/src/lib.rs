@@ -4,6 +4,7 @@ pub mod config;
 pub mod fake_klaviyo;
 pub mod klaviyo;
 pub mod links;
+pub mod outgoing;
 pub mod routes;
 pub mod secrets;
 pub mod services;

@@ -3,7 +3,9 @@
 
 use crate::config::Config;
 use crate::links::LinkSigner;
-use crate::routes::{api_v1, client_ip, health, imports, join, portal, same_origin, sync_events, tracking, webhooks};
+use crate::routes::{
+    api_v1, client_ip, downloads, health, imports, join, portal, same_origin, sync_events, tracking, webhooks,
+};
 use crate::secrets::Sealer;
 use crate::services::accounts::Accounts;
 use crate::services::invites::Invites;
@@ -108,7 +110,9 @@ impl Application {
             sync: SyncSignals::default(),
             invites: Invites { signer: LinkSigner::new(&config.secret_key.0), public_base: public_base.clone() },
             tracker: Arc::new(tracker),
-            shopify: crate::services::shopify::ShopifySecrets::new(db.clone(), sealer),
+            shopify: crate::services::shopify::ShopifySecrets::new(db.clone(), sealer.clone()),
+            sealer,
+            api_limiter: Arc::new(crate::services::rate_limit::KeyedRateLimiter::per_minute(config.api_per_minute)),
             public_base,
             db,
         };
@@ -135,7 +139,15 @@ impl Application {
         let workers = self.sync.worker.then(|| {
             let s = &self.services;
             let engine = Engine::new(s.db.clone(), s.klaviyo.clone(), s.sync.clone(), self.sync.clone());
-            (tokio::spawn(engine.events().run()), tokio::spawn(engine.run()))
+            let webhooks = crate::outgoing::WebhookWorker::new(s.db.clone(), s.sealer.clone(), engine.owner());
+            let webhooks = match webhooks {
+                Ok(worker) => Some(tokio::spawn(worker.run())),
+                Err(error) => {
+                    tracing::error!(%error, "could not start the webhook worker");
+                    None
+                }
+            };
+            (tokio::spawn(engine.events(s.public_base.clone()).run()), tokio::spawn(engine.run()), webhooks)
         });
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown_signal()).await;
@@ -145,9 +157,12 @@ impl Application {
             tracing::error!("the database did not take the last clicks within 30 s; some were not recorded");
         }
         clicks.abort();
-        if let Some((events, sync)) = workers {
+        if let Some((events, sync, webhooks)) = workers {
             events.abort();
             sync.abort();
+            if let Some(webhooks) = webhooks {
+                webhooks.abort();
+            }
         }
         self.services.db.close().await;
         served.context("the HTTP server stopped with an error")
@@ -160,7 +175,14 @@ fn router(config: &Config, services: Services) -> Router {
     let ports = services.ports();
     let state = AppState(Arc::new(Handles { leptos: leptos.clone(), services, trust_proxy: config.trust_proxy }));
     let trusted = same_origin::TrustedOrigins(Arc::new(config.public_url.iter().cloned().collect()));
+    let hooks = if config.test_hooks {
+        tracing::warn!("REKOMI_TEST_HOOKS is on: /_test/clock can move the clock; never use this in production");
+        Router::new().route("/_test/clock", post(downloads::advance_clock))
+    } else {
+        Router::new()
+    };
     Router::new()
+        .merge(hooks)
         .route("/join/{merchant}/{campaign}", get(join::show).post(join::submit))
         .route("/healthz", get(health::healthz))
         .route("/t/snippet.js", get(tracking::snippet))
@@ -170,8 +192,19 @@ fn router(config: &Config, services: Services) -> Router {
         .route("/portal/{shop}/payout", post(portal::payout))
         .route("/portal/{shop}/logout", post(portal::logout))
         .route("/webhooks/shopify/{shop}", post(webhooks::shopify))
-        .route("/api/v1/conversions", post(api_v1::conversions))
-        .route("/api/v1/conversions/{order_id}/refunds", post(api_v1::refunds))
+        .route("/api/v1/conversions", post(api_v1::orders::conversions))
+        .route("/api/v1/conversions/{order_id}/refunds", post(api_v1::orders::refunds))
+        .route("/api/v1/affiliates", get(api_v1::people::affiliates))
+        .route("/api/v1/affiliates/status", get(api_v1::people::status))
+        .route("/api/v1/affiliates/rate", post(api_v1::people::rate_bump))
+        .route("/api/v1/invites", post(api_v1::people::invite))
+        .route("/api/v1/commissions", get(api_v1::people::commissions))
+        .route("/api/v1/payouts", get(api_v1::people::payouts))
+        .route("/api/v1/openapi.json", get(api_v1::docs::openapi_json))
+        .route("/api/v1/docs", get(api_v1::docs::page))
+        .route("/api/v1/{*rest}", axum::routing::any(api_v1::not_found))
+        .route("/api/payouts/{run}/{kind}", get(downloads::payout_file))
+        .route("/api/exports/{what}", get(downloads::export))
         .route("/api/sync/events", get(sync_events::stream))
         .route(
             "/api/imports/upload",
@@ -225,6 +258,7 @@ async fn housekeeping(services: Services) {
         services.accounts.limiter().forget_idle();
         services.applications.forget_idle();
         services.klaviyo.forget_idle();
+        services.api_limiter.forget_idle();
     }
 }
 

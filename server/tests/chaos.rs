@@ -90,6 +90,8 @@ async fn syncs_survive_faults_lost_jobs_and_sigkill() {
         secret_key: SecretKey(SECRET),
         klaviyo_api_base: fake.base_url.clone(),
         klaviyo_tests_per_minute: 0,
+        api_per_minute: 0,
+        test_hooks: false,
         sync: server::sync::Settings { worker: false, ..server::sync::Settings::default() },
         leptos: LeptosOptions::builder().output_name("rekomi").build(),
     };

@@ -9,6 +9,7 @@ pub mod earnings;
 pub mod imports;
 pub mod invites;
 pub mod klaviyo;
+pub mod payouts;
 pub mod sync;
 pub mod views;
 

@@ -27,6 +27,8 @@ pub struct CampaignView {
     pub cookie_days: u16,
     pub attribution: crate::domain::tracking::Attribution,
     pub hold_days: u16,
+    /// The smallest balance paid out, in minor units of `currency` (0: any).
+    pub min_payout_minor: i64,
     pub destination_url: Option<String>,
     pub auto_approve: bool,
     pub accepting: bool,
@@ -57,6 +59,10 @@ impl CampaignView {
             cookie_days: self.cookie_days.to_string(),
             attribution: self.attribution.as_str().into(),
             hold_days: self.hold_days.to_string(),
+            min_payout: match crate::domain::Currency::parse(&self.currency) {
+                Ok(c) if self.min_payout_minor > 0 => crate::domain::Money::new(self.min_payout_minor, c).decimal(),
+                _ => String::new(),
+            },
             destination_url: self.destination_url.clone().unwrap_or_default(),
             auto_approve: self.auto_approve,
             accepting: self.accepting,
@@ -573,4 +579,98 @@ pub struct AffiliateEarnings {
 pub struct AffiliateTermsForm {
     pub coupon_code: String,
     pub rate_override: String,
+}
+
+/// What is owed and the payout runs so far.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayoutsPage {
+    /// Per currency: approved and not in a run yet, and still in the hold period ("120.00 USD").
+    pub outstanding: Vec<OutstandingView>,
+    pub runs: Vec<RunView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutstandingView {
+    pub currency: String,
+    pub approved: String,
+    pub pending: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunView {
+    pub id: i64,
+    /// open, paid or cancelled.
+    pub state: String,
+    pub reference: Option<String>,
+    pub created_by: String,
+    pub created_at: String,
+    pub decided_at: Option<String>,
+    /// One total per currency ("240.00 USD").
+    pub totals: Vec<String>,
+    /// Currencies in the run: PayPal takes one currency per file.
+    pub currencies: Vec<String>,
+    pub payouts: Vec<PayoutView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayoutView {
+    pub id: i64,
+    pub affiliate_id: AffiliateId,
+    pub affiliate_name: String,
+    pub payout_email: String,
+    /// "120.00 USD".
+    pub amount: String,
+    pub lines: i64,
+    pub state: String,
+    pub paid_at: Option<String>,
+}
+
+/// Lifecycle events, webhook endpoints and their delivery log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntegrationsView {
+    pub klaviyo_connected: bool,
+    pub events: Vec<EventSwitch>,
+    pub topics: Vec<(String, String)>,
+    pub endpoints: Vec<EndpointView>,
+    pub deliveries: Vec<DeliveryView>,
+    pub api_docs_url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventSwitch {
+    pub metric: String,
+    pub description: String,
+    pub on: bool,
+    pub always_on: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointView {
+    pub id: i64,
+    pub url: String,
+    pub topics: Vec<String>,
+    pub enabled: bool,
+    pub created_at: String,
+}
+
+/// An endpoint just added: the only time its signing secret is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewEndpoint {
+    pub endpoint: EndpointView,
+    pub secret: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryView {
+    pub id: i64,
+    pub url: String,
+    pub event_id: String,
+    pub topic: String,
+    /// queued, retrying, delivered or failed.
+    pub state: String,
+    pub attempts: i64,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub next_try: Option<String>,
+    pub created_at: String,
 }

@@ -74,6 +74,8 @@ pub struct CampaignForm {
     /// "last" or "first".
     pub attribution: String,
     pub hold_days: String,
+    /// The smallest balance paid out, in the campaign's currency; empty: any amount.
+    pub min_payout: String,
     pub destination_url: String,
     pub auto_approve: bool,
     pub accepting: bool,
@@ -93,6 +95,7 @@ impl Default for CampaignForm {
             cookie_days: "30".into(),
             attribution: "last".into(),
             hold_days: "30".into(),
+            min_payout: String::new(),
             destination_url: String::new(),
             auto_approve: false,
             accepting: true,
@@ -112,6 +115,8 @@ pub struct CampaignDraft {
     pub cookie_days: u16,
     pub attribution: Attribution,
     pub hold_days: u16,
+    /// Minor units of `currency`; 0: any amount.
+    pub min_payout_minor: i64,
     pub destination_url: Option<String>,
     pub auto_approve: bool,
     pub accepting: bool,
@@ -155,6 +160,10 @@ impl CampaignForm {
             errors.add("attribution", "Choose first click or last click.");
         }
         let hold_days = errors.check("hold_days", parse_hold_days(&self.hold_days));
+        let min_payout = match (self.min_payout.trim(), currency) {
+            ("", _) | (_, None) => Some(0),
+            (raw, Some(c)) => errors.check("min_payout", Money::parse_amount(raw, c)).map(|m| m.minor()),
+        };
         match (name, slug, pitch, terms, currency, commission, cookie_days, destination_url) {
             (
                 Some(name),
@@ -168,6 +177,7 @@ impl CampaignForm {
             ) if errors.is_empty() => Ok(CampaignDraft {
                 attribution: attribution.unwrap_or_default(),
                 hold_days: hold_days.unwrap_or(30),
+                min_payout_minor: min_payout.unwrap_or(0),
                 name,
                 slug,
                 pitch,

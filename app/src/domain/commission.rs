@@ -61,6 +61,17 @@ impl CommissionRule {
     }
 }
 
+/// Basis points as a percentage without trailing zeros: 1250 → "12.5", 1500 → "15".
+pub fn bps_percent(bps: i64) -> String {
+    let whole = bps / 100;
+    let frac = (bps % 100).abs();
+    match frac {
+        0 => whole.to_string(),
+        f if f % 10 == 0 => format!("{whole}.{}", f / 10),
+        f => format!("{whole}.{f:02}"),
+    }
+}
+
 /// What a commission of `original` is worth once `refunded` of an order of `subtotal` came back:
 /// proportional, rounded down, never below zero. A zero subtotal (a free order) keeps a flat
 /// commission until the order is refunded at all.

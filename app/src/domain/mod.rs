@@ -9,6 +9,7 @@ pub mod email;
 pub mod fields;
 pub mod ids;
 pub mod klaviyo;
+pub mod lifecycle;
 pub mod money;
 pub mod password;
 pub mod person_name;

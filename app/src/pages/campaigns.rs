@@ -141,6 +141,7 @@ fn CampaignEditor(
     let cookie_days = RwSignal::new(initial.cookie_days);
     let attribution = RwSignal::new(initial.attribution);
     let hold_days = RwSignal::new(initial.hold_days);
+    let min_payout = RwSignal::new(initial.min_payout);
     let destination_url = RwSignal::new(initial.destination_url);
     let auto_approve = RwSignal::new(initial.auto_approve);
     let accepting = RwSignal::new(initial.accepting);
@@ -156,6 +157,7 @@ fn CampaignEditor(
         cookie_days: cookie_days.get_untracked(),
         attribution: attribution.get_untracked(),
         hold_days: hold_days.get_untracked(),
+        min_payout: min_payout.get_untracked(),
         destination_url: destination_url.get_untracked(),
         auto_approve: auto_approve.get_untracked(),
         accepting: accepting.get_untracked(),
@@ -233,6 +235,9 @@ fn CampaignEditor(
                 <label for="hold_days">"Hold commissions for (days, past your refund window)"</label>
                 <input id="hold_days" inputmode="numeric" bind:value=hold_days/>
                 <FieldError error field="hold_days"/>
+                <label for="min_payout">"Minimum payout (in the campaign's currency; empty: any amount)"</label>
+                <input id="min_payout" inputmode="decimal" placeholder="e.g. 50.00" bind:value=min_payout/>
+                <FieldError error field="min_payout"/>
                 <label for="destination_url">"Shop address (where tracking links send visitors)"</label>
                 <input id="destination_url" type="url" placeholder="https://shop.example.com" bind:value=destination_url/>
                 <FieldError error field="destination_url"/>

@@ -31,7 +31,9 @@ pub fn MerchantLayout() -> impl IntoView {
                                 <A href="/app/invites">"Invites"</A>
                                 <A href="/app/import">"Import"</A>
                                 <A href="/app/results">"Results"</A>
+                                <A href="/app/payouts">"Payouts"</A>
                                 <A href="/app/tracking">"Tracking"</A>
+                                <A href="/app/integrations">"Integrations"</A>
                                 <A href="/app/klaviyo">"Klaviyo"</A>
                             </nav>
                             <div class="who">

@@ -1,7 +1,7 @@
 //! The affiliate portal: server-rendered like the landing page, plain forms that work without
 //! JavaScript (the copy buttons are the only script, and the text stays selectable without it).
 
-use crate::api::views::{EarningsView, ReportCommission};
+use crate::api::views::{EarningsView, PayoutView, ReportCommission};
 use leptos::prelude::*;
 
 /// What the signed-in affiliate sees.
@@ -20,6 +20,8 @@ pub struct PortalDashboard {
     pub conversions: i64,
     pub earnings: EarningsView,
     pub recent: Vec<ReportCommission>,
+    /// Paid payouts and those on their way (in an open run), newest first.
+    pub payouts: Vec<PayoutView>,
     pub payout_email: String,
     pub own_email: String,
 }
@@ -144,6 +146,28 @@ fn Dashboard(
             </section>
             <section>
                 <h2>"Payouts"</h2>
+                {if d.payouts.is_empty() {
+                    view! { <p class="muted">"No payouts yet: approved commissions are paid in the shop's next payout run."</p> }.into_any()
+                } else {
+                    view! {
+                        <table data-testid="payouts">
+                            <thead><tr><th>"Payout"</th><th>"Amount"</th><th>"Commissions"</th><th>"Status"</th></tr></thead>
+                            <tbody>
+                                {d.payouts.into_iter().map(|p| view! {
+                                    <tr>
+                                        <td>{format!("#{}", p.id)}</td>
+                                        <td>{p.amount}</td>
+                                        <td>{p.lines}</td>
+                                        <td>{match (p.state.as_str(), p.paid_at) {
+                                            ("paid", Some(at)) => format!("Paid {at} to {}", p.payout_email),
+                                            _ => format!("On its way to {}", p.payout_email),
+                                        }}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any()
+                }}
                 <form method="post" action=format!("{base}/payout")>
                     <label for="payout_email">"PayPal email for payouts"</label>
                     <input id="payout_email" name="payout_email" type="email" placeholder=d.own_email value=d.payout_email/>

@@ -2,6 +2,7 @@
 
 pub mod api_v1;
 pub mod client_ip;
+pub mod downloads;
 pub mod health;
 pub mod imports;
 pub mod join;

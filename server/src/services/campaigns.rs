@@ -107,6 +107,7 @@ fn view(row: &CampaignRow) -> anyhow::Result<CampaignView> {
         cookie_days: u16::try_from(row.cookie_days).context("cookie_days out of range")?,
         attribution: app::domain::tracking::Attribution::parse(&row.attribution).unwrap_or_default(),
         hold_days: u16::try_from(row.hold_days).context("hold_days out of range")?,
+        min_payout_minor: row.min_payout_minor,
         destination_url: row.destination_url.clone(),
         auto_approve: row.auto_approve,
         accepting: row.accepting,

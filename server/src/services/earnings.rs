@@ -3,6 +3,7 @@
 //! and sign-in links to the affiliate portal.
 
 use super::{internal, Services};
+use crate::store::affiliates::NewRate;
 use crate::store::earnings::{self, CommissionRow, Grouping, Scope};
 use crate::store::{api_tokens, campaigns, now_ms, tracking, DbError};
 use app::api::views::{
@@ -20,11 +21,11 @@ use std::collections::BTreeMap;
 pub const CHART_DAYS: i64 = 30;
 pub const MAX_TOKEN_NAME: usize = 80;
 
-fn db(e: DbError) -> AppError {
+pub(crate) fn db(e: DbError) -> AppError {
     internal(&anyhow::Error::new(e))
 }
 
-fn money_text(minor: i64, currency: &str) -> String {
+pub(crate) fn money_text(minor: i64, currency: &str) -> String {
     match Currency::parse(currency) {
         Ok(c) => Money::new(minor, c).to_string(),
         Err(_) => format!("{minor} {currency}"),
@@ -197,6 +198,7 @@ pub async fn set_terms(
     merchant: MerchantId,
     affiliate: AffiliateId,
     form: &AffiliateTermsForm,
+    actor: &str,
 ) -> Result<AffiliateEarnings, AppError> {
     let terms = crate::store::affiliates::terms(&s.db, merchant, affiliate)
         .await
@@ -225,12 +227,17 @@ pub async fn set_terms(
     if !errors.is_empty() {
         return Err(AppError::invalid(errors));
     }
-    match crate::store::affiliates::set_terms(&s.db, merchant, affiliate, coupon.as_deref(), bps, minor).await {
+    match crate::store::affiliates::set_coupon(&s.db, merchant, affiliate, coupon.as_deref()).await {
         Ok(()) => {}
         Err(e) if e.is_conflict_on("affiliates_coupon_key", "coupon_code") => {
             return Err(AppError::field("coupon_code", "Another affiliate already has this coupon code."))
         }
         Err(e) => return Err(db(e)),
+    }
+    // Saving the form unchanged keeps an override's expiry and reason (set through the API).
+    if (bps, minor) != (terms.rate_bps, terms.rate_minor) {
+        let rate = NewRate { bps, minor, expires_at: None, reason: None, actor: actor.to_owned() };
+        crate::store::affiliates::set_rate(&s.db, merchant, affiliate, &rate, now_ms()).await.map_err(db)?;
     }
     s.tracker.forget_all();
     affiliate_earnings(s, merchant, affiliate).await

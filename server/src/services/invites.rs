@@ -276,6 +276,48 @@ impl Invites {
         Ok(InvitesSent { sent, skipped, klaviyo_connected: connected })
     }
 
+    /// One invite by email (the REST API, called from Klaviyo flows): an invite still open for the
+    /// email is returned as it is, so a flow firing twice invites once. `Err(Ok(state))` when the
+    /// email already belongs to an affiliate.
+    pub async fn invite_one(
+        &self,
+        db: &Db,
+        merchant: MerchantId,
+        actor: &str,
+        campaign: CampaignId,
+        email: &Email,
+        name: Option<&PersonName>,
+        expires_days: u16,
+    ) -> Result<Result<(InviteView, bool), String>, InviteError> {
+        let (affiliates, _) =
+            store::known(db, merchant, &[email.as_str().to_owned()], now_ms()).await.context("checking the email")?;
+        if let Some(state) = affiliates.get(email.as_str()) {
+            return Ok(Err(state.clone()));
+        }
+        let now = now_ms();
+        if let Some(row) = store::latest_for(db, merchant, email.as_str()).await.context("reading invites")? {
+            let view = self.view(row, now);
+            if view.status.live() {
+                return Ok(Ok((view, false)));
+            }
+        }
+        let people = match name {
+            Some(n) => format!("{} <{}>", n.full(), email.as_str()),
+            None => email.as_str().to_owned(),
+        };
+        let request = InviteRequest { campaign, people, expires_days };
+        let sent = self.send(db, merchant, actor, &request).await?;
+        if let Some(skipped) = sent.skipped.first() {
+            let problem = skipped.problem.clone().unwrap_or_default();
+            return Err(InviteError::Internal(anyhow::anyhow!("the invite was skipped: {problem}")));
+        }
+        let row = store::latest_for(db, merchant, email.as_str())
+            .await
+            .context("reading the new invite")?
+            .context("the new invite is missing")?;
+        Ok(Ok((self.view(row, now_ms()), true)))
+    }
+
     pub async fn list(&self, db: &Db, merchant: MerchantId) -> Result<Vec<InviteView>, InviteError> {
         let rows = store::list(db, merchant, 1_000).await.context("listing invites")?;
         let now = now_ms();

@@ -6,13 +6,17 @@ pub mod accounts;
 pub mod affiliates;
 pub mod campaigns;
 pub mod earnings;
+pub mod exports;
 pub mod imports;
+pub mod integrations;
 pub mod invites;
 pub mod klaviyo;
 pub mod orders;
+pub mod payouts;
 pub mod portal;
 pub mod ports;
 pub mod rate_limit;
+pub mod rest;
 pub mod shopify;
 pub mod sync;
 
@@ -36,6 +40,10 @@ pub struct Services {
     pub invites: invites::Invites,
     pub tracker: std::sync::Arc<crate::tracking::Tracker>,
     pub shopify: shopify::ShopifySecrets,
+    /// Seals the webhook endpoints' signing secrets.
+    pub sealer: crate::secrets::Sealer,
+    /// REST API requests per token.
+    pub api_limiter: std::sync::Arc<rate_limit::KeyedRateLimiter<i64>>,
     /// Where this instance is reached, for absolute links (tracking, portal sign-in).
     pub public_base: String,
 }

@@ -66,7 +66,7 @@ fn invalid(message: impl Into<String>) -> OrderError {
 /// Attributes and records an order. Replays are answered from what was recorded.
 pub async fn record(db: &Db, tracker: &Tracker, order: Order, now: i64) -> Result<OrderOutcome, OrderError> {
     let Some((code, via)) = find_affiliate(db, tracker, &order).await? else { return Ok(OrderOutcome::NotAttributed) };
-    let rule = code.rule.context("the affiliate's campaign has no valid commission rule")?;
+    let rule = code.rule_at(order.ordered_at).context("the affiliate's campaign has no valid commission rule")?;
     let earned = rule.earn(order.subtotal);
     let self_referral = order.customer_email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(&code.email));
     let describe = match rule {

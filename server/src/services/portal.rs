@@ -158,9 +158,15 @@ pub async fn dashboard(
         bps: p.commission_bps,
         minor: p.commission_minor,
         currency: &p.currency,
-        override_bps: p.rate_bps,
-        override_minor: p.rate_minor,
+        // An expired rate bump no longer applies.
+        override_bps: p.rate_bps.filter(|_| p.rate_expires_at.is_none_or(|until| until > crate::store::now_ms())),
+        override_minor: p.rate_minor.filter(|_| p.rate_expires_at.is_none_or(|until| until > crate::store::now_ms())),
     });
+    let payouts = crate::store::payouts::of_affiliate(&s.db, merchant, affiliate)
+        .await?
+        .into_iter()
+        .map(super::payouts::payout_view)
+        .collect();
     let first_name = app::domain::PersonName::parse(&p.full_name).map(|n| n.first().to_owned()).unwrap_or_default();
     Ok(PortalDashboard {
         merchant_name: merchant_name.to_owned(),
@@ -176,6 +182,7 @@ pub async fn dashboard(
         conversions: t.conversions,
         earnings: earnings_view(&t.earnings),
         recent,
+        payouts,
         payout_email: p.paypal_email.unwrap_or_default(),
         own_email: p.email,
     })

@@ -2,6 +2,7 @@
 
 use super::accounts::{session_view, token_from_cookie_header, AccountError};
 use super::{affiliates, campaigns, imports, sync, Services};
+use crate::store::now_ms;
 use app::api::views::{
     AffiliateDetail, CampaignView, ChosenList, ConnectOutcome, ConnectionView, DecisionOutcome, ImportReport,
     InvitePreview, InviteRequest, InviteView, InvitesSent, KlaviyoListView, KlaviyoOverview, QueueFilter, QueuePage,
@@ -28,7 +29,8 @@ impl Services {
             sync: shared.clone(),
             invites: shared.clone(),
             imports: shared.clone(),
-            earnings: shared,
+            earnings: shared.clone(),
+            payouts: shared,
         }
     }
 }
@@ -252,7 +254,7 @@ impl EarningsPort for Services {
         id: AffiliateId,
         form: app::api::views::AffiliateTermsForm,
     ) -> Result<app::api::views::AffiliateEarnings, AppError> {
-        super::earnings::set_terms(self, who.session.merchant_id, id, &form).await
+        super::earnings::set_terms(self, who.session.merchant_id, id, &form, &who.session.user_email).await
     }
 
     async fn decide_held(&self, who: &SignedIn, id: i64, release: bool) -> Result<(), AppError> {
@@ -261,5 +263,60 @@ impl EarningsPort for Services {
 
     async fn portal_link(&self, who: &SignedIn, id: AffiliateId) -> Result<(String, bool), AppError> {
         super::portal::link_for_merchant(self, who.session.merchant_id, id, &who.session.user_email).await
+    }
+}
+
+#[async_trait]
+impl app::ports::PayoutPort for Services {
+    async fn page(&self, who: &SignedIn) -> Result<app::api::views::PayoutsPage, AppError> {
+        super::payouts::page(self, who.session.merchant_id).await
+    }
+
+    async fn create_run(&self, who: &SignedIn) -> Result<app::api::views::RunView, AppError> {
+        super::payouts::create_run(self, who.session.merchant_id, &who.session.user_email, now_ms()).await
+    }
+
+    async fn mark_paid(&self, who: &SignedIn, id: i64, reference: &str) -> Result<app::api::views::RunView, AppError> {
+        super::payouts::mark_paid(self, who.session.merchant_id, id, reference, now_ms()).await
+    }
+
+    async fn cancel(&self, who: &SignedIn, id: i64) -> Result<app::api::views::RunView, AppError> {
+        super::payouts::cancel(self, who.session.merchant_id, id).await
+    }
+
+    async fn integrations(&self, who: &SignedIn) -> Result<app::api::views::IntegrationsView, AppError> {
+        super::integrations::view(self, who.session.merchant_id).await
+    }
+
+    async fn switch_event(
+        &self,
+        who: &SignedIn,
+        metric: &str,
+        on: bool,
+    ) -> Result<app::api::views::IntegrationsView, AppError> {
+        super::integrations::switch_event(self, who.session.merchant_id, metric, on).await
+    }
+
+    async fn add_endpoint(
+        &self,
+        who: &SignedIn,
+        url: &str,
+        topics: &[String],
+    ) -> Result<app::api::views::NewEndpoint, AppError> {
+        super::integrations::add_endpoint(self, who.session.merchant_id, url, topics, &who.session.user_email).await
+    }
+
+    async fn change_endpoint(
+        &self,
+        who: &SignedIn,
+        id: i64,
+        enabled: bool,
+        remove: bool,
+    ) -> Result<app::api::views::IntegrationsView, AppError> {
+        super::integrations::change_endpoint(self, who.session.merchant_id, id, enabled, remove).await
+    }
+
+    async fn redeliver(&self, who: &SignedIn, id: i64) -> Result<app::api::views::IntegrationsView, AppError> {
+        super::integrations::redeliver(self, who.session.merchant_id, id).await
     }
 }

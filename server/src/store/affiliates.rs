@@ -1,9 +1,12 @@
 //! Affiliates from application on, the approval queue, and the audit trail of their states.
 
+use super::outbox::{lifecycle_in_tx, webhook_in_tx};
 use super::{db_err, like_pattern, on_engine, BeginWrite, Db, DbResult};
 use app::api::views::{QueueFilter, QUEUE_PAGE_SIZE};
 use app::domain::affiliate::Application;
+use app::domain::lifecycle::{Metric, Topic};
 use app::domain::{AffiliateId, AffiliateState, CampaignId, MerchantId};
+use serde_json::json;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AffiliateRow {
@@ -76,6 +79,42 @@ macro_rules! audit {
 }
 pub(crate) use audit;
 
+/// Queues `Rekomi Affiliate Applied` for a new applicant inside an open transaction.
+macro_rules! announce_application {
+    ($tx:expr, $merchant:expr, $id:expr, $source:expr, $now:expr) => {{
+        let (email, first_name, campaign): (String, String, String) = sqlx::query_as(
+            "SELECT a.email, a.first_name, c.name FROM affiliates a JOIN campaigns c ON c.id = a.campaign_id WHERE a.id = $1",
+        )
+        .bind($id)
+        .fetch_one(&mut *$tx)
+        .await
+        .map_err(db_err)?;
+        let properties = json!({ "campaign": campaign, "source": $source, "first_name": first_name });
+        lifecycle_in_tx!($tx, $merchant, Metric::Applied, &email, format!("applied:{}", $id), properties, $now);
+    }};
+}
+
+/// Queues `Rekomi Affiliate Approved` and the `affiliate.approved` webhook inside an open
+/// transaction. The event's `link` is added when it is sent, from this instance's public address.
+macro_rules! announce_approval {
+    ($tx:expr, $merchant:expr, $id:expr, $now:expr) => {{
+        type Approved = (String, String, String, Option<String>, String);
+        let (email, full_name, first_name, code, campaign): Approved = sqlx::query_as(
+            "SELECT a.email, a.full_name, a.first_name, a.referral_code, c.name
+             FROM affiliates a JOIN campaigns c ON c.id = a.campaign_id WHERE a.id = $1",
+        )
+        .bind($id)
+        .fetch_one(&mut *$tx)
+        .await
+        .map_err(db_err)?;
+        let properties = json!({ "campaign": campaign, "referral_code": code, "first_name": first_name });
+        let unique = format!("approved:{}:{}", $id, $now);
+        lifecycle_in_tx!($tx, $merchant, Metric::Approved, &email, unique, properties, $now);
+        let data = json!({ "id": $id, "email": email, "name": full_name, "campaign": campaign, "referral_code": code });
+        webhook_in_tx!($tx, $merchant, Topic::AffiliateApproved, format!("evt_affiliate_approved_{}_{}", $id, $now), data, $now);
+    }};
+}
+
 /// Sets a pending or rejected affiliate to approved inside an open transaction, giving it a
 /// referral code if it has none, and writes the audit entry. Expands per engine.
 macro_rules! approve_in_tx {
@@ -119,6 +158,7 @@ macro_rules! approve_in_tx {
             audit!($tx, $merchant, $actor, "approved", $id, Some($from), Some("approved"), $now);
             // The outbox: the Klaviyo sync commits with the approval, or neither does.
             super::sync::enqueue_in_tx!($tx, $merchant, $id, $now);
+            announce_approval!($tx, $merchant, $id, $now);
             Some(code)
         } else {
             None
@@ -168,6 +208,7 @@ pub async fn apply(db: &Db, new: NewApplication<'_>, codes: CodeSource<'_>) -> D
             return Ok(Applied::Exists);
         };
         audit!(tx, new.merchant, ACTOR_APPLICANT, "applied", id, None::<&str>, Some("pending"), new.now);
+        announce_application!(tx, new.merchant, id, "form", new.now);
         let (state, referral_code) = if new.auto_approve {
             let code = approve_in_tx!(
                 tx,
@@ -292,6 +333,7 @@ pub async fn accept_invite(db: &Db, accept: AcceptInvite<'_>, codes: CodeSource<
             .await
             .map_err(db_err)?;
         audit!(tx, accept.merchant, ACTOR_APPLICANT, "accepted invite", id, None::<&str>, Some("pending"), accept.now);
+        announce_application!(tx, accept.merchant, id, "invite", accept.now);
         let outcome = if accept.auto_approve {
             let code = approve_in_tx!(
                 tx,
@@ -516,27 +558,162 @@ pub async fn terms(db: &Db, merchant: MerchantId, id: AffiliateId) -> DbResult<O
     on_engine!(db, |pool| sqlx::query_as(SQL).bind(merchant).bind(id).fetch_optional(pool).await.map_err(db_err))
 }
 
-/// Sets the coupon code and the rate override (at most one of `bps`, `minor`). `Conflict` on
-/// `affiliates_coupon_key` when another affiliate of the merchant has the coupon.
-pub async fn set_terms(
-    db: &Db,
-    merchant: MerchantId,
-    id: AffiliateId,
-    coupon: Option<&str>,
-    bps: Option<i64>,
-    minor: Option<i64>,
-) -> DbResult<()> {
-    const SQL: &str =
-        "UPDATE affiliates SET coupon_code = $3, rate_bps = $4, rate_minor = $5 WHERE merchant_id = $1 AND id = $2";
+/// Sets the coupon code. `Conflict` on `affiliates_coupon_key` when another affiliate of the
+/// merchant has it.
+pub async fn set_coupon(db: &Db, merchant: MerchantId, id: AffiliateId, coupon: Option<&str>) -> DbResult<()> {
+    const SQL: &str = "UPDATE affiliates SET coupon_code = $3 WHERE merchant_id = $1 AND id = $2";
     on_engine!(db, |pool| sqlx::query(SQL)
         .bind(merchant)
         .bind(id)
         .bind(coupon)
-        .bind(bps)
-        .bind(minor)
         .execute(pool)
         .await
         .map(|_| ())
         .map_err(db_err))?;
     Ok(())
+}
+
+/// A rate override to set: at most one of `bps` and `minor` (neither: back to the campaign's rule).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRate {
+    pub bps: Option<i64>,
+    pub minor: Option<i64>,
+    pub expires_at: Option<i64>,
+    pub reason: Option<String>,
+    pub actor: String,
+}
+
+/// The rate as it stood before and after a change (bps, minor, expires_at).
+pub type RateTriple = (Option<i64>, Option<i64>, Option<i64>);
+
+/// Sets an affiliate's rate override in one transaction with its audit entry and, when it changed,
+/// `Rekomi Rate Changed`. `None` when the affiliate isn't the merchant's; otherwise the rate before.
+pub async fn set_rate(
+    db: &Db,
+    merchant: MerchantId,
+    id: AffiliateId,
+    rate: &NewRate,
+    now: i64,
+) -> DbResult<Option<RateTriple>> {
+    on_engine!(db, |pool| {
+        let mut tx = pool.begin_write().await?;
+        type Current = (String, String, Option<i64>, Option<i64>, Option<i64>, String, String);
+        let current: Option<Current> = sqlx::query_as(
+            "SELECT a.email, a.first_name, a.rate_bps, a.rate_minor, a.rate_expires_at, c.name, c.currency
+             FROM affiliates a JOIN campaigns c ON c.id = a.campaign_id WHERE a.merchant_id = $1 AND a.id = $2",
+        )
+        .bind(merchant)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let Some((email, first_name, bps, minor, expires, campaign, currency)) = current else { return Ok(None) };
+        let before = (bps, minor, expires);
+        let after = (rate.bps, rate.minor, rate.expires_at.filter(|_| rate.bps.is_some() || rate.minor.is_some()));
+        if before == after {
+            tx.commit().await.map_err(db_err)?;
+            return Ok(Some(before));
+        }
+        let reason = rate.reason.as_deref().filter(|_| after.0.is_some() || after.1.is_some());
+        sqlx::query(
+            "UPDATE affiliates SET rate_bps = $3, rate_minor = $4, rate_expires_at = $5, rate_reason = $6
+             WHERE merchant_id = $1 AND id = $2",
+        )
+        .bind(merchant)
+        .bind(id)
+        .bind(after.0)
+        .bind(after.1)
+        .bind(after.2)
+        .bind(reason)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        audit!(tx, merchant, &rate.actor, "rate changed", id, None::<&str>, None::<&str>, now);
+        let describe = |bps: Option<i64>, minor: Option<i64>| match (bps, minor) {
+            (Some(b), _) => format!("{} %", app::domain::commission::bps_percent(b)),
+            (None, Some(m)) => format!("{} {currency} per order", super::outbox::amount(m, &currency)),
+            (None, None) => "campaign rate".to_owned(),
+        };
+        let properties = json!({
+            "campaign": campaign,
+            "first_name": first_name,
+            "rate": describe(after.0, after.1),
+            "previous_rate": describe(before.0, before.1),
+            "percent": after.0.map(|b| b as f64 / 100.0),
+            "flat_amount": after.1.map(|m| super::outbox::amount(m, &currency)),
+            "currency": currency,
+            "expires_at": after.2.map(super::outbox::rfc3339),
+            "reason": reason,
+        });
+        lifecycle_in_tx!(tx, merchant, Metric::RateChanged, &email, format!("rate:{id}:{now}"), properties, now);
+        tx.commit().await.map_err(db_err)?;
+        Ok(Some(before))
+    })
+}
+
+/// An affiliate as the REST API and the exports show it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ListedAffiliate {
+    pub id: AffiliateId,
+    pub email: String,
+    pub full_name: String,
+    pub first_name: String,
+    pub last_name: Option<String>,
+    pub state: String,
+    pub source: String,
+    pub referral_code: Option<String>,
+    pub coupon_code: Option<String>,
+    pub paypal_email: Option<String>,
+    pub campaign_id: CampaignId,
+    pub campaign_name: String,
+    pub campaign_slug: String,
+    pub commission_kind: String,
+    pub commission_bps: Option<i64>,
+    pub commission_minor: Option<i64>,
+    pub currency: String,
+    pub rate_bps: Option<i64>,
+    pub rate_minor: Option<i64>,
+    pub rate_expires_at: Option<i64>,
+    pub rate_reason: Option<String>,
+    pub applied_at: i64,
+    pub decided_at: Option<i64>,
+}
+
+const LISTED: &str = "SELECT a.id, a.email, a.full_name, a.first_name, a.last_name, a.state, a.source, a.referral_code,
+        a.coupon_code, a.paypal_email, a.campaign_id, c.name AS campaign_name, c.slug AS campaign_slug,
+        c.commission_kind, c.commission_bps, c.commission_minor, c.currency, a.rate_bps, a.rate_minor,
+        a.rate_expires_at, a.rate_reason, a.applied_at, a.decided_at
+    FROM affiliates a JOIN campaigns c ON c.id = a.campaign_id";
+
+/// The merchant's affiliate with this (normalised) email.
+pub async fn by_email(db: &Db, merchant: MerchantId, email: &str) -> DbResult<Option<ListedAffiliate>> {
+    let sql = format!("{LISTED} WHERE a.merchant_id = $1 AND a.email = $2");
+    on_engine!(db, |pool| sqlx::query_as(&sql).bind(merchant).bind(email).fetch_optional(pool).await.map_err(db_err))
+}
+
+/// A page of the merchant's affiliates, newest first, before the cursor (an id) if any,
+/// optionally in one state and applied within `window` (unix ms, end exclusive).
+pub async fn page(
+    db: &Db,
+    merchant: MerchantId,
+    before: Option<i64>,
+    state: Option<&str>,
+    window: (i64, i64),
+    limit: i64,
+) -> DbResult<Vec<ListedAffiliate>> {
+    let sql = format!(
+        "{LISTED} WHERE a.merchant_id = $1 AND a.id < $2 AND ($3 = '' OR a.state = $3)
+             AND a.applied_at >= $4 AND a.applied_at < $5
+         ORDER BY a.id DESC LIMIT $6"
+    );
+    on_engine!(db, |pool| sqlx::query_as(&sql)
+        .bind(merchant)
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(state.unwrap_or_default())
+        .bind(window.0)
+        .bind(window.1)
+        .bind(limit)
+        .fetch_all(pool)
+        .await
+        .map_err(db_err))
 }

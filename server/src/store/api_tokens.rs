@@ -56,19 +56,19 @@ pub async fn revoke(db: &Db, merchant: MerchantId, id: i64, now: i64) -> DbResul
         == 1))
 }
 
-/// The merchant a live token belongs to; notes the use at most once a minute.
-pub async fn authenticate(db: &Db, hash: &str, now: i64) -> DbResult<Option<MerchantId>> {
+/// The (token id, merchant, token name) of a live token; notes the use at most once a minute.
+pub async fn authenticate(db: &Db, hash: &str, now: i64) -> DbResult<Option<(i64, MerchantId, String)>> {
     const FIND: &str =
-        "SELECT id, merchant_id, last_used_at FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL";
+        "SELECT id, merchant_id, last_used_at, name FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL";
     const USED: &str = "UPDATE api_tokens SET last_used_at = $2 WHERE id = $1";
     on_engine!(db, |pool| {
-        let found: Option<(i64, MerchantId, Option<i64>)> =
+        let found: Option<(i64, MerchantId, Option<i64>, String)> =
             sqlx::query_as(FIND).bind(hash).fetch_optional(pool).await.map_err(db_err)?;
-        let Some((id, merchant, last)) = found else { return Ok(None) };
+        let Some((id, merchant, last, name)) = found else { return Ok(None) };
         if last.is_none_or(|at| now - at > 60_000) {
             sqlx::query(USED).bind(id).bind(now).execute(pool).await.map_err(db_err)?;
         }
-        Ok(Some(merchant))
+        Ok(Some((id, merchant, name)))
     })
 }
 

@@ -23,6 +23,7 @@ pub struct CampaignRow {
     pub cookie_days: i64,
     pub attribution: String,
     pub hold_days: i64,
+    pub min_payout_minor: i64,
     pub destination_url: Option<String>,
     pub auto_approve: bool,
     pub accepting: bool,
@@ -36,7 +37,7 @@ pub struct CampaignRow {
 
 const SELECT: &str = "SELECT c.id, c.merchant_id, m.slug AS merchant_slug, m.name AS merchant_name, c.name, c.slug,
         c.pitch, c.terms, c.terms_version, c.commission_kind, c.commission_bps, c.commission_minor, c.currency,
-        c.cookie_days, c.attribution, c.hold_days, c.destination_url, c.auto_approve, c.accepting,
+        c.cookie_days, c.attribution, c.hold_days, c.min_payout_minor, c.destination_url, c.auto_approve, c.accepting,
         c.klaviyo_list_id, c.klaviyo_list_name, c.klaviyo_list_opt_in, c.klaviyo_list_missing,
         (SELECT COUNT(*) FROM affiliates a WHERE a.campaign_id = c.id AND a.state = 'pending') AS pending,
         (SELECT COUNT(*) FROM affiliates a WHERE a.campaign_id = c.id AND a.state = 'approved') AS approved
@@ -92,6 +93,7 @@ macro_rules! bind_draft {
             .bind($now)
             .bind($draft.attribution.as_str())
             .bind(i64::from($draft.hold_days))
+            .bind($draft.min_payout_minor)
     }};
 }
 
@@ -99,8 +101,8 @@ macro_rules! bind_draft {
 pub async fn insert(db: &Db, merchant: MerchantId, draft: &CampaignDraft, now: i64) -> DbResult<CampaignId> {
     const SQL: &str = "INSERT INTO campaigns (merchant_id, name, slug, pitch, terms, commission_kind, commission_bps,
              commission_minor, currency, cookie_days, destination_url, auto_approve, accepting, created_at, updated_at,
-             attribution, hold_days, terms_version)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16, 1)
+             attribution, hold_days, min_payout_minor, terms_version)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16, $17, 1)
          RETURNING id";
     on_engine!(db, |pool| bind_draft!(sqlx::query_scalar(SQL), merchant, draft, now)
         .fetch_one(pool)
@@ -116,8 +118,8 @@ pub async fn update(db: &Db, merchant: MerchantId, id: CampaignId, draft: &Campa
              terms_version = CASE WHEN terms = $5 THEN terms_version ELSE terms_version + 1 END, terms = $5,
              commission_kind = $6, commission_bps = $7, commission_minor = $8, currency = $9, cookie_days = $10,
              destination_url = $11, auto_approve = $12, accepting = $13, updated_at = $14,
-             attribution = $15, hold_days = $16
-         WHERE merchant_id = $1 AND id = $17";
+             attribution = $15, hold_days = $16, min_payout_minor = $17
+         WHERE merchant_id = $1 AND id = $18";
     on_engine!(db, |pool| {
         let done = bind_draft!(sqlx::query(SQL), merchant, draft, now).bind(id).execute(pool).await.map_err(db_err)?;
         Ok(done.rows_affected() == 1)

@@ -1,9 +1,12 @@
 //! Conversions (attributed orders), refunds and commissions. An order and its commission commit
 //! together; a replayed order or refund changes nothing (unique per merchant on the shop's ids).
 
+use super::outbox::{amount, lifecycle_in_tx, rfc3339, webhook_in_tx};
 use super::{db_err, on_engine, BeginWrite, Db, DbResult};
 use app::domain::commission::after_refunds;
+use app::domain::lifecycle::{Metric, Topic};
 use app::domain::{AffiliateId, CampaignId, MerchantId};
+use serde_json::json;
 
 /// An attributed order and the commission it earns, as the service worked them out.
 #[derive(Debug, Clone)]
@@ -50,6 +53,76 @@ pub struct StoredCommission {
 
 const DAY_MS: i64 = 86_400_000;
 
+/// What events and webhooks say about one commission line.
+#[derive(sqlx::FromRow)]
+struct Announced {
+    merchant_id: MerchantId,
+    affiliate_id: AffiliateId,
+    email: String,
+    first_name: String,
+    campaign: String,
+    order_id: String,
+    order_name: Option<String>,
+    amount_minor: i64,
+    currency: String,
+    state: String,
+    approve_at: i64,
+}
+
+/// Queues what a commission line's change tells the outside world, inside an open transaction:
+/// the lifecycle event `$metric` (if any) to the affiliate and the webhook `$topic` (if any).
+macro_rules! announce_commission {
+    ($tx:expr, $id:expr, $metric:expr, $topic:expr, $now:expr) => {{
+        let id: i64 = $id;
+        let metric: Option<Metric> = $metric;
+        let topic: Option<Topic> = $topic;
+        let row: Announced = sqlx::query_as(
+            "SELECT k.merchant_id, k.affiliate_id, a.email, a.first_name, c.name AS campaign, v.order_id, v.order_name,
+                 k.amount_minor, k.currency, k.state, k.approve_at
+             FROM commissions k JOIN affiliates a ON a.id = k.affiliate_id JOIN campaigns c ON c.id = k.campaign_id
+                 JOIN conversions v ON v.id = k.conversion_id
+             WHERE k.id = $1",
+        )
+        .bind(id)
+        .fetch_one(&mut *$tx)
+        .await
+        .map_err(db_err)?;
+        let order = row.order_name.clone().unwrap_or_else(|| row.order_id.clone());
+        if let Some(metric) = metric {
+            let unique = match metric {
+                Metric::CommissionApproved => format!("commission-approved:{id}"),
+                _ => format!("commission-earned:{id}"),
+            };
+            let properties = json!({
+                "campaign": row.campaign,
+                "first_name": row.first_name,
+                "order": order,
+                "amount": amount(row.amount_minor, &row.currency),
+                "currency": row.currency,
+                "state": row.state,
+                "approves_at": rfc3339(row.approve_at),
+                "value": amount(row.amount_minor, &row.currency),
+            });
+            lifecycle_in_tx!($tx, row.merchant_id, metric, &row.email, unique, properties, $now);
+        }
+        if let Some(topic) = topic {
+            let data = json!({
+                "id": id,
+                "affiliate": { "id": row.affiliate_id, "email": row.email },
+                "campaign": row.campaign,
+                "order_id": row.order_id,
+                "order_name": row.order_name,
+                "amount": amount(row.amount_minor, &row.currency),
+                "amount_minor": row.amount_minor,
+                "currency": row.currency,
+                "state": row.state,
+            });
+            let event_id = format!("evt_{}_{id}", topic.name().replace('.', "_"));
+            webhook_in_tx!($tx, row.merchant_id, topic, event_id, data, $now);
+        }
+    }};
+}
+
 /// Brings an order's sale line in line with its refunded total, inside an open transaction: an
 /// unpaid line is cut to its proportional remainder (voided at zero); a paid one gets a negative
 /// line for the difference. The sale line is locked first on PostgreSQL, so a payout marking it
@@ -57,8 +130,8 @@ const DAY_MS: i64 = 86_400_000;
 macro_rules! settle_in_tx {
     ($tx:expr, $lock:expr, $merchant:expr, $conversion:expr, $subtotal:expr, $total:expr, $refund:expr, $label:expr, $now:expr) => {{
         let sql = format!(
-            "SELECT id, affiliate_id, campaign_id, amount_minor, original_minor, currency, state FROM commissions
-             WHERE conversion_id = $1 AND refund_id IS NULL{}",
+            "SELECT id, affiliate_id, campaign_id, amount_minor, original_minor, currency, state, payout_id
+             FROM commissions WHERE conversion_id = $1 AND refund_id IS NULL{}",
             $lock
         );
         let sale: Option<SaleLine> =
@@ -67,7 +140,9 @@ macro_rules! settle_in_tx {
             None => RefundOutcome::Reduced { commission_minor: 0 },
             Some(sale) => {
                 let target = after_refunds(sale.original_minor, $subtotal, $total);
-                if sale.state == "paid" {
+                // A line in a payout run (open or paid) keeps its amount, which the payout file
+                // already carries: the refund becomes a negative line for the next run instead.
+                if sale.state == "paid" || sale.payout_id.is_some() {
                     let clawed: i64 = sqlx::query_scalar(
                         "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM commissions
                          WHERE conversion_id = $1 AND refund_id IS NOT NULL",
@@ -112,6 +187,9 @@ macro_rules! settle_in_tx {
                     .execute(&mut *$tx)
                     .await
                     .map_err(db_err)?;
+                    if target == 0 {
+                        announce_commission!($tx, sale.id, None, Some(Topic::CommissionVoided), $now);
+                    }
                     RefundOutcome::Reduced { commission_minor: target }
                 }
             }
@@ -192,6 +270,7 @@ pub async fn record_conversion(db: &Db, c: &NewConversion, now: i64) -> DbResult
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err)?;
+        announce_commission!(tx, commission_id, Some(Metric::CommissionEarned), Some(Topic::CommissionCreated), now);
         let early: i64 = sqlx::query_scalar(
             "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM refunds
              WHERE merchant_id = $1 AND order_id = $2 AND conversion_id IS NULL",
@@ -267,6 +346,7 @@ struct SaleLine {
     original_minor: i64,
     currency: String,
     state: String,
+    payout_id: Option<i64>,
 }
 
 /// Applies a refund once per refund id: the order's refunded total grows (capped at its subtotal,
@@ -318,12 +398,35 @@ pub async fn record_refund(db: &Db, r: &NewRefund, now: i64) -> DbResult<RefundO
     })
 }
 
-/// Moves commissions whose hold period is over from pending to approved: one statement, so any
-/// number of instances may run it.
+/// Moves commissions whose hold period is over from pending to approved, with their
+/// `Rekomi Commission Approved` events, a batch at a time. Each statement takes only rows still
+/// pending, so any number of instances may run it.
 pub async fn approve_due(db: &Db, now: i64) -> DbResult<u64> {
-    const SQL: &str =
-        "UPDATE commissions SET state = 'approved', decided_at = $1 WHERE state = 'pending' AND approve_at <= $1";
-    on_engine!(db, |pool| Ok(sqlx::query(SQL).bind(now).execute(pool).await.map_err(db_err)?.rows_affected()))
+    let limit = match db {
+        Db::Postgres(_) => " FOR UPDATE SKIP LOCKED",
+        Db::Sqlite(_) => "",
+    };
+    let sql = format!(
+        "UPDATE commissions SET state = 'approved', decided_at = $1
+         WHERE id IN (SELECT id FROM commissions WHERE state = 'pending' AND approve_at <= $1 LIMIT 500{limit})
+         RETURNING id"
+    );
+    let mut total = 0;
+    loop {
+        let done = on_engine!(db, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let ids: Vec<i64> = sqlx::query_scalar(&sql).bind(now).fetch_all(&mut *tx).await.map_err(db_err)?;
+            for &id in &ids {
+                announce_commission!(tx, id, Some(Metric::CommissionApproved), None, now);
+            }
+            tx.commit().await.map_err(db_err)?;
+            ids.len() as u64
+        });
+        total += done;
+        if done < 500 {
+            return Ok(total);
+        }
+    }
 }
 
 /// The merchant's verdict on a held commission: release it (approved once its hold is over) or void
@@ -332,16 +435,24 @@ pub async fn decide_held(db: &Db, merchant: MerchantId, id: i64, release: bool, 
     const SQL: &str = "UPDATE commissions SET decided_at = $3, held_reason = NULL,
             state = CASE WHEN NOT $4 THEN 'voided' WHEN approve_at <= $3 THEN 'approved' ELSE 'pending' END
         WHERE merchant_id = $1 AND id = $2 AND state = 'held'";
-    on_engine!(db, |pool| Ok(sqlx::query(SQL)
-        .bind(merchant)
-        .bind(id)
-        .bind(now)
-        .bind(release)
-        .execute(pool)
-        .await
-        .map_err(db_err)?
-        .rows_affected()
-        == 1))
+    on_engine!(db, |pool| {
+        let mut tx = pool.begin_write().await?;
+        let changed = sqlx::query(SQL)
+            .bind(merchant)
+            .bind(id)
+            .bind(now)
+            .bind(release)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected()
+            == 1;
+        if changed && !release {
+            announce_commission!(tx, id, None, Some(Topic::CommissionVoided), now);
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(changed)
+    })
 }
 
 /// Marks approved commissions paid under a payout reference; the payouts feature calls it when a
@@ -408,6 +519,35 @@ pub async fn commissions_of(
     on_engine!(db, |pool| sqlx::query_as(&sql)
         .bind(merchant)
         .bind(affiliate)
+        .bind(limit)
+        .fetch_all(pool)
+        .await
+        .map_err(db_err))
+}
+
+/// A page of the merchant's commission lines, newest first, before the cursor (an id) if any,
+/// optionally in one state, of one affiliate, and created within `window` (unix ms, end exclusive).
+pub async fn page(
+    db: &Db,
+    merchant: MerchantId,
+    before: Option<i64>,
+    state: Option<&str>,
+    affiliate: Option<AffiliateId>,
+    window: (i64, i64),
+    limit: i64,
+) -> DbResult<Vec<CommissionRow>> {
+    let sql = format!(
+        "{COMMISSIONS} WHERE k.merchant_id = $1 AND k.id < $2 AND ($3 = '' OR k.state = $3)
+             AND ($4 = 0 OR k.affiliate_id = $4) AND k.created_at >= $5 AND k.created_at < $6
+         ORDER BY k.id DESC LIMIT $7"
+    );
+    on_engine!(db, |pool| sqlx::query_as(&sql)
+        .bind(merchant)
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(state.unwrap_or_default())
+        .bind(affiliate.map(|a| a.0).unwrap_or_default())
+        .bind(window.0)
+        .bind(window.1)
         .bind(limit)
         .fetch_all(pool)
         .await

@@ -110,3 +110,24 @@ pub async fn count_by_state(db: &Db, merchant: MerchantId) -> DbResult<Vec<(Stri
     .await
     .map_err(db_err))
 }
+
+/// The lifecycle metrics the merchant switched off.
+pub async fn switched_off(db: &Db, merchant: MerchantId) -> DbResult<Vec<String>> {
+    const SQL: &str = "SELECT metric FROM lifecycle_events_off WHERE merchant_id = $1";
+    on_engine!(db, |pool| sqlx::query_scalar(SQL).bind(merchant).fetch_all(pool).await.map_err(db_err))
+}
+
+/// Switches a lifecycle metric on (the default) or off for the merchant.
+pub async fn switch(db: &Db, merchant: MerchantId, metric: &str, on: bool) -> DbResult<()> {
+    const OFF: &str = "INSERT INTO lifecycle_events_off (merchant_id, metric) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+    const ON: &str = "DELETE FROM lifecycle_events_off WHERE merchant_id = $1 AND metric = $2";
+    let sql = if on { ON } else { OFF };
+    on_engine!(db, |pool| sqlx::query(sql)
+        .bind(merchant)
+        .bind(metric)
+        .execute(pool)
+        .await
+        .map(|_| ())
+        .map_err(db_err))?;
+    Ok(())
+}

@@ -212,6 +212,12 @@ pub async fn list(db: &Db, merchant: MerchantId, limit: i64) -> DbResult<Vec<Inv
     on_engine!(db, |pool| sqlx::query_as(&sql).bind(merchant).bind(limit).fetch_all(pool).await.map_err(db_err))
 }
 
+/// The merchant's newest invite to `email`.
+pub async fn latest_for(db: &Db, merchant: MerchantId, email: &str) -> DbResult<Option<InviteRow>> {
+    let sql = format!("{SELECT} WHERE i.merchant_id = $1 AND i.email = $2 ORDER BY i.id DESC LIMIT 1");
+    on_engine!(db, |pool| sqlx::query_as(&sql).bind(merchant).bind(email).fetch_optional(pool).await.map_err(db_err))
+}
+
 /// One invite by id, of any merchant (the public page has only the link).
 pub async fn get(db: &Db, id: i64) -> DbResult<Option<InviteRow>> {
     let sql = format!("{SELECT} WHERE i.id = $1");

@@ -180,6 +180,7 @@ pub struct PortalProfile {
     pub currency: String,
     pub rate_bps: Option<i64>,
     pub rate_minor: Option<i64>,
+    pub rate_expires_at: Option<i64>,
     pub cookie_days: i64,
     pub hold_days: i64,
 }
@@ -187,7 +188,7 @@ pub struct PortalProfile {
 pub async fn profile(db: &Db, merchant: MerchantId, affiliate: AffiliateId) -> DbResult<PortalProfile> {
     const SQL: &str = "SELECT a.full_name, a.email, a.referral_code, a.coupon_code, a.paypal_email,
             c.name AS campaign_name, c.commission_kind, c.commission_bps, c.commission_minor, c.currency, a.rate_bps,
-            a.rate_minor, c.cookie_days, c.hold_days
+            a.rate_minor, a.rate_expires_at, c.cookie_days, c.hold_days
         FROM affiliates a JOIN campaigns c ON c.id = a.campaign_id WHERE a.merchant_id = $1 AND a.id = $2";
     on_engine!(db, |pool| sqlx::query_as(SQL).bind(merchant).bind(affiliate).fetch_one(pool).await.map_err(db_err))
 }

@@ -23,12 +23,13 @@ pub struct CodeRow {
     pub currency: String,
     pub rate_bps: Option<i64>,
     pub rate_minor: Option<i64>,
+    pub rate_expires_at: Option<i64>,
 }
 
 const CODE_SELECT: &str =
     "SELECT a.id AS affiliate_id, a.merchant_id, a.campaign_id, a.state, a.referral_code, a.email,
         c.destination_url, c.cookie_days, c.attribution, c.hold_days, c.commission_kind, c.commission_bps,
-        c.commission_minor, c.currency, a.rate_bps, a.rate_minor
+        c.commission_minor, c.currency, a.rate_bps, a.rate_minor, a.rate_expires_at
     FROM affiliates a JOIN campaigns c ON c.id = a.campaign_id";
 
 /// The affiliate holding `code` (any state), compared case-insensitively.

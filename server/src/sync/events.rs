@@ -21,6 +21,8 @@ const IDLE_POLL: Duration = Duration::from_millis(250);
 const MAX_ATTEMPTS: i64 = 12;
 
 pub struct EventWorker {
+    /// Where this instance is reached: an approval's `link` is made from it when sent.
+    pub public_base: String,
     pub db: Db,
     pub client: Client,
     pub connections: KlaviyoConnections,
@@ -92,14 +94,16 @@ impl EventWorker {
         let mut refused_scope = false;
         let mut accepted = false;
         for event in &events {
-            let properties = serde_json::from_str(&event.properties).unwrap_or_default();
+            let mut properties: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&event.properties).unwrap_or_default();
+            let (value, value_currency) = self.complete(&mut properties);
             let new = NewEvent {
                 metric: event.metric.clone(),
                 email: event.email.clone(),
                 unique_id: event.unique_id.clone(),
                 properties,
-                value: None,
-                value_currency: None,
+                value,
+                value_currency,
             };
             let sent = calls.run(Operation::CreateEvent, &[], || self.client.create_event(&key, &new)).await;
             outcomes.push(match sent {
@@ -136,6 +140,20 @@ impl EventWorker {
             }
         }
         outcomes
+    }
+}
+
+impl EventWorker {
+    /// Fills in what the outbox row leaves to send time: the tracking `link` of a `referral_code`,
+    /// and the event's monetary `value` (Klaviyo sums it in flows and reports), taken out of the
+    /// properties.
+    fn complete(&self, map: &mut serde_json::Map<String, serde_json::Value>) -> (Option<f64>, Option<String>) {
+        if let Some(code) = map.get("referral_code").and_then(|c| c.as_str()).map(str::to_owned) {
+            map.entry("link").or_insert_with(|| format!("{}/r/{code}", self.public_base).into());
+        }
+        let value = map.remove("value").and_then(|v| v.as_f64());
+        let currency = value.and(map.get("currency").and_then(|c| c.as_str()).map(str::to_owned));
+        (value, currency)
     }
 }
 

@@ -121,8 +121,15 @@ impl Engine {
     }
 
     /// The worker that sends queued Klaviyo events, sharing this engine's pacing and lease.
-    pub fn events(&self) -> events::EventWorker {
+    /// This instance's lease owner name, shared by its workers.
+    pub fn owner(&self) -> String {
+        self.owner.clone()
+    }
+
+    /// `public_base` makes the absolute tracking links events carry.
+    pub fn events(&self, public_base: String) -> events::EventWorker {
         events::EventWorker {
+            public_base,
             db: self.db.clone(),
             client: self.client.clone(),
             connections: self.connections.clone(),

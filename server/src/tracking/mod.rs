@@ -39,7 +39,12 @@ pub struct Code {
     /// The shop address as the merchant typed it.
     pub destination: Option<String>,
     pub terms: CodeTerms,
+    /// The rule in force: the affiliate's override (the "rate bump") if any, else the campaign's.
     pub rule: Option<CommissionRule>,
+    /// The campaign's own rule, in force again once an override expires.
+    pub campaign_rule: Option<CommissionRule>,
+    /// When the override ends (unix ms), if it does.
+    pub override_until: Option<i64>,
     pub hold_days: i64,
 }
 
@@ -50,14 +55,17 @@ impl Code {
             .as_deref()
             .and_then(|d| with_ref(d, &row.referral_code))
             .and_then(|url| HeaderValue::from_str(&url).ok());
-        let rule = CommissionRule::in_force(StoredRule {
+        let stored = StoredRule {
             kind: &row.commission_kind,
             bps: row.commission_bps,
             minor: row.commission_minor,
             currency: &row.currency,
             override_bps: row.rate_bps,
             override_minor: row.rate_minor,
-        });
+        };
+        let rule = CommissionRule::in_force(stored);
+        let campaign_rule = CommissionRule::in_force(StoredRule { override_bps: None, override_minor: None, ..stored });
+        let has_override = row.rate_bps.is_some() || row.rate_minor.is_some();
         Self {
             affiliate: row.affiliate_id,
             merchant: row.merchant_id,
@@ -71,8 +79,20 @@ impl Code {
                 cookie_days: u16::try_from(row.cookie_days).unwrap_or(30),
             },
             rule,
+            campaign_rule,
+            override_until: row.rate_expires_at.filter(|_| has_override),
             hold_days: row.hold_days,
             code: row.referral_code,
+        }
+    }
+}
+
+impl Code {
+    /// The rule for an order placed at `at`: an expired override no longer counts.
+    pub fn rule_at(&self, at: i64) -> Option<CommissionRule> {
+        match self.override_until {
+            Some(until) if at >= until => self.campaign_rule,
+            _ => self.rule,
         }
     }
 }

@@ -26,6 +26,7 @@ pub struct Options {
     pub auth_per_minute: u32,
     pub apply_per_minute: u32,
     pub klaviyo_tests_per_minute: u32,
+    pub api_per_minute: u32,
     pub sync: server::sync::Settings,
 }
 
@@ -35,6 +36,7 @@ impl Default for Options {
             auth_per_minute: 1_000,
             apply_per_minute: 1_000,
             klaviyo_tests_per_minute: 1_000,
+            api_per_minute: 10_000,
             // Short patience so tests of unapplied jobs finish quickly.
             sync: server::sync::Settings {
                 lease: std::time::Duration::from_secs(10),
@@ -67,6 +69,8 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         secret_key: SecretKey([7; 32]),
         klaviyo_api_base: fake.base_url.clone(),
         klaviyo_tests_per_minute: options.klaviyo_tests_per_minute,
+        api_per_minute: options.api_per_minute,
+        test_hooks: false,
         sync: options.sync,
         leptos: LeptosOptions::builder().output_name("rekomi").build(),
     };

@@ -9,6 +9,7 @@ mod invites;
 mod isolation;
 mod klaviyo;
 mod landing;
+mod payouts;
 mod queue;
 mod sync;
 mod tracking;

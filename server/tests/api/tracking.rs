@@ -277,8 +277,11 @@ async fn the_conversion_api_is_token_authenticated_and_idempotent() {
     let body = json!({"order_id": "W-1", "amount_minor": 5000, "currency": "USD", "referral_code": code});
     assert_eq!(post(None, Some("k1"), body.clone()).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(post(Some("Bearer rk_nope".into()), Some("k1"), body.clone()).await.0, StatusCode::UNAUTHORIZED);
-    let (status, answer) = post(bearer.clone(), None, body.clone()).await;
-    assert_eq!((status, answer["error"]["code"].clone()), (StatusCode::BAD_REQUEST, json!("idempotency_key_required")));
+    // Without a key the order id still makes it idempotent: the second call records nothing new.
+    let keyless = json!({"order_id": "W-0", "amount_minor": 5000, "currency": "USD", "referral_code": code});
+    assert_eq!(post(bearer.clone(), None, keyless.clone()).await.0, StatusCode::CREATED);
+    let (status, again) = post(bearer.clone(), None, keyless).await;
+    assert_eq!((status, again["conversion"]["duplicate"].clone()), (StatusCode::OK, json!(true)));
     let (status, answer) = post(bearer.clone(), Some("k1"), body.clone()).await;
     assert_eq!(status, StatusCode::CREATED, "{answer}");
     assert_eq!(answer["conversion"]["commission_minor"], 500);

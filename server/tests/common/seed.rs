@@ -135,6 +135,8 @@ pub fn config(database_url: String, klaviyo_api_base: &str, sync: server::sync::
         secret_key: server::config::SecretKey([3; 32]),
         klaviyo_api_base: klaviyo_api_base.to_owned(),
         klaviyo_tests_per_minute: 0,
+        api_per_minute: 0,
+        test_hooks: false,
         sync,
         leptos: leptos::config::LeptosOptions::builder().output_name("rekomi").build(),
     }

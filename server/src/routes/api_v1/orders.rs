@@ -1,128 +1,26 @@
-//! The merchant's own systems call these with `Authorization: Bearer <token>`. Every POST carries an
-//! `Idempotency-Key`: a retry gets the first answer; the same key with another body is refused.
-//!
-//! `POST /api/v1/conversions`: an order from a store that isn't Shopify.
-//! `POST /api/v1/conversions/{order_id}/refunds`: a refund of one.
+//! Orders from a store that isn't Shopify: `POST /api/v1/conversions` and its refunds. Both are
+//! idempotent on the shop's own ids (order id, refund id) as well as on the Idempotency-Key.
 
-use super::webhooks::refund_json;
+use super::{idempotent, problem};
+use crate::routes::webhooks::refund_json;
 use crate::services::orders::{self, Order, OrderError, OrderOutcome};
+use crate::services::rest::ErrorBody;
 use crate::startup::AppState;
-use crate::store::api_tokens::KeyState;
 use crate::store::earnings::NewRefund;
-use crate::store::{api_tokens, now_ms};
+use crate::store::now_ms;
 use app::domain::tracking::Touches;
-use app::domain::{Currency, MerchantId, Money};
+use app::domain::{Currency, Money};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde::de::DeserializeOwned;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use serde::Deserialize;
-use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
+use serde_json::json;
+use utoipa::ToSchema;
 
-fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, Json(json!({ "error": { "code": code, "message": message } }))).into_response()
-}
-
-fn internal(e: impl std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "API request failed");
-    error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
-        "Something went wrong on Rekomi's side; retry with the same key.",
-    )
-}
-
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<MerchantId, Response> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty());
-    let Some(token) = token else {
-        return Err(error(
-            StatusCode::UNAUTHORIZED,
-            "no_token",
-            "Send an API token as `Authorization: Bearer <token>`.",
-        ));
-    };
-    let hash = crate::services::accounts::token_hash(token);
-    match api_tokens::authenticate(&state.services.db, &hash, now_ms()).await {
-        Ok(Some(merchant)) => Ok(merchant),
-        Ok(None) => Err(error(StatusCode::UNAUTHORIZED, "bad_token", "This API token is unknown or was revoked.")),
-        Err(e) => Err(internal(e)),
-    }
-}
-
-/// Runs `handle` once per idempotency key; replays get the stored answer.
-async fn idempotent<T, F, Fut>(state: &AppState, headers: &HeaderMap, body: &Bytes, handle: F) -> Response
-where
-    T: DeserializeOwned,
-    F: FnOnce(MerchantId, T) -> Fut,
-    Fut: std::future::Future<Output = (StatusCode, Value)>,
-{
-    let merchant = match authenticate(state, headers).await {
-        Ok(m) => m,
-        Err(response) => return response,
-    };
-    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::trim).unwrap_or_default();
-    if key.is_empty() || key.len() > 255 {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "idempotency_key_required",
-            "Send an Idempotency-Key header (1 to 255 characters), the same on every retry of this request.",
-        );
-    }
-    let request_hash = hex::encode(Sha256::digest(body));
-    let db = &state.services.db;
-    match api_tokens::claim_key(db, merchant, key, &request_hash, now_ms()).await {
-        Ok(KeyState::Claimed) => {}
-        Ok(KeyState::InProgress) => {
-            return error(
-                StatusCode::CONFLICT,
-                "idempotency_key_in_use",
-                "A request with this Idempotency-Key is still running; retry in a moment.",
-            )
-        }
-        Ok(KeyState::Answered(hash, status, stored)) => {
-            if hash != request_hash {
-                return error(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "idempotency_key_reused",
-                    "This Idempotency-Key was used with a different request body.",
-                );
-            }
-            let status =
-                u16::try_from(status).ok().and_then(|s| StatusCode::from_u16(s).ok()).unwrap_or(StatusCode::OK);
-            let value: Value = serde_json::from_str(&stored).unwrap_or(Value::Null);
-            return (status, [("idempotent-replay", "true")], Json(value)).into_response();
-        }
-        Err(e) => return internal(e),
-    }
-    let (status, value) = match serde_json::from_slice::<T>(body) {
-        Ok(parsed) => handle(merchant, parsed).await,
-        Err(e) => problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", &format!("The body is not valid: {e}.")),
-    };
-    // A server error frees the key, so the retry gets another chance; anything else is kept.
-    let kept = if status.is_server_error() {
-        api_tokens::release_key(db, merchant, key).await
-    } else {
-        api_tokens::finish_key(db, merchant, key, i64::from(status.as_u16()), &value.to_string()).await
-    };
-    if let Err(e) = kept {
-        return internal(e);
-    }
-    (status, Json(value)).into_response()
-}
-
-fn problem(status: StatusCode, code: &str, message: &str) -> (StatusCode, Value) {
-    (status, json!({ "error": { "code": code, "message": message } }))
-}
-
-#[derive(Deserialize)]
+/// An order to attribute. Name the affiliate with `referral_code` (or the snippet's `touches`) or
+/// a `coupon_code`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConversionRequest {
     order_id: String,
@@ -139,9 +37,21 @@ pub struct ConversionRequest {
     occurred_at: Option<String>,
 }
 
+/// Records an order and the commission it earns.
+#[utoipa::path(post, path = "/api/v1/conversions", tag = "orders",
+    request_body = ConversionRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Runs the request once; a retry gets the first answer.")),
+    responses(
+        (status = 201, description = "Attributed and recorded: `{attributed: true, conversion}`"),
+        (status = 200, description = "Recorded before (same order id), or not attributed: `{attributed: false, reason}`"),
+        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 422, description = "A field is wrong; the message names it", body = ErrorBody),
+        (status = 429, description = "Rate limited; see Retry-After", body = ErrorBody),
+    ))]
 pub async fn conversions(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let services = state.services.clone();
-    idempotent(&state, &headers, &body, |merchant, req: ConversionRequest| async move {
+    idempotent(&state, &headers, &body, |caller, req: ConversionRequest| async move {
+        let merchant = caller.merchant;
         let now = now_ms();
         let order_id = req.order_id.trim().to_owned();
         if order_id.is_empty() || order_id.len() > 255 {
@@ -205,13 +115,27 @@ pub async fn conversions(State(state): State<AppState>, headers: HeaderMap, body
     .await
 }
 
-#[derive(Deserialize)]
+/// A refund of a recorded order, once per `refund_id`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefundRequest {
     refund_id: String,
     amount_minor: i64,
 }
 
+/// Applies a refund: an unpaid commission shrinks (voided at zero); a paid one gets a negative line.
+#[utoipa::path(post, path = "/api/v1/conversions/{order_id}/refunds", tag = "orders",
+    request_body = RefundRequest,
+    params(
+        ("order_id" = String, Path, description = "The order id given when the conversion was recorded"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Runs the request once; a retry gets the first answer."),
+    ),
+    responses(
+        (status = 200, description = "Applied, kept for an order not recorded yet, or a duplicate"),
+        (status = 401, description = "No token, or an unknown or revoked one", body = ErrorBody),
+        (status = 422, description = "A field is wrong; the message names it", body = ErrorBody),
+        (status = 429, description = "Rate limited; see Retry-After", body = ErrorBody),
+    ))]
 pub async fn refunds(
     State(state): State<AppState>,
     Path(order_id): Path<String>,
@@ -219,7 +143,15 @@ pub async fn refunds(
     body: Bytes,
 ) -> Response {
     let services = state.services.clone();
-    idempotent(&state, &headers, &body, |merchant, req: RefundRequest| async move {
+    idempotent(&state, &headers, &body, |caller, req: RefundRequest| async move {
+        let merchant = caller.merchant;
+        if order_id.trim().is_empty() || order_id.len() > 255 {
+            return problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_order_id",
+                "The order id is 1 to 255 characters.",
+            );
+        }
         let refund_id = req.refund_id.trim().to_owned();
         if refund_id.is_empty() || refund_id.len() > 255 {
             return problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid_refund_id", "refund_id is 1 to 255 characters.");

@@ -1,0 +1,205 @@
+//! Integrations: the lifecycle events Rekomi sends into Klaviyo (each can be switched off), the
+//! merchant's webhook endpoints with their delivery log, and where the REST API is documented.
+
+use crate::api::payouts::{add_webhook, change_webhook, load_integrations, redeliver_webhook, switch_event};
+use crate::api::views::{IntegrationsView, NewEndpoint};
+use crate::components::form::FieldError;
+use crate::error::AppError;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+pub fn IntegrationsPage() -> impl IntoView {
+    let version = RwSignal::new(0_u32);
+    let data = Resource::new(move || version.get(), |_| load_integrations());
+    view! {
+        <Title text="Integrations · Rekomi"/>
+        <div class="page-head"><h1>"Integrations"</h1></div>
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(v) => view! { <Integrations v version/> }.into_any(),
+                    Err(e) => view! { <div class="banner error" role="alert">{e.message}</div> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Integrations(v: IntegrationsView, version: RwSignal<u32>) -> impl IntoView {
+    let bump = move |ok: bool| {
+        if ok {
+            version.update(|n| *n += 1);
+        }
+    };
+    let switch = Action::new(|(metric, on): &(String, bool)| switch_event(metric.clone(), *on));
+    let change = Action::new(|(id, enabled, remove): &(i64, bool, bool)| change_webhook(*id, *enabled, *remove));
+    let redeliver = Action::new(|id: &i64| redeliver_webhook(*id));
+    Effect::new(move || bump(switch.value().get().is_some_and(|r| r.is_ok())));
+    Effect::new(move || bump(change.value().get().is_some_and(|r| r.is_ok())));
+    Effect::new(move || bump(redeliver.value().get().is_some_and(|r| r.is_ok())));
+    let failure = move || {
+        [switch.value().get(), change.value().get(), redeliver.value().get()]
+            .into_iter()
+            .flatten()
+            .find_map(Result::err)
+            .map(|e: AppError| e.message)
+    };
+    view! {
+        {move || failure().map(|m| view! { <div class="banner error" role="alert">{m}</div> })}
+        <section>
+            <h2>"Klaviyo events"</h2>
+            {(!v.klaviyo_connected).then(|| view! {
+                <p class="banner">"Connect Klaviyo to send these events; until then none are queued."</p>
+            })}
+            <p>"Rekomi creates these metrics on each affiliate's profile; trigger flows on them. Amounts are numbers in the currency named beside them; every event has a unique id, so a retried send counts once."</p>
+            <table>
+                <thead><tr><th>"Metric"</th><th>"When, and what it carries"</th><th>"Send"</th></tr></thead>
+                <tbody>
+                    {v.events.clone().into_iter().map(|e| {
+                        let metric = e.metric.clone();
+                        let on = e.on;
+                        view! {
+                            <tr>
+                                <td><code>{e.metric.clone()}</code></td>
+                                <td>{e.description}</td>
+                                <td>
+                                    <input type="checkbox" checked=on disabled=e.always_on
+                                        aria-label=format!("Send {}", e.metric)
+                                        on:change=move |_| { switch.dispatch((metric.clone(), !on)); }/>
+                                </td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </section>
+        <Webhooks v=v.clone() change redeliver version/>
+        <section>
+            <h2>"REST API"</h2>
+            <p>"Klaviyo flows and your own systems call Rekomi with an API token (create one under Tracking). Reference: "
+               <a href=v.api_docs_url.clone()>{v.api_docs_url.clone()}</a>"."</p>
+        </section>
+    }
+}
+
+type Change = Action<(i64, bool, bool), Result<IntegrationsView, AppError>>;
+
+#[component]
+fn Webhooks(
+    v: IntegrationsView,
+    change: Change,
+    redeliver: Action<i64, Result<IntegrationsView, AppError>>,
+    version: RwSignal<u32>,
+) -> impl IntoView {
+    let url = RwSignal::new(String::new());
+    let chosen = RwSignal::new(Vec::<String>::new());
+    let add = Action::new(|(url, topics): &(String, Vec<String>)| add_webhook(url.clone(), topics.clone()));
+    Effect::new(move || {
+        if add.value().get().is_some_and(|r| r.is_ok()) {
+            version.update(|n| *n += 1);
+        }
+    });
+    let add_error = Signal::derive(move || add.value().get().and_then(Result::err));
+    let added = move || add.value().get().and_then(Result::ok);
+    view! {
+        <section>
+            <h2>"Webhooks"</h2>
+            <p>"Rekomi POSTs JSON " <code>"{id, type, created_at, data}"</code> " to your endpoints, signed in the "
+               <code>"Rekomi-Signature"</code> " header as " <code>"t=<unix seconds>,v1=<hex HMAC-SHA256>"</code>
+               " of " <code>"<t>.<raw body>"</code> " under the endpoint's secret. Answer 2xx within 10 s; otherwise Rekomi retries with backoff for a day."</p>
+            <form on:submit=move |ev| { ev.prevent_default(); add.dispatch((url.get_untracked(), chosen.get_untracked())); }>
+                <label for="webhook_url">"Endpoint address"</label>
+                <input id="webhook_url" placeholder="https://example.com/hooks/rekomi" bind:value=url/>
+                <FieldError error=add_error field="url"/>
+                <fieldset>
+                    <legend>"Topics"</legend>
+                    {v.topics.iter().map(|(name, description)| {
+                        let name = name.clone();
+                        let toggle = name.clone();
+                        view! {
+                            <label class="check">
+                                <input type="checkbox" value=name.clone() on:change=move |ev| {
+                                    let on = event_target_checked(&ev);
+                                    chosen.update(|c| { c.retain(|t| t != &toggle); if on { c.push(toggle.clone()); } });
+                                }/>
+                                <code>{name}</code>" "{description.clone()}
+                            </label>
+                        }
+                    }).collect_view()}
+                </fieldset>
+                <FieldError error=add_error field="topics"/>
+                <button type="submit" disabled=move || add.pending().get()>"Add endpoint"</button>
+            </form>
+            {move || added().map(|NewEndpoint { secret, .. }| view! {
+                <div class="banner" role="status">
+                    <p>"The endpoint's signing secret; copy it now, Rekomi shows it only once:"</p>
+                    <input readonly class="code" value=secret data-testid="webhook-secret"/>
+                </div>
+            })}
+            {if v.endpoints.is_empty() {
+                view! { <p class="muted">"No endpoints yet."</p> }.into_any()
+            } else {
+                view! {
+                    <table>
+                        <thead><tr><th>"Address"</th><th>"Topics"</th><th>"Added"</th><th></th></tr></thead>
+                        <tbody>
+                            {v.endpoints.into_iter().map(|e| {
+                                let id = e.id;
+                                let enabled = e.enabled;
+                                view! {
+                                    <tr>
+                                        <td><code>{e.url}</code></td>
+                                        <td>{e.topics.join(", ")}</td>
+                                        <td>{e.created_at}</td>
+                                        <td>
+                                            <button class="secondary" on:click=move |_| { change.dispatch((id, !enabled, false)); }>
+                                                {if enabled { "Switch off" } else { "Switch on" }}
+                                            </button>
+                                            <button class="secondary" on:click=move |_| { change.dispatch((id, enabled, true)); }>"Remove"</button>
+                                        </td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any()
+            }}
+            <h3>"Delivery log"</h3>
+            {if v.deliveries.is_empty() {
+                view! { <p class="muted">"Nothing delivered yet."</p> }.into_any()
+            } else {
+                view! {
+                    <table data-testid="deliveries">
+                        <thead><tr><th>"Event"</th><th>"Endpoint"</th><th>"State"</th><th>"Tries"</th><th>"Last answer"</th><th></th></tr></thead>
+                        <tbody>
+                            {v.deliveries.into_iter().map(|d| {
+                                let id = d.id;
+                                let last = match (d.last_status, d.last_error) {
+                                    (_, Some(e)) => e,
+                                    (Some(s), None) => s.to_string(),
+                                    (None, None) => "—".to_owned(),
+                                };
+                                let state = match d.next_try {
+                                    Some(next) if d.state == "retrying" => format!("retrying at {next}"),
+                                    _ => d.state.clone(),
+                                };
+                                view! {
+                                    <tr>
+                                        <td><code>{d.topic}</code><br/><span class="muted">{d.event_id}" · "{d.created_at}</span></td>
+                                        <td><code>{d.url}</code></td>
+                                        <td>{state}</td>
+                                        <td>{d.attempts}</td>
+                                        <td>{last}</td>
+                                        <td><button class="secondary" on:click=move |_| { redeliver.dispatch(id); }>"Redeliver"</button></td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any()
+            }}
+        </section>
+    }
+}

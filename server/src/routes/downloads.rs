@@ -1,0 +1,123 @@
+//! Files the merchant downloads while signed in: a payout run as PayPal / Wise / CSV, and CSV
+//! exports of affiliates, commissions and payouts over a date range.
+
+use crate::services::accounts::token_from_cookie_header;
+use crate::services::exports::{self, Export};
+use crate::services::payouts::{self, FileKind};
+use crate::startup::AppState;
+use app::domain::MerchantId;
+use app::error::{AppError, ErrorKind};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+async fn merchant(state: &AppState, headers: &HeaderMap) -> Result<MerchantId, Response> {
+    let token = headers.get(header::COOKIE).and_then(|v| v.to_str().ok()).and_then(token_from_cookie_header);
+    let found = match token {
+        Some(token) => state.services.accounts.lookup(token).await,
+        None => Ok(None),
+    };
+    match found {
+        Ok(Some(row)) => Ok(row.merchant_id),
+        Ok(None) => Err(failure(AppError::new(ErrorKind::Unauthorized, "Sign in to download this file."))),
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "download: session lookup failed");
+            Err(failure(AppError::internal()))
+        }
+    }
+}
+
+fn failure(e: AppError) -> Response {
+    let status = match e.kind {
+        ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    let message = e.fields.iter().next().map(|(_, m)| m.to_owned()).unwrap_or(e.message);
+    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], message).into_response()
+}
+
+fn csv_file(name: &str, text: String) -> Response {
+    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
+        .unwrap_or(HeaderValue::from_static("attachment"));
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        text,
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+pub struct FileQuery {
+    currency: Option<String>,
+}
+
+/// `GET /api/payouts/{run}/{kind}` with kind `paypal`, `wise` or `csv`.
+pub async fn payout_file(
+    State(state): State<AppState>,
+    Path((run, kind)): Path<(i64, String)>,
+    Query(query): Query<FileQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let merchant = match merchant(&state, &headers).await {
+        Ok(m) => m,
+        Err(response) => return response,
+    };
+    let Some(kind) = FileKind::parse(&kind) else {
+        return failure(AppError::new(ErrorKind::NotFound, "Files are paypal, wise or csv."));
+    };
+    match payouts::file(&state.services, merchant, run, kind, query.currency.as_deref()).await {
+        Ok((name, text)) => csv_file(&name, text),
+        Err(e) => failure(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RangeQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// `GET /api/exports/{affiliates|commissions|payouts}.csv?from=YYYY-MM-DD&to=YYYY-MM-DD`.
+pub async fn export(
+    State(state): State<AppState>,
+    Path(what): Path<String>,
+    Query(range): Query<RangeQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let merchant = match merchant(&state, &headers).await {
+        Ok(m) => m,
+        Err(response) => return response,
+    };
+    let Some(what) = Export::parse(&what) else {
+        return failure(AppError::new(ErrorKind::NotFound, "Exports are affiliates, commissions or payouts."));
+    };
+    let window = match exports::window(range.from.as_deref(), range.to.as_deref()) {
+        Ok(w) => w,
+        Err(e) => return failure(e),
+    };
+    match exports::export(&state.services, merchant, what, window).await {
+        Ok((name, text)) => csv_file(&name, text),
+        Err(e) => failure(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Advance {
+    days: i64,
+}
+
+/// `POST /_test/clock {"days": n}`: moves this process's clock ahead (end-to-end tests only; the
+/// route exists only with `REKOMI_TEST_HOOKS=1`).
+pub async fn advance_clock(axum::Json(advance): axum::Json<Advance>) -> Response {
+    let offset = crate::store::advance_clock(advance.days.clamp(0, 3650) * 86_400_000);
+    tracing::warn!(offset_ms = offset, "test hook: clock moved ahead");
+    axum::Json(serde_json::json!({ "offset_ms": offset })).into_response()
+}

@@ -1,0 +1,263 @@
+//! Payout runs: gather what is owed, review it, export the file the merchant's payment service
+//! takes (PayPal Payouts, Wise batch, or a plain CSV), then mark it paid with their reference.
+
+use super::earnings::{db, money_text};
+use super::Services;
+use crate::store::payouts::{self as store, Created, PayoutRow, RunRow};
+use crate::store::{earnings, now_ms};
+use app::api::views::{OutstandingView, PayoutView, PayoutsPage, RunView};
+use app::domain::clock::format_utc;
+use app::domain::{Currency, MerchantId, Money};
+use app::error::{AppError, ErrorKind};
+use std::collections::BTreeMap;
+
+pub const MAX_REFERENCE: usize = 100;
+
+pub async fn page(s: &Services, merchant: MerchantId) -> Result<PayoutsPage, AppError> {
+    let outstanding = store::outstanding(&s.db, merchant)
+        .await
+        .map_err(db)?
+        .into_iter()
+        .map(|(currency, approved, pending)| OutstandingView {
+            approved: money_text(approved, &currency),
+            pending: money_text(pending, &currency),
+            currency,
+        })
+        .collect();
+    let mut runs = Vec::new();
+    for row in store::runs(&s.db, merchant, 50).await.map_err(db)? {
+        runs.push(run_view(s, merchant, row).await?);
+    }
+    Ok(PayoutsPage { outstanding, runs })
+}
+
+async fn run_view(s: &Services, merchant: MerchantId, row: RunRow) -> Result<RunView, AppError> {
+    let payouts = store::of_run(&s.db, merchant, row.id).await.map_err(db)?;
+    let mut totals: BTreeMap<String, i64> = BTreeMap::new();
+    for p in &payouts {
+        *totals.entry(p.currency.clone()).or_default() += p.amount_minor;
+    }
+    Ok(RunView {
+        id: row.id,
+        state: row.state,
+        reference: row.reference,
+        created_by: row.created_by,
+        created_at: format_utc(row.created_at),
+        decided_at: row.decided_at.map(format_utc),
+        totals: totals.iter().map(|(c, m)| money_text(*m, c)).collect(),
+        currencies: totals.into_keys().collect(),
+        payouts: payouts.into_iter().map(payout_view).collect(),
+    })
+}
+
+pub fn payout_view(p: PayoutRow) -> PayoutView {
+    PayoutView {
+        id: p.id,
+        affiliate_id: p.affiliate_id,
+        amount: money_text(p.amount_minor, &p.currency),
+        affiliate_name: p.affiliate_name,
+        payout_email: p.payout_email,
+        lines: p.lines,
+        state: p.state,
+        paid_at: p.paid_at.map(format_utc),
+    }
+}
+
+async fn load(s: &Services, merchant: MerchantId, id: i64) -> Result<RunRow, AppError> {
+    store::run(&s.db, merchant, id).await.map_err(db)?.ok_or_else(|| AppError::not_found("payout run"))
+}
+
+/// A new run of every approved balance due. Commissions whose hold ended since the last
+/// housekeeping tick are approved first, so a run never misses what is due now.
+pub async fn create_run(s: &Services, merchant: MerchantId, actor: &str, now: i64) -> Result<RunView, AppError> {
+    earnings::approve_due(&s.db, now).await.map_err(db)?;
+    match store::create_run(&s.db, merchant, actor, now).await.map_err(db)? {
+        Created::Run(id) => {
+            tracing::info!(merchant.id = %merchant, run = id, "payout run created");
+            run_view(s, merchant, load(s, merchant, id).await?).await
+        }
+        Created::NothingDue => Err(AppError::new(
+            ErrorKind::Conflict,
+            "Nothing is due: no affiliate has approved commissions at or above their campaign's minimum payout.",
+        )),
+    }
+}
+
+pub async fn mark_paid(
+    s: &Services,
+    merchant: MerchantId,
+    id: i64,
+    reference: &str,
+    now: i64,
+) -> Result<RunView, AppError> {
+    let reference = reference.trim();
+    if reference.is_empty() || reference.chars().count() > MAX_REFERENCE {
+        return Err(AppError::field(
+            "reference",
+            format!("Give the payment's reference (your PayPal or Wise batch id), up to {MAX_REFERENCE} characters."),
+        ));
+    }
+    let run = load(s, merchant, id).await?;
+    if !store::mark_paid(&s.db, merchant, id, reference, now).await.map_err(db)? {
+        return Err(AppError::new(ErrorKind::Conflict, format!("This run is {} already.", run.state)));
+    }
+    tracing::info!(merchant.id = %merchant, run = id, "payout run marked paid");
+    run_view(s, merchant, load(s, merchant, id).await?).await
+}
+
+pub async fn cancel(s: &Services, merchant: MerchantId, id: i64) -> Result<RunView, AppError> {
+    let run = load(s, merchant, id).await?;
+    if !store::cancel(&s.db, merchant, id, now_ms()).await.map_err(db)? {
+        return Err(AppError::new(ErrorKind::Conflict, format!("This run is {} already.", run.state)));
+    }
+    run_view(s, merchant, load(s, merchant, id).await?).await
+}
+
+/// Which file a run is exported as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// PayPal Payouts web upload: no header; recipient, amount, currency, customer id, note, wallet.
+    /// One currency per file.
+    PayPal,
+    /// Wise batch transfer, "send by email" template.
+    Wise,
+    /// Every column Rekomi has, for any other service or the books.
+    Csv,
+}
+
+impl FileKind {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "paypal" => Some(Self::PayPal),
+            "wise" => Some(Self::Wise),
+            "csv" => Some(Self::Csv),
+            _ => None,
+        }
+    }
+}
+
+/// A run's payouts as the file `kind`: (file name, CSV text). `currency` picks one currency (PayPal
+/// needs it when the run has several).
+pub async fn file(
+    s: &Services,
+    merchant: MerchantId,
+    run: i64,
+    kind: FileKind,
+    currency: Option<&str>,
+) -> Result<(String, String), AppError> {
+    let row = load(s, merchant, run).await?;
+    let mut payouts = store::of_run(&s.db, merchant, run).await.map_err(db)?;
+    let currencies: std::collections::BTreeSet<String> = payouts.iter().map(|p| p.currency.clone()).collect();
+    let currency = match (currency.map(str::to_uppercase), kind) {
+        (Some(c), _) if !currencies.contains(&c) => {
+            return Err(AppError::new(ErrorKind::NotFound, format!("This run has no payouts in {c}.")))
+        }
+        (Some(c), _) => Some(c),
+        (None, FileKind::PayPal) if currencies.len() > 1 => {
+            return Err(AppError::new(
+                ErrorKind::Invalid,
+                "PayPal takes one currency per file: download one file per currency.",
+            ))
+        }
+        (None, _) => None,
+    };
+    if let Some(c) = &currency {
+        payouts.retain(|p| &p.currency == c);
+    }
+    let suffix = currency.as_deref().map(|c| format!("-{}", c.to_lowercase())).unwrap_or_default();
+    let (name, text) = match kind {
+        FileKind::PayPal => (format!("rekomi-payout-{run}{suffix}-paypal.csv"), paypal(&payouts, run)),
+        FileKind::Wise => (format!("rekomi-payout-{run}{suffix}-wise.csv"), wise(&payouts, run)),
+        FileKind::Csv => (format!("rekomi-payout-{run}{suffix}.csv"), generic(&payouts, &row)),
+    };
+    Ok((name, text.map_err(|e| super::internal(&e))?))
+}
+
+fn decimal(minor: i64, currency: &str) -> String {
+    Currency::parse(currency).map(|c| Money::new(minor, c).decimal()).unwrap_or_else(|_| minor.to_string())
+}
+
+fn paypal(payouts: &[PayoutRow], run: i64) -> anyhow::Result<String> {
+    let mut out = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+    for p in payouts {
+        // Customer id: at most 30 characters, no spaces; PayPal warns on a repeat within 30 days.
+        let id = format!("RK{run}-{}", p.id);
+        let note = format!("Affiliate commission: payout {} ({} commissions)", p.id, p.lines);
+        out.write_record([
+            p.payout_email.as_str(),
+            &decimal(p.amount_minor, &p.currency),
+            &p.currency,
+            &id,
+            &note,
+            "PAYPAL",
+        ])?;
+    }
+    Ok(String::from_utf8(out.into_inner()?)?)
+}
+
+fn wise(payouts: &[PayoutRow], run: i64) -> anyhow::Result<String> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record([
+        "name",
+        "recipientEmail",
+        "paymentReference",
+        "receiverType",
+        "amountCurrency",
+        "amount",
+        "sourceCurrency",
+        "targetCurrency",
+    ])?;
+    for p in payouts {
+        // The affiliate receives exactly the amount owed ("target"), in the payout's currency.
+        let reference = format!("Commission RK{run}-{}", p.id);
+        let amount = decimal(p.amount_minor, &p.currency);
+        out.write_record([
+            super::exports::cell(&p.affiliate_name).as_str(),
+            &p.payout_email,
+            &reference,
+            "PERSON",
+            "target",
+            &amount,
+            &p.currency,
+            &p.currency,
+        ])?;
+    }
+    Ok(String::from_utf8(out.into_inner()?)?)
+}
+
+fn generic(payouts: &[PayoutRow], run: &RunRow) -> anyhow::Result<String> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record([
+        "payout_id",
+        "run_id",
+        "affiliate_id",
+        "affiliate_name",
+        "affiliate_email",
+        "payout_email",
+        "amount",
+        "currency",
+        "commissions",
+        "state",
+        "reference",
+        "created_at",
+        "paid_at",
+    ])?;
+    for p in payouts {
+        out.write_record([
+            p.id.to_string(),
+            run.id.to_string(),
+            p.affiliate_id.0.to_string(),
+            super::exports::cell(&p.affiliate_name),
+            super::exports::cell(&p.affiliate_email),
+            super::exports::cell(&p.payout_email),
+            decimal(p.amount_minor, &p.currency),
+            p.currency.clone(),
+            p.lines.to_string(),
+            p.state.clone(),
+            super::exports::cell(run.reference.as_deref().unwrap_or_default()),
+            crate::store::outbox::rfc3339(p.created_at),
+            p.paid_at.map(crate::store::outbox::rfc3339).unwrap_or_default(),
+        ])?;
+    }
+    Ok(String::from_utf8(out.into_inner()?)?)
+}
