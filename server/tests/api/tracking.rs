@@ -310,7 +310,7 @@ async fn the_conversion_api_is_token_authenticated_and_idempotent() {
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a misspelt field is named: {answer}");
-    assert_eq!(earnings_of(&shop, ana).await.conversions, 1);
+    assert_eq!(earnings_of(&shop, ana).await.conversions, 2, "W-0 and W-1");
 
     let settings: TrackingSettings =
         shop.merchant.call("revoke_api_token", json!({"id": token.view.id})).await.expect("revoked");
