@@ -49,13 +49,19 @@ e2e() {
   # Debug logging, so the check that the Klaviyo key never reaches a log line covers every line.
   RUST_LOG="debug,sqlx=info" KLAVIYO_API_BASE=http://127.0.0.1:3100 \
     DATABASE_URL="$database_url" REKOMI_DATA_DIR="$data" REKOMI_ADDR=127.0.0.1:3000 \
-    REKOMI_AUTH_RATE_PER_MINUTE=0 REKOMI_APPLY_RATE_PER_MINUTE=0 LEPTOS_SITE_ROOT=target/site \
+    REKOMI_AUTH_RATE_PER_MINUTE=0 REKOMI_APPLY_RATE_PER_MINUTE=0 REKOMI_API_RATE_PER_MINUTE=0 \
+    REKOMI_TEST_HOOKS=1 LEPTOS_SITE_ROOT=target/site \
     "$CARGO_TARGET_DIR/release/server" >"$data/server.log" 2>&1 &
   local pid=$!
   for _ in $(seq 1 100); do curl -fs http://127.0.0.1:3000/healthz >/dev/null 2>&1 && break; sleep 0.1; done
   local log; log=$(mktemp)
   local status=0
   (cd end2end && REKOMI_SERVER_LOG="$data/server.log" npx playwright test) 2>&1 | tee "$log" || status=$?
+  # The REST API against its own OpenAPI document: generated requests, no 5xx allowed.
+  if [ "$status" -eq 0 ]; then
+    scripts/schemathesis.sh http://127.0.0.1:3000 2>&1 | tee -a "$log" | tail -25 || status=$?
+    [ "$status" -eq 0 ] && summary+=("schemathesis/$label: $(grep -Eo '[0-9]+ generated' "$log" | tail -1 || echo 'run'), no 5xx")
+  fi
   kill "$pid" "$fake_pid" 2>/dev/null; wait "$pid" "$fake_pid" 2>/dev/null || true
   if [ "$status" -ne 0 ]; then echo "server log:"; tail -50 "$data/server.log"; return "$status"; fi
   summary+=("e2e/$label: $(grep -Eo '[0-9]+ passed' "$log" | tail -1)")

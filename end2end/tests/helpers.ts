@@ -132,6 +132,8 @@ export interface CampaignOptions {
   /** The shop address tracking links lead to. */
   destination?: string;
   attribution?: "first" | "last";
+  /** Days a commission waits before it can be paid. */
+  holdDays?: string;
 }
 
 export interface CreatedCampaign {
@@ -161,6 +163,7 @@ export async function fillCampaignForm(page: Page, opts: CampaignOptions): Promi
   if (opts.rate !== undefined) await page.getByLabel("Rate (%)").fill(opts.rate, quick);
   if (opts.destination !== undefined) await page.getByLabel(/^Shop address/).fill(opts.destination, quick);
   if (opts.attribution !== undefined) await page.getByLabel(/several affiliates' links/).selectOption(opts.attribution, quick);
+  if (opts.holdDays !== undefined) await page.getByLabel(/^Hold commissions for/).fill(opts.holdDays, quick);
   await page.getByLabel("Accepting applications").setChecked(opts.accepting ?? true, quick);
   await page.getByLabel("Approve applications automatically").setChecked(opts.autoApprove ?? false, quick);
 }

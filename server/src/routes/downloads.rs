@@ -114,10 +114,10 @@ pub struct Advance {
     days: i64,
 }
 
-/// `POST /_test/clock {"days": n}`: moves this process's clock ahead (end-to-end tests only; the
-/// route exists only with `REKOMI_TEST_HOOKS=1`).
+/// `POST /_test/clock {"days": n}`: moves this process's clock by `n` days (negative: back
+/// towards the wall clock). End-to-end tests only; the route exists only with `REKOMI_TEST_HOOKS=1`.
 pub async fn advance_clock(axum::Json(advance): axum::Json<Advance>) -> Response {
-    let offset = crate::store::advance_clock(advance.days.clamp(0, 3650) * 86_400_000);
+    let offset = crate::store::advance_clock(advance.days.clamp(-3650, 3650) * 86_400_000);
     tracing::warn!(offset_ms = offset, "test hook: clock moved ahead");
     axum::Json(serde_json::json!({ "offset_ms": offset })).into_response()
 }
