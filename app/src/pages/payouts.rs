@@ -66,7 +66,7 @@ fn Payouts(p: PayoutsPage, version: RwSignal<u32>) -> impl IntoView {
             {if p.runs.is_empty() {
                 view! { <p class="muted">"No payout runs yet."</p> }.into_any()
             } else {
-                p.runs.into_iter().map(|run| view! { <Run run version/> }).collect_view().into_any()
+                p.runs.into_iter().map(|run| view! { <Run run version/> }.into_any()).collect_view().into_any()
             }}
         </section>
     }
@@ -111,22 +111,9 @@ fn Run(run: RunView, version: RwSignal<u32>) -> impl IntoView {
             <h3>{format!("Run #{id} · {}", run.totals.join(" + "))}</h3>
             <p class="muted">{format!("Created {} by {}", run.created_at, run.created_by)}</p>
             <p data-testid="run-status">{status}</p>
-            <table>
-                <thead><tr><th>"Affiliate"</th><th>"Pay to"</th><th>"Amount"</th><th>"Commissions"</th><th>"State"</th></tr></thead>
-                <tbody>
-                    {run.payouts.into_iter().map(|p| view! {
-                        <tr>
-                            <td><a href=format!("/app/affiliates/{}", p.affiliate_id)>{p.affiliate_name}</a></td>
-                            <td>{p.payout_email}</td>
-                            <td>{p.amount}</td>
-                            <td>{p.lines}</td>
-                            <td>{p.state}</td>
-                        </tr>
-                    }).collect_view()}
-                </tbody>
-            </table>
-            <ul class="files">{files}</ul>
-            <Show when=move || open>
+            <PayoutTable payouts=run.payouts/>
+            <ul class="files">{files.into_any()}</ul>
+            {open.then(|| view! {
                 <form on:submit=move |ev| { ev.prevent_default(); pay.dispatch(reference.get_untracked()); }>
                     <label for=format!("reference-{id}")>"Payment reference (your PayPal or Wise batch id)"</label>
                     <input id=format!("reference-{id}") bind:value=reference data-testid="reference"/>
@@ -135,9 +122,31 @@ fn Run(run: RunView, version: RwSignal<u32>) -> impl IntoView {
                     <button type="button" class="secondary" on:click=move |_| { cancel.dispatch(()); }>"Cancel run"</button>
                 </form>
                 {move || cancel_error().map(|m| view! { <div class="banner error" role="alert">{m}</div> })}
-            </Show>
+            }.into_any())}
         </article>
     }
+    .into_any()
+}
+
+#[component]
+fn PayoutTable(payouts: Vec<crate::api::views::PayoutView>) -> impl IntoView {
+    view! {
+        <table>
+            <thead><tr><th>"Affiliate"</th><th>"Pay to"</th><th>"Amount"</th><th>"Commissions"</th><th>"State"</th></tr></thead>
+            <tbody>
+                {payouts.into_iter().map(|p| view! {
+                    <tr>
+                        <td><a href=format!("/app/affiliates/{}", p.affiliate_id)>{p.affiliate_name}</a></td>
+                        <td>{p.payout_email}</td>
+                        <td>{p.amount}</td>
+                        <td>{p.lines}</td>
+                        <td>{p.state}</td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
 }
 
 /// Plain links with a date range: the browser downloads the file with the session cookie.
