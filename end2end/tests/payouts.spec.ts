@@ -131,3 +131,37 @@ test("a Klaviyo flow bumps a rate, the order earns at it, and a payout run pays 
   expect(events[0].properties).toMatchObject({ amount: 24, currency: "USD", reference: "PAYPAL-BATCH-42" });
   expect(errors).toEqual([]);
 });
+
+test("webhook endpoints are added in the UI, events switched off, and failed deliveries logged", async ({ page }) => {
+  const errors = collectPageErrors(page);
+  await signUp(page, `Hook Shop ${uniqueId()}`, uniqueEmail("hooks"), PASSWORD);
+  const campaign = await createCampaign(page, { name: `Hooks ${uniqueId()}`, pitch: "Earn.", terms: "Be nice.", autoApprove: true });
+
+  await page.goto("/app/integrations");
+  await expect(page.getByRole("heading", { name: "Integrations", level: 1 })).toBeVisible();
+  // Nothing listens on port 9: every delivery fails and is logged for a retry.
+  await untilHydrated(async () => {
+    if (await page.getByTestId("webhook-secret").isVisible()) return;
+    await page.getByLabel("Endpoint address").fill("http://127.0.0.1:9/hooks/rekomi", { timeout: 2_000 });
+    await page.getByRole("checkbox", { name: /affiliate\.approved/ }).check({ timeout: 2_000 });
+    await clickCalling(page, page.getByRole("button", { name: "Add endpoint" }), "/api/add_webhook");
+    await expect(page.getByTestId("webhook-secret")).toBeVisible({ timeout: 5_000 });
+  });
+  expect(await page.getByTestId("webhook-secret").inputValue()).toMatch(/^whsec_/);
+  await clickCalling(page, page.getByRole("checkbox", { name: "Send Rekomi Affiliate Applied" }), "/api/switch_event");
+  await page.reload();
+  await expect(page.getByRole("checkbox", { name: "Send Rekomi Affiliate Applied" })).not.toBeChecked();
+  await expect(page.getByRole("checkbox", { name: "Send Rekomi Affiliate Invited" })).toBeDisabled();
+
+  const joined = await page.request.post(campaign.landingPath, {
+    form: { name: "Ana Lima", email: uniqueEmail("ana"), website: "", message: "", accept_terms: "on", rk_trap: "", invite: "" },
+  });
+  expect(joined.status()).toBe(200);
+  await expect(async () => {
+    await page.reload();
+    await expect(page.getByTestId("deliveries")).toContainText("Could not connect to the endpoint.", { timeout: 1_000 });
+  }).toPass({ timeout: 15_000 });
+  await expect(page.getByTestId("deliveries")).toContainText("affiliate.approved");
+  await expect(page.getByTestId("deliveries")).toContainText("retrying at");
+  expect(errors).toEqual([]);
+});

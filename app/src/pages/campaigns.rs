@@ -235,7 +235,7 @@ fn CampaignEditor(
                 <label for="hold_days">"Hold commissions for (days, past your refund window)"</label>
                 <input id="hold_days" inputmode="numeric" bind:value=hold_days/>
                 <FieldError error field="hold_days"/>
-                <label for="min_payout">"Minimum payout (in the campaign's currency; empty: any amount)"</label>
+                <label for="min_payout">"Minimum payout (empty: any amount)"</label>
                 <input id="min_payout" inputmode="decimal" placeholder="e.g. 50.00" bind:value=min_payout/>
                 <FieldError error field="min_payout"/>
                 <label for="destination_url">"Shop address (where tracking links send visitors)"</label>

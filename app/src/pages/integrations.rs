@@ -12,13 +12,28 @@ use leptos_meta::Title;
 pub fn IntegrationsPage() -> impl IntoView {
     let version = RwSignal::new(0_u32);
     let data = Resource::new(move || version.get(), |_| load_integrations());
+    // Lives above the reloading content, so the new endpoint's secret stays on screen after the
+    // list reloads to show the endpoint.
+    let add = Action::new(|(url, topics): &(String, Vec<String>)| add_webhook(url.clone(), topics.clone()));
+    Effect::new(move || {
+        if add.value().get().is_some_and(|r| r.is_ok()) {
+            version.update(|n| *n += 1);
+        }
+    });
+    let added = move || add.value().get().and_then(Result::ok);
     view! {
         <Title text="Integrations · Rekomi"/>
         <div class="page-head"><h1>"Integrations"</h1></div>
+        {move || added().map(|NewEndpoint { endpoint, secret }| view! {
+            <div class="banner" role="status">
+                <p>{format!("Signing secret for {}; copy it now, Rekomi shows it only once:", endpoint.url)}</p>
+                <input readonly class="code" value=secret data-testid="webhook-secret"/>
+            </div>
+        })}
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(v) => view! { <Integrations v version/> }.into_any(),
+                    Ok(v) => view! { <Integrations v version add/> }.into_any(),
                     Err(e) => view! { <div class="banner error" role="alert">{e.message}</div> }.into_any(),
                 }
             })}
@@ -27,7 +42,7 @@ pub fn IntegrationsPage() -> impl IntoView {
 }
 
 #[component]
-fn Integrations(v: IntegrationsView, version: RwSignal<u32>) -> impl IntoView {
+fn Integrations(v: IntegrationsView, version: RwSignal<u32>, add: AddAction) -> impl IntoView {
     let bump = move |ok: bool| {
         if ok {
             version.update(|n| *n += 1);
@@ -75,7 +90,7 @@ fn Integrations(v: IntegrationsView, version: RwSignal<u32>) -> impl IntoView {
                 </tbody>
             </table>
         </section>
-        <Webhooks v=v.clone() change redeliver version/>
+        <Webhooks v=v.clone() change redeliver add/>
         <section>
             <h2>"REST API"</h2>
             <p>"Klaviyo flows and your own systems call Rekomi with an API token (create one under Tracking). Reference: "
@@ -85,24 +100,18 @@ fn Integrations(v: IntegrationsView, version: RwSignal<u32>) -> impl IntoView {
 }
 
 type Change = Action<(i64, bool, bool), Result<IntegrationsView, AppError>>;
+type AddAction = Action<(String, Vec<String>), Result<NewEndpoint, AppError>>;
 
 #[component]
 fn Webhooks(
     v: IntegrationsView,
     change: Change,
     redeliver: Action<i64, Result<IntegrationsView, AppError>>,
-    version: RwSignal<u32>,
+    add: AddAction,
 ) -> impl IntoView {
     let url = RwSignal::new(String::new());
     let chosen = RwSignal::new(Vec::<String>::new());
-    let add = Action::new(|(url, topics): &(String, Vec<String>)| add_webhook(url.clone(), topics.clone()));
-    Effect::new(move || {
-        if add.value().get().is_some_and(|r| r.is_ok()) {
-            version.update(|n| *n += 1);
-        }
-    });
     let add_error = Signal::derive(move || add.value().get().and_then(Result::err));
-    let added = move || add.value().get().and_then(Result::ok);
     view! {
         <section>
             <h2>"Webhooks"</h2>
@@ -132,12 +141,6 @@ fn Webhooks(
                 <FieldError error=add_error field="topics"/>
                 <button type="submit" disabled=move || add.pending().get()>"Add endpoint"</button>
             </form>
-            {move || added().map(|NewEndpoint { secret, .. }| view! {
-                <div class="banner" role="status">
-                    <p>"The endpoint's signing secret; copy it now, Rekomi shows it only once:"</p>
-                    <input readonly class="code" value=secret data-testid="webhook-secret"/>
-                </div>
-            })}
             {if v.endpoints.is_empty() {
                 view! { <p class="muted">"No endpoints yet."</p> }.into_any()
             } else {
