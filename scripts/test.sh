@@ -50,7 +50,7 @@ e2e() {
   RUST_LOG="debug,sqlx=info" KLAVIYO_API_BASE=http://127.0.0.1:3100 \
     DATABASE_URL="$database_url" REKOMI_DATA_DIR="$data" REKOMI_ADDR=127.0.0.1:3000 \
     REKOMI_AUTH_RATE_PER_MINUTE=0 REKOMI_APPLY_RATE_PER_MINUTE=0 REKOMI_API_RATE_PER_MINUTE=0 \
-    REKOMI_TEST_HOOKS=1 LEPTOS_SITE_ROOT=target/site \
+    REKOMI_TEST_HOOKS=1 REKOMI_WEBHOOKS_ALLOW_PRIVATE=1 LEPTOS_SITE_ROOT=target/site \
     "$CARGO_TARGET_DIR/release/server" >"$data/server.log" 2>&1 &
   local pid=$!
   for _ in $(seq 1 100); do curl -fs http://127.0.0.1:3000/healthz >/dev/null 2>&1 && break; sleep 0.1; done

@@ -89,6 +89,8 @@ CREATE TABLE payouts (
     amount_minor  INTEGER NOT NULL CHECK (amount_minor > 0),
     lines         INTEGER NOT NULL,
     payout_email  TEXT NOT NULL,
+    -- Where Wise pays (a Wise email from a Rewardful import, else the PayPal one, else their own).
+    wise_email    TEXT NOT NULL,
     state         TEXT NOT NULL CHECK (state IN ('open', 'paid', 'cancelled')),
     created_at    INTEGER NOT NULL,
     paid_at       INTEGER,

@@ -32,6 +32,8 @@ pub struct Config {
     pub klaviyo_tests_per_minute: u32,
     /// REST API requests per minute per token (0: unlimited).
     pub api_per_minute: u32,
+    /// Lets webhook endpoints be on private addresses (tests, local development).
+    pub webhooks_allow_private: bool,
     /// Mounts `/_test/*` (moving the clock) for the end-to-end suite. Never in production.
     pub test_hooks: bool,
     /// The Klaviyo sync worker's lease, read-back patience and retry budget.
@@ -85,6 +87,7 @@ impl Config {
             klaviyo_tests_per_minute: number("REKOMI_KLAVIYO_TESTS_PER_MINUTE", 6)?,
             api_per_minute: number("REKOMI_API_RATE_PER_MINUTE", 600)?,
             test_hooks: flag("REKOMI_TEST_HOOKS")?,
+            webhooks_allow_private: flag("REKOMI_WEBHOOKS_ALLOW_PRIVATE")?,
             sync: sync_settings()?,
             leptos,
         })

@@ -112,6 +112,7 @@ impl Application {
             tracker: Arc::new(tracker),
             shopify: crate::services::shopify::ShopifySecrets::new(db.clone(), sealer.clone()),
             sealer,
+            webhooks_allow_private: config.webhooks_allow_private,
             api_limiter: Arc::new(crate::services::rate_limit::KeyedRateLimiter::per_minute(config.api_per_minute)),
             public_base,
             db,
@@ -139,7 +140,12 @@ impl Application {
         let workers = self.sync.worker.then(|| {
             let s = &self.services;
             let engine = Engine::new(s.db.clone(), s.klaviyo.clone(), s.sync.clone(), self.sync.clone());
-            let webhooks = crate::outgoing::WebhookWorker::new(s.db.clone(), s.sealer.clone(), engine.owner());
+            let webhooks = crate::outgoing::WebhookWorker::new(
+                s.db.clone(),
+                s.sealer.clone(),
+                engine.owner(),
+                s.webhooks_allow_private,
+            );
             let webhooks = match webhooks {
                 Ok(worker) => Some(tokio::spawn(worker.run())),
                 Err(error) => {
@@ -251,6 +257,9 @@ async fn housekeeping(services: Services) {
             Ok(n) if n > 0 => tracing::info!(sessions = n, "expired sessions removed"),
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "could not remove expired sessions"),
+        }
+        if let Err(error) = crate::store::api_tokens::delete_old_keys(&services.db, now_ms()).await {
+            tracing::warn!(%error, "could not remove old idempotency keys");
         }
         if let Err(error) = crate::store::portal::delete_expired(&services.db, now_ms()).await {
             tracing::warn!(%error, "could not remove expired portal sessions");

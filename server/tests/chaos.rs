@@ -92,6 +92,7 @@ async fn syncs_survive_faults_lost_jobs_and_sigkill() {
         klaviyo_tests_per_minute: 0,
         api_per_minute: 0,
         test_hooks: false,
+        webhooks_allow_private: false,
         sync: server::sync::Settings { worker: false, ..server::sync::Settings::default() },
         leptos: LeptosOptions::builder().output_name("rekomi").build(),
     };

@@ -91,8 +91,9 @@ fn Run(run: RunView, version: RwSignal<u32>) -> impl IntoView {
         ("cancelled", _) => "Cancelled".to_owned(),
         _ => "Open: export it, pay, then mark it paid".to_owned(),
     };
-    let files = run
-        .currencies
+    // A cancelled run's lines go into the next run: its files must not be paid.
+    let exportable = if run.state == "cancelled" { Vec::new() } else { run.currencies.clone() };
+    let files = exportable
         .iter()
         .map(|c| {
             let lower = c.to_lowercase();

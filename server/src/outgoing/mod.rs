@@ -14,6 +14,7 @@ use app::domain::lifecycle::SIGNATURE_HEADER;
 use hmac::{Hmac, Mac};
 use rand::Rng;
 use sha2::Sha256;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 const CLAIM_LIMIT: i64 = 50;
@@ -22,8 +23,8 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a claimed batch may take before another instance may take it over.
 const LEASE_MS: i64 = 120_000;
 
-/// Whose sealed secret this is: the AEAD's associated data, so a secret can't be moved between
-/// endpoints or merchants.
+/// Whose sealed secret this is: the AEAD's associated data, so a secret copied onto another
+/// merchant's endpoint does not open.
 pub fn secret_owner(merchant: app::domain::MerchantId) -> String {
     format!("webhook-endpoint:{merchant}")
 }
@@ -46,21 +47,71 @@ pub fn backoff(attempts: i64) -> Duration {
     base + Duration::from_millis(jitter)
 }
 
+/// An address on the instance's own machine or private network: merchants' endpoints must not
+/// reach those (a delivery log would otherwise map the network behind Rekomi).
+pub fn private_address(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || (a == 100 && (b & 0xc0) == 64) // carrier-grade NAT
+        }
+        IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (first & 0xfe00) == 0xfc00 // unique local
+                || (first & 0xffc0) == 0xfe80 // link local
+                || v6.to_ipv4_mapped().is_some_and(|v4| private_address(IpAddr::V4(v4)))
+        }
+    }
+}
+
+/// Refuses an endpoint whose host is, or resolves to, a private address (unless allowed).
+pub async fn check_public(url: &str, allow_private: bool) -> Result<(), String> {
+    if allow_private {
+        return Ok(());
+    }
+    let parsed = url::Url::parse(url).map_err(|_| "The endpoint address can't be read.".to_owned())?;
+    let host = parsed.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_owned();
+    let port = parsed.port_or_known_default().unwrap_or(443);
+    let refused =
+        || "The endpoint's address is on a private network; Rekomi delivers only to public addresses.".to_owned();
+    if host.eq_ignore_ascii_case("localhost") || host.to_ascii_lowercase().ends_with(".localhost") {
+        return Err(refused());
+    }
+    let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
+        .await
+        .map_err(|_| format!("The endpoint's host {host} can't be resolved."))?
+        .collect();
+    if addrs.iter().any(|a| private_address(a.ip())) {
+        return Err(refused());
+    }
+    Ok(())
+}
+
 pub struct WebhookWorker {
     pub db: Db,
     pub sealer: Sealer,
     pub http: reqwest::Client,
     pub owner: String,
+    /// Deliver to private addresses too (tests and local development only).
+    pub allow_private: bool,
 }
 
 impl WebhookWorker {
-    pub fn new(db: Db, sealer: Sealer, owner: String) -> anyhow::Result<Self> {
+    pub fn new(db: Db, sealer: Sealer, owner: String, allow_private: bool) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent("Rekomi-Webhooks/1")
             .build()?;
-        Ok(Self { db, sealer, http, owner })
+        Ok(Self { db, sealer, http, owner, allow_private })
     }
 
     pub async fn run(self) {
@@ -97,7 +148,9 @@ impl WebhookWorker {
     async fn attempt(&self, d: &ClaimedDelivery) -> Attempt {
         let started = Instant::now();
         let at = now_ms();
+        let public = check_public(&d.url, self.allow_private).await;
         let (status, error) = match self.sealer.open(&d.secret, &secret_owner(d.merchant_id)) {
+            _ if public.is_err() => (None, public.err()),
             Err(_) => (None, Some("The endpoint's signing secret can't be read; add the endpoint again.".to_owned())),
             Ok(secret) => {
                 let signed = signature(&secret, at.div_euclid(1000), &d.payload);
@@ -152,6 +205,36 @@ mod tests {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(b"whsec_test").expect("key");
         mac.update(br#"1732450000.{"a":1}"#);
         assert_eq!(sig, format!("t=1732450000,v1={}", hex::encode(mac.finalize().into_bytes())));
+    }
+
+    #[test]
+    fn private_addresses_are_recognised() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:10.0.0.1",
+            "0.0.0.0",
+        ] {
+            assert!(private_address(ip.parse().expect("ip")), "{ip}");
+        }
+        for ip in ["93.184.216.34", "2606:2800:220:1::1", "8.8.8.8"] {
+            assert!(!private_address(ip.parse().expect("ip")), "{ip}");
+        }
+    }
+
+    #[tokio::test]
+    async fn endpoints_on_this_machine_are_refused_unless_allowed() {
+        assert!(check_public("http://127.0.0.1:9/hook", false).await.is_err());
+        assert!(check_public("https://localhost/hook", false).await.is_err());
+        assert!(check_public("http://[::1]/hook", false).await.is_err());
+        assert!(check_public("http://127.0.0.1:9/hook", true).await.is_ok());
     }
 
     #[test]

@@ -191,7 +191,7 @@ async fn build(
             })()
         }
         Export::Payouts => {
-            let rows = payouts::page(&s.db, merchant, None, None, window, MAX_ROWS + 1).await.map_err(db)?;
+            let rows = payouts::page(&s.db, merchant, None, None, None, window, MAX_ROWS + 1).await.map_err(db)?;
             if rows.len() as i64 > MAX_ROWS {
                 return Err(too_many());
             }

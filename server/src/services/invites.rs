@@ -60,6 +60,26 @@ impl From<InviteError> for AppError {
     }
 }
 
+/// One person to invite through the API.
+pub struct OneInvite<'a> {
+    pub campaign: CampaignId,
+    pub email: &'a Email,
+    pub name: Option<&'a PersonName>,
+    /// Days the link works.
+    pub expires_days: u16,
+}
+
+/// What inviting one person came to.
+pub enum OneOutcome {
+    Invited(InviteView),
+    /// An invite to this email is still open (maybe for another campaign): returned as it is.
+    Open(InviteView),
+    /// The email already belongs to an affiliate in this state.
+    AlreadyAffiliate(String),
+    /// Another request got there first; why.
+    Refused(String),
+}
+
 /// What the invite service needs besides the database: the link signer and the public address.
 #[derive(Clone)]
 pub struct Invites {
@@ -276,29 +296,25 @@ impl Invites {
         Ok(InvitesSent { sent, skipped, klaviyo_connected: connected })
     }
 
-    /// One invite by email (the REST API, called from Klaviyo flows): an invite still open for the
-    /// email is returned as it is, so a flow firing twice invites once. `Err(Ok(state))` when the
-    /// email already belongs to an affiliate.
+    /// One invite by email (the REST API, called from Klaviyo flows). An invite still open for the
+    /// email is returned as it is, so a flow firing twice invites once.
     pub async fn invite_one(
         &self,
         db: &Db,
         merchant: MerchantId,
         actor: &str,
-        campaign: CampaignId,
-        email: &Email,
-        name: Option<&PersonName>,
-        expires_days: u16,
-    ) -> Result<Result<(InviteView, bool), String>, InviteError> {
+        one: OneInvite<'_>,
+    ) -> Result<OneOutcome, InviteError> {
+        let OneInvite { campaign, email, name, expires_days } = one;
         let (affiliates, _) =
             store::known(db, merchant, &[email.as_str().to_owned()], now_ms()).await.context("checking the email")?;
         if let Some(state) = affiliates.get(email.as_str()) {
-            return Ok(Err(state.clone()));
+            return Ok(OneOutcome::AlreadyAffiliate(state.clone()));
         }
-        let now = now_ms();
         if let Some(row) = store::latest_for(db, merchant, email.as_str()).await.context("reading invites")? {
-            let view = self.view(row, now);
+            let view = self.view(row, now_ms());
             if view.status.live() {
-                return Ok(Ok((view, false)));
+                return Ok(OneOutcome::Open(view));
             }
         }
         let people = match name {
@@ -308,14 +324,14 @@ impl Invites {
         let request = InviteRequest { campaign, people, expires_days };
         let sent = self.send(db, merchant, actor, &request).await?;
         if let Some(skipped) = sent.skipped.first() {
-            let problem = skipped.problem.clone().unwrap_or_default();
-            return Err(InviteError::Internal(anyhow::anyhow!("the invite was skipped: {problem}")));
+            // Someone invited or approved in the same instant.
+            return Ok(OneOutcome::Refused(skipped.problem.clone().unwrap_or_default()));
         }
         let row = store::latest_for(db, merchant, email.as_str())
             .await
             .context("reading the new invite")?
             .context("the new invite is missing")?;
-        Ok(Ok((self.view(row, now_ms()), true)))
+        Ok(OneOutcome::Invited(self.view(row, now_ms())))
     }
 
     pub async fn list(&self, db: &Db, merchant: MerchantId) -> Result<Vec<InviteView>, InviteError> {

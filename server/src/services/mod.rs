@@ -42,6 +42,8 @@ pub struct Services {
     pub shopify: shopify::ShopifySecrets,
     /// Seals the webhook endpoints' signing secrets.
     pub sealer: crate::secrets::Sealer,
+    /// Webhook endpoints may be on private addresses (tests, local development).
+    pub webhooks_allow_private: bool,
     /// REST API requests per token.
     pub api_limiter: std::sync::Arc<rate_limit::KeyedRateLimiter<i64>>,
     /// Where this instance is reached, for absolute links (tracking, portal sign-in).

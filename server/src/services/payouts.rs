@@ -146,6 +146,12 @@ pub async fn file(
     currency: Option<&str>,
 ) -> Result<(String, String), AppError> {
     let row = load(s, merchant, run).await?;
+    if row.state == "cancelled" {
+        return Err(AppError::new(
+            ErrorKind::Conflict,
+            "This run was cancelled: its commissions wait for the next run. Export that one instead.",
+        ));
+    }
     let mut payouts = store::of_run(&s.db, merchant, run).await.map_err(db)?;
     let currencies: std::collections::BTreeSet<String> = payouts.iter().map(|p| p.currency.clone()).collect();
     let currency = match (currency.map(str::to_uppercase), kind) {
@@ -211,16 +217,10 @@ fn wise(payouts: &[PayoutRow], run: i64) -> anyhow::Result<String> {
         // The affiliate receives exactly the amount owed ("target"), in the payout's currency.
         let reference = format!("Commission RK{run}-{}", p.id);
         let amount = decimal(p.amount_minor, &p.currency);
-        out.write_record([
-            super::exports::cell(&p.affiliate_name).as_str(),
-            &p.payout_email,
-            &reference,
-            "PERSON",
-            "target",
-            &amount,
-            &p.currency,
-            &p.currency,
-        ])?;
+        // An upload file keeps values exact, so a name a spreadsheet would run as a formula loses
+        // its leading sign instead of gaining an apostrophe.
+        let name = p.affiliate_name.trim_start_matches(['=', '+', '-', '@', '\t', '\r']);
+        out.write_record([name, &p.wise_email, &reference, "PERSON", "target", &amount, &p.currency, &p.currency])?;
     }
     Ok(String::from_utf8(out.into_inner()?)?)
 }

@@ -200,6 +200,10 @@ pub async fn set_payout_email(
         return Ok(Ok(()));
     }
     match Email::parse(raw) {
+        // Payout files are opened in spreadsheets: an address that would run as a formula is refused.
+        Ok(email) if email.as_str().starts_with(['=', '+', '-', '@']) => {
+            Ok(Err("Enter the email address your PayPal account uses.".to_owned()))
+        }
         Ok(email) => {
             store::set_payout_email(&s.db, merchant, affiliate, Some(email.as_str())).await?;
             Ok(Ok(()))

@@ -2,12 +2,14 @@
 //! bumps and invites by email (the calls Klaviyo flows make), affiliate status, and paged lists.
 //! The wire types here are also the OpenAPI document's schemas.
 
+use super::invites::OneOutcome;
 use super::Services;
 use crate::store::affiliates::{self, ListedAffiliate, NewRate};
 use crate::store::earnings::{self, CommissionRow};
 use crate::store::outbox::{amount, rfc3339};
 use crate::store::payouts::{self, PayoutRow};
 use crate::store::{campaigns, now_ms};
+use app::api::views::InviteView;
 use app::domain::commission::bps_percent;
 use app::domain::{Currency, Email, MerchantId, Money, PersonName, Rate};
 use serde::{Deserialize, Serialize};
@@ -332,7 +334,8 @@ pub async fn rate_bump(
             }
             Some(at)
         }
-        (None, Some(d)) => Some(now + days(d, "expires_in_days", 1..=3650)? * DAY_MS),
+        // At the end of that day (UTC), so a flow repeating the call the same day changes nothing.
+        (None, Some(d)) => Some((now.div_euclid(DAY_MS) + 1 + days(d, "expires_in_days", 1..=3650)?) * DAY_MS),
         (None, None) => None,
     };
     let reason = req.reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
@@ -380,28 +383,38 @@ pub async fn invite(
             ));
         }
     };
-    let outcome =
-        s.invites.invite_one(&s.db, merchant, actor, campaign.id, &email, name.as_ref(), expires_days).await.map_err(
-            |e| match e {
-                super::invites::InviteError::Internal(e) => RestError::internal(format!("{e:#}")),
-                other => RestError::invalid("invalid_invite", app::error::AppError::from(other).message),
-            },
-        )?;
+    let outcome = s
+        .invites
+        .invite_one(
+            &s.db,
+            merchant,
+            actor,
+            super::invites::OneInvite { campaign: campaign.id, email: &email, name: name.as_ref(), expires_days },
+        )
+        .await
+        .map_err(|e| match e {
+            super::invites::InviteError::Internal(e) => RestError::internal(format!("{e:#}")),
+            other => RestError::invalid("invalid_invite", app::error::AppError::from(other).message),
+        })?;
+    let out = |view: InviteView, created: bool| InviteOut {
+        id: view.id,
+        email: view.email,
+        // The invite's own campaign: an open one may be for another of the shop's campaigns.
+        campaign: all.iter().find(|c| c.id == view.campaign_id).map(|c| c.slug.clone()).unwrap_or_default(),
+        url: view.link,
+        status: format!("{:?}", view.status).to_lowercase(),
+        expires_at: rfc3339(view.expires_at),
+        created,
+    };
     match outcome {
-        Err(state) => Err(RestError::new(
+        OneOutcome::Invited(view) => Ok(out(view, true)),
+        OneOutcome::Open(view) => Ok(out(view, false)),
+        OneOutcome::AlreadyAffiliate(state) => Err(RestError::new(
             409,
             "already_affiliate",
             format!("{} is already an affiliate of this shop ({state}).", email.as_str()),
         )),
-        Ok((view, created)) => Ok(InviteOut {
-            id: view.id,
-            email: view.email,
-            campaign: campaign.slug.clone(),
-            url: view.link,
-            status: format!("{:?}", view.status).to_lowercase(),
-            expires_at: rfc3339(view.expires_at),
-            created,
-        }),
+        OneOutcome::Refused(why) => Err(RestError::new(409, "already_invited", why)),
     }
 }
 
@@ -522,20 +535,24 @@ fn payout_out(p: PayoutRow) -> PayoutOut {
     }
 }
 
+pub const PAYOUT_STATES: [&str; 3] = ["open", "paid", "cancelled"];
+
 pub async fn payouts_page(
     s: &Services,
     merchant: MerchantId,
     cursor: Option<&str>,
     limit_raw: Option<i64>,
+    state: Option<&str>,
     affiliate_email: Option<&str>,
 ) -> Result<Page<PayoutOut>, RestError> {
     let before = parse_cursor(cursor)?;
     let limit = limit(limit_raw)?;
+    let state = state_filter(state, &PAYOUT_STATES)?;
     let affiliate = match affiliate_email.filter(|e| !e.is_empty()) {
         Some(e) => Some(affiliate_by_email(s, merchant, e).await?.id),
         None => None,
     };
-    let rows = payouts::page(&s.db, merchant, before, affiliate, (0, i64::MAX), limit + 1)
+    let rows = payouts::page(&s.db, merchant, before, state.as_deref(), affiliate, (0, i64::MAX), limit + 1)
         .await
         .map_err(RestError::internal)?;
     Ok(page_of(rows, limit, |p| p.id, payout_out))

@@ -76,6 +76,21 @@ pub async fn authenticate(db: &Db, hash: &str, now: i64) -> DbResult<Option<(i64
 /// one died mid-way).
 pub const KEY_CLAIM_MS: i64 = 60_000;
 
+/// How long an answer is kept for its key: long enough for any retry (Klaviyo's included); after it
+/// the key is free again, so a flow may send the same key for a new decision another day.
+pub const KEY_KEEP_MS: i64 = 24 * 3_600_000;
+
+/// Forgets keys answered more than [`KEY_KEEP_MS`] ago (housekeeping).
+pub async fn delete_old_keys(db: &Db, now: i64) -> DbResult<u64> {
+    const SQL: &str = "DELETE FROM idempotency_keys WHERE created_at < $1 AND status <> 0";
+    on_engine!(db, |pool| Ok(sqlx::query(SQL)
+        .bind(now - KEY_KEEP_MS)
+        .execute(pool)
+        .await
+        .map_err(db_err)?
+        .rows_affected()))
+}
+
 /// What an idempotency key holds when a request arrives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyState {
@@ -91,8 +106,9 @@ pub enum KeyState {
 pub async fn claim_key(db: &Db, merchant: MerchantId, key: &str, request_hash: &str, now: i64) -> DbResult<KeyState> {
     const CLAIM: &str = "INSERT INTO idempotency_keys (merchant_id, key, request_hash, status, response, created_at)
         VALUES ($1, $2, $3, 0, '', $4) ON CONFLICT (merchant_id, key) DO NOTHING";
-    const TAKE_OVER: &str = "UPDATE idempotency_keys SET request_hash = $3, created_at = $4
-        WHERE merchant_id = $1 AND key = $2 AND status = 0 AND created_at < $5";
+    // A claim whose request died, or an answer older than a day, is taken over.
+    const TAKE_OVER: &str = "UPDATE idempotency_keys SET request_hash = $3, created_at = $4, status = 0, response = ''
+        WHERE merchant_id = $1 AND key = $2 AND ((status = 0 AND created_at < $5) OR created_at < $6)";
     const READ: &str =
         "SELECT request_hash, status, response FROM idempotency_keys WHERE merchant_id = $1 AND key = $2";
     on_engine!(db, |pool| {
@@ -114,6 +130,7 @@ pub async fn claim_key(db: &Db, merchant: MerchantId, key: &str, request_hash: &
             .bind(request_hash)
             .bind(now)
             .bind(now - KEY_CLAIM_MS)
+            .bind(now - KEY_KEEP_MS)
             .execute(pool)
             .await
             .map_err(db_err)?

@@ -449,34 +449,19 @@ pub async fn decide_held(db: &Db, merchant: MerchantId, id: i64, release: bool, 
             == 1;
         if changed && !release {
             announce_commission!(tx, id, None, Some(Topic::CommissionVoided), now);
+        } else if changed {
+            // Released after its hold period: approved now, as the sweep would have.
+            let state: String = sqlx::query_scalar("SELECT state FROM commissions WHERE id = $1")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            if state == "approved" {
+                announce_commission!(tx, id, Some(Metric::CommissionApproved), None, now);
+            }
         }
         tx.commit().await.map_err(db_err)?;
         Ok(changed)
-    })
-}
-
-/// Marks approved commissions paid under a payout reference; the payouts feature calls it when a
-/// payout is confirmed. Returns how many lines it covered.
-pub async fn mark_paid(db: &Db, merchant: MerchantId, ids: &[i64], reference: &str, now: i64) -> DbResult<u64> {
-    on_engine!(db, |pool| {
-        let mut tx = pool.begin_write().await?;
-        let mut paid = 0;
-        for id in ids {
-            paid += sqlx::query(
-                "UPDATE commissions SET state = 'paid', paid_at = $3, payout_ref = $4
-                 WHERE merchant_id = $1 AND id = $2 AND state = 'approved'",
-            )
-            .bind(merchant)
-            .bind(id)
-            .bind(now)
-            .bind(reference)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .rows_affected();
-        }
-        tx.commit().await.map_err(db_err)?;
-        Ok(paid)
     })
 }
 

@@ -7,17 +7,6 @@ use app::domain::lifecycle::{Metric, Topic};
 use app::domain::{AffiliateId, MerchantId};
 use serde_json::json;
 
-/// One affiliate's approved balance in one currency, before it goes into a run.
-#[derive(Debug, Clone, sqlx::FromRow)]
-struct Balance {
-    affiliate_id: AffiliateId,
-    currency: String,
-    amount_minor: i64,
-    payout_email: String,
-    min_payout_minor: i64,
-    campaign_currency: String,
-}
-
 /// What a new run holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Created {
@@ -26,30 +15,51 @@ pub enum Created {
     NothingDue,
 }
 
+/// A balance as summed, with what decides whether it is due.
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct Balance {
+    id: i64,
+    currency: String,
+    amount_minor: i64,
+    min_payout_minor: i64,
+    campaign_currency: String,
+}
+
+impl Balance {
+    /// Due when positive and, in the campaign's currency, at least its minimum payout.
+    fn due(&self) -> bool {
+        let minimum = if self.currency == self.campaign_currency { self.min_payout_minor.max(1) } else { 1 };
+        self.amount_minor >= minimum
+    }
+}
+
 /// Gathers every approved line not in a run yet into a new run, one payout per (affiliate,
 /// currency) whose net balance reaches the campaign's minimum payout (in the campaign's currency;
-/// other currencies have no minimum). Lines stay `approved` while the run is open.
+/// other currencies have no minimum). Set-based, so a run of 100,000 lines is a handful of
+/// statements; lines stay `approved` while the run is open.
 pub async fn create_run(db: &Db, merchant: MerchantId, actor: &str, now: i64) -> DbResult<Created> {
-    const BALANCES: &str = "SELECT k.affiliate_id, k.currency, CAST(SUM(k.amount_minor) AS BIGINT) AS amount_minor,
-            COALESCE(a.paypal_email, a.email) AS payout_email, c.min_payout_minor, c.currency AS campaign_currency
-        FROM commissions k JOIN affiliates a ON a.id = k.affiliate_id JOIN campaigns c ON c.id = a.campaign_id
+    // One payout per balance still free, with where it is paid.
+    const GATHER: &str = "INSERT INTO payouts (merchant_id, run_id, affiliate_id, currency, amount_minor, lines,
+            payout_email, wise_email, state, created_at)
+        SELECT k.merchant_id, $2, k.affiliate_id, k.currency, 1, 0, COALESCE(a.paypal_email, a.email),
+            COALESCE(a.wise_email, a.paypal_email, a.email), 'open', $3
+        FROM commissions k JOIN affiliates a ON a.id = k.affiliate_id
         WHERE k.merchant_id = $1 AND k.state = 'approved' AND k.payout_id IS NULL
-        GROUP BY k.affiliate_id, k.currency, a.paypal_email, a.email, c.min_payout_minor, c.currency
-        ORDER BY k.affiliate_id, k.currency";
+        GROUP BY k.merchant_id, k.affiliate_id, k.currency, a.paypal_email, a.wise_email, a.email";
+    // Every free line joins its payout. Lines another instance's run took meanwhile are skipped
+    // (PostgreSQL re-checks `payout_id IS NULL` after waiting for that run's row locks).
+    const ATTACH: &str = "UPDATE commissions SET payout_id = p.id FROM payouts p
+        WHERE p.run_id = $2 AND p.affiliate_id = commissions.affiliate_id AND p.currency = commissions.currency
+          AND commissions.merchant_id = $1 AND commissions.state = 'approved' AND commissions.payout_id IS NULL";
+    // The sums of what each payout actually holds.
+    const SUMS: &str = "SELECT p.id, p.currency, CAST(COALESCE(SUM(k.amount_minor), 0) AS BIGINT) AS amount_minor,
+            c.min_payout_minor, c.currency AS campaign_currency
+        FROM payouts p JOIN affiliates a ON a.id = p.affiliate_id JOIN campaigns c ON c.id = a.campaign_id
+            LEFT JOIN commissions k ON k.payout_id = p.id
+        WHERE p.run_id = $1
+        GROUP BY p.id, p.currency, c.min_payout_minor, c.currency";
     on_engine!(db, |pool| {
         let mut tx = pool.begin_write().await?;
-        let balances: Vec<Balance> =
-            sqlx::query_as(BALANCES).bind(merchant).fetch_all(&mut *tx).await.map_err(db_err)?;
-        let due: Vec<Balance> = balances
-            .into_iter()
-            .filter(|b| {
-                let minimum = if b.currency == b.campaign_currency { b.min_payout_minor.max(1) } else { 1 };
-                b.amount_minor >= minimum
-            })
-            .collect();
-        if due.is_empty() {
-            return Ok(Created::NothingDue);
-        }
         let run: i64 = sqlx::query_scalar(
             "INSERT INTO payout_runs (merchant_id, state, created_by, created_at) VALUES ($1, 'open', $2, $3) RETURNING id",
         )
@@ -59,70 +69,33 @@ pub async fn create_run(db: &Db, merchant: MerchantId, actor: &str, now: i64) ->
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err)?;
-        let mut payouts = 0;
-        for b in &due {
-            let payout: i64 = sqlx::query_scalar(
-                "INSERT INTO payouts (merchant_id, run_id, affiliate_id, currency, amount_minor, lines, payout_email,
-                     state, created_at)
-                 VALUES ($1, $2, $3, $4, $5, 0, $6, 'open', $7) RETURNING id",
-            )
-            .bind(merchant)
-            .bind(run)
-            .bind(b.affiliate_id)
-            .bind(&b.currency)
-            .bind(b.amount_minor)
-            .bind(&b.payout_email)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            // Takes the lines still free: another instance's run may have taken them meanwhile,
-            // and a line approved since the sums were read joins, so the sum is taken again.
-            sqlx::query(
-                "UPDATE commissions SET payout_id = $4
-                 WHERE merchant_id = $1 AND affiliate_id = $2 AND currency = $3 AND state = 'approved'
-                     AND payout_id IS NULL",
-            )
-            .bind(merchant)
-            .bind(b.affiliate_id)
-            .bind(&b.currency)
-            .bind(payout)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            let (sum, lines): (i64, i64) = sqlx::query_as(
-                "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT), CAST(COUNT(*) AS BIGINT) FROM commissions
-                 WHERE payout_id = $1",
-            )
-            .bind(payout)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            if sum <= 0 {
-                sqlx::query("UPDATE commissions SET payout_id = NULL WHERE payout_id = $1")
-                    .bind(payout)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                sqlx::query("DELETE FROM payouts WHERE id = $1")
-                    .bind(payout)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                continue;
-            }
-            sqlx::query("UPDATE payouts SET amount_minor = $2, lines = $3 WHERE id = $1")
-                .bind(payout)
-                .bind(sum)
-                .bind(lines)
+        sqlx::query(GATHER).bind(merchant).bind(run).bind(now).execute(&mut *tx).await.map_err(db_err)?;
+        sqlx::query(ATTACH).bind(merchant).bind(run).execute(&mut *tx).await.map_err(db_err)?;
+        let balances: Vec<Balance> = sqlx::query_as(SUMS).bind(run).fetch_all(&mut *tx).await.map_err(db_err)?;
+        let (due, short): (Vec<Balance>, Vec<Balance>) = balances.into_iter().partition(Balance::due);
+        if due.is_empty() {
+            // Nothing written survives: the run and its empty payouts roll back.
+            return Ok(Created::NothingDue);
+        }
+        for b in &short {
+            sqlx::query("UPDATE commissions SET payout_id = NULL WHERE payout_id = $1")
+                .bind(b.id)
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
-            payouts += 1;
+            sqlx::query("DELETE FROM payouts WHERE id = $1").bind(b.id).execute(&mut *tx).await.map_err(db_err)?;
         }
-        if payouts == 0 {
-            return Ok(Created::NothingDue);
-        }
+        // Due payouts carry their sums; a bulk statement per run rather than one per payout.
+        sqlx::query(
+            "UPDATE payouts SET
+                 amount_minor = (SELECT COALESCE(SUM(k.amount_minor), 0) FROM commissions k WHERE k.payout_id = payouts.id),
+                 lines = (SELECT COUNT(*) FROM commissions k WHERE k.payout_id = payouts.id)
+             WHERE run_id = $1",
+        )
+        .bind(run)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
         Ok(Created::Run(run))
     })
@@ -270,6 +243,7 @@ pub struct PayoutRow {
     pub affiliate_name: String,
     pub affiliate_email: String,
     pub payout_email: String,
+    pub wise_email: String,
     pub currency: String,
     pub amount_minor: i64,
     pub lines: i64,
@@ -281,7 +255,7 @@ pub struct PayoutRow {
 
 const PAYOUTS: &str =
     "SELECT p.id, p.run_id, p.affiliate_id, a.full_name AS affiliate_name, a.email AS affiliate_email,
-        p.payout_email, p.currency, p.amount_minor, p.lines, p.state, r.reference, p.created_at, p.paid_at
+        p.payout_email, p.wise_email, p.currency, p.amount_minor, p.lines, p.state, r.reference, p.created_at, p.paid_at
     FROM payouts p JOIN affiliates a ON a.id = p.affiliate_id JOIN payout_runs r ON r.id = p.run_id";
 
 /// The payouts of one run of the merchant's, by affiliate name.
@@ -304,13 +278,14 @@ pub async fn page(
     db: &Db,
     merchant: MerchantId,
     before: Option<i64>,
+    state: Option<&str>,
     affiliate: Option<AffiliateId>,
     window: (i64, i64),
     limit: i64,
 ) -> DbResult<Vec<PayoutRow>> {
     let sql = format!(
         "{PAYOUTS} WHERE p.merchant_id = $1 AND p.id < $2 AND ($3 = 0 OR p.affiliate_id = $3)
-             AND p.created_at >= $4 AND p.created_at < $5
+             AND p.created_at >= $4 AND p.created_at < $5 AND ($7 = '' OR p.state = $7)
          ORDER BY p.id DESC LIMIT $6"
     );
     on_engine!(db, |pool| sqlx::query_as(&sql)
@@ -320,6 +295,7 @@ pub async fn page(
         .bind(window.0)
         .bind(window.1)
         .bind(limit)
+        .bind(state.unwrap_or_default())
         .fetch_all(pool)
         .await
         .map_err(db_err))

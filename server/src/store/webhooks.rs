@@ -214,7 +214,10 @@ pub async fn deliveries(db: &Db, merchant: MerchantId, limit: i64) -> DbResult<V
 /// Sends a delivery again now (whatever its state), retried for another day if it fails. False
 /// when it isn't the merchant's or its endpoint is switched off.
 pub async fn redeliver(db: &Db, merchant: MerchantId, id: i64, now: i64) -> DbResult<bool> {
-    const SQL: &str = "UPDATE webhook_deliveries SET state = 'queued', due_at = $3, give_up_at = $4, updated_at = $3
+    // The lease is dropped too: a try still in flight then finds its lease gone and records
+    // nothing over this.
+    const SQL: &str = "UPDATE webhook_deliveries SET state = 'queued', due_at = $3, give_up_at = $4, updated_at = $3,
+            lease_owner = NULL, lease_until = NULL
         WHERE merchant_id = $1 AND id = $2
           AND endpoint_id IN (SELECT id FROM webhook_endpoints WHERE merchant_id = $1 AND disabled_at IS NULL)";
     on_engine!(db, |pool| Ok(sqlx::query(SQL)

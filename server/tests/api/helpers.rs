@@ -71,6 +71,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         klaviyo_tests_per_minute: options.klaviyo_tests_per_minute,
         api_per_minute: options.api_per_minute,
         test_hooks: false,
+        webhooks_allow_private: true,
         sync: options.sync,
         leptos: LeptosOptions::builder().output_name("rekomi").build(),
     };

@@ -137,6 +137,7 @@ pub fn config(database_url: String, klaviyo_api_base: &str, sync: server::sync::
         klaviyo_tests_per_minute: 0,
         api_per_minute: 0,
         test_hooks: false,
+        webhooks_allow_private: false,
         sync,
         leptos: leptos::config::LeptosOptions::builder().output_name("rekomi").build(),
     }

@@ -121,7 +121,9 @@ where
     };
     let body_key = take_body_key(&mut value);
     let header_key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::trim);
-    let key = header_key.filter(|k| !k.is_empty()).map(str::to_owned).or(body_key);
+    // The body's key wins: it is templated per profile, while a flow's headers are the same for
+    // every call.
+    let key = body_key.filter(|k| !k.is_empty()).or(header_key.filter(|k| !k.is_empty()).map(str::to_owned));
     let Some(key) = key else {
         let (status, value) = match parse::<T>(value) {
             Ok(parsed) => handle(caller, parsed).await,

@@ -200,6 +200,7 @@ pub async fn payouts(
         caller.merchant,
         q.cursor.as_deref(),
         q.limit,
+        q.state.as_deref(),
         q.affiliate_email.as_deref(),
     )
     .await;
