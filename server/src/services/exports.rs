@@ -66,7 +66,8 @@ impl Export {
     }
 }
 
-fn decimal(minor: i64, currency: &str) -> String {
+/// An amount as plain decimal text in its currency ("12.50"), as payout files and exports want it.
+pub(crate) fn decimal(minor: i64, currency: &str) -> String {
     Currency::parse(currency).map(|c| Money::new(minor, c).decimal()).unwrap_or_else(|_| minor.to_string())
 }
 
@@ -195,42 +196,50 @@ async fn build(
             if rows.len() as i64 > MAX_ROWS {
                 return Err(too_many());
             }
-            (|| {
-                out.write_record([
-                    "id",
-                    "run_id",
-                    "affiliate_id",
-                    "affiliate_name",
-                    "payout_email",
-                    "amount",
-                    "currency",
-                    "commissions",
-                    "state",
-                    "reference",
-                    "created_at",
-                    "paid_at",
-                ])?;
-                for p in rows {
-                    out.write_record([
-                        p.id.to_string(),
-                        p.run_id.to_string(),
-                        p.affiliate_id.0.to_string(),
-                        cell(&p.affiliate_name),
-                        cell(&p.payout_email),
-                        decimal(p.amount_minor, &p.currency),
-                        p.currency,
-                        p.lines.to_string(),
-                        p.state,
-                        cell(p.reference.as_deref().unwrap_or_default()),
-                        rfc3339(p.created_at),
-                        p.paid_at.map(rfc3339).unwrap_or_default(),
-                    ])?;
-                }
-                Ok(())
-            })()
+            write_payouts(&mut out, &rows)
         }
     };
     Ok(written.and_then(|()| Ok(String::from_utf8(out.into_inner()?)?)))
+}
+
+/// Payouts as CSV rows with a header: the payouts export and a run's plain CSV file.
+pub(crate) fn write_payouts<W: std::io::Write>(
+    out: &mut csv::Writer<W>,
+    rows: &[payouts::PayoutRow],
+) -> anyhow::Result<()> {
+    out.write_record([
+        "id",
+        "run_id",
+        "affiliate_id",
+        "affiliate_name",
+        "affiliate_email",
+        "payout_email",
+        "amount",
+        "currency",
+        "commissions",
+        "state",
+        "reference",
+        "created_at",
+        "paid_at",
+    ])?;
+    for p in rows {
+        out.write_record([
+            p.id.to_string(),
+            p.run_id.to_string(),
+            p.affiliate_id.0.to_string(),
+            cell(&p.affiliate_name),
+            cell(&p.affiliate_email),
+            cell(&p.payout_email),
+            decimal(p.amount_minor, &p.currency),
+            p.currency.clone(),
+            p.lines.to_string(),
+            p.state.clone(),
+            cell(p.reference.as_deref().unwrap_or_default()),
+            rfc3339(p.created_at),
+            p.paid_at.map(rfc3339).unwrap_or_default(),
+        ])?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -2,12 +2,13 @@
 //! takes (PayPal Payouts, Wise batch, or a plain CSV), then mark it paid with their reference.
 
 use super::earnings::{db, money_text};
+use super::exports::decimal;
 use super::Services;
 use crate::store::payouts::{self as store, Created, PayoutRow, RunRow};
 use crate::store::{earnings, now_ms};
 use app::api::views::{OutstandingView, PayoutView, PayoutsPage, RunView};
 use app::domain::clock::format_utc;
-use app::domain::{Currency, MerchantId, Money};
+use app::domain::MerchantId;
 use app::error::{AppError, ErrorKind};
 use std::collections::BTreeMap;
 
@@ -174,13 +175,9 @@ pub async fn file(
     let (name, text) = match kind {
         FileKind::PayPal => (format!("rekomi-payout-{run}{suffix}-paypal.csv"), paypal(&payouts, run)),
         FileKind::Wise => (format!("rekomi-payout-{run}{suffix}-wise.csv"), wise(&payouts, run)),
-        FileKind::Csv => (format!("rekomi-payout-{run}{suffix}.csv"), generic(&payouts, &row)),
+        FileKind::Csv => (format!("rekomi-payout-{run}{suffix}.csv"), generic(&payouts)),
     };
     Ok((name, text.map_err(|e| super::internal(&e))?))
-}
-
-fn decimal(minor: i64, currency: &str) -> String {
-    Currency::parse(currency).map(|c| Money::new(minor, c).decimal()).unwrap_or_else(|_| minor.to_string())
 }
 
 fn paypal(payouts: &[PayoutRow], run: i64) -> anyhow::Result<String> {
@@ -225,39 +222,8 @@ fn wise(payouts: &[PayoutRow], run: i64) -> anyhow::Result<String> {
     Ok(String::from_utf8(out.into_inner()?)?)
 }
 
-fn generic(payouts: &[PayoutRow], run: &RunRow) -> anyhow::Result<String> {
+fn generic(payouts: &[PayoutRow]) -> anyhow::Result<String> {
     let mut out = csv::Writer::from_writer(Vec::new());
-    out.write_record([
-        "payout_id",
-        "run_id",
-        "affiliate_id",
-        "affiliate_name",
-        "affiliate_email",
-        "payout_email",
-        "amount",
-        "currency",
-        "commissions",
-        "state",
-        "reference",
-        "created_at",
-        "paid_at",
-    ])?;
-    for p in payouts {
-        out.write_record([
-            p.id.to_string(),
-            run.id.to_string(),
-            p.affiliate_id.0.to_string(),
-            super::exports::cell(&p.affiliate_name),
-            super::exports::cell(&p.affiliate_email),
-            super::exports::cell(&p.payout_email),
-            decimal(p.amount_minor, &p.currency),
-            p.currency.clone(),
-            p.lines.to_string(),
-            p.state.clone(),
-            super::exports::cell(run.reference.as_deref().unwrap_or_default()),
-            crate::store::outbox::rfc3339(p.created_at),
-            p.paid_at.map(crate::store::outbox::rfc3339).unwrap_or_default(),
-        ])?;
-    }
+    super::exports::write_payouts(&mut out, payouts)?;
     Ok(String::from_utf8(out.into_inner()?)?)
 }

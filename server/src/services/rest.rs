@@ -14,7 +14,7 @@ use app::domain::commission::bps_percent;
 use app::domain::{Currency, Email, MerchantId, Money, PersonName, Rate};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 /// One error: an HTTP status, a stable code for programs, and a sentence for people.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -462,20 +462,53 @@ fn state_filter(raw: Option<&str>, allowed: &[&str]) -> Result<Option<String>, R
     }
 }
 
+/// A list request's query string.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// `next_cursor` of the page before.
+    pub cursor: Option<String>,
+    /// 1 to 100 (default 50).
+    pub limit: Option<i64>,
+    /// Only this state.
+    pub state: Option<String>,
+    /// Only this affiliate's (commissions and payouts).
+    pub affiliate_email: Option<String>,
+}
+
+/// A list request, checked.
+struct ListArgs {
+    before: Option<i64>,
+    limit: i64,
+    state: Option<String>,
+    affiliate: Option<app::domain::AffiliateId>,
+}
+
+impl ListArgs {
+    async fn parse(s: &Services, merchant: MerchantId, q: &ListQuery, states: &[&str]) -> Result<Self, RestError> {
+        let affiliate = match q.affiliate_email.as_deref().filter(|e| !e.is_empty()) {
+            Some(e) => Some(affiliate_by_email(s, merchant, e).await?.id),
+            None => None,
+        };
+        Ok(Self {
+            before: parse_cursor(q.cursor.as_deref())?,
+            limit: limit(q.limit)?,
+            state: state_filter(q.state.as_deref(), states)?,
+            affiliate,
+        })
+    }
+}
+
 pub async fn affiliates_page(
     s: &Services,
     merchant: MerchantId,
-    cursor: Option<&str>,
-    limit_raw: Option<i64>,
-    state: Option<&str>,
+    q: &ListQuery,
 ) -> Result<Page<AffiliateOut>, RestError> {
-    let before = parse_cursor(cursor)?;
-    let limit = limit(limit_raw)?;
-    let state = state_filter(state, &AFFILIATE_STATES)?;
-    let rows = affiliates::page(&s.db, merchant, before, state.as_deref(), (0, i64::MAX), limit + 1)
+    let a = ListArgs::parse(s, merchant, q, &AFFILIATE_STATES).await?;
+    let rows = affiliates::page(&s.db, merchant, a.before, a.state.as_deref(), (0, i64::MAX), a.limit + 1)
         .await
         .map_err(RestError::internal)?;
-    Ok(page_of(rows, limit, |a| a.id.0, |a| affiliate_out(s, a)))
+    Ok(page_of(rows, a.limit, |a| a.id.0, |a| affiliate_out(s, a)))
 }
 
 fn commission_out(k: CommissionRow) -> CommissionOut {
@@ -499,22 +532,13 @@ fn commission_out(k: CommissionRow) -> CommissionOut {
 pub async fn commissions_page(
     s: &Services,
     merchant: MerchantId,
-    cursor: Option<&str>,
-    limit_raw: Option<i64>,
-    state: Option<&str>,
-    affiliate_email: Option<&str>,
+    q: &ListQuery,
 ) -> Result<Page<CommissionOut>, RestError> {
-    let before = parse_cursor(cursor)?;
-    let limit = limit(limit_raw)?;
-    let state = state_filter(state, &COMMISSION_STATES)?;
-    let affiliate = match affiliate_email.filter(|e| !e.is_empty()) {
-        Some(e) => Some(affiliate_by_email(s, merchant, e).await?.id),
-        None => None,
-    };
-    let rows = earnings::page(&s.db, merchant, before, state.as_deref(), affiliate, (0, i64::MAX), limit + 1)
+    let a = ListArgs::parse(s, merchant, q, &COMMISSION_STATES).await?;
+    let rows = earnings::page(&s.db, merchant, a.before, a.state.as_deref(), a.affiliate, (0, i64::MAX), a.limit + 1)
         .await
         .map_err(RestError::internal)?;
-    Ok(page_of(rows, limit, |k| k.id, commission_out))
+    Ok(page_of(rows, a.limit, |k| k.id, commission_out))
 }
 
 fn payout_out(p: PayoutRow) -> PayoutOut {
@@ -537,25 +561,12 @@ fn payout_out(p: PayoutRow) -> PayoutOut {
 
 pub const PAYOUT_STATES: [&str; 3] = ["open", "paid", "cancelled"];
 
-pub async fn payouts_page(
-    s: &Services,
-    merchant: MerchantId,
-    cursor: Option<&str>,
-    limit_raw: Option<i64>,
-    state: Option<&str>,
-    affiliate_email: Option<&str>,
-) -> Result<Page<PayoutOut>, RestError> {
-    let before = parse_cursor(cursor)?;
-    let limit = limit(limit_raw)?;
-    let state = state_filter(state, &PAYOUT_STATES)?;
-    let affiliate = match affiliate_email.filter(|e| !e.is_empty()) {
-        Some(e) => Some(affiliate_by_email(s, merchant, e).await?.id),
-        None => None,
-    };
-    let rows = payouts::page(&s.db, merchant, before, state.as_deref(), affiliate, (0, i64::MAX), limit + 1)
+pub async fn payouts_page(s: &Services, merchant: MerchantId, q: &ListQuery) -> Result<Page<PayoutOut>, RestError> {
+    let a = ListArgs::parse(s, merchant, q, &PAYOUT_STATES).await?;
+    let rows = payouts::page(&s.db, merchant, a.before, a.state.as_deref(), a.affiliate, (0, i64::MAX), a.limit + 1)
         .await
         .map_err(RestError::internal)?;
-    Ok(page_of(rows, limit, |p| p.id, payout_out))
+    Ok(page_of(rows, a.limit, |p| p.id, payout_out))
 }
 
 /// Strips the body's own `idempotency_key` (for callers that can't vary a header, like Klaviyo's

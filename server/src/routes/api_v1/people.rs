@@ -5,7 +5,7 @@ use super::{answer, authenticate, idempotent, rest_error};
 use crate::services::rest::{
     self, AffiliateOut, ErrorBody, InviteApiRequest, InviteOut, Page, RateBumpOut, RateBumpRequest,
 };
-use crate::services::rest::{CommissionOut, PayoutOut};
+use crate::services::rest::{CommissionOut, ListQuery, PayoutOut};
 use crate::startup::AppState;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
@@ -15,6 +15,25 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use utoipa::IntoParams;
+
+/// A GET: authenticates, reads the query string (a bad one is a 400 in the API's error shape),
+/// and answers with what the call returns.
+macro_rules! answer_get {
+    ($state:expr, $headers:expr, $query:expr, |$caller:ident, $q:ident| $call:expr) => {{
+        let $caller = match authenticate(&$state, &$headers).await {
+            Ok(c) => c,
+            Err(response) => return response,
+        };
+        let $q = match $query {
+            Ok(Query(q)) => q,
+            Err(e) => return bad_query(e),
+        };
+        match $call.await {
+            Ok(out) => Json(out).into_response(),
+            Err(e) => rest_error(e),
+        }
+    }};
+}
 
 /// Sets an affiliate's commission override by email: the "rate bump" a Klaviyo flow sends.
 #[utoipa::path(post, path = "/api/v1/affiliates/rate", tag = "affiliates",
@@ -80,31 +99,7 @@ pub async fn status(
     headers: HeaderMap,
     query: Result<Query<StatusQuery>, QueryRejection>,
 ) -> Response {
-    let caller = match authenticate(&state, &headers).await {
-        Ok(c) => c,
-        Err(response) => return response,
-    };
-    let query = match query {
-        Ok(q) => q,
-        Err(e) => return bad_query(e),
-    };
-    match rest::status(&state.services, caller.merchant, &query.email).await {
-        Ok(out) => Json(out).into_response(),
-        Err(e) => rest_error(e),
-    }
-}
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ListQuery {
-    /// `next_cursor` of the page before.
-    cursor: Option<String>,
-    /// 1 to 100 (default 50).
-    limit: Option<i64>,
-    /// Only this state.
-    state: Option<String>,
-    /// Only this affiliate's (commissions and payouts).
-    affiliate_email: Option<String>,
+    answer_get!(state, headers, query, |caller, q| rest::status(&state.services, caller.merchant, &q.email))
 }
 
 /// The shop's affiliates, newest first.
@@ -120,20 +115,7 @@ pub async fn affiliates(
     headers: HeaderMap,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Response {
-    let caller = match authenticate(&state, &headers).await {
-        Ok(c) => c,
-        Err(response) => return response,
-    };
-    let q = match q {
-        Ok(q) => q,
-        Err(e) => return bad_query(e),
-    };
-    match rest::affiliates_page(&state.services, caller.merchant, q.cursor.as_deref(), q.limit, q.state.as_deref())
-        .await
-    {
-        Ok(page) => Json(page).into_response(),
-        Err(e) => rest_error(e),
-    }
+    answer_get!(state, headers, q, |caller, q| rest::affiliates_page(&state.services, caller.merchant, &q))
 }
 
 /// Commission lines, newest first.
@@ -150,27 +132,7 @@ pub async fn commissions(
     headers: HeaderMap,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Response {
-    let caller = match authenticate(&state, &headers).await {
-        Ok(c) => c,
-        Err(response) => return response,
-    };
-    let q = match q {
-        Ok(q) => q,
-        Err(e) => return bad_query(e),
-    };
-    let page = rest::commissions_page(
-        &state.services,
-        caller.merchant,
-        q.cursor.as_deref(),
-        q.limit,
-        q.state.as_deref(),
-        q.affiliate_email.as_deref(),
-    )
-    .await;
-    match page {
-        Ok(page) => Json(page).into_response(),
-        Err(e) => rest_error(e),
-    }
+    answer_get!(state, headers, q, |caller, q| rest::commissions_page(&state.services, caller.merchant, &q))
 }
 
 /// Payouts, newest first.
@@ -187,27 +149,7 @@ pub async fn payouts(
     headers: HeaderMap,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Response {
-    let caller = match authenticate(&state, &headers).await {
-        Ok(c) => c,
-        Err(response) => return response,
-    };
-    let q = match q {
-        Ok(q) => q,
-        Err(e) => return bad_query(e),
-    };
-    let page = rest::payouts_page(
-        &state.services,
-        caller.merchant,
-        q.cursor.as_deref(),
-        q.limit,
-        q.state.as_deref(),
-        q.affiliate_email.as_deref(),
-    )
-    .await;
-    match page {
-        Ok(page) => Json(page).into_response(),
-        Err(e) => rest_error(e),
-    }
+    answer_get!(state, headers, q, |caller, q| rest::payouts_page(&state.services, caller.merchant, &q))
 }
 
 fn bad_query(e: QueryRejection) -> Response {
