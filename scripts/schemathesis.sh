@@ -26,4 +26,4 @@ cd "$work"
 SCHEMATHESIS_HOOKS="$OLDPWD/scripts/schemathesis_hooks.py" "$VENV/bin/schemathesis" run "$BASE/api/v1/openapi.json" \
   --url "$BASE" -H "Authorization: Bearer $token" \
   --checks not_a_server_error --phases examples,coverage,fuzzing \
-  --max-examples "${SCHEMATHESIS_EXAMPLES:-60}" --request-timeout 10 --generation-database none --no-color
+  --max-examples "${SCHEMATHESIS_EXAMPLES:-200}" --request-timeout 10 --generation-database none --no-color

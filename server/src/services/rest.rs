@@ -162,12 +162,14 @@ pub struct PayoutOut {
 #[serde(deny_unknown_fields)]
 pub struct RateBumpRequest {
     /// The affiliate's email, e.g. `{{ person.email }}` in a Klaviyo flow.
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
     /// A percentage of each order (0.01 to 100), e.g. `15` or `"12.5"`.
     pub percent: Option<Decimal>,
     /// A fixed amount per order in the campaign's currency, e.g. `"5.00"`.
     pub flat_amount: Option<Decimal>,
     /// When the override ends (RFC 3339). Or use `expires_in_days`.
+    #[schema(format = DateTime)]
     pub expires_at: Option<String>,
     /// Days until the override ends (1 to 3650).
     pub expires_in_days: Option<Decimal>,
@@ -189,6 +191,7 @@ pub struct RateBumpOut {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InviteApiRequest {
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
     /// Their full name, if known (`{{ person.first_name }} {{ person.last_name }}`).
     pub name: Option<String>,

@@ -23,17 +23,23 @@ use utoipa::ToSchema;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConversionRequest {
+    #[schema(min_length = 1, max_length = 255)]
     order_id: String,
     order_name: Option<String>,
     /// The order subtotal in minor units (cents), after discounts, before shipping and tax.
+    #[schema(minimum = 0)]
     amount_minor: i64,
+    /// ISO 4217, e.g. `USD`.
+    #[schema(pattern = "^[A-Za-z]{3}$")]
     currency: String,
     referral_code: Option<String>,
     /// The snippet's `rekomi_ref` cookie, when the store passes it along.
     touches: Option<String>,
     coupon_code: Option<String>,
+    #[schema(format = Email)]
     customer_email: Option<String>,
     /// RFC 3339; defaults to now.
+    #[schema(format = DateTime)]
     occurred_at: Option<String>,
 }
 
@@ -119,7 +125,9 @@ pub async fn conversions(State(state): State<AppState>, headers: HeaderMap, body
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefundRequest {
+    #[schema(min_length = 1, max_length = 255)]
     refund_id: String,
+    #[schema(minimum = 1)]
     amount_minor: i64,
 }
 
