@@ -94,7 +94,7 @@ fn Integrations(v: IntegrationsView, version: RwSignal<u32>, add: AddAction) -> 
         <section>
             <h2>"REST API"</h2>
             <p>"Klaviyo flows and your own systems call Rekomi with an API token (create one under Tracking). Reference: "
-               <a href=v.api_docs_url.clone()>{v.api_docs_url.clone()}</a>"."</p>
+               <a href=v.api_docs_url.clone() rel="external">{v.api_docs_url.clone()}</a>"."</p>
         </section>
     }
 }

@@ -67,7 +67,7 @@ fn Settings(s: TrackingSettings, version: RwSignal<u32>) -> impl IntoView {
             <p><code>{format!("POST {}", s.conversions_url)}</code>" with " <code>"Authorization: Bearer <token>"</code>
                ", an " <code>"Idempotency-Key"</code> " header, and " <code>"{\"order_id\", \"amount_minor\", \"currency\", \"referral_code\" or \"coupon_code\"}"</code> ". "
                "The same tokens call the rest of the API (rate bumps and invites from Klaviyo flows): see the "
-               <a href="/api/v1/docs">"API reference"</a> "."</p>
+               <a href="/api/v1/docs" rel="external">"API reference"</a> "."</p>
             <form on:submit=move |ev| { ev.prevent_default(); create.dispatch(token_name.get_untracked()); }>
                 <label for="token_name">"New token for"</label>
                 <input id="token_name" placeholder="e.g. WooCommerce store" bind:value=token_name/>
