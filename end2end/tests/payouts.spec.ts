@@ -163,5 +163,10 @@ test("webhook endpoints are added in the UI, events switched off, and failed del
   }).toPass({ timeout: 15_000 });
   await expect(page.getByTestId("deliveries")).toContainText("affiliate.approved");
   await expect(page.getByTestId("deliveries")).toContainText("retrying at");
+
+  // The API reference opens from here, rendered by the server from the OpenAPI document.
+  await page.getByRole("link", { name: /\/api\/v1\/docs$/ }).click();
+  await expect(page.getByRole("heading", { name: "Rekomi API", level: 1 })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "POST /api/v1/affiliates/rate" })).toBeVisible();
   expect(errors).toEqual([]);
 });
