@@ -103,3 +103,7 @@ CREATE INDEX payouts_affiliate ON payouts (affiliate_id, id);
 ALTER TABLE commissions ADD COLUMN payout_id INTEGER REFERENCES payouts (id) ON DELETE SET NULL;
 CREATE INDEX commissions_payout ON commissions (payout_id);
 CREATE INDEX commissions_merchant_id ON commissions (merchant_id, id);
+
+-- Who holds an idempotency key while its request runs: a retry that takes over a key whose first
+-- request seemed dead gets a new claim, and only the holder of the claim stores its answer.
+ALTER TABLE idempotency_keys ADD COLUMN claim TEXT;

@@ -94,8 +94,9 @@ pub async fn delete_old_keys(db: &Db, now: i64) -> DbResult<u64> {
 /// What an idempotency key holds when a request arrives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyState {
-    /// This request holds the key now: run it, then `finish_key` (or `release_key` on a server error).
-    Claimed,
+    /// This request holds the key now, under this claim: run it, then `finish_key` (or
+    /// `release_key` on a server error) with the claim.
+    Claimed(String),
     /// Another request with this key is running.
     InProgress,
     /// Answered before: (request hash, status, body).
@@ -104,25 +105,29 @@ pub enum KeyState {
 
 /// Claims the key for this request, atomically, so two requests with one key never both run.
 pub async fn claim_key(db: &Db, merchant: MerchantId, key: &str, request_hash: &str, now: i64) -> DbResult<KeyState> {
-    const CLAIM: &str = "INSERT INTO idempotency_keys (merchant_id, key, request_hash, status, response, created_at)
-        VALUES ($1, $2, $3, 0, '', $4) ON CONFLICT (merchant_id, key) DO NOTHING";
+    const CLAIM: &str =
+        "INSERT INTO idempotency_keys (merchant_id, key, request_hash, status, response, created_at, claim)
+        VALUES ($1, $2, $3, 0, '', $4, $5) ON CONFLICT (merchant_id, key) DO NOTHING";
     // A claim whose request died, or an answer older than a day, is taken over.
-    const TAKE_OVER: &str = "UPDATE idempotency_keys SET request_hash = $3, created_at = $4, status = 0, response = ''
+    const TAKE_OVER: &str = "UPDATE idempotency_keys SET request_hash = $3, created_at = $4, status = 0, response = '',
+            claim = $7
         WHERE merchant_id = $1 AND key = $2 AND ((status = 0 AND created_at < $5) OR created_at < $6)";
     const READ: &str =
         "SELECT request_hash, status, response FROM idempotency_keys WHERE merchant_id = $1 AND key = $2";
+    let claim = format!("{:032x}", rand::random::<u128>());
     on_engine!(db, |pool| {
         let claimed = sqlx::query(CLAIM)
             .bind(merchant)
             .bind(key)
             .bind(request_hash)
             .bind(now)
+            .bind(&claim)
             .execute(pool)
             .await
             .map_err(db_err)?
             .rows_affected();
         if claimed == 1 {
-            return Ok(KeyState::Claimed);
+            return Ok(KeyState::Claimed(claim));
         }
         let taken = sqlx::query(TAKE_OVER)
             .bind(merchant)
@@ -131,12 +136,13 @@ pub async fn claim_key(db: &Db, merchant: MerchantId, key: &str, request_hash: &
             .bind(now)
             .bind(now - KEY_CLAIM_MS)
             .bind(now - KEY_KEEP_MS)
+            .bind(&claim)
             .execute(pool)
             .await
             .map_err(db_err)?
             .rows_affected();
         if taken == 1 {
-            return Ok(KeyState::Claimed);
+            return Ok(KeyState::Claimed(claim));
         }
         let (hash, status, response): (String, i64, String) =
             sqlx::query_as(READ).bind(merchant).bind(key).fetch_one(pool).await.map_err(db_err)?;
@@ -144,14 +150,24 @@ pub async fn claim_key(db: &Db, merchant: MerchantId, key: &str, request_hash: &
     })
 }
 
-/// Stores the answer of the request that claimed the key.
-pub async fn finish_key(db: &Db, merchant: MerchantId, key: &str, status: i64, response: &str) -> DbResult<()> {
-    const SQL: &str = "UPDATE idempotency_keys SET status = $3, response = $4 WHERE merchant_id = $1 AND key = $2";
+/// Stores the answer of the request that claimed the key; a request whose claim was taken over
+/// stores nothing (the request that took it stores its own).
+pub async fn finish_key(
+    db: &Db,
+    merchant: MerchantId,
+    key: &str,
+    claim: &str,
+    status: i64,
+    response: &str,
+) -> DbResult<()> {
+    const SQL: &str = "UPDATE idempotency_keys SET status = $3, response = $4
+        WHERE merchant_id = $1 AND key = $2 AND claim = $5 AND status = 0";
     on_engine!(db, |pool| sqlx::query(SQL)
         .bind(merchant)
         .bind(key)
         .bind(status)
         .bind(response)
+        .bind(claim)
         .execute(pool)
         .await
         .map(|_| ())
@@ -160,8 +176,15 @@ pub async fn finish_key(db: &Db, merchant: MerchantId, key: &str, status: i64, r
 }
 
 /// Frees the key after a server error, so a retry runs again.
-pub async fn release_key(db: &Db, merchant: MerchantId, key: &str) -> DbResult<()> {
-    const SQL: &str = "DELETE FROM idempotency_keys WHERE merchant_id = $1 AND key = $2 AND status = 0";
-    on_engine!(db, |pool| sqlx::query(SQL).bind(merchant).bind(key).execute(pool).await.map(|_| ()).map_err(db_err))?;
+pub async fn release_key(db: &Db, merchant: MerchantId, key: &str, claim: &str) -> DbResult<()> {
+    const SQL: &str = "DELETE FROM idempotency_keys WHERE merchant_id = $1 AND key = $2 AND claim = $3 AND status = 0";
+    on_engine!(db, |pool| sqlx::query(SQL)
+        .bind(merchant)
+        .bind(key)
+        .bind(claim)
+        .execute(pool)
+        .await
+        .map(|_| ())
+        .map_err(db_err))?;
     Ok(())
 }

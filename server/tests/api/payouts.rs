@@ -550,3 +550,39 @@ async fn the_openapi_document_describes_every_api_route() {
     let docs = reqwest::get(app.url("/api/v1/docs")).await.expect("docs").text().await.expect("html");
     assert!(docs.contains("POST /api/v1/affiliates/rate") && docs.contains("Idempotency-Key"));
 }
+
+#[tokio::test]
+async fn a_retry_that_takes_over_a_stalled_key_is_the_one_whose_answer_is_kept() {
+    use server::store::api_tokens::{claim_key, finish_key, release_key, KeyState, KEY_CLAIM_MS};
+    let app = spawn_app().await;
+    let issued = app
+        .services
+        .accounts
+        .sign_up("Key Shop", "keys@example.com", "correct horse battery", std::net::IpAddr::from([127, 0, 0, 1]))
+        .await
+        .expect("sign up");
+    let merchant = issued.view.merchant_id;
+    let t0 = now_ms();
+    let KeyState::Claimed(first) = claim_key(&app.db, merchant, "k", "h", t0).await.expect("claim") else {
+        panic!("a new key is claimed")
+    };
+    assert_eq!(claim_key(&app.db, merchant, "k", "h", t0 + 1_000).await.expect("claim"), KeyState::InProgress);
+    // The first request stalls past the claim window: a retry takes the key over.
+    let KeyState::Claimed(second) = claim_key(&app.db, merchant, "k", "h", t0 + KEY_CLAIM_MS + 1).await.expect("claim")
+    else {
+        panic!("a stalled claim is taken over")
+    };
+    assert_ne!(first, second);
+    finish_key(&app.db, merchant, "k", &first, 201, "{\"from\":\"first\"}").await.expect("finish");
+    release_key(&app.db, merchant, "k", &first).await.expect("release");
+    assert_eq!(
+        claim_key(&app.db, merchant, "k", "h", t0 + KEY_CLAIM_MS + 2).await.expect("claim"),
+        KeyState::InProgress,
+        "the stale request neither answered nor freed the key"
+    );
+    finish_key(&app.db, merchant, "k", &second, 201, "{\"from\":\"second\"}").await.expect("finish");
+    assert_eq!(
+        claim_key(&app.db, merchant, "k", "h", t0 + KEY_CLAIM_MS + 3).await.expect("claim"),
+        KeyState::Answered("h".into(), 201, "{\"from\":\"second\"}".into())
+    );
+}

@@ -137,8 +137,8 @@ where
     let merchant = caller.merchant;
     let request_hash = hex::encode(Sha256::digest(body));
     let db = &state.services.db;
-    match api_tokens::claim_key(db, merchant, &key, &request_hash, now_ms()).await {
-        Ok(KeyState::Claimed) => {}
+    let claim = match api_tokens::claim_key(db, merchant, &key, &request_hash, now_ms()).await {
+        Ok(KeyState::Claimed(claim)) => claim,
         Ok(KeyState::InProgress) => {
             return error(
                 StatusCode::CONFLICT,
@@ -160,16 +160,16 @@ where
             return (status, [("idempotent-replay", "true")], Json(value)).into_response();
         }
         Err(e) => return internal(e),
-    }
+    };
     let (status, value) = match parse::<T>(value) {
         Ok(parsed) => handle(caller, parsed).await,
         Err(problem) => problem,
     };
     // A server error frees the key, so the retry gets another chance; anything else is kept.
     let kept = if status.is_server_error() {
-        api_tokens::release_key(db, merchant, &key).await
+        api_tokens::release_key(db, merchant, &key, &claim).await
     } else {
-        api_tokens::finish_key(db, merchant, &key, i64::from(status.as_u16()), &value.to_string()).await
+        api_tokens::finish_key(db, merchant, &key, &claim, i64::from(status.as_u16()), &value.to_string()).await
     };
     if let Err(e) = kept {
         return internal(e);
