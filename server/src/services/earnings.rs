@@ -3,7 +3,7 @@
 //! and sign-in links to the affiliate portal.
 
 use super::{internal, Services};
-use crate::store::affiliates::NewRate;
+use crate::store::affiliates::{NewRate, TermsEdit};
 use crate::store::earnings::{self, CommissionRow, Grouping, Scope};
 use crate::store::{api_tokens, campaigns, now_ms, tracking, DbError};
 use app::api::views::{
@@ -227,17 +227,22 @@ pub async fn set_terms(
     if !errors.is_empty() {
         return Err(AppError::invalid(errors));
     }
-    match crate::store::affiliates::set_coupon(&s.db, merchant, affiliate, coupon.as_deref()).await {
-        Ok(()) => {}
+    // Saving the form with the rate unchanged keeps an override's expiry and reason (set through the
+    // API). Coupon and rate commit together.
+    let rate = ((bps, minor) != (terms.rate_bps, terms.rate_minor)).then(|| NewRate {
+        bps,
+        minor,
+        expires_at: None,
+        reason: None,
+        actor: actor.to_owned(),
+    });
+    let edit = TermsEdit { coupon: Some(coupon.as_deref()), rate: rate.as_ref() };
+    match crate::store::affiliates::set_terms(&s.db, merchant, affiliate, edit, now_ms()).await {
+        Ok(_) => {}
         Err(e) if e.is_conflict_on("affiliates_coupon_key", "coupon_code") => {
             return Err(AppError::field("coupon_code", "Another affiliate already has this coupon code."))
         }
         Err(e) => return Err(db(e)),
-    }
-    // Saving the form unchanged keeps an override's expiry and reason (set through the API).
-    if (bps, minor) != (terms.rate_bps, terms.rate_minor) {
-        let rate = NewRate { bps, minor, expires_at: None, reason: None, actor: actor.to_owned() };
-        crate::store::affiliates::set_rate(&s.db, merchant, affiliate, &rate, now_ms()).await.map_err(db)?;
     }
     s.tracker.forget_all();
     affiliate_earnings(s, merchant, affiliate).await

@@ -346,7 +346,8 @@ pub async fn rate_bump(
         return Err(RestError::invalid("invalid_reason", "reason is at most 200 characters."));
     }
     let rate = NewRate { bps, minor, expires_at, reason: reason.map(str::to_owned), actor: actor.to_owned() };
-    let before = affiliates::set_rate(&s.db, merchant, found.id, &rate, now).await.map_err(RestError::internal)?;
+    let edit = affiliates::TermsEdit { coupon: None, rate: Some(&rate) };
+    let before = affiliates::set_terms(&s.db, merchant, found.id, edit, now).await.map_err(RestError::internal)?;
     let changed = before != Some((bps, minor, expires_at.filter(|_| bps.is_some() || minor.is_some())));
     s.tracker.forget_all();
     let updated = affiliate_by_email(s, merchant, &found.email).await?;

@@ -558,21 +558,6 @@ pub async fn terms(db: &Db, merchant: MerchantId, id: AffiliateId) -> DbResult<O
     on_engine!(db, |pool| sqlx::query_as(SQL).bind(merchant).bind(id).fetch_optional(pool).await.map_err(db_err))
 }
 
-/// Sets the coupon code. `Conflict` on `affiliates_coupon_key` when another affiliate of the
-/// merchant has it.
-pub async fn set_coupon(db: &Db, merchant: MerchantId, id: AffiliateId, coupon: Option<&str>) -> DbResult<()> {
-    const SQL: &str = "UPDATE affiliates SET coupon_code = $3 WHERE merchant_id = $1 AND id = $2";
-    on_engine!(db, |pool| sqlx::query(SQL)
-        .bind(merchant)
-        .bind(id)
-        .bind(coupon)
-        .execute(pool)
-        .await
-        .map(|_| ())
-        .map_err(db_err))?;
-    Ok(())
-}
-
 /// A rate override to set: at most one of `bps` and `minor` (neither: back to the campaign's rule).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewRate {
@@ -586,17 +571,36 @@ pub struct NewRate {
 /// The rate as it stood before and after a change (bps, minor, expires_at).
 pub type RateTriple = (Option<i64>, Option<i64>, Option<i64>);
 
-/// Sets an affiliate's rate override in one transaction with its audit entry and, when it changed,
-/// `Rekomi Rate Changed`. `None` when the affiliate isn't the merchant's; otherwise the rate before.
-pub async fn set_rate(
+/// What to change of an affiliate's terms; `None` leaves a part as it is.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TermsEdit<'a> {
+    /// The coupon code (`Some(None)` removes it).
+    pub coupon: Option<Option<&'a str>>,
+    pub rate: Option<&'a NewRate>,
+}
+
+/// Sets an affiliate's coupon and rate override in one transaction, with the audit entry and, when
+/// the rate changed, `Rekomi Rate Changed`. `None` when the affiliate isn't the merchant's;
+/// otherwise the rate before. `Conflict` on `affiliates_coupon_key` when another affiliate of the
+/// merchant has the coupon (nothing is changed then).
+pub async fn set_terms(
     db: &Db,
     merchant: MerchantId,
     id: AffiliateId,
-    rate: &NewRate,
+    edit: TermsEdit<'_>,
     now: i64,
 ) -> DbResult<Option<RateTriple>> {
     on_engine!(db, |pool| {
         let mut tx = pool.begin_write().await?;
+        if let Some(coupon) = edit.coupon {
+            sqlx::query("UPDATE affiliates SET coupon_code = $3 WHERE merchant_id = $1 AND id = $2")
+                .bind(merchant)
+                .bind(id)
+                .bind(coupon)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
         type Current = (String, String, Option<i64>, Option<i64>, Option<i64>, String, String);
         let current: Option<Current> = sqlx::query_as(
             "SELECT a.email, a.first_name, a.rate_bps, a.rate_minor, a.rate_expires_at, c.name, c.currency
@@ -609,6 +613,10 @@ pub async fn set_rate(
         .map_err(db_err)?;
         let Some((email, first_name, bps, minor, expires, campaign, currency)) = current else { return Ok(None) };
         let before = (bps, minor, expires);
+        let Some(rate) = edit.rate else {
+            tx.commit().await.map_err(db_err)?;
+            return Ok(Some(before));
+        };
         let after = (rate.bps, rate.minor, rate.expires_at.filter(|_| rate.bps.is_some() || rate.minor.is_some()));
         if before == after {
             tx.commit().await.map_err(db_err)?;

@@ -586,3 +586,41 @@ async fn a_retry_that_takes_over_a_stalled_key_is_the_one_whose_answer_is_kept()
         KeyState::Answered("h".into(), 201, "{\"from\":\"second\"}".into())
     );
 }
+
+#[tokio::test]
+async fn coupon_and_rate_are_saved_together_or_not_at_all() {
+    let app = spawn_app().await;
+    let merchant =
+        shop(&app, "Coupon Shop", &[("Ana Lima", "ana@example.com"), ("Bo Berg", "bo@example.com")], json!({})).await;
+    let (ana, bo) = (merchant.find("ana@example.com").await.id, merchant.find("bo@example.com").await.id);
+    let saved: app::api::views::AffiliateEarnings = merchant
+        .call("set_affiliate_terms", json!({"id": ana, "form": {"coupon_code": "ANA10", "rate_override": "12.5"}}))
+        .await
+        .expect("saved");
+    assert_eq!((saved.coupon_code.as_str(), saved.rate_override.as_str()), ("ANA10", "12.5"));
+    // Bo asks for Ana's coupon with a new rate: refused by name, and the rate is not half-saved.
+    let (_, refused) = merchant
+        .call::<app::api::views::AffiliateEarnings>(
+            "set_affiliate_terms",
+            json!({"id": bo, "form": {"coupon_code": "ana10", "rate_override": "30"}}),
+        )
+        .await
+        .expect_err("the coupon is taken");
+    assert!(refused.fields.iter().any(|(f, m)| f == "coupon_code" && m.contains("Another affiliate")), "{refused:?}");
+    let api = Api::new(&app, &merchant).await;
+    let (_, bo_status) = api.get("/api/v1/affiliates/status?email=bo@example.com").await;
+    assert_eq!((bo_status["rate"]["percent"].clone(), bo_status["coupon_code"].clone()), (json!(10.0), Value::Null));
+    // An order with Ana's coupon and no link earns her 12.5 %.
+    let (status, answer) = api
+        .post(
+            "/api/v1/conversions",
+            None,
+            json!({"order_id": "C-1", "amount_minor": 8_000, "currency": "USD", "coupon_code": "Ana10"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    assert_eq!(
+        (answer["conversion"]["affiliate_id"].clone(), answer["conversion"]["commission_minor"].clone()),
+        (json!(ana), json!(1000))
+    );
+}
