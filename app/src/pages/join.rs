@@ -25,7 +25,8 @@ pub enum JoinState {
     /// Applied; the merchant will review.
     Received { first_name: String },
     /// Approved at once by an auto-approve campaign.
-    Approved { first_name: String, referral_code: String },
+    /// `link` is the tracking link; `portal` where the affiliate signs in to follow their earnings.
+    Approved { first_name: String, referral_code: String, link: String, portal: String },
     /// This email already applied to this campaign.
     AlreadyApplied,
     /// The per-address limit was hit.
@@ -55,11 +56,14 @@ pub fn JoinPage(campaign: PublicCampaign, state: JoinState, action: String) -> i
                         <p>{format!("Your application is in. {merchant_name} reviews applications and will email you once you're approved.")}</p>
                     </section>
                 }.into_any(),
-                JoinState::Approved { first_name, referral_code } => view! {
+                JoinState::Approved { first_name, referral_code, link, portal } => view! {
                     <section class="outcome" role="status">
                         <h2>{format!("Welcome aboard, {first_name}!")}</h2>
                         <p>"You're approved. Your referral code is "<code class="code">{referral_code}</code>"."</p>
-                        <p>"Watch your inbox for your tracking link and next steps."</p>
+                        <label for="tracking-link">"Your tracking link: share it, and orders it brings in earn you commission"</label>
+                        <input id="tracking-link" readonly value=link data-testid="tracking-link"/>
+                        <p>"Follow your clicks, commissions and payouts on "<a href=portal.clone()>{format!("{merchant_name}'s affiliate dashboard")}</a>
+                           " (sign in with this email)."</p>
                     </section>
                 }.into_any(),
                 JoinState::AlreadyApplied => view! {

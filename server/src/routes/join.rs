@@ -80,7 +80,7 @@ async fn submit_invite(state: &AppState, merchant: &str, campaign: &str, form: A
     let page = match outcome {
         Ok(ApplyOutcome::Approved { first_name, referral_code }) => {
             services.sync.queued(row.merchant_id);
-            JoinState::Approved { first_name, referral_code }
+            approved(state, merchant, first_name, referral_code)
         }
         Ok(ApplyOutcome::Received { first_name }) => {
             services.sync.queued(row.merchant_id);
@@ -134,7 +134,7 @@ pub async fn submit(
         Ok(ApplyOutcome::Approved { first_name, referral_code }) => {
             // Auto-approved: its Klaviyo sync was queued with it.
             state.services.sync.queued(row.merchant_id);
-            (StatusCode::OK, JoinState::Approved { first_name, referral_code })
+            (StatusCode::OK, approved(&state, &merchant, first_name, referral_code))
         }
         Ok(ApplyOutcome::AlreadyApplied) => (StatusCode::OK, JoinState::AlreadyApplied),
         Err(AffiliateError::Invalid(errors)) => {
@@ -202,4 +202,16 @@ pub(crate) fn document(status: StatusCode, title: &str, body: &str) -> Response 
          <link rel=\"stylesheet\" href=\"/pkg/rekomi.css\"/></head><body class=\"public\">{body}</body></html>"
     );
     (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
+}
+
+/// The welcome page of an approved affiliate: their code, their tracking link and where their
+/// dashboard is.
+fn approved(state: &AppState, merchant_slug: &str, first_name: String, referral_code: String) -> JoinState {
+    let base = &state.services.public_base;
+    JoinState::Approved {
+        first_name,
+        link: format!("{base}/r/{referral_code}"),
+        portal: format!("{base}{}", crate::services::portal::portal_path(merchant_slug)),
+        referral_code,
+    }
 }

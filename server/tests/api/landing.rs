@@ -169,6 +169,10 @@ async fn an_auto_approve_campaign_approves_on_submission_and_records_it() {
     let stored =
         merchant.queue(QueueFilter { state: Some(AffiliateState::Approved), ..Default::default() }).await.items;
     assert_eq!(stored.len(), 1);
+    // The welcome page hands over the tracking link and the way to the dashboard at once.
+    let code = stored[0].referral_code.clone().expect("a code");
+    assert!(html.contains(&format!("/r/{code}\"")), "the tracking link: {html}");
+    assert!(html.contains("/portal/"), "the dashboard: {html}");
     let code = stored[0].referral_code.clone().expect("a referral code");
     assert!(code.starts_with("zoe-") && code.len() == 9, "{code}");
     assert!(html.contains(&code));
