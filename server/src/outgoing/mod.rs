@@ -14,7 +14,7 @@ use app::domain::lifecycle::SIGNATURE_HEADER;
 use hmac::{Hmac, Mac};
 use rand::Rng;
 use sha2::Sha256;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 const CLAIM_LIMIT: i64 = 50;
@@ -72,10 +72,12 @@ pub fn private_address(ip: IpAddr) -> bool {
     }
 }
 
-/// Refuses an endpoint whose host is, or resolves to, a private address (unless allowed).
-pub async fn check_public(url: &str, allow_private: bool) -> Result<(), String> {
+/// Refuses an endpoint whose host is, or resolves to, a private address (unless allowed). Returns
+/// the host and the addresses checked, so the delivery connects to exactly those (a DNS answer
+/// that changes between the check and the connection can't point it inside).
+pub async fn check_public(url: &str, allow_private: bool) -> Result<Option<(String, Vec<SocketAddr>)>, String> {
     if allow_private {
-        return Ok(());
+        return Ok(None);
     }
     let parsed = url::Url::parse(url).map_err(|_| "The endpoint address can't be read.".to_owned())?;
     let host = parsed.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_owned();
@@ -85,14 +87,25 @@ pub async fn check_public(url: &str, allow_private: bool) -> Result<(), String> 
     if host.eq_ignore_ascii_case("localhost") || host.to_ascii_lowercase().ends_with(".localhost") {
         return Err(refused());
     }
-    let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
         .await
         .map_err(|_| format!("The endpoint's host {host} can't be resolved."))?
         .collect();
-    if addrs.iter().any(|a| private_address(a.ip())) {
+    if addrs.is_empty() || addrs.iter().any(|a| private_address(a.ip())) {
         return Err(refused());
     }
-    Ok(())
+    Ok(Some((host, addrs)))
+}
+
+fn client(pinned: Option<(&str, &[SocketAddr])>) -> reqwest::Result<reqwest::Client> {
+    let builder = reqwest::Client::builder()
+        .timeout(TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent("Rekomi-Webhooks/1");
+    match pinned {
+        Some((host, addrs)) => builder.resolve_to_addrs(host, addrs).build(),
+        None => builder.build(),
+    }
 }
 
 pub struct WebhookWorker {
@@ -106,12 +119,7 @@ pub struct WebhookWorker {
 
 impl WebhookWorker {
     pub fn new(db: Db, sealer: Sealer, owner: String, allow_private: bool) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
-            .timeout(TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent("Rekomi-Webhooks/1")
-            .build()?;
-        Ok(Self { db, sealer, http, owner, allow_private })
+        Ok(Self { db, sealer, http: client(None)?, owner, allow_private })
     }
 
     pub async fn run(self) {
@@ -148,14 +156,22 @@ impl WebhookWorker {
     async fn attempt(&self, d: &ClaimedDelivery) -> Attempt {
         let started = Instant::now();
         let at = now_ms();
-        let public = check_public(&d.url, self.allow_private).await;
-        let (status, error) = match self.sealer.open(&d.secret, &secret_owner(d.merchant_id)) {
-            _ if public.is_err() => (None, public.err()),
-            Err(_) => (None, Some("The endpoint's signing secret can't be read; add the endpoint again.".to_owned())),
-            Ok(secret) => {
+        // A host name is pinned to the addresses just checked; an address literal needs no pinning.
+        let http = match check_public(&d.url, self.allow_private).await {
+            Err(refused) => Err(refused),
+            Ok(Some((host, addrs))) if host.parse::<IpAddr>().is_err() => {
+                client(Some((&host, &addrs))).map_err(|_| "Rekomi could not prepare the request.".to_owned())
+            }
+            Ok(_) => Ok(self.http.clone()),
+        };
+        let (status, error) = match (http, self.sealer.open(&d.secret, &secret_owner(d.merchant_id))) {
+            (Err(refused), _) => (None, Some(refused)),
+            (_, Err(_)) => {
+                (None, Some("The endpoint's signing secret can't be read; add the endpoint again.".to_owned()))
+            }
+            (Ok(http), Ok(secret)) => {
                 let signed = signature(&secret, at.div_euclid(1000), &d.payload);
-                let sent = self
-                    .http
+                let sent = http
                     .post(&d.url)
                     .header(reqwest::header::CONTENT_TYPE, "application/json")
                     .header(SIGNATURE_HEADER, signed)
@@ -235,6 +251,13 @@ mod tests {
         assert!(check_public("https://localhost/hook", false).await.is_err());
         assert!(check_public("http://[::1]/hook", false).await.is_err());
         assert!(check_public("http://127.0.0.1:9/hook", true).await.is_ok());
+        // A public address is checked and handed back for the connection to use.
+        let checked = check_public("https://93.184.216.34/hook", false).await.expect("public");
+        let (host, addrs) = checked.expect("checked");
+        assert_eq!(
+            (host.as_str(), addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>()),
+            ("93.184.216.34", vec!["93.184.216.34:443".to_owned()])
+        );
     }
 
     #[test]

@@ -109,6 +109,7 @@ pub async fn add_endpoint(
 ) -> Result<NewEndpoint, AppError> {
     let url = parse_url(url).map_err(|m| AppError::field("url", m))?;
     crate::outgoing::check_public(&url, s.webhooks_allow_private).await.map_err(|m| AppError::field("url", m))?;
+
     let topics = parse_topics(topics).map_err(|m| AppError::field("topics", m))?;
     if webhooks::endpoints(&s.db, merchant).await.map_err(db)?.len() >= MAX_ENDPOINTS {
         return Err(AppError::new(ErrorKind::Conflict, format!("A shop has at most {MAX_ENDPOINTS} endpoints.")));
