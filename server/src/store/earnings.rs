@@ -402,10 +402,7 @@ pub async fn record_refund(db: &Db, r: &NewRefund, now: i64) -> DbResult<RefundO
 /// `Rekomi Commission Approved` events, a batch at a time. Each statement takes only rows still
 /// pending, so any number of instances may run it.
 pub async fn approve_due(db: &Db, now: i64) -> DbResult<u64> {
-    let limit = match db {
-        Db::Postgres(_) => " FOR UPDATE SKIP LOCKED",
-        Db::Sqlite(_) => "",
-    };
+    let limit = db.skip_locked();
     let sql = format!(
         "UPDATE commissions SET state = 'approved', decided_at = $1
          WHERE id IN (SELECT id FROM commissions WHERE state = 'pending' AND approve_at <= $1 LIMIT 500{limit})

@@ -41,17 +41,8 @@ pub struct ClaimedEvent {
 
 /// Takes up to `limit` due events no live lease holds (see `sync::claim` for the engines).
 pub async fn claim(db: &Db, owner: &str, now: i64, lease_until: i64, limit: i64) -> DbResult<Vec<ClaimedEvent>> {
-    let lock = match db {
-        Db::Postgres(_) => " FOR UPDATE SKIP LOCKED",
-        Db::Sqlite(_) => "",
-    };
-    let sql = format!(
-        "UPDATE klaviyo_events SET lease_owner = $1, lease_until = $2, updated_at = $3
-         WHERE id IN (SELECT id FROM klaviyo_events
-             WHERE due_at IS NOT NULL AND due_at <= $3 AND (lease_until IS NULL OR lease_until < $3)
-             ORDER BY due_at LIMIT $4{lock})
-         RETURNING id, merchant_id, metric, email, unique_id, properties, attempts"
-    );
+    let sql =
+        super::lease_sql(db, "klaviyo_events", "", "id, merchant_id, metric, email, unique_id, properties, attempts");
     on_engine!(db, |pool| sqlx::query_as(&sql)
         .bind(owner)
         .bind(lease_until)

@@ -160,6 +160,31 @@ impl Db {
     }
 }
 
+impl Db {
+    /// `FOR UPDATE SKIP LOCKED` on PostgreSQL, so several instances take rows at once without
+    /// waiting on or taking each other's; nothing on SQLite, which has one writer at a time anyway.
+    pub fn skip_locked(&self) -> &'static str {
+        match self {
+            Db::Postgres(_) => " FOR UPDATE SKIP LOCKED",
+            Db::Sqlite(_) => "",
+        }
+    }
+}
+
+/// The statement every outbox (syncs, Klaviyo events, webhook deliveries) claims work with: up to
+/// `$4` rows of `table` that are due at `$3` and that no live lease holds go to owner `$1` until
+/// `$2`, also setting `also` (e.g. a state change), returning `returning`.
+pub fn lease_sql(db: &Db, table: &str, also: &str, returning: &str) -> String {
+    format!(
+        "UPDATE {table} SET lease_owner = $1, lease_until = $2, updated_at = $3{also}
+         WHERE id IN (SELECT id FROM {table}
+             WHERE due_at IS NOT NULL AND due_at <= $3 AND (lease_until IS NULL OR lease_until < $3)
+             ORDER BY due_at LIMIT $4{lock})
+         RETURNING {returning}",
+        lock = db.skip_locked()
+    )
+}
+
 /// Escapes `%`, `_` and `\` so a search term matches literally inside `LIKE … ESCAPE '\'`.
 pub fn like_pattern(term: &str) -> String {
     let mut pattern = String::with_capacity(term.len() + 2);

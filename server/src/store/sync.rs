@@ -110,17 +110,11 @@ pub struct ClaimedSync {
 /// retrying rows become `sending`. On PostgreSQL, `SKIP LOCKED` lets several instances claim at once
 /// without waiting on or taking each other's rows; SQLite has one writer at a time anyway.
 pub async fn claim(db: &Db, owner: &str, now: i64, lease_until: i64, limit: i64) -> DbResult<Vec<ClaimedSync>> {
-    const PICK: &str = "SELECT id FROM klaviyo_syncs
-        WHERE due_at IS NOT NULL AND due_at <= $3 AND (lease_until IS NULL OR lease_until < $3)
-        ORDER BY due_at LIMIT $4";
-    let lock = match db {
-        Db::Postgres(_) => " FOR UPDATE SKIP LOCKED",
-        Db::Sqlite(_) => "",
-    };
-    let claim_sql = format!(
-        "UPDATE klaviyo_syncs SET lease_owner = $1, lease_until = $2, updated_at = $3,
-             state = CASE WHEN state IN ('queued', 'retrying') THEN 'sending' ELSE state END
-         WHERE id IN ({PICK}{lock}) RETURNING id"
+    let claim_sql = super::lease_sql(
+        db,
+        "klaviyo_syncs",
+        ", state = CASE WHEN state IN ('queued', 'retrying') THEN 'sending' ELSE state END",
+        "id",
     );
     let ids: Vec<i64> = on_engine!(db, |pool| sqlx::query_scalar(&claim_sql)
         .bind(owner)

@@ -104,17 +104,7 @@ pub struct ClaimedDelivery {
 
 /// Takes up to `limit` due deliveries no live lease holds.
 pub async fn claim(db: &Db, owner: &str, now: i64, lease_until: i64, limit: i64) -> DbResult<Vec<ClaimedDelivery>> {
-    let lock = match db {
-        Db::Postgres(_) => " FOR UPDATE SKIP LOCKED",
-        Db::Sqlite(_) => "",
-    };
-    let take = format!(
-        "UPDATE webhook_deliveries SET lease_owner = $1, lease_until = $2, updated_at = $3
-         WHERE id IN (SELECT id FROM webhook_deliveries
-             WHERE due_at IS NOT NULL AND due_at <= $3 AND (lease_until IS NULL OR lease_until < $3)
-             ORDER BY due_at LIMIT $4{lock})
-         RETURNING id"
-    );
+    let take = super::lease_sql(db, "webhook_deliveries", "", "id");
     const READ: &str = "SELECT d.id, d.merchant_id, e.url, e.secret, d.event_id, d.topic, d.payload, d.attempts,
             d.give_up_at
         FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
