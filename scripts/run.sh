@@ -14,8 +14,9 @@ export LEPTOS_SITE_ADDR="${LEPTOS_SITE_ADDR:-127.0.0.1:3000}"
 server="$CARGO_TARGET_DIR/release/server"
 
 if [ -z "${KLAVIYO_API_BASE:-}" ]; then
+  build_fake_klaviyo
   fake_addr="${FAKE_KLAVIYO_ADDR:-127.0.0.1:3100}"
-  "$server" fake-klaviyo --demo --addr "$fake_addr" &
+  "$CARGO_TARGET_DIR/release/fake-klaviyo" --demo --addr "$fake_addr" &
   fake_pid=$!
   trap 'kill "$fake_pid" 2>/dev/null || true' EXIT INT TERM
   for _ in $(seq 1 50); do curl -fs "http://$fake_addr/_fake/faults" >/dev/null 2>&1 && break; sleep 0.1; done

@@ -30,3 +30,12 @@ wasm-bindgen --version 2>/dev/null | grep -q ' 0.2.129$' ||
   cargo install wasm-bindgen-cli --version 0.2.129 --locked --force
 # wasm-opt from npm: Debian's binaryen 108 produces wasm that silently fails to hydrate.
 [ -x .tools/node_modules/.bin/wasm-opt ] || npm install --prefix .tools --no-save --no-audit --no-fund binaryen@123 >/dev/null
+
+# The fake Klaviyo's own binary (crate fakes/; the production server contains none of it), for the
+# demo and the browser tests. Run after `cargo leptos build --release`, into the same target dir.
+# cargo-leptos compiles with LEPTOS_OUTPUT_NAME set to the site name, and leptos reads it at compile
+# time: the same value here reuses those release artifacts, where a plain `cargo build` would rebuild
+# leptos, app and server, and the next `cargo leptos build` would rebuild them back.
+build_fake_klaviyo() {
+  LEPTOS_OUTPUT_NAME=rekomi cargo build --release -p fakes --bin fake-klaviyo
+}

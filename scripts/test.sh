@@ -21,12 +21,12 @@ run_cargo_tests() {
 }
 
 echo "== Rust tests on SQLite"
-run_cargo_tests "rust/sqlite" cargo test -p app -p server
+run_cargo_tests "rust/sqlite" cargo test -p app -p server -p fakes
 
 echo "== Rust integration tests on PostgreSQL"
 postgres_ready
 # Same package set as above, so nothing is rebuilt; the unit tests simply run again.
-TEST_DATABASE_URL="$PG_ADMIN_URL" run_cargo_tests "rust/postgres" cargo test -p app -p server
+TEST_DATABASE_URL="$PG_ADMIN_URL" run_cargo_tests "rust/postgres" cargo test -p app -p server -p fakes
 
 echo "== Fuzzing the Rewardful CSV reader (cargo fuzz, 30 s)"
 # cargo fuzz passes nightly flags, which the stable toolchain accepts with RUSTC_BOOTSTRAP=1.
@@ -38,12 +38,13 @@ summary+=("fuzz/rewardful_csv: 30 s, no crash")
 
 echo "== Release build"
 cargo leptos build --release
+build_fake_klaviyo
 
 e2e() {
   local label=$1 database_url=$2
   local data; data=$(mktemp -d)
   # A fresh fake Klaviyo in demo mode per run (35 lists, keys with and without Subscriptions).
-  "$CARGO_TARGET_DIR/release/server" fake-klaviyo --demo --addr 127.0.0.1:3100 >"$data/fake.log" 2>&1 &
+  "$CARGO_TARGET_DIR/release/fake-klaviyo" --demo --addr 127.0.0.1:3100 >"$data/fake.log" 2>&1 &
   local fake_pid=$!
   for _ in $(seq 1 50); do curl -fs http://127.0.0.1:3100/_fake/faults >/dev/null 2>&1 && break; sleep 0.1; done
   # Debug logging, so the check that the Klaviyo key never reaches a log line covers every line.

@@ -15,8 +15,8 @@ mod seed;
 
 use app::api::views::{ConsentMode, ImportProgress};
 use app::domain::rewardful::Reader;
-use server::fake_klaviyo::world::Faults;
-use server::fake_klaviyo::Fake;
+use fakes::klaviyo::world::Faults;
+use fakes::klaviyo::Fake;
 use server::services::imports::{self, Upload};
 use server::startup::Application;
 use std::time::Instant;
@@ -94,7 +94,7 @@ async fn main() {
     let config = seed::config(
         database_url,
         &fake.base_url,
-        server::sync::Settings { worker: false, ..server::sync::Settings::default() },
+        server::outbox::Settings { worker: false, ..server::outbox::Settings::default() },
     );
     let app = Application::build(config).await.expect("builds");
     let services = app.services().clone();

@@ -10,11 +10,10 @@
 #[path = "../tests/common/seed.rs"]
 mod seed;
 
-use server::fake_klaviyo::world::Faults;
-use server::fake_klaviyo::Fake;
-use server::services::payouts::FileKind;
+use fakes::klaviyo::world::Faults;
+use fakes::klaviyo::Fake;
+use server::services::payouts::{self, Created, FileKind};
 use server::startup::Application;
-use server::store::payouts::{self, Created};
 use server::store::{now_ms, Db};
 use std::time::Instant;
 
@@ -102,7 +101,7 @@ async fn main() {
     let config = seed::config(
         database_url,
         &fake.base_url,
-        server::sync::Settings { worker: false, ..server::sync::Settings::default() },
+        server::outbox::Settings { worker: false, ..server::outbox::Settings::default() },
     );
     let app = Application::build(config).await.expect("builds");
     let services = app.services().clone();
@@ -112,17 +111,17 @@ async fn main() {
     println!("payouts on {engine}: {affiliates} affiliates × {lines} approved lines = {} lines", affiliates * lines);
 
     let started = Instant::now();
-    let run = match payouts::create_run(&services.db, merchant, "bench", now_ms()).await.expect("run") {
+    let run = match payouts::open_run(&services.db, merchant, "bench", now_ms()).await.expect("run") {
         Created::Run(id) => id,
         Created::NothingDue => panic!("everything is due"),
     };
     let created = started.elapsed();
     let started = Instant::now();
     let (_, file) =
-        server::services::payouts::file(&services, merchant, run, FileKind::PayPal, Some("USD")).await.expect("file");
+        payouts::file(&services, merchant, run.get(), FileKind::PayPal, Some("USD")).await.expect("file");
     let exported = started.elapsed();
     let started = Instant::now();
-    assert!(payouts::mark_paid(&services.db, merchant, run, "BENCH-1", now_ms()).await.expect("paid"));
+    assert!(payouts::pay_run(&services.db, merchant, run, "BENCH-1", now_ms()).await.expect("paid"));
     let paid = started.elapsed();
 
     assert_eq!(file.lines().count(), affiliates, "one PayPal row per affiliate");

@@ -13,8 +13,8 @@
 mod seed;
 
 use app::domain::affiliate::Decision;
-use server::fake_klaviyo::world::Faults;
-use server::fake_klaviyo::Fake;
+use fakes::klaviyo::world::Faults;
+use fakes::klaviyo::Fake;
 use server::startup::Application;
 use std::time::{Duration, Instant};
 
@@ -33,7 +33,7 @@ async fn main() {
     let fake = Fake::with_faults(Faults { job_delay_ms: 2_000, ..Faults::default() }).serve(listener).expect("fake");
     let database_url = seed::fresh_database("bench").await;
     let engine = if database_url.starts_with("postgres") { "postgres" } else { "sqlite" };
-    let config = seed::config(database_url, &fake.base_url, server::sync::Settings::default());
+    let config = seed::config(database_url, &fake.base_url, server::outbox::Settings::default());
     let app = Application::build(config).await.expect("builds");
     let services = app.services().clone();
     let seeded = seed::seed(&services, &fake.fake, single + bulk).await;
@@ -47,7 +47,6 @@ async fn main() {
         server::services::affiliates::decide(&services.db, seeded.merchant, "bench", &[*id], Decision::Approve)
             .await
             .expect("approved");
-        services.sync.queued(seeded.merchant);
         wait_until_succeeded(&services.db, latencies.len() as i64 + 1, Duration::from_secs(60)).await;
         latencies.push(start.elapsed());
     }
@@ -66,7 +65,6 @@ async fn main() {
         server::services::affiliates::decide(&services.db, seeded.merchant, "bench", chunk, Decision::Approve)
             .await
             .expect("approved");
-        services.sync.queued(seeded.merchant);
     }
     let approved = start.elapsed();
     let total = (single + bulk) as i64;

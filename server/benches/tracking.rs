@@ -17,8 +17,8 @@ use axum::extract::Path;
 use axum::http::{header, StatusCode};
 use axum::routing::get;
 use axum::Router;
-use server::fake_klaviyo::world::Faults;
-use server::fake_klaviyo::Fake;
+use fakes::klaviyo::world::Faults;
+use fakes::klaviyo::Fake;
 use server::services::shopify::sign;
 use server::startup::Application;
 use server::store::Db;
@@ -161,7 +161,7 @@ async fn main() {
     let config = seed::config(
         database_url,
         &fake.base_url,
-        server::sync::Settings { worker: false, ..server::sync::Settings::default() },
+        server::outbox::Settings { worker: false, ..server::outbox::Settings::default() },
     );
     let app = Application::build(config).await.expect("builds");
     let address = format!("http://{}", app.address());

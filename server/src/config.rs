@@ -37,7 +37,7 @@ pub struct Config {
     /// Mounts `/_test/*` (moving the clock) for the end-to-end suite. Never in production.
     pub test_hooks: bool,
     /// The Klaviyo sync worker's lease, read-back patience and retry budget.
-    pub sync: crate::sync::Settings,
+    pub sync: crate::outbox::Settings,
     pub leptos: LeptosOptions,
 }
 
@@ -113,9 +113,9 @@ fn klaviyo_api_base() -> anyhow::Result<String> {
     }
 }
 
-fn sync_settings() -> anyhow::Result<crate::sync::Settings> {
+fn sync_settings() -> anyhow::Result<crate::outbox::Settings> {
     use std::time::Duration;
-    let defaults = crate::sync::Settings::default();
+    let defaults = crate::outbox::Settings::default();
     let secs = |name, default: Duration| -> anyhow::Result<Duration> {
         let n = number(name, u32::try_from(default.as_secs()).unwrap_or(u32::MAX))?;
         if n == 0 {
@@ -127,7 +127,7 @@ fn sync_settings() -> anyhow::Result<crate::sync::Settings> {
     if max_attempts == 0 {
         bail!("REKOMI_SYNC_MAX_ATTEMPTS must be at least 1");
     }
-    Ok(crate::sync::Settings {
+    Ok(crate::outbox::Settings {
         lease: secs("REKOMI_SYNC_LEASE_SECS", defaults.lease)?,
         verify_timeout: secs("REKOMI_SYNC_VERIFY_SECS", defaults.verify_timeout)?,
         max_attempts,

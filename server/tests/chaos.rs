@@ -12,11 +12,11 @@ mod seed;
 
 use app::domain::affiliate::Decision;
 use base64::Engine as _;
+use fakes::klaviyo::world::Faults;
+use fakes::klaviyo::Fake;
 use leptos::config::LeptosOptions;
 use rand::{Rng, SeedableRng};
 use server::config::{Config, SecretKey};
-use server::fake_klaviyo::world::Faults;
-use server::fake_klaviyo::Fake;
 use server::startup::Application;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -43,7 +43,7 @@ fn start(database_url: &str, klaviyo: &str, n: usize) -> Instance {
         .env("REKOMI_SYNC_VERIFY_SECS", "5")
         .env("REKOMI_SYNC_MAX_ATTEMPTS", "30")
         .env("LEPTOS_OUTPUT_NAME", "rekomi")
-        .env("RUST_LOG", "warn,server::sync=info")
+        .env("RUST_LOG", "warn,server::outbox=info")
         .stdout(Stdio::null())
         .stderr(log_file)
         .spawn()
@@ -93,7 +93,7 @@ async fn syncs_survive_faults_lost_jobs_and_sigkill() {
         api_per_minute: 0,
         test_hooks: false,
         webhooks_allow_private: false,
-        sync: server::sync::Settings { worker: false, ..server::sync::Settings::default() },
+        sync: server::outbox::Settings { worker: false, ..server::outbox::Settings::default() },
         leptos: LeptosOptions::builder().output_name("rekomi").build(),
     };
     let app = Application::build(config).await.expect("builds");

@@ -6,8 +6,8 @@
 mod seed;
 
 use base64::Engine as _;
-use server::fake_klaviyo::world::Faults;
-use server::fake_klaviyo::Fake;
+use fakes::klaviyo::world::Faults;
+use fakes::klaviyo::Fake;
 use server::startup::Application;
 use server::store::Db;
 use std::process::{Command, Stdio};
@@ -34,7 +34,7 @@ async fn sigterm_writes_every_queued_click_before_exiting() {
     let config = seed::config(
         database_url.clone(),
         &fake.base_url,
-        server::sync::Settings { worker: false, ..server::sync::Settings::default() },
+        server::outbox::Settings { worker: false, ..server::outbox::Settings::default() },
     );
     let app = Application::build(config).await.expect("builds");
     let services = app.services().clone();

@@ -432,8 +432,8 @@ pub struct ImportSample {
 pub struct ImportReport {
     pub id: i64,
     pub filename: String,
-    /// `ready` (dry run shown), `imported`, or `rejected` (a problem with the whole file).
-    pub state: String,
+    /// Ready (dry run shown), imported, or rejected (a problem with the whole file).
+    pub state: crate::domain::ImportState,
     pub file_error: Option<String>,
     pub campaign_name: String,
     pub consent_mode: ConsentMode,
@@ -599,8 +599,7 @@ pub struct OutstandingView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunView {
     pub id: i64,
-    /// open, paid or cancelled.
-    pub state: String,
+    pub state: crate::domain::PayoutState,
     pub reference: Option<String>,
     pub created_by: String,
     pub created_at: String,
@@ -621,7 +620,7 @@ pub struct PayoutView {
     /// "120.00 USD".
     pub amount: String,
     pub lines: i64,
-    pub state: String,
+    pub state: crate::domain::PayoutState,
     pub paid_at: Option<String>,
 }
 
@@ -666,8 +665,7 @@ pub struct DeliveryView {
     pub url: String,
     pub event_id: String,
     pub topic: String,
-    /// queued, retrying, delivered or failed.
-    pub state: String,
+    pub state: crate::domain::DeliveryState,
     pub attempts: i64,
     pub last_status: Option<i64>,
     pub last_error: Option<String>,

@@ -44,6 +44,23 @@ impl AffiliateState {
             Self::Disabled => "Disabled",
         }
     }
+
+    /// Whether a merchant's decision may move an affiliate from this state to `target`: a pending
+    /// application is approved or rejected, and a rejected one may still be approved. Nobody is
+    /// decided back to pending, and disabling is not a decision in the queue.
+    pub fn may_become(self, target: Self) -> bool {
+        match target {
+            Self::Approved => matches!(self, Self::Pending | Self::Rejected),
+            Self::Rejected => self == Self::Pending,
+            Self::Pending | Self::Disabled => false,
+        }
+    }
+
+    /// Whether accepting an invite records the consent of an affiliate in this state: not of one the
+    /// merchant decided against (rejected or disabled), who stays out whatever the invite said.
+    pub fn takes_invite_consent(self) -> bool {
+        !matches!(self, Self::Rejected | Self::Disabled)
+    }
 }
 
 /// A merchant's decision in the approval queue.
@@ -216,6 +233,41 @@ mod tests {
     fn honeypot_marks_bots() {
         assert!(ApplicationForm { rk_trap: "http://spam".into(), ..form() }.is_bot());
         assert!(!form().is_bot());
+    }
+
+    #[test]
+    fn pending_and_rejected_applications_may_be_approved() {
+        use AffiliateState::*;
+        assert!(Pending.may_become(Approved));
+        assert!(Rejected.may_become(Approved));
+        assert!(!Approved.may_become(Approved));
+        assert!(!Disabled.may_become(Approved));
+    }
+
+    #[test]
+    fn only_pending_applications_may_be_rejected() {
+        use AffiliateState::*;
+        assert!(Pending.may_become(Rejected));
+        assert!(!Rejected.may_become(Rejected));
+        assert!(!Approved.may_become(Rejected));
+        assert!(!Disabled.may_become(Rejected));
+    }
+
+    #[test]
+    fn no_decision_leads_back_to_pending_or_to_disabled() {
+        for from in AffiliateState::ALL {
+            assert!(!from.may_become(AffiliateState::Pending), "{from:?}");
+            assert!(!from.may_become(AffiliateState::Disabled), "{from:?}");
+        }
+    }
+
+    #[test]
+    fn an_invite_records_no_consent_for_affiliates_decided_against() {
+        use AffiliateState::*;
+        assert!(Pending.takes_invite_consent());
+        assert!(Approved.takes_invite_consent());
+        assert!(!Rejected.takes_invite_consent());
+        assert!(!Disabled.takes_invite_consent());
     }
 
     #[test]

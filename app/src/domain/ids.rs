@@ -48,3 +48,19 @@ id_type!(
     /// A person in a merchant's affiliate program, from application on.
     AffiliateId
 );
+id_type!(
+    /// A personal invitation to join a campaign.
+    InviteId
+);
+id_type!(
+    /// An uploaded Rewardful file, from check to import.
+    ImportId
+);
+id_type!(
+    /// A payout run: the payouts of one period, exported and marked paid together.
+    PayoutRunId
+);
+id_type!(
+    /// A merchant's endpoint that receives webhook deliveries.
+    WebhookEndpointId
+);

@@ -7,7 +7,7 @@
 //! what needs the database (duplicates against existing affiliates, campaign names, code clashes)
 //! is the importer's job.
 
-use super::affiliate::ReferralCode;
+use super::affiliate::{AffiliateState, ReferralCode};
 use super::email::Email;
 use super::person_name::PersonName;
 use serde::{Deserialize, Serialize};
@@ -116,13 +116,47 @@ impl ImportedState {
     }
 
     /// active → approved, disabled → disabled, suspicious → pending review.
-    pub fn affiliate_state(self) -> super::AffiliateState {
+    pub fn affiliate_state(self) -> AffiliateState {
         match self {
-            Self::Active => super::AffiliateState::Approved,
-            Self::Disabled => super::AffiliateState::Disabled,
-            Self::Suspicious => super::AffiliateState::Pending,
+            Self::Active => AffiliateState::Approved,
+            Self::Disabled => AffiliateState::Disabled,
+            Self::Suspicious => AffiliateState::Pending,
         }
     }
+}
+
+/// `affiliates.source` of an affiliate an import created.
+pub const IMPORT_SOURCE: &str = "import";
+
+/// An affiliate the import created is kept in step with the file (name, code, state); one who
+/// joined through Rekomi keeps what they typed and their link, and only gets what they lack.
+pub fn kept_in_step(source: &str) -> bool {
+    source == IMPORT_SOURCE
+}
+
+/// An approved affiliate without a referral code gets a fresh one: an approved affiliate has a link.
+pub fn needs_code(state: AffiliateState, code: Option<&str>) -> bool {
+    state == AffiliateState::Approved && code.is_none()
+}
+
+/// A new affiliate imported approved or disabled is decided by the import; a pending one (Rewardful's
+/// "suspicious") waits in the approval queue.
+pub fn decided_on_import(state: AffiliateState) -> bool {
+    state != AffiliateState::Pending
+}
+
+/// An affiliate without consent to the terms on record is invited to accept them, unless disabled or
+/// invited already.
+pub fn asks_consent(state: AffiliateState, consented: bool, invited: bool) -> bool {
+    !consented && state != AffiliateState::Disabled && !invited
+}
+
+/// After an imported row is written, the affiliate is synced to Klaviyo when they are approved with
+/// consent on record and the import changed one of the two (`changed`: their state is new, as for a
+/// new affiliate; `consent_now`: the consent was recorded by this import). No profile goes to
+/// Klaviyo before consent.
+pub fn syncs_after_import(state: AffiliateState, consented: bool, changed: bool, consent_now: bool) -> bool {
+    state == AffiliateState::Approved && consented && (changed || consent_now)
 }
 
 /// One valid row.
@@ -565,6 +599,44 @@ mod tests {
         assert_eq!(parse_time("2024-03-01 00:00:00 UTC"), Some(1_709_251_200_000));
         assert_eq!(parse_time("2024-03-01"), Some(1_709_251_200_000));
         assert_eq!(parse_time("03/01/2024"), None);
+    }
+
+    #[test]
+    fn only_affiliates_the_import_created_follow_the_file() {
+        assert!(kept_in_step(IMPORT_SOURCE));
+        assert!(!kept_in_step("application"));
+    }
+
+    #[test]
+    fn approved_affiliates_without_a_code_get_one() {
+        assert!(needs_code(AffiliateState::Approved, None));
+        assert!(!needs_code(AffiliateState::Approved, Some("ana20")));
+        assert!(!needs_code(AffiliateState::Pending, None));
+    }
+
+    #[test]
+    fn pending_imports_wait_for_review() {
+        assert!(!decided_on_import(AffiliateState::Pending));
+        assert!(decided_on_import(AffiliateState::Approved));
+        assert!(decided_on_import(AffiliateState::Disabled));
+    }
+
+    #[test]
+    fn consent_is_asked_once_and_not_of_disabled_affiliates() {
+        assert!(asks_consent(AffiliateState::Approved, false, false));
+        assert!(asks_consent(AffiliateState::Pending, false, false));
+        assert!(!asks_consent(AffiliateState::Approved, true, false), "consent on record");
+        assert!(!asks_consent(AffiliateState::Approved, false, true), "invited already");
+        assert!(!asks_consent(AffiliateState::Disabled, false, false));
+    }
+
+    #[test]
+    fn only_approved_affiliates_with_consent_are_synced_and_only_when_something_changed() {
+        assert!(syncs_after_import(AffiliateState::Approved, true, true, false));
+        assert!(syncs_after_import(AffiliateState::Approved, true, false, true));
+        assert!(!syncs_after_import(AffiliateState::Approved, true, false, false), "nothing new for Klaviyo");
+        assert!(!syncs_after_import(AffiliateState::Approved, false, true, false), "no consent");
+        assert!(!syncs_after_import(AffiliateState::Pending, true, true, true));
     }
 
     proptest::proptest! {

@@ -7,7 +7,7 @@ use crate::api::views::{ConsentMode, ImportProgress, ImportReport};
 use crate::components::campaign_select::CampaignSelect;
 use crate::components::streaming::{post, StreamEvent};
 use crate::domain::clock::format_utc;
-use crate::domain::CampaignId;
+use crate::domain::{CampaignId, ImportState};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -142,7 +142,7 @@ pub fn ImportPage() -> impl IntoView {
                         <thead><tr><th>"File"</th><th>"Uploaded"</th><th>"State"</th><th>"Rows"</th><th>"Created"</th><th>"Updated"</th><th>"Errors"</th></tr></thead>
                         <tbody>
                             {list.into_iter().map(|r| view! {
-                                <tr><td>{r.filename}</td><td>{format_utc(r.created_at)}</td><td>{r.state}</td>
+                                <tr><td>{r.filename}</td><td>{format_utc(r.created_at)}</td><td>{r.state.as_str()}</td>
                                     <td>{r.rows}</td><td>{r.create}</td><td>{r.update}</td><td>{r.errors}</td></tr>
                             }).collect_view()}
                         </tbody>
@@ -156,16 +156,16 @@ pub fn ImportPage() -> impl IntoView {
 #[component]
 fn ReportView(report: ImportReport, confirm: impl Fn(i64) + Copy + 'static, busy: RwSignal<bool>) -> impl IntoView {
     let id = report.id;
-    let imported = report.state == "imported";
-    let ready = report.state == "ready" && report.create + report.update > 0;
-    let heading = match report.state.as_str() {
-        "imported" => format!("Imported {}", report.filename),
-        "rejected" => format!("{} can't be imported", report.filename),
-        _ => format!("Dry run of {}", report.filename),
+    let imported = report.state == ImportState::Imported;
+    let ready = report.state == ImportState::Ready && report.create + report.update > 0;
+    let heading = match report.state {
+        ImportState::Imported => format!("Imported {}", report.filename),
+        ImportState::Rejected => format!("{} can't be imported", report.filename),
+        ImportState::Ready => format!("Dry run of {}", report.filename),
     };
     let verb = if imported { ("created", "updated") } else { ("to create", "to update") };
     view! {
-        <section class="card report" data-testid="import-report" data-state=report.state.clone()>
+        <section class="card report" data-testid="import-report" data-state=report.state.as_str()>
             <h2>{heading}</h2>
             {report.file_error.clone().map(|e| view! { <div class="banner error" role="alert">{e}</div> })}
             {(report.file_error.is_none()).then(|| view! {

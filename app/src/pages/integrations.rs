@@ -4,6 +4,7 @@
 use crate::api::payouts::{add_webhook, change_webhook, load_integrations, redeliver_webhook, switch_event};
 use crate::api::views::{IntegrationsView, NewEndpoint};
 use crate::components::form::FieldError;
+use crate::domain::DeliveryState;
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -185,8 +186,8 @@ fn Webhooks(
                                     (None, None) => "—".to_owned(),
                                 };
                                 let state = match d.next_try {
-                                    Some(next) if d.state == "retrying" => format!("retrying at {next}"),
-                                    _ => d.state.clone(),
+                                    Some(next) if d.state == DeliveryState::Retrying => format!("retrying at {next}"),
+                                    _ => d.state.as_str().to_owned(),
                                 };
                                 view! {
                                     <tr>

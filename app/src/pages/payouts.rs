@@ -4,6 +4,7 @@
 use crate::api::payouts::{cancel_payout_run, create_payout_run, load_payouts, mark_run_paid};
 use crate::api::views::{PayoutsPage, RunView};
 use crate::components::form::FieldError;
+use crate::domain::PayoutState;
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -85,14 +86,14 @@ fn Run(run: RunView, version: RwSignal<u32>) -> impl IntoView {
     });
     let pay_error = Signal::derive(move || pay.value().get().and_then(Result::err));
     let cancel_error = move || cancel.value().get().and_then(Result::err).map(|e: AppError| e.message);
-    let open = run.state == "open";
-    let status = match (run.state.as_str(), &run.reference) {
-        ("paid", Some(r)) => format!("Paid {} (reference {r})", run.decided_at.clone().unwrap_or_default()),
-        ("cancelled", _) => "Cancelled".to_owned(),
+    let open = run.state == PayoutState::Open;
+    let status = match (run.state, &run.reference) {
+        (PayoutState::Paid, Some(r)) => format!("Paid {} (reference {r})", run.decided_at.clone().unwrap_or_default()),
+        (PayoutState::Cancelled, _) => "Cancelled".to_owned(),
         _ => "Open: export it, pay, then mark it paid".to_owned(),
     };
     // A cancelled run's lines go into the next run: its files must not be paid.
-    let exportable = if run.state == "cancelled" { Vec::new() } else { run.currencies.clone() };
+    let exportable = if run.state == PayoutState::Cancelled { Vec::new() } else { run.currencies.clone() };
     let files = exportable
         .iter()
         .map(|c| {
@@ -141,7 +142,7 @@ fn PayoutTable(payouts: Vec<crate::api::views::PayoutView>) -> impl IntoView {
                         <td>{p.payout_email}</td>
                         <td>{p.amount}</td>
                         <td>{p.lines}</td>
-                        <td>{p.state}</td>
+                        <td>{p.state.as_str()}</td>
                     </tr>
                 }).collect_view()}
             </tbody>

@@ -310,13 +310,25 @@ impl Resource<ProfileReadAttributes> {
     }
 }
 
+/// Where a bulk import job stands. A status this client doesn't know reads as `Other`, which
+/// is treated like one still running (it is polled again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BulkJobStatus {
+    Queued,
+    Processing,
+    Complete,
+    Cancelled,
+    #[serde(other)]
+    Other,
+}
+
 /// A bulk import job's progress.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct BulkImportJob {
     #[serde(skip)]
     pub id: String,
-    /// queued, processing, complete or cancelled.
-    pub status: String,
+    pub status: BulkJobStatus,
     #[serde(default)]
     pub total_count: u64,
     #[serde(default)]

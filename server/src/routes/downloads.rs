@@ -1,30 +1,25 @@
 //! Files the merchant downloads while signed in: a payout run as PayPal / Wise / CSV, and CSV
 //! exports of affiliates, commissions and payouts over a date range.
 
-use crate::services::accounts::token_from_cookie_header;
+use super::auth::{MerchantSession, NotSignedIn};
+use super::AppState;
 use crate::services::exports::{self, Export};
 use crate::services::payouts::{self, FileKind};
-use crate::startup::AppState;
 use app::domain::MerchantId;
 use app::error::{AppError, ErrorKind};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-async fn merchant(state: &AppState, headers: &HeaderMap) -> Result<MerchantId, Response> {
-    let token = headers.get(header::COOKIE).and_then(|v| v.to_str().ok()).and_then(token_from_cookie_header);
-    let found = match token {
-        Some(token) => state.services.accounts.lookup(token).await,
-        None => Ok(None),
-    };
-    match found {
-        Ok(Some(row)) => Ok(row.merchant_id),
-        Ok(None) => Err(failure(AppError::new(ErrorKind::Unauthorized, "Sign in to download this file."))),
-        Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "download: session lookup failed");
-            Err(failure(AppError::internal()))
+/// The signed-in merchant, or the answer a download gets without one.
+fn merchant(session: Result<MerchantSession, NotSignedIn>) -> Result<MerchantId, Response> {
+    match session {
+        Ok(session) => Ok(session.merchant),
+        Err(NotSignedIn::Missing) => {
+            Err(failure(AppError::new(ErrorKind::Unauthorized, "Sign in to download this file.")))
         }
+        Err(NotSignedIn::Failed) => Err(failure(AppError::internal())),
     }
 }
 
@@ -64,9 +59,9 @@ pub async fn payout_file(
     State(state): State<AppState>,
     Path((run, kind)): Path<(i64, String)>,
     Query(query): Query<FileQuery>,
-    headers: HeaderMap,
+    session: Result<MerchantSession, NotSignedIn>,
 ) -> Response {
-    let merchant = match merchant(&state, &headers).await {
+    let merchant = match merchant(session) {
         Ok(m) => m,
         Err(response) => return response,
     };
@@ -90,9 +85,9 @@ pub async fn export(
     State(state): State<AppState>,
     Path(what): Path<String>,
     Query(range): Query<RangeQuery>,
-    headers: HeaderMap,
+    session: Result<MerchantSession, NotSignedIn>,
 ) -> Response {
-    let merchant = match merchant(&state, &headers).await {
+    let merchant = match merchant(session) {
         Ok(m) => m,
         Err(response) => return response,
     };
@@ -117,7 +112,7 @@ pub struct Advance {
 /// `POST /_test/clock {"days": n}`: moves this process's clock by `n` days (negative: back
 /// towards the wall clock). End-to-end tests only; the route exists only with `REKOMI_TEST_HOOKS=1`.
 pub async fn advance_clock(axum::Json(advance): axum::Json<Advance>) -> Response {
-    let offset = crate::store::advance_clock(advance.days.clamp(-3650, 3650) * 86_400_000);
+    let offset = crate::clock::advance_clock(advance.days.clamp(-3650, 3650) * 86_400_000);
     tracing::warn!(offset_ms = offset, "test hook: clock moved ahead");
     axum::Json(serde_json::json!({ "offset_ms": offset })).into_response()
 }

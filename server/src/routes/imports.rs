@@ -3,10 +3,9 @@
 //! file is checked or imported, then the report (or an error). The work runs in its own task, so a
 //! closed tab does not stop an import half-way: it commits or rolls back as a whole either way.
 
-use crate::services::accounts::token_from_cookie_header;
+use super::auth::{MerchantSession, NotSignedIn};
+use super::AppState;
 use crate::services::imports::{self, ImportError, Upload};
-use crate::startup::AppState;
-use crate::store::accounts::SessionRow;
 use app::api::views::{ConsentMode, ImportProgress};
 use app::domain::CampaignId;
 use app::error::AppError;
@@ -18,20 +17,12 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
-async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<SessionRow, Response> {
-    let token = headers.get(header::COOKIE).and_then(|v| v.to_str().ok()).and_then(token_from_cookie_header);
-    let found = match token {
-        Some(token) => state.services.accounts.lookup(token).await,
-        None => Ok(None),
-    };
-    match found {
-        Ok(Some(row)) => Ok(row),
-        Ok(None) => Err(error(StatusCode::UNAUTHORIZED, "Sign in to import affiliates.")),
-        Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "import: session lookup failed");
-            Err(error(StatusCode::INTERNAL_SERVER_ERROR, &AppError::internal().message))
-        }
-    }
+/// The signed-in merchant, or the NDJSON error an import answers without one.
+fn signed_in(session: Result<MerchantSession, NotSignedIn>) -> Result<MerchantSession, Response> {
+    session.map_err(|why| match why {
+        NotSignedIn::Missing => error(StatusCode::UNAUTHORIZED, "Sign in to import affiliates."),
+        NotSignedIn::Failed => error(StatusCode::INTERNAL_SERVER_ERROR, &AppError::internal().message),
+    })
 }
 
 fn error(status: StatusCode, message: &str) -> Response {
@@ -79,12 +70,13 @@ pub struct UploadQuery {
 
 pub async fn upload(
     State(state): State<AppState>,
+    session: Result<MerchantSession, NotSignedIn>,
     headers: HeaderMap,
     Query(query): Query<UploadQuery>,
     body: Body,
 ) -> Response {
     // Who is asking comes first: the body is read (up to the limit) only for a signed-in merchant.
-    let session = match signed_in(&state, &headers).await {
+    let session = match signed_in(session) {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -114,8 +106,8 @@ pub async fn upload(
     let filename = query.filename.unwrap_or_default();
     tokio::spawn(async move {
         let upload = Upload {
-            merchant: session.merchant_id,
-            actor: &session.user_email,
+            merchant: session.merchant,
+            actor: &session.actor,
             campaign,
             consent,
             filename: &filename,
@@ -130,8 +122,12 @@ pub async fn upload(
     ndjson(rx)
 }
 
-pub async fn confirm(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
-    let session = match signed_in(&state, &headers).await {
+pub async fn confirm(
+    State(state): State<AppState>,
+    session: Result<MerchantSession, NotSignedIn>,
+    Path(id): Path<i64>,
+) -> Response {
+    let session = match signed_in(session) {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -143,12 +139,7 @@ pub async fn confirm(State(state): State<AppState>, headers: HeaderMap, Path(id)
             let _ = progress_tx.send(p);
         };
         let result =
-            imports::confirm(&services.db, &services.invites, session.merchant_id, &session.user_email, id, &progress)
-                .await;
-        if result.is_ok() {
-            services.sync.queued(session.merchant_id);
-            services.sync.events_queued();
-        }
+            imports::confirm(&services.db, &services.invites, session.merchant, &session.actor, id, &progress).await;
         finish(&tx, result);
     });
     ndjson(rx)

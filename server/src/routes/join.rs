@@ -4,7 +4,7 @@
 
 use crate::services::affiliates::{self, AffiliateError, ApplyOutcome};
 use crate::services::invites::{AcceptProblem, LinkProblem};
-use crate::startup::AppState;
+use crate::routes::AppState;
 use app::domain::{ApplicationForm, FieldErrors};
 use app::error::AppError;
 use app::pages::join::{JoinPage, JoinState, PublicCampaign};
@@ -78,14 +78,11 @@ async fn submit_invite(state: &AppState, merchant: &str, campaign: &str, form: A
     };
     let outcome = services.invites.accept(&services.db, &invite, &row, &form).await;
     let page = match outcome {
+        // Whatever the acceptance queued (a sync, events) wakes its runner as it commits.
         Ok(ApplyOutcome::Approved { first_name, referral_code }) => {
-            services.sync.queued(row.merchant_id);
             approved(state, merchant, first_name, referral_code)
         }
-        Ok(ApplyOutcome::Received { first_name }) => {
-            services.sync.queued(row.merchant_id);
-            JoinState::Received { first_name }
-        }
+        Ok(ApplyOutcome::Received { first_name }) => JoinState::Received { first_name },
         Ok(ApplyOutcome::AlreadyApplied) => JoinState::AlreadyApplied,
         Err(AcceptProblem::Form(AffiliateError::Invalid(errors))) => {
             let accept_terms = if errors.get("accept_terms").is_some() { None } else { form.accept_terms.clone() };
@@ -131,9 +128,8 @@ pub async fn submit(
     let outcome = affiliates::apply(&state.services.db, &state.services.applications, &row, &form, ip.0).await;
     let (status, page) = match outcome {
         Ok(ApplyOutcome::Received { first_name }) => (StatusCode::OK, JoinState::Received { first_name }),
+        // Auto-approved: its Klaviyo sync was queued with it, and wakes the runner on commit.
         Ok(ApplyOutcome::Approved { first_name, referral_code }) => {
-            // Auto-approved: its Klaviyo sync was queued with it.
-            state.services.sync.queued(row.merchant_id);
             (StatusCode::OK, approved(&state, &merchant, first_name, referral_code))
         }
         Ok(ApplyOutcome::AlreadyApplied) => (StatusCode::OK, JoinState::AlreadyApplied),

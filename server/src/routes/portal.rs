@@ -2,8 +2,7 @@
 
 use crate::services::portal::{self, LinkDelivery, COOKIE, SESSION_DAYS};
 use crate::services::Services;
-use crate::startup::AppState;
-use crate::store::portal as store;
+use crate::routes::AppState;
 use app::domain::{AffiliateId, Email, MerchantId};
 use app::pages::portal::{PortalPage, PortalState};
 use app::ports::ClientIp;
@@ -33,7 +32,7 @@ fn failed(error: &anyhow::Error) -> Response {
 }
 
 async fn merchant(s: &Services, slug: &str) -> Result<(MerchantId, String), Response> {
-    match store::merchant_by_slug(&s.db, slug).await {
+    match portal::merchant(s, slug).await {
         Ok(Some(found)) => Ok(found),
         Ok(None) => Err(super::join::message_page(
             StatusCode::NOT_FOUND,

@@ -2,15 +2,15 @@
 //! syncs that changed, so the queue and affiliate pages update without a reload. Changes made by this
 //! instance's worker arrive at once; those made by other instances are picked up within a second.
 
-use crate::services::accounts::token_from_cookie_header;
+use super::auth::{MerchantSession, NotSignedIn};
+use super::AppState;
+use crate::clock::now_ms;
 use crate::services::sync::FeedCursor;
 use crate::services::Services;
-use crate::startup::AppState;
-use crate::store::now_ms;
 use app::api::views::SyncHealth;
 use app::domain::MerchantId;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream};
@@ -23,25 +23,19 @@ const POLL: Duration = Duration::from_secs(1);
 /// The first message repeats the last few seconds, covering what changed while the page loaded.
 const BACKLOG_MS: i64 = 5_000;
 
-pub async fn stream(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let token = headers.get(header::COOKIE).and_then(|v| v.to_str().ok()).and_then(token_from_cookie_header);
-    let session = match token {
-        Some(token) => state.services.accounts.lookup(token).await,
-        None => Ok(None),
-    };
-    let merchant = match session {
-        Ok(Some(row)) => row.merchant_id,
-        Ok(None) => return (StatusCode::UNAUTHORIZED, "Sign in to follow sync status.").into_response(),
-        Err(error) => {
-            tracing::error!(error = format!("{error:#}"), "sync feed: session lookup failed");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+pub async fn stream(State(state): State<AppState>, session: Result<MerchantSession, NotSignedIn>) -> Response {
+    let session = match session {
+        Ok(session) => session,
+        Err(NotSignedIn::Missing) => {
+            return (StatusCode::UNAUTHORIZED, "Sign in to follow sync status.").into_response()
         }
+        Err(NotSignedIn::Failed) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     };
     let feed = Feed {
-        rx: state.services.sync.subscribe(),
+        rx: crate::outbox::subscribe(),
         services: state.services.clone(),
-        token: token.unwrap_or_default().to_owned(),
-        merchant,
+        token: session.token,
+        merchant: session.merchant,
         cursor: FeedCursor::new(now_ms(), BACKLOG_MS),
         last_health: None,
         polls: 0,

@@ -1,7 +1,7 @@
 //! Merchant accounts: sign-up, log-in with argon2id, and server-side sessions in the database.
 
 use super::rate_limit::IpRateLimiter;
-use crate::store::accounts::{self as store, NewAccount, SessionRow};
+use crate::store::accounts::{self as store, SessionRow};
 use crate::store::{now_ms, Db};
 use anyhow::Context;
 use app::api::views::SessionView;
@@ -101,24 +101,28 @@ impl Accounts {
         slug_candidates.push(format!("{stem}-{}", random_suffix(6)));
         let token = new_token();
         let now = now_ms();
-        let created = store::create_account(
-            &self.db,
-            NewAccount {
-                shop_name: &shop_name,
-                slug_candidates,
-                email: email.as_str(),
-                password_hash: &hash,
-                token_hash: &token_hash(&token),
-                now,
-                expires_at: now + SESSION_DAYS * 86_400_000,
-            },
-        )
-        .await;
-        match created {
-            Ok(()) => {}
-            Err(e) if e.is_conflict_on("users_email_key", "users.email") => return Err(AccountError::EmailTaken),
-            Err(e) => return Err(anyhow::Error::from(e).context("creating the account").into()),
+        // The merchant, its first user and a session commit together: nothing is written when the
+        // email is taken.
+        let mut tx = self.db.begin().await.context("creating the account")?;
+        let mut merchant = None;
+        for slug in &slug_candidates {
+            merchant = store::insert_merchant(&mut tx, &shop_name, slug, now).await.context("creating the merchant")?;
+            if merchant.is_some() {
+                break;
+            }
         }
+        let merchant = merchant.context("every web address tried for the shop is taken")?;
+        let user = store::insert_user(&mut tx, merchant, email.as_str(), &hash, now).await;
+        let user = match user {
+            Ok(Some(user)) => user,
+            Ok(None) => return Err(AccountError::EmailTaken),
+            Err(e) if e.is_conflict_on("users_email_key", "users.email") => return Err(AccountError::EmailTaken),
+            Err(e) => return Err(anyhow::Error::from(e).context("creating the user").into()),
+        };
+        store::insert_session(&mut tx, &token_hash(&token), user, now, now + SESSION_DAYS * 86_400_000)
+            .await
+            .context("opening the first session")?;
+        tx.commit().await.context("creating the account")?;
         let view = self.session_for(&token).await?.context("the new session was not found")?;
         tracing::info!(merchant.slug = %view.merchant_slug, "merchant signed up");
         Ok(IssuedSession { view, token })
@@ -141,9 +145,11 @@ impl Accounts {
         };
         let token = new_token();
         let now = now_ms();
-        store::insert_session(&self.db, &token_hash(&token), user.id, now, now + SESSION_DAYS * 86_400_000)
+        let mut tx = self.db.begin().await.context("opening a session")?;
+        store::insert_session(&mut tx, &token_hash(&token), user.id, now, now + SESSION_DAYS * 86_400_000)
             .await
-            .map_err(anyhow::Error::from)?;
+            .context("opening a session")?;
+        tx.commit().await.context("opening a session")?;
         let view = self.session_for(&token).await?.context("the new session was not found")?;
         Ok(IssuedSession { view, token })
     }

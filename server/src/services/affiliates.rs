@@ -1,20 +1,31 @@
-//! Affiliates arriving through the public landing page, and the merchant's approval queue.
+//! Affiliates arriving through the public landing page, the merchant's approval queue, and an
+//! affiliate's terms.
+//!
+//! Each use case here opens its transaction, reads and writes through `store::affiliates`, asks
+//! the domain which state may follow which, queues its side effects through `crate::outbox`, and
+//! commits. An approval, whoever makes it, is [`approve_in`].
 
 use super::accounts::random_suffix;
 use super::campaigns::commission;
 use super::rate_limit::IpRateLimiter;
-use crate::store::affiliates::{self as store, AffiliateRow, Applied, NewApplication, Skip};
+use crate::outbox;
+use crate::store::affiliates::{self as store, AffiliateRow};
+/// The parts of [`set_terms`], named here too for its callers.
+pub use crate::store::affiliates::{NewRate, RateTriple, TermsEdit};
+use crate::store::audit::{self, ACTOR_APPLICANT, ACTOR_AUTO_APPROVE};
 use crate::store::campaigns::{self as campaign_store, CampaignRow};
 use crate::store::sync as sync_store;
-use crate::store::{now_ms, Db};
+use crate::store::{now_ms, Db, DbError, DbResult, Tx};
 use app::api::views::{
     AffiliateDetail, ApplicationView, AuditEntry, DecisionOutcome, QueueFilter, QueuePage, StateCounts, SyncView,
     QUEUE_PAGE_SIZE,
 };
 use app::domain::affiliate::Decision;
+use app::domain::lifecycle::{Metric, Topic};
 use app::domain::{AffiliateId, AffiliateState, ApplicationForm, FieldErrors, MerchantId, ReferralCode};
 use app::error::{AppError, ErrorKind};
 use app::pages::join::PublicCampaign;
+use serde_json::json;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -52,6 +63,12 @@ impl From<AffiliateError> for AppError {
             ),
             AffiliateError::Internal(e) => super::internal(&e),
         }
+    }
+}
+
+impl From<DbError> for AffiliateError {
+    fn from(value: DbError) -> Self {
+        Self::Internal(value.into())
     }
 }
 
@@ -128,23 +145,29 @@ pub async fn apply(
     // Counted only once the form parses: a person fixing typos is not locked out, and what is
     // limited is what writes.
     limiter.check(ip).map_err(AffiliateError::RateLimited)?;
-    let new = NewApplication {
-        merchant: campaign.merchant_id,
-        campaign: campaign.id,
-        application: &application,
-        terms_version: campaign.terms_version,
-        auto_approve: campaign.auto_approve,
-        now: now_ms(),
-    };
-    let mut codes = new_code;
-    let applied = store::apply(db, new, &mut codes).await.map_err(anyhow::Error::from)?;
+    let (merchant, now) = (campaign.merchant_id, now_ms());
     let first_name = application.name.first().to_owned();
-    Ok(match applied {
-        Applied::Created { referral_code: Some(referral_code), .. } => {
+    let mut tx = db.begin().await?;
+    let inserted =
+        store::insert_applicant(&mut tx, merchant, campaign.id, &application, campaign.terms_version, "form", now)
+            .await?;
+    let Some(id) = inserted else {
+        return Ok(ApplyOutcome::AlreadyApplied);
+    };
+    audit::record(&mut tx, merchant, ACTOR_APPLICANT, "applied", id, None, Some(AffiliateState::Pending), now).await?;
+    announce_application(&mut tx, merchant, id, "form", now).await?;
+    let approval = if campaign.auto_approve {
+        let applicant = Approvable { id, from: AffiliateState::Pending, first_name: &first_name, has_code: false };
+        Some(approve_in(&mut tx, merchant, applicant, ACTOR_AUTO_APPROVE, now).await?)
+    } else {
+        None
+    };
+    tx.commit().await?;
+    Ok(match approval {
+        Some(Approval::Approved { new_code: Some(referral_code) }) => {
             ApplyOutcome::Approved { first_name, referral_code }
         }
-        Applied::Created { .. } => ApplyOutcome::Received { first_name },
-        Applied::Exists => ApplyOutcome::AlreadyApplied,
+        _ => ApplyOutcome::Received { first_name },
     })
 }
 
@@ -152,17 +175,99 @@ pub fn new_code(first_name: &str) -> String {
     ReferralCode::generate(first_name, &random_suffix(5)).as_str().to_owned()
 }
 
+/// Fresh candidates tried for a referral code before giving up.
+const CODE_ATTEMPTS: usize = 20;
+
+/// A referral code no affiliate has yet. Codes are unique on the whole instance (`/r/{code}` names
+/// no shop); after [`CODE_ATTEMPTS`] clashes, the unique constraint's conflict.
+async fn free_code(tx: &mut Tx, first_name: &str) -> DbResult<String> {
+    for _ in 0..CODE_ATTEMPTS {
+        let candidate = new_code(first_name);
+        if !store::code_taken(tx, &candidate).await? {
+            return Ok(candidate);
+        }
+    }
+    Err(DbError::Conflict { constraint: "affiliates_referral_code_key".into() })
+}
+
+/// An affiliate about to be approved, as the use case read it in its transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct Approvable<'a> {
+    pub id: AffiliateId,
+    /// The state it was read in; the approval applies only if it still is.
+    pub from: AffiliateState,
+    pub first_name: &'a str,
+    pub has_code: bool,
+}
+
+/// What [`approve_in`] came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Approval {
+    /// Approved; `new_code` is the referral code it was given (`None`: it kept the one it had).
+    Approved { new_code: Option<String> },
+    /// Another decision committed first; nothing was written.
+    ChangedMeanwhile,
+}
+
+/// Approves an affiliate inside the caller's transaction, whoever decides it (an auto-approving
+/// campaign, an accepted invite, the merchant): a referral code if it has none, the state guarded
+/// by the one read, the audit entry, and (the outbox: they commit with the approval, or nothing
+/// does) its Klaviyo sync, `Rekomi Affiliate Approved` and the `affiliate.approved` webhook.
+pub async fn approve_in(
+    tx: &mut Tx,
+    merchant: MerchantId,
+    affiliate: Approvable<'_>,
+    actor: &str,
+    now: i64,
+) -> DbResult<Approval> {
+    let Approvable { id, from, first_name, has_code } = affiliate;
+    let new_code = if has_code { None } else { Some(free_code(tx, first_name).await?) };
+    if !store::approve(tx, merchant, id, from, new_code.as_deref(), actor, now).await? {
+        return Ok(Approval::ChangedMeanwhile);
+    }
+    audit::record(tx, merchant, actor, "approved", id, Some(from), Some(AffiliateState::Approved), now).await?;
+    outbox::sync(tx, merchant, id, now).await?;
+    announce_approval(tx, merchant, id, now).await?;
+    Ok(Approval::Approved { new_code })
+}
+
+/// Queues `Rekomi Affiliate Applied` for a new applicant; `source` is how they came (`form`,
+/// `invite`).
+pub(crate) async fn announce_application(
+    tx: &mut Tx,
+    merchant: MerchantId,
+    id: AffiliateId,
+    source: &str,
+    now: i64,
+) -> DbResult<()> {
+    let applicant = store::announced(tx, id).await?;
+    let properties = json!({ "campaign": applicant.campaign, "source": source, "first_name": applicant.first_name });
+    outbox::lifecycle(tx, merchant, Metric::Applied, &applicant.email, &format!("applied:{id}"), &properties, now).await
+}
+
+/// Queues `Rekomi Affiliate Approved` and the `affiliate.approved` webhook. The event's `link` is
+/// added when it is sent, from this instance's public address.
+async fn announce_approval(tx: &mut Tx, merchant: MerchantId, id: AffiliateId, now: i64) -> DbResult<()> {
+    let store::Announced { email, full_name, first_name, referral_code: code, campaign } =
+        store::announced(tx, id).await?;
+    let properties = json!({ "campaign": campaign, "referral_code": code, "first_name": first_name });
+    let unique = format!("approved:{id}:{now}");
+    outbox::lifecycle(tx, merchant, Metric::Approved, &email, &unique, &properties, now).await?;
+    let data = json!({ "id": id, "email": email, "name": full_name, "campaign": campaign, "referral_code": code });
+    let event_id = format!("evt_affiliate_approved_{id}_{now}");
+    outbox::webhook(tx, merchant, Topic::AffiliateApproved, &event_id, data, now).await
+}
+
 #[tracing::instrument(skip_all, fields(merchant.id = %merchant))]
 pub async fn queue(db: &Db, merchant: MerchantId, filter: &QueueFilter) -> Result<QueuePage, AffiliateError> {
-    let (rows, total) = store::queue(db, merchant, filter).await.map_err(anyhow::Error::from)?;
+    let (rows, total) = store::queue(db, merchant, filter).await?;
     let mut counts = StateCounts::default();
-    for (state, n) in store::state_counts(db, merchant).await.map_err(anyhow::Error::from)? {
-        match AffiliateState::parse(&state) {
-            Some(AffiliateState::Pending) => counts.pending = n,
-            Some(AffiliateState::Approved) => counts.approved = n,
-            Some(AffiliateState::Rejected) => counts.rejected = n,
-            Some(AffiliateState::Disabled) => counts.disabled = n,
-            None => {}
+    for (state, n) in store::state_counts(db, merchant).await? {
+        match state {
+            AffiliateState::Pending => counts.pending = n,
+            AffiliateState::Approved => counts.approved = n,
+            AffiliateState::Rejected => counts.rejected = n,
+            AffiliateState::Disabled => counts.disabled = n,
         }
     }
     Ok(QueuePage {
@@ -172,6 +277,19 @@ pub async fn queue(db: &Db, merchant: MerchantId, filter: &QueueFilter) -> Resul
         page_size: QUEUE_PAGE_SIZE,
         counts,
     })
+}
+
+/// Why an id in a decision was left alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Skip {
+    NotFound,
+    AlreadyInState(AffiliateState),
+    NotAllowed {
+        from: AffiliateState,
+        to: AffiliateState,
+    },
+    /// Another decision on the same affiliate committed first.
+    ChangedMeanwhile,
 }
 
 /// Approves or rejects many applications in one transaction, recording `actor` on each.
@@ -189,22 +307,53 @@ pub async fn decide(
     let mut unique = ids.to_vec();
     unique.sort();
     unique.dedup();
-    let mut codes = new_code;
-    let results = store::decide(db, merchant, &unique, decision.target(), actor, now_ms(), &mut codes)
-        .await
-        .map_err(anyhow::Error::from)?;
+    let (target, now) = (decision.target(), now_ms());
     let mut changed_ids = Vec::new();
     let mut skipped = Vec::new();
-    for (id, result) in results {
-        match result {
+    let mut tx = db.begin().await?;
+    for id in unique {
+        match decide_one(&mut tx, merchant, id, target, actor, now).await? {
             Ok(()) => changed_ids.push(id),
             Err(skip) => skipped.push((id, skip_reason(&skip))),
         }
     }
-    let changed = store::by_ids(db, merchant, &changed_ids).await.map_err(anyhow::Error::from)?;
+    tx.commit().await?;
+    let changed = store::by_ids(db, merchant, &changed_ids).await?;
     tracing::info!(changed = changed.len(), skipped = skipped.len(), "decision applied");
     let changed = with_syncs(db, merchant, changed.into_iter().map(view).collect()).await?;
     Ok(DecisionOutcome { changed, skipped })
+}
+
+/// Moves one affiliate to `target` inside the decision's transaction, or says why not.
+async fn decide_one(
+    tx: &mut Tx,
+    merchant: MerchantId,
+    id: AffiliateId,
+    target: AffiliateState,
+    actor: &str,
+    now: i64,
+) -> DbResult<Result<(), Skip>> {
+    let Some(current) = store::decidable(tx, merchant, id).await? else {
+        return Ok(Err(Skip::NotFound));
+    };
+    let from = current.state;
+    if from == target {
+        return Ok(Err(Skip::AlreadyInState(from)));
+    }
+    if !from.may_become(target) {
+        return Ok(Err(Skip::NotAllowed { from, to: target }));
+    }
+    let applied = if target == AffiliateState::Approved {
+        let affiliate =
+            Approvable { id, from, first_name: &current.first_name, has_code: current.referral_code.is_some() };
+        approve_in(tx, merchant, affiliate, actor, now).await? != Approval::ChangedMeanwhile
+    } else if store::set_state(tx, merchant, id, from, target, actor, now).await? {
+        audit::record(tx, merchant, actor, target.as_str(), id, Some(from), Some(target), now).await?;
+        true
+    } else {
+        false
+    };
+    Ok(if applied { Ok(()) } else { Err(Skip::ChangedMeanwhile) })
 }
 
 fn skip_reason(skip: &Skip) -> String {
@@ -219,6 +368,64 @@ fn skip_reason(skip: &Skip) -> String {
     }
 }
 
+/// Sets an affiliate's coupon and rate override in one transaction, with the audit entry and, when
+/// the rate changed, `Rekomi Rate Changed`. `None` when the affiliate isn't the merchant's;
+/// otherwise the rate before. `Conflict` on `affiliates_coupon_key` when another affiliate of the
+/// merchant has the coupon (nothing is changed then).
+#[tracing::instrument(skip_all, fields(merchant.id = %merchant, affiliate.id = %id))]
+pub async fn set_terms(
+    db: &Db,
+    merchant: MerchantId,
+    id: AffiliateId,
+    edit: TermsEdit<'_>,
+    now: i64,
+) -> DbResult<Option<RateTriple>> {
+    let mut tx = db.begin().await?;
+    if let Some(coupon) = edit.coupon {
+        store::set_coupon(&mut tx, merchant, id, coupon).await?;
+    }
+    let Some(current) = store::current_rate(&mut tx, merchant, id).await? else {
+        return Ok(None);
+    };
+    let before = current.triple();
+    if let Some(rate) = edit.rate {
+        // An expiry and a reason belong to an override: back on the campaign's rule, neither is kept.
+        let overridden = rate.bps.is_some() || rate.minor.is_some();
+        let after = (rate.bps, rate.minor, rate.expires_at.filter(|_| overridden));
+        if after != before {
+            let reason = rate.reason.as_deref().filter(|_| overridden);
+            store::set_rate(&mut tx, merchant, id, after, reason).await?;
+            audit::record(&mut tx, merchant, &rate.actor, "rate changed", id, None, None, now).await?;
+            let currency = current.currency.as_str();
+            let properties = json!({
+                "campaign": current.campaign,
+                "first_name": current.first_name,
+                "rate": describe_rate(after.0, after.1, currency),
+                "previous_rate": describe_rate(before.0, before.1, currency),
+                "percent": after.0.map(|b| b as f64 / 100.0),
+                "flat_amount": after.1.map(|m| crate::store::outbox::amount(m, currency)),
+                "currency": currency,
+                "expires_at": after.2.map(crate::store::outbox::rfc3339),
+                "reason": reason,
+            });
+            let unique = format!("rate:{id}:{now}");
+            outbox::lifecycle(&mut tx, merchant, Metric::RateChanged, &current.email, &unique, &properties, now)
+                .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(Some(before))
+}
+
+/// A rate as `Rekomi Rate Changed` names it.
+fn describe_rate(bps: Option<i64>, minor: Option<i64>, currency: &str) -> String {
+    match (bps, minor) {
+        (Some(b), _) => format!("{} %", app::domain::commission::bps_percent(b)),
+        (None, Some(m)) => format!("{} {currency} per order", crate::store::outbox::amount(m, currency)),
+        (None, None) => "campaign rate".to_owned(),
+    }
+}
+
 /// Attaches each affiliate's latest Klaviyo sync.
 async fn with_syncs(
     db: &Db,
@@ -227,12 +434,8 @@ async fn with_syncs(
 ) -> Result<Vec<ApplicationView>, AffiliateError> {
     let ids: Vec<AffiliateId> = items.iter().map(|a| a.id).collect();
     // Oldest change first, so the latest sync of each affiliate is the one left in the map.
-    let latest: HashMap<AffiliateId, SyncView> = sync_store::latest_for(db, merchant, &ids)
-        .await
-        .map_err(anyhow::Error::from)?
-        .into_iter()
-        .map(|s| (s.affiliate_id, s))
-        .collect();
+    let latest: HashMap<AffiliateId, SyncView> =
+        sync_store::latest_for(db, merchant, &ids).await?.into_iter().map(|s| (s.affiliate_id, s)).collect();
     for item in &mut items {
         item.sync = latest.get(&item.id).cloned();
     }
@@ -241,20 +444,14 @@ async fn with_syncs(
 
 /// One affiliate with its audit trail, syncs and the newest Klaviyo calls made for it.
 pub async fn detail(db: &Db, merchant: MerchantId, id: AffiliateId) -> Result<AffiliateDetail, AffiliateError> {
-    let row = store::by_ids(db, merchant, &[id])
-        .await
-        .map_err(anyhow::Error::from)?
-        .into_iter()
-        .next()
-        .ok_or(AffiliateError::UnknownAffiliate)?;
+    let row = store::by_ids(db, merchant, &[id]).await?.into_iter().next().ok_or(AffiliateError::UnknownAffiliate)?;
     let audit = store::audit_trail(db, merchant, id)
-        .await
-        .map_err(anyhow::Error::from)?
+        .await?
         .into_iter()
         .map(|(actor, action, from_state, to_state, at)| AuditEntry { actor, action, from_state, to_state, at })
         .collect();
-    let syncs = sync_store::for_affiliate(db, merchant, id).await.map_err(anyhow::Error::from)?;
-    let log = sync_store::log_for(db, merchant, id, 200).await.map_err(anyhow::Error::from)?;
+    let syncs = sync_store::for_affiliate(db, merchant, id).await?;
+    let log = sync_store::log_for(db, merchant, id, 200).await?;
     let mut affiliate = view(row);
     affiliate.sync = syncs.first().cloned();
     Ok(AffiliateDetail { affiliate, audit, syncs, log })
@@ -271,7 +468,7 @@ pub fn view(row: AffiliateRow) -> ApplicationView {
         email: row.email,
         website: row.website,
         message: row.message,
-        state: AffiliateState::parse(&row.state).unwrap_or(AffiliateState::Pending),
+        state: row.state,
         referral_code: row.referral_code,
         source: row.source,
         applied_at: row.applied_at,

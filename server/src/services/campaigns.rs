@@ -52,14 +52,17 @@ pub async fn get(db: &Db, merchant: MerchantId, id: CampaignId) -> Result<Campai
 #[tracing::instrument(skip_all, fields(merchant.id = %merchant))]
 pub async fn create(db: &Db, merchant: MerchantId, form: &CampaignForm) -> Result<CampaignView, CampaignError> {
     let draft = form.parse().map_err(CampaignError::Invalid)?;
-    let id = match store::insert(db, merchant, &draft, now_ms()).await {
+    let mut tx = db.begin().await.context("creating the campaign")?;
+    let id = match store::insert(&mut tx, merchant, &draft, now_ms()).await {
         Ok(id) => id,
         Err(e) if slug_taken(&e) => return Err(CampaignError::SlugTaken),
         Err(e) => return Err(anyhow::Error::from(e).context("inserting the campaign").into()),
     };
+    tx.commit().await.context("creating the campaign")?;
     get(db, merchant, id).await
 }
 
+/// Saves an edit; a change to the terms text starts a new terms version (see [`terms_version_after`]).
 #[tracing::instrument(skip_all, fields(merchant.id = %merchant, campaign.id = %id))]
 pub async fn update(
     db: &Db,
@@ -68,11 +71,29 @@ pub async fn update(
     form: &CampaignForm,
 ) -> Result<CampaignView, CampaignError> {
     let draft = form.parse().map_err(CampaignError::Invalid)?;
-    match store::update(db, merchant, id, &draft, now_ms()).await {
-        Ok(true) => get(db, merchant, id).await,
-        Ok(false) => Err(CampaignError::NotFound),
-        Err(e) if slug_taken(&e) => Err(CampaignError::SlugTaken),
-        Err(e) => Err(anyhow::Error::from(e).context("updating the campaign").into()),
+    let mut tx = db.begin().await.context("updating the campaign")?;
+    let (terms, version) = store::lock_terms(&mut tx, merchant, id)
+        .await
+        .context("reading the campaign")?
+        .ok_or(CampaignError::NotFound)?;
+    let version = terms_version_after(&terms, version, &draft.terms);
+    match store::update(&mut tx, merchant, id, &draft, version, now_ms()).await {
+        Ok(true) => {}
+        Ok(false) => return Err(CampaignError::NotFound),
+        Err(e) if slug_taken(&e) => return Err(CampaignError::SlugTaken),
+        Err(e) => return Err(anyhow::Error::from(e).context("updating the campaign").into()),
+    }
+    tx.commit().await.context("updating the campaign")?;
+    get(db, merchant, id).await
+}
+
+/// The terms version after an edit: new terms text starts the next version, so consent given to
+/// the old text is not taken for consent to the new one; any other edit keeps it.
+fn terms_version_after(stored_terms: &str, stored_version: i64, new_terms: &str) -> i64 {
+    if stored_terms == new_terms {
+        stored_version
+    } else {
+        stored_version + 1
     }
 }
 
@@ -128,4 +149,15 @@ fn view(row: &CampaignRow) -> anyhow::Result<CampaignView> {
             _ => None,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::terms_version_after;
+
+    #[test]
+    fn only_new_terms_text_starts_a_terms_version() {
+        assert_eq!(terms_version_after("Be kind.", 3, "Be kind."), 3);
+        assert_eq!(terms_version_after("Be kind.", 3, "Be kind, and disclose."), 4);
+    }
 }

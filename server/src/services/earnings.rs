@@ -1,20 +1,29 @@
 //! The merchant's side of tracking and earnings: shop connection settings, API tokens, reports with
 //! the daily chart, an affiliate's earnings and terms (coupon, rate override), held commissions,
 //! and sign-in links to the affiliate portal.
+//!
+//! The commission use cases that aren't an order or a refund live here too: the hold-period sweep
+//! ([`approve_due`]) and the merchant's review of a held line ([`decide_held`]). Each owns its
+//! transaction, takes the rule from `app::domain::commission`, and queues what the change
+//! announces ([`announce`], shared with `services::orders`).
 
 use super::{internal, Services};
+use crate::outbox;
 use crate::store::affiliates::{NewRate, TermsEdit};
 use crate::store::earnings::{self, CommissionRow, Grouping, Scope};
-use crate::store::{api_tokens, campaigns, now_ms, tracking, DbError};
+use crate::store::outbox::{amount, rfc3339};
+use crate::store::{api_tokens, campaigns, now_ms, tracking, Db, DbError, DbResult, Tx};
 use app::api::views::{
     AffiliateEarnings, AffiliateTermsForm, ApiTokenView, DailyPoint, EarningsView, NewApiToken, ReportCommission,
     ReportTotals, ReportView, TrackingSettings,
 };
 use app::domain::clock::format_utc;
-use app::domain::commission::CommissionState;
+use app::domain::commission::{CommissionState, HeldReason};
+use app::domain::lifecycle::{Metric, Topic};
 use app::domain::tracking::DAY_MS;
 use app::domain::{AffiliateId, CampaignId, Currency, FieldErrors, MerchantId, Money, Rate};
 use app::error::{AppError, ErrorKind};
+use serde_json::json;
 use std::collections::BTreeMap;
 
 /// Days the chart covers.
@@ -33,11 +42,11 @@ pub(crate) fn money_text(minor: i64, currency: &str) -> String {
 }
 
 /// Sums per state and currency, formatted ("12.50 USD + 3.00 EUR"; "0" when nothing).
-pub fn earnings_view(rows: &[(String, String, i64)]) -> EarningsView {
-    let sum = |state: &str| {
+pub fn earnings_view(rows: &[(CommissionState, String, i64)]) -> EarningsView {
+    let sum = |state: CommissionState| {
         let mut by_currency: BTreeMap<&str, i64> = BTreeMap::new();
         for (s, currency, amount) in rows {
-            if s == state {
+            if *s == state {
                 *by_currency.entry(currency.as_str()).or_default() += amount;
             }
         }
@@ -49,11 +58,16 @@ pub fn earnings_view(rows: &[(String, String, i64)]) -> EarningsView {
             parts.join(" + ")
         }
     };
-    EarningsView { pending: sum("pending"), approved: sum("approved"), paid: sum("paid"), held: sum("held") }
+    EarningsView {
+        pending: sum(CommissionState::Pending),
+        approved: sum(CommissionState::Approved),
+        paid: sum(CommissionState::Paid),
+        held: sum(CommissionState::Held),
+    }
 }
 
 pub fn commission_view(row: CommissionRow) -> ReportCommission {
-    let state = CommissionState::parse(&row.state).unwrap_or(CommissionState::Pending);
+    let state = row.state;
     let mut label = state.label().to_owned();
     if state == CommissionState::Pending {
         label = format!("Pending until {}", &format_utc(row.approve_at)[..10]);
@@ -71,9 +85,9 @@ pub fn commission_view(row: CommissionRow) -> ReportCommission {
         rule: row.rule,
         state,
         state_label: label,
-        held_reason: row.held_reason.map(|r| match r.as_str() {
-            "self_referral" => "The customer's email is the affiliate's own.".to_owned(),
-            other => other.to_owned(),
+        held_reason: row.held_reason.map(|r| match HeldReason::parse(&r) {
+            Some(reason) => reason.explain().to_owned(),
+            None => r,
         }),
         clawback: row.is_clawback,
     }
@@ -237,7 +251,7 @@ pub async fn set_terms(
         actor: actor.to_owned(),
     });
     let edit = TermsEdit { coupon: Some(coupon.as_deref()), rate: rate.as_ref() };
-    match crate::store::affiliates::set_terms(&s.db, merchant, affiliate, edit, now_ms()).await {
+    match super::affiliates::set_terms(&s.db, merchant, affiliate, edit, now_ms()).await {
         Ok(_) => {}
         Err(e) if e.is_conflict_on("affiliates_coupon_key", "coupon_code") => {
             return Err(AppError::field("coupon_code", "Another affiliate already has this coupon code."))
@@ -248,12 +262,101 @@ pub async fn set_terms(
     affiliate_earnings(s, merchant, affiliate).await
 }
 
+/// The merchant's verdict on a held commission: released, it is approved if its hold period is
+/// over and pending otherwise; rejected, it is voided (and `commission.voided` is delivered).
 pub async fn decide_held(s: &Services, merchant: MerchantId, id: i64, release: bool) -> Result<(), AppError> {
-    if earnings::decide_held(&s.db, merchant, id, release, now_ms()).await.map_err(db)? {
+    if review_held(&s.db, merchant, id, release, now_ms()).await.map_err(db)? {
         Ok(())
     } else {
         Err(AppError::new(ErrorKind::Conflict, "This commission is no longer held; reload to see where it stands."))
     }
+}
+
+/// [`decide_held`] in one transaction; false when the line isn't this merchant's or isn't held
+/// any more.
+#[tracing::instrument(skip_all, fields(merchant.id = %merchant, commission.id = id))]
+async fn review_held(db: &Db, merchant: MerchantId, id: i64, release: bool, now: i64) -> DbResult<bool> {
+    let mut tx = db.begin().await?;
+    let Some(line) = earnings::lock_line(&mut tx, merchant, id).await? else { return Ok(false) };
+    let Some(to) = line.state.reviewed(release, line.approve_at, now) else { return Ok(false) };
+    if !earnings::decide_held(&mut tx, merchant, id, to, now).await? {
+        return Ok(false);
+    }
+    match to {
+        CommissionState::Voided => announce(&mut tx, id, None, Some(Topic::CommissionVoided), now).await?,
+        // Released after its hold period: approved now, as the sweep would have.
+        CommissionState::Approved => announce(&mut tx, id, Some(Metric::CommissionApproved), None, now).await?,
+        _ => {}
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Moves commissions whose hold period is over from pending to approved, with their
+/// `Rekomi Commission Approved` events, a batch per transaction. Each batch takes only rows still
+/// pending, so any number of instances may run it.
+#[tracing::instrument(skip_all)]
+pub async fn approve_due(db: &Db, now: i64) -> DbResult<u64> {
+    let mut total = 0;
+    loop {
+        let mut tx = db.begin().await?;
+        let ids = earnings::approve_batch(&mut tx, now).await?;
+        for &id in &ids {
+            announce(&mut tx, id, Some(Metric::CommissionApproved), None, now).await?;
+        }
+        tx.commit().await?;
+        total += ids.len() as u64;
+        if ids.len() < earnings::APPROVE_BATCH {
+            return Ok(total);
+        }
+    }
+}
+
+/// Queues what a change of commission line `id` tells the outside world, in the caller's
+/// transaction: the lifecycle event `metric` (if any) to the affiliate and the webhook `topic` (if
+/// any).
+pub(crate) async fn announce(
+    tx: &mut Tx,
+    id: i64,
+    metric: Option<Metric>,
+    topic: Option<Topic>,
+    now: i64,
+) -> DbResult<()> {
+    let row = earnings::announced(tx, id).await?;
+    let order = row.order_name.clone().unwrap_or_else(|| row.order_id.clone());
+    if let Some(metric) = metric {
+        let unique = match metric {
+            Metric::CommissionApproved => format!("commission-approved:{id}"),
+            _ => format!("commission-earned:{id}"),
+        };
+        let properties = json!({
+            "campaign": row.campaign,
+            "first_name": row.first_name,
+            "order": order,
+            "amount": amount(row.amount_minor, &row.currency),
+            "currency": row.currency,
+            "state": row.state.as_str(),
+            "approves_at": rfc3339(row.approve_at),
+            "value": amount(row.amount_minor, &row.currency),
+        });
+        outbox::lifecycle(tx, row.merchant_id, metric, &row.email, &unique, &properties, now).await?;
+    }
+    if let Some(topic) = topic {
+        let data = json!({
+            "id": id,
+            "affiliate": { "id": row.affiliate_id, "email": row.email },
+            "campaign": row.campaign,
+            "order_id": row.order_id,
+            "order_name": row.order_name,
+            "amount": amount(row.amount_minor, &row.currency),
+            "amount_minor": row.amount_minor,
+            "currency": row.currency,
+            "state": row.state.as_str(),
+        });
+        let event_id = format!("evt_{}_{id}", topic.name().replace('.', "_"));
+        outbox::webhook(tx, row.merchant_id, topic, &event_id, data, now).await?;
+    }
+    Ok(())
 }
 
 fn token_view(row: api_tokens::TokenRow) -> ApiTokenView {

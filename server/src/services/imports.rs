@@ -6,17 +6,25 @@
 //! An affiliate who joined through Rekomi keeps what they typed and their link: an import only
 //! fills in what they lack (payout emails, Rewardful id and history, a code). Affiliates the import
 //! created are kept in step with the file (name, code, state).
+//!
+//! Confirming is one use case here ([`apply`]): it owns the transaction, plans each row with the
+//! rules of `app::domain::rewardful`, writes through `store::imports`, and queues the Klaviyo syncs
+//! and invites through the outbox in the same transaction.
 
 use super::affiliates::new_code;
-use super::invites::{Invites, DEFAULT_EXPIRY_DAYS};
+use super::invites::{issue_in, Invites, DEFAULT_EXPIRY_DAYS};
+use crate::outbox;
 use crate::store::campaigns::{self as campaign_store, CampaignRow};
-use crate::store::imports::{self as store, Applied, ApplyError, ExistingAffiliate, Fields, PlanSource, Write};
-use crate::store::invites::{Issue, NewInvite};
-use crate::store::{now_ms, Db};
+use crate::store::imports::{self as store, AffiliateUpdate, ExistingAffiliate, Fields, NewAffiliate};
+use crate::store::invites::{self as invite_store, Issue, NewInvite};
+use crate::store::{audit, now_ms, Db, DbError};
 use anyhow::Context;
 use app::api::views::{ConsentMode, ImportColumnView, ImportIssue, ImportProgress, ImportReport, ImportSample};
-use app::domain::rewardful::{CellError, Column, Field, ImportRow, Reader};
-use app::domain::{AffiliateId, CampaignId, MerchantId};
+use app::domain::rewardful::{
+    asks_consent, decided_on_import, kept_in_step, needs_code, syncs_after_import, CellError, Column, Field, ImportRow,
+    Reader,
+};
+use app::domain::{AffiliateId, AffiliateState, CampaignId, ImportId, ImportState, MerchantId};
 use app::error::{AppError, ErrorKind};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
@@ -87,6 +95,24 @@ impl Campaigns {
         }
         Self { by_name, default: (default.id, default.terms_version) }
     }
+}
+
+/// A write the import makes.
+#[derive(Debug, Clone)]
+enum Write {
+    Create {
+        row: NewAffiliate,
+        invite: bool,
+    },
+    Update {
+        row: AffiliateUpdate,
+        /// The affiliate's campaign (an invite opens its page).
+        campaign: CampaignId,
+        email: String,
+        /// Consent is on record after this write (before, or now).
+        consented: bool,
+        invite: bool,
+    },
 }
 
 /// What a row will do. One exists at a time, so the size of `Write` costs nothing.
@@ -180,13 +206,13 @@ impl Planner {
             if let Some(line) = self.seen_codes.get(&key) {
                 return error(Field::Token, format!("The code \"{token}\" is also on line {line}."));
             }
-            let keeps_own = existing.is_some_and(|a| a.source != "import" && a.referral_code.is_some());
+            let keeps_own = existing.is_some_and(|a| !kept_in_step(&a.source) && a.referral_code.is_some());
             if !keeps_own {
                 self.seen_codes.insert(key, row.line);
             }
         }
         let name = row.name.as_ref();
-        let state = row.state.affiliate_state().as_str().to_owned();
+        let state = row.state.affiliate_state();
         let consent_now = self.mode == ConsentMode::Elsewhere;
         let Some(existing) = existing else {
             let fields = Fields {
@@ -202,19 +228,19 @@ impl Planner {
                 history_conversions: row.conversions,
                 state,
             };
-            let invite = !consent_now && fields.state != "disabled";
-            let write = Write::Create {
+            let invite = asks_consent(state, consent_now, false);
+            let row = NewAffiliate {
                 email,
                 campaign: campaign.0,
-                terms_version: campaign.1,
                 fields,
                 joined_at: row.created_at,
-                consent: consent_now,
-                invite,
+                consent_terms_version: consent_now.then_some(campaign.1),
+                decided: decided_on_import(state),
             };
+            let write = Write::Create { row, invite };
             return Planned::Write { write, changes: Vec::new() };
         };
-        let owned = existing.source == "import";
+        let owned = kept_in_step(&existing.source);
         let mut changes = Vec::new();
         let mut fields = Fields {
             full_name: existing.full_name.clone(),
@@ -227,7 +253,7 @@ impl Planner {
             history_visitors: existing.history_visitors,
             history_leads: existing.history_leads,
             history_conversions: existing.history_conversions,
-            state: existing.state.clone(),
+            state: existing.state,
         };
         // The stored split is re-derived from the full name, which is what an import compares.
         let kept = app::domain::PersonName::parse(&existing.full_name).ok();
@@ -273,23 +299,22 @@ impl Planner {
             changes.push("consent");
         }
         let consented = existing.consent_at.is_some() || consent.is_some();
-        let invite = !consented && fields.state != "disabled" && !self.invited.contains(&existing.id);
+        let invite = asks_consent(fields.state, consented, self.invited.contains(&existing.id));
         if invite {
             changes.push("invite");
         }
         if changes.is_empty() {
             return Planned::Unchanged;
         }
-        let write = Write::Update {
+        let decided = fields.state != existing.state;
+        let row = AffiliateUpdate {
             id: existing.id,
-            campaign: existing.campaign_id,
-            email,
-            from_state: existing.state.clone(),
+            from_state: existing.state,
             fields,
-            consent,
-            consented,
-            invite,
+            consent_terms_version: consent,
+            decided,
         };
+        let write = Write::Update { row, campaign: existing.campaign_id, email, consented, invite };
         Planned::Write { write, changes }
     }
 }
@@ -332,10 +357,10 @@ impl Tally {
                 self.unchanged += 1;
                 ("unchanged", "Already up to date.".to_owned())
             }
-            Planned::Write { write: Write::Create { fields, invite, .. }, .. } => {
+            Planned::Write { write: Write::Create { row, invite }, .. } => {
                 self.create += 1;
                 self.invites += u64::from(*invite);
-                ("create", format!("New, {}", fields.state))
+                ("create", format!("New, {}", row.fields.state.as_str()))
             }
             Planned::Write { write: Write::Update { invite, .. }, changes } => {
                 self.update += 1;
@@ -359,7 +384,7 @@ impl Tally {
     }
 }
 
-/// A planner reading a file, as the store's apply wants it.
+/// A planner reading a file, row by row, inside the apply's transaction.
 struct FileSource<'a> {
     reader: Reader<'a>,
     planner: Planner,
@@ -367,12 +392,14 @@ struct FileSource<'a> {
     codes: HashSet<String>,
 }
 
-impl PlanSource for FileSource<'_> {
+impl FileSource<'_> {
+    /// Plans against what the database holds inside the transaction.
     fn start(&mut self, known: store::Known) {
         self.planner.load(known);
         self.codes = self.planner.codes.keys().cloned().collect();
     }
 
+    /// The next write; `Ok(None)` at the end of the file. Rows without a write are skipped.
     fn next(&mut self) -> Result<Option<Option<Write>>, String> {
         let Some(row) = self.reader.next_row().map_err(|e| e.to_string())? else { return Ok(None) };
         self.done += 1;
@@ -386,10 +413,12 @@ impl PlanSource for FileSource<'_> {
         }))
     }
 
+    /// Rows planned so far (progress).
     fn done(&self) -> u64 {
         self.done
     }
 
+    /// A fresh referral code (free in the file and the database).
     fn new_code(&mut self, first_name: &str) -> String {
         loop {
             let code = new_code(first_name);
@@ -499,7 +528,7 @@ pub async fn check(
     let mut report = ImportReport {
         id: 0,
         filename: filename.clone(),
-        state: "ready".into(),
+        state: ImportState::Ready,
         file_error: None,
         campaign_name: default.name.clone(),
         consent_mode: mode,
@@ -517,18 +546,20 @@ pub async fn check(
         created_at: now,
         imported_at: None,
     };
-    match outcome {
+    let state = match outcome {
         Ok((tally, columns, unknown)) => {
             fill(&mut report, tally);
             report.columns = columns;
             report.unknown_columns = unknown;
+            ImportState::Ready
         }
         Err(message) => {
-            report.state = "rejected".into();
             report.file_error = Some(message);
+            ImportState::Rejected
         }
-    }
-    let rejected = report.state == "rejected";
+    };
+    report.state = state;
+    let rejected = state == ImportState::Rejected;
     let json = serde_json::to_string(&report).context("encoding the report")?;
     let id = store::insert(
         db,
@@ -538,7 +569,7 @@ pub async fn check(
             filename: &filename,
             sha256: &sha,
             consent_mode: mode.as_str(),
-            state: if rejected { "rejected" } else { "ready" },
+            state,
             content: (!rejected).then_some(&bytes[..]),
             report: &json,
             actor: upload.actor,
@@ -547,8 +578,8 @@ pub async fn check(
     )
     .await
     .context("saving the import")?;
-    report.id = id;
-    tracing::info!(merchant.id = %upload.merchant, import.id = id, rows = report.rows, errors = report.errors, "import checked");
+    report.id = id.get();
+    tracing::info!(merchant.id = %upload.merchant, import.id = %id, rows = report.rows, errors = report.errors, "import checked");
     Ok(report)
 }
 
@@ -566,15 +597,17 @@ fn fill(report: &mut ImportReport, tally: Tally) {
 
 fn stored_report(row: &store::ImportRow) -> Result<ImportReport, ImportError> {
     let mut report: ImportReport = serde_json::from_str(&row.report).context("reading a stored report")?;
-    report.id = row.id;
-    report.state = row.state.clone();
+    report.id = row.id.get();
+    report.state = row.state;
     report.imported_at = row.imported_at;
     Ok(report)
 }
 
 pub async fn get(db: &Db, merchant: MerchantId, id: i64) -> Result<ImportReport, ImportError> {
-    let row =
-        store::get(db, merchant, id, false).await.context("loading the import")?.ok_or(ImportError::UnknownImport)?;
+    let row = store::get(db, merchant, ImportId(id), false)
+        .await
+        .context("loading the import")?
+        .ok_or(ImportError::UnknownImport)?;
     stored_report(&row)
 }
 
@@ -600,14 +633,18 @@ pub async fn confirm(
     id: i64,
     progress: Progress<'_>,
 ) -> Result<ImportReport, ImportError> {
-    let row =
-        store::get(db, merchant, id, true).await.context("loading the import")?.ok_or(ImportError::UnknownImport)?;
+    let import = ImportId(id);
+    let row = store::get(db, merchant, import, true)
+        .await
+        .context("loading the import")?
+        .ok_or(ImportError::UnknownImport)?;
     let mut report = stored_report(&row)?;
-    let content = match (row.content, row.state.as_str()) {
-        (Some(content), "ready") => bytes::Bytes::from(content),
+    let content = match (row.content, row.state) {
+        (Some(content), ImportState::Ready) => bytes::Bytes::from(content),
         _ => return Err(ImportError::NotReady),
     };
-    let mode = ConsentMode::parse(&row.consent_mode).unwrap_or(ConsentMode::Ask);
+    let mode = ConsentMode::parse(&row.consent_mode)
+        .with_context(|| format!("import {import} has consent mode {:?}", row.consent_mode))?;
     let (campaign_map, campaign) = campaigns(db, merchant, row.campaign_id).await?;
     // The plan inside the transaction must match the dry run shown; re-check outside it first
     // so a mismatch costs no write lock.
@@ -622,7 +659,7 @@ pub async fn confirm(
         .map_err(|e| anyhow::anyhow!(e))?;
     if !fresh.0.same_plan(&report) {
         fill(&mut report, fresh.0);
-        store::set_report(db, merchant, id, &serde_json::to_string(&report).context("encoding")?)
+        store::set_report(db, merchant, import, &serde_json::to_string(&report).context("encoding")?)
             .await
             .context("saving")?;
         return Err(ImportError::Changed(Box::new(report)));
@@ -647,18 +684,18 @@ pub async fn confirm(
     let step = |done: u64| progress(ImportProgress::Progress { phase: "importing".into(), done, total });
     let finished = |applied: &Applied| {
         let mut done = report.clone();
-        done.state = "imported".into();
+        done.state = ImportState::Imported;
         done.imported_at = Some(now);
         done.create = applied.created;
         done.update = applied.updated;
         done.invites = applied.invites;
         serde_json::to_string(&done).unwrap_or_default()
     };
-    let applied = match store::apply(db, merchant, id, &mut source, &issue, &step, &finished).await {
+    let applied = match apply(db, merchant, import, &mut source, &issue, &step, &finished).await {
         Ok(applied) => applied,
         Err(ApplyError::NotReady) => return Err(ImportError::NotReady),
         Err(ApplyError::Changed) => return Err(ImportError::Conflict),
-        Err(ApplyError::Db(e)) if matches!(e, crate::store::DbError::Conflict { .. }) => {
+        Err(ApplyError::Db(e)) if matches!(e, DbError::Conflict { .. }) => {
             tracing::info!(error = %e, "an import met a concurrent change; nothing was written");
             return Err(ImportError::Conflict);
         }
@@ -669,7 +706,131 @@ pub async fn confirm(
             return Err(anyhow::Error::from(e).context("applying the import").into());
         }
     };
-    tracing::info!(merchant.id = %merchant, import.id = id, created = applied.created, updated = applied.updated,
+    tracing::info!(merchant.id = %merchant, import.id = %import, created = applied.created, updated = applied.updated,
         invites = applied.invites, syncs = applied.syncs, "import applied");
     get(db, merchant, id).await
+}
+
+/// Why an apply stopped; nothing was written.
+#[derive(Debug, thiserror::Error)]
+enum ApplyError {
+    #[error("the import is not ready (already imported, or rejected)")]
+    NotReady,
+    /// An affiliate changed, or a new one with an email or code of the file appeared, while the
+    /// import ran (another instance, a public application): nothing was written.
+    #[error("affiliates changed during the import")]
+    Changed,
+    #[error("{0}")]
+    File(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// What an apply wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Applied {
+    created: u64,
+    updated: u64,
+    invites: u64,
+    syncs: u64,
+}
+
+/// New affiliates written together (each batch also takes its audit entries and syncs in one
+/// statement); the store splits a batch further if it would pass the bind limit.
+const BATCH: usize = 500;
+
+/// Applies an import in one transaction: claims it (`ready` → `imported`, so a second confirm,
+/// on any instance, finds nothing to do), plans every row against what the database holds inside
+/// the transaction, and writes: new affiliates in batches, updates one by one, each with its audit
+/// entry, Klaviyo sync and invite. `report` is what the stored report becomes.
+async fn apply(
+    db: &Db,
+    merchant: MerchantId,
+    import: ImportId,
+    source: &mut FileSource<'_>,
+    issue: &Issue<'_>,
+    progress: &(dyn Fn(u64) + Send + Sync),
+    report: &(dyn Fn(&Applied) -> String + Send + Sync),
+) -> Result<Applied, ApplyError> {
+    let now = issue.now;
+    let mut tx = db.begin().await?;
+    if !store::claim(&mut tx, merchant, import, now).await? {
+        return Err(ApplyError::NotReady);
+    }
+    source.start(store::existing_in(&mut tx, merchant).await?);
+    let connected = invite_store::klaviyo_connected(&mut tx, merchant).await?;
+    let mut applied = Applied::default();
+    let mut last_report = 0;
+    // New affiliates waiting for their batch, and whether each is invited.
+    let mut batch: Vec<NewAffiliate> = Vec::with_capacity(BATCH);
+    let mut batch_invites: Vec<bool> = Vec::with_capacity(BATCH);
+    loop {
+        let next = source.next().map_err(ApplyError::File)?;
+        let end = next.is_none();
+        match next.flatten() {
+            Some(Write::Create { mut row, invite }) => {
+                if needs_code(row.fields.state, row.fields.referral_code.as_deref()) {
+                    row.fields.referral_code = Some(source.new_code(&row.fields.first_name));
+                }
+                batch.push(row);
+                batch_invites.push(invite);
+            }
+            Some(Write::Update { mut row, campaign, email, consented, invite }) => {
+                if needs_code(row.fields.state, row.fields.referral_code.as_deref()) {
+                    row.fields.referral_code = Some(source.new_code(&row.fields.first_name));
+                }
+                if !store::update_affiliate(&mut tx, merchant, &row, now).await? {
+                    return Err(ApplyError::Changed);
+                }
+                let (id, from, to) = (row.id, row.from_state, row.fields.state);
+                audit::record(&mut tx, merchant, issue.actor, "import updated", id, Some(from), Some(to), now).await?;
+                applied.updated += 1;
+                if syncs_after_import(to, consented, to != from, row.consent_terms_version.is_some()) {
+                    outbox::sync(&mut tx, merchant, id, now).await?;
+                    applied.syncs += 1;
+                }
+                if invite {
+                    let full_name = Some(row.fields.full_name).filter(|n| !n.is_empty());
+                    let new = NewInvite { email, full_name, affiliate_id: Some(id), campaign: Some(campaign) };
+                    issue_in(&mut tx, issue, &new, "import", Some(import), connected).await?;
+                    applied.invites += 1;
+                }
+            }
+            None => {}
+        }
+        if batch.len() >= BATCH || (end && !batch.is_empty()) {
+            let ids = store::insert_affiliates(&mut tx, merchant, &batch, now).await?;
+            let created: Vec<(AffiliateId, AffiliateState)> =
+                batch.iter().filter_map(|a| ids.get(&a.email).map(|id| (*id, a.fields.state))).collect();
+            store::audit_created(&mut tx, merchant, issue.actor, &created, now).await?;
+            let to_sync: Vec<AffiliateId> = batch
+                .iter()
+                .filter(|a| {
+                    let consent = a.consent_terms_version.is_some();
+                    syncs_after_import(a.fields.state, consent, true, consent)
+                })
+                .filter_map(|a| ids.get(&a.email).copied())
+                .collect();
+            applied.syncs += outbox::syncs(&mut tx, merchant, &to_sync, now).await?;
+            applied.created += batch.len() as u64;
+            for (a, invite) in batch.drain(..).zip(batch_invites.drain(..)) {
+                let (Some(id), true) = (ids.get(&a.email).copied(), invite) else { continue };
+                let full_name = Some(a.fields.full_name).filter(|n| !n.is_empty());
+                let new = NewInvite { email: a.email, full_name, affiliate_id: Some(id), campaign: Some(a.campaign) };
+                issue_in(&mut tx, issue, &new, "import", Some(import), connected).await?;
+                applied.invites += 1;
+            }
+        }
+        if source.done() - last_report >= 1_000 {
+            last_report = source.done();
+            progress(last_report);
+        }
+        if end {
+            break;
+        }
+    }
+    store::finish(&mut tx, merchant, import, &report(&applied)).await?;
+    tx.commit().await?;
+    progress(source.done());
+    Ok(applied)
 }

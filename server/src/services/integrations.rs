@@ -3,12 +3,12 @@
 
 use super::earnings::db;
 use super::Services;
-use crate::outgoing::secret_owner;
-use crate::store::{events, now_ms, webhooks};
+use crate::outbox::secret_owner;
+use crate::store::{events, now_ms, webhooks, DbResult};
 use app::api::views::{DeliveryView, EndpointView, EventSwitch, IntegrationsView, NewEndpoint};
 use app::domain::clock::format_utc;
 use app::domain::lifecycle::{parse_topics, Metric, Topic};
-use app::domain::MerchantId;
+use app::domain::{MerchantId, WebhookEndpointId};
 use app::error::{AppError, ErrorKind};
 use rand::distributions::Alphanumeric;
 use rand::Rng;
@@ -35,7 +35,7 @@ pub async fn view(s: &Services, merchant: MerchantId) -> Result<IntegrationsView
         endpoints: endpoints
             .into_iter()
             .map(|e| EndpointView {
-                id: e.id,
+                id: e.id.get(),
                 url: e.url,
                 topics: e.topics.split(',').map(str::to_owned).collect(),
                 enabled: e.disabled_at.is_none(),
@@ -108,7 +108,7 @@ pub async fn add_endpoint(
     actor: &str,
 ) -> Result<NewEndpoint, AppError> {
     let url = parse_url(url).map_err(|m| AppError::field("url", m))?;
-    crate::outgoing::check_public(&url, s.webhooks_allow_private).await.map_err(|m| AppError::field("url", m))?;
+    crate::outbox::check_public(&url, s.webhooks_allow_private).await.map_err(|m| AppError::field("url", m))?;
 
     let topics = parse_topics(topics).map_err(|m| AppError::field("topics", m))?;
     if webhooks::endpoints(&s.db, merchant).await.map_err(db)?.len() >= MAX_ENDPOINTS {
@@ -123,7 +123,7 @@ pub async fn add_endpoint(
         webhooks::insert_endpoint(&s.db, merchant, &url, &names.join(","), &sealed, actor, now).await.map_err(db)?;
     Ok(NewEndpoint {
         endpoint: EndpointView {
-            id,
+            id: id.get(),
             url,
             topics: names.into_iter().map(str::to_owned).collect(),
             enabled: true,
@@ -141,9 +141,9 @@ pub async fn change_endpoint(
     remove: bool,
 ) -> Result<IntegrationsView, AppError> {
     let found = if remove {
-        webhooks::delete_endpoint(&s.db, merchant, id).await.map_err(db)?
+        webhooks::delete_endpoint(&s.db, merchant, WebhookEndpointId(id)).await.map_err(db)?
     } else {
-        webhooks::set_disabled(&s.db, merchant, id, !enabled, now_ms()).await.map_err(db)?
+        switch_endpoint(s, merchant, WebhookEndpointId(id), enabled).await.map_err(db)?
     };
     if !found {
         return Err(AppError::not_found("endpoint"));
@@ -151,8 +151,32 @@ pub async fn change_endpoint(
     view(s, merchant).await
 }
 
+/// Switches an endpoint off (no new deliveries; queued ones are given up, in the same transaction)
+/// or on again. False when it isn't the merchant's.
+async fn switch_endpoint(s: &Services, merchant: MerchantId, id: WebhookEndpointId, enabled: bool) -> DbResult<bool> {
+    let now = now_ms();
+    let mut tx = s.db.begin().await?;
+    let changed = webhooks::set_disabled(&mut tx, merchant, id, !enabled, now).await?;
+    if changed && !enabled {
+        webhooks::give_up_pending(&mut tx, id, "The endpoint was switched off.", now).await?;
+    }
+    tx.commit().await?;
+    Ok(changed)
+}
+
+/// Sends a delivery again now; the webhook runner is woken once it is queued.
+async fn queue_again(s: &Services, merchant: MerchantId, id: i64) -> DbResult<bool> {
+    let mut tx = s.db.begin().await?;
+    let found = webhooks::redeliver(&mut tx, merchant, id, now_ms()).await?;
+    if found {
+        tx.wake_on_commit(&crate::outbox::WEBHOOKS);
+    }
+    tx.commit().await?;
+    Ok(found)
+}
+
 pub async fn redeliver(s: &Services, merchant: MerchantId, id: i64) -> Result<IntegrationsView, AppError> {
-    if !webhooks::redeliver(&s.db, merchant, id, now_ms()).await.map_err(db)? {
+    if !queue_again(s, merchant, id).await.map_err(db)? {
         return Err(AppError::new(
             ErrorKind::NotFound,
             "That delivery doesn't exist, isn't yours, or its endpoint is switched off.",

@@ -1,18 +1,27 @@
 //! Bulk invites: the merchant pastes people, sees every line checked, and sends. Each invite is a
 //! signed, expiring, single-use link to the campaign's landing page, delivered by a Klaviyo event
 //! (`Rekomi Affiliate Invited`) that the merchant's own flow turns into an email.
+//!
+//! The use cases that write (send, resend, revoke, accept) each own one transaction: the invite
+//! rows through `store::invites`, the delivery event through `crate::outbox`, and on acceptance
+//! the affiliate through `store::affiliates` and [`approve_in`].
 
-use super::affiliates::{new_code, public_view, AffiliateError, ApplyOutcome};
+use super::affiliates::{
+    announce_application, approve_in, public_view, AffiliateError, ApplyOutcome, Approvable, Approval,
+};
 use super::campaigns::commission;
 use crate::links::{InviteToken, LinkSigner};
-use crate::store::affiliates::{self as affiliate_store, AcceptInvite, Accepted};
+use crate::outbox;
+use crate::store::affiliates as affiliate_store;
+use crate::store::audit::{self, ACTOR_APPLICANT, ACTOR_AUTO_APPROVE};
 use crate::store::campaigns::{self as campaign_store, CampaignRow};
 use crate::store::invites::{self as store, InviteRow, Issue, NewInvite};
-use crate::store::{now_ms, Db};
+use crate::store::{now_ms, Db, DbResult, Tx};
 use anyhow::Context;
 use app::api::views::{InvitePreview, InviteRequest, InviteRowCheck, InviteStatus, InviteView, InvitesSent};
+use app::domain::affiliate::Application;
 use app::domain::clock::format_utc;
-use app::domain::{ApplicationForm, CampaignId, Email, MerchantId, PersonName};
+use app::domain::{AffiliateState, ApplicationForm, CampaignId, Email, ImportId, InviteId, MerchantId, PersonName};
 use app::error::{AppError, ErrorKind};
 use app::pages::join::PublicCampaign;
 use serde_json::json;
@@ -22,6 +31,8 @@ use std::collections::HashMap;
 pub const MAX_INVITES: usize = 5_000;
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 pub const DEFAULT_EXPIRY_DAYS: u16 = 14;
+/// The Klaviyo metric whose flow emails an invite.
+pub const INVITED_METRIC: &str = "Rekomi Affiliate Invited";
 
 #[derive(Debug, thiserror::Error)]
 pub enum InviteError {
@@ -228,7 +239,7 @@ impl Invites {
         let (affiliates, invites) = store::known(db, merchant, &emails, now_ms()).await.context("checking emails")?;
         for (index, invite) in &ready {
             if let Some(state) = affiliates.get(&invite.email) {
-                rows[*index].problem = Some(format!("Already an affiliate ({state})."));
+                rows[*index].problem = Some(format!("Already an affiliate ({}).", state.as_str()));
             } else if let Some(sent) = invites.get(&invite.email) {
                 rows[*index].problem = Some(format!(
                     "Already invited on {}; resend that invite from the list instead.",
@@ -277,7 +288,7 @@ impl Invites {
         let issue =
             Issue { merchant, campaign: campaign.id, expires_at, now, actor, link: &link, properties: &properties };
         let invites: Vec<NewInvite> = ready.iter().map(|(_, i)| i.clone()).collect();
-        let (results, connected) = store::create(db, &issue, &invites).await.context("creating invites")?;
+        let (results, connected) = create(db, &issue, &invites).await.context("creating invites")?;
         let results: Vec<_> = results.into_iter().zip(ready).collect();
         let mut sent = 0;
         for (result, (line, invite)) in results {
@@ -309,7 +320,7 @@ impl Invites {
         let (affiliates, _) =
             store::known(db, merchant, &[email.as_str().to_owned()], now_ms()).await.context("checking the email")?;
         if let Some(state) = affiliates.get(email.as_str()) {
-            return Ok(OneOutcome::AlreadyAffiliate(state.clone()));
+            return Ok(OneOutcome::AlreadyAffiliate(state.as_str().to_owned()));
         }
         if let Some(row) = store::latest_for(db, merchant, email.as_str()).await.context("reading invites")? {
             let view = self.view(row, now_ms());
@@ -344,14 +355,16 @@ impl Invites {
         let status = status(&row, now);
         let link = status
             .live()
-            .then(|| self.link(&row.merchant_slug, &row.campaign_slug, row.id, row.expires_at, &row.nonce));
-        let delivery = row.delivery.clone().unwrap_or_else(|| "none".into());
-        let delivery_note = match delivery.as_str() {
-            "none" => Some("Klaviyo was not connected when this was sent: copy the link and share it.".to_owned()),
-            _ => row.delivery_reason.clone(),
+            .then(|| self.link(&row.merchant_slug, &row.campaign_slug, row.id.get(), row.expires_at, &row.nonce));
+        let (delivery, delivery_note) = match row.delivery {
+            Some(state) => (state.as_str().to_owned(), row.delivery_reason.clone()),
+            None => (
+                "none".to_owned(),
+                Some("Klaviyo was not connected when this was sent: copy the link and share it.".to_owned()),
+            ),
         };
         InviteView {
-            id: row.id,
+            id: row.id.get(),
             campaign_id: row.campaign_id,
             campaign_name: row.campaign_name,
             email: row.email,
@@ -371,6 +384,7 @@ impl Invites {
 
     /// A fresh link (the old one stops working) and the event again, for another email.
     pub async fn resend(&self, db: &Db, merchant: MerchantId, actor: &str, id: i64) -> Result<InviteView, InviteError> {
+        let id = InviteId(id);
         let row = store::get(db, id).await.context("loading the invite")?;
         let row = row.filter(|r| r.merchant_id == merchant).ok_or(InviteError::UnknownInvite)?;
         let campaign = Self::campaign(db, merchant, row.campaign_id).await?;
@@ -384,7 +398,7 @@ impl Invites {
             |_: CampaignId, invite: &NewInvite, link: &str| Self::properties(&campaign, invite, link, expires_at);
         let issue =
             Issue { merchant, campaign: campaign.id, expires_at, now, actor, link: &link, properties: &properties };
-        let resent = store::resend(db, &issue, id).await.context("resending")?;
+        let resent = renew(db, &issue, id).await.context("resending")?;
         if resent.is_none() {
             return Err(InviteError::UnknownInvite);
         }
@@ -393,8 +407,8 @@ impl Invites {
     }
 
     pub async fn revoke(&self, db: &Db, merchant: MerchantId, id: i64) -> Result<InviteView, InviteError> {
-        let now = now_ms();
-        if !store::revoke(db, merchant, id, now).await.context("revoking")? {
+        let (id, now) = (InviteId(id), now_ms());
+        if !revoke(db, merchant, id, now).await.context("revoking")? {
             return Err(InviteError::UnknownInvite);
         }
         let row = store::get(db, id).await.context("reloading the invite")?.ok_or(InviteError::UnknownInvite)?;
@@ -411,7 +425,7 @@ impl Invites {
         token: &str,
     ) -> Result<(InviteRow, CampaignRow, PublicCampaign), LinkProblem> {
         let token = self.signer.verify(token).ok_or(LinkProblem::Invalid)?;
-        let row = store::get(db, token.invite_id).await.map_err(|e| LinkProblem::Internal(e.into()))?;
+        let row = store::get(db, InviteId(token.invite_id)).await.map_err(|e| LinkProblem::Internal(e.into()))?;
         let row = row.filter(|r| r.merchant_slug == merchant_slug && r.campaign_slug == campaign_slug);
         let row = row.ok_or(LinkProblem::Invalid)?;
         let now = now_ms();
@@ -465,23 +479,11 @@ impl Invites {
             return Err(AcceptProblem::Form(AffiliateError::Invalid(errors)));
         }
         let application = form.parse().map_err(|e| AcceptProblem::Form(AffiliateError::Invalid(e)))?;
-        let token = InviteToken { invite_id: invite.id, expires_at: invite.expires_at, nonce: invite.nonce.clone() };
-        let accept = AcceptInvite {
-            invite_id: token.invite_id,
-            nonce: &token.nonce,
-            merchant: campaign.merchant_id,
-            campaign: campaign.id,
-            application: &application,
-            terms_version: campaign.terms_version,
-            auto_approve: campaign.auto_approve,
-            now: now_ms(),
-        };
-        let mut codes = new_code;
-        let accepted = affiliate_store::accept_invite(db, accept, &mut codes)
+        let accepted = accept_invite(db, invite, campaign, &application, now_ms())
             .await
             .map_err(|e| AcceptProblem::Form(AffiliateError::Internal(e.into())))?;
         let first_name = application.name.first().to_owned();
-        use app::domain::AffiliateState::{self, Approved};
+        use AffiliateState::Approved;
         Ok(match accepted {
             Accepted::Gone => return Err(AcceptProblem::Gone { merchant_name: campaign.merchant_name.clone() }),
             Accepted::Created { state: Approved, referral_code: Some(referral_code) }
@@ -510,6 +512,168 @@ pub enum LinkProblem {
     Replaced { merchant_name: String },
     #[error(transparent)]
     Internal(anyhow::Error),
+}
+
+/// Creates invites in one transaction, re-checking each email there (another request may have
+/// invited or added it meanwhile). Returns, per invite, its id or why it was skipped, and whether
+/// Klaviyo events were queued.
+async fn create(db: &Db, issue: &Issue<'_>, invites: &[NewInvite]) -> DbResult<(Vec<Result<InviteId, String>>, bool)> {
+    let mut tx = db.begin().await?;
+    store::lock_merchant(&mut tx, issue.merchant).await?;
+    let connected = store::klaviyo_connected(&mut tx, issue.merchant).await?;
+    let mut results = Vec::with_capacity(invites.len());
+    for invite in invites {
+        let taken = store::taken(&mut tx, issue.merchant, &invite.email, issue.now).await?;
+        results.push(if let Some(state) = taken.affiliate {
+            Err(format!("Already an affiliate ({}).", state.as_str()))
+        } else if taken.live_invite.is_some() {
+            Err("Already invited; resend that invite from the list instead.".to_owned())
+        } else {
+            Ok(issue_in(&mut tx, issue, invite, "bulk", None, connected).await?)
+        });
+    }
+    tx.commit().await?;
+    Ok((results, connected))
+}
+
+/// Inserts one invite in the caller's transaction and, when Klaviyo is `connected`, queues the
+/// event that delivers it. `source` is how it came (`bulk`, `import`); an import's invites name it.
+pub async fn issue_in(
+    tx: &mut Tx,
+    issue: &Issue<'_>,
+    invite: &NewInvite,
+    source: &str,
+    import: Option<ImportId>,
+    connected: bool,
+) -> DbResult<InviteId> {
+    let nonce = crate::links::nonce();
+    let campaign = invite.campaign.unwrap_or(issue.campaign);
+    let id = store::insert(tx, issue, campaign, invite, source, import, &nonce).await?;
+    if connected {
+        queue_delivery(tx, issue, campaign, id, &nonce, invite, 1).await?;
+    }
+    Ok(id)
+}
+
+/// Queues `Rekomi Affiliate Invited` for the `sends`-th sending of an invite, with its link.
+#[expect(clippy::too_many_arguments, reason = "what the link and the event are made of")]
+async fn queue_delivery(
+    tx: &mut Tx,
+    issue: &Issue<'_>,
+    campaign: CampaignId,
+    id: InviteId,
+    nonce: &str,
+    invite: &NewInvite,
+    sends: i64,
+) -> DbResult<()> {
+    let link = (issue.link)(campaign, id.get(), issue.expires_at, nonce);
+    let properties = (issue.properties)(campaign, invite, &link).to_string();
+    let unique = format!("invite:{id}:{sends}");
+    outbox::event(tx, issue.merchant, INVITED_METRIC, &invite.email, &unique, &properties, Some(id.get()), issue.now)
+        .await
+}
+
+/// A new link (nonce and expiry) for a live invite, and its delivery event again. `None` when the
+/// invite is not the merchant's, or was accepted or revoked; otherwise how often it was sent.
+async fn renew(db: &Db, issue: &Issue<'_>, id: InviteId) -> DbResult<Option<i64>> {
+    let nonce = crate::links::nonce();
+    let mut tx = db.begin().await?;
+    let Some(renewed) = store::renew(&mut tx, issue.merchant, id, &nonce, issue.expires_at, issue.now).await? else {
+        return Ok(None);
+    };
+    let sends = renewed.sends;
+    if store::klaviyo_connected(&mut tx, issue.merchant).await? {
+        let store::Renewed { email, full_name, affiliate_id, .. } = renewed;
+        let invite = NewInvite { email, full_name, affiliate_id, campaign: None };
+        queue_delivery(&mut tx, issue, issue.campaign, id, &nonce, &invite, sends).await?;
+    }
+    tx.commit().await?;
+    Ok(Some(sends))
+}
+
+/// Revokes a live invite; its link stops working at once. False when there was nothing to revoke.
+async fn revoke(db: &Db, merchant: MerchantId, id: InviteId, now: i64) -> DbResult<bool> {
+    let mut tx = db.begin().await?;
+    let revoked = store::revoke(&mut tx, merchant, id, now).await?;
+    // An event not sent yet must not deliver a dead link.
+    store::fail_unsent_events(&mut tx, merchant, id, now).await?;
+    tx.commit().await?;
+    Ok(revoked)
+}
+
+/// What accepting an invite came to.
+enum Accepted {
+    /// A new affiliate, approved at once when the campaign auto-approves.
+    Created { state: AffiliateState, referral_code: Option<String> },
+    /// An affiliate the merchant already had (imported, or applied meanwhile): the consent is
+    /// recorded if it was missing, and an approved one is queued for Klaviyo.
+    Existing { state: AffiliateState, referral_code: Option<String> },
+    /// The invite was used, revoked, resent or expired in the meantime.
+    Gone,
+    /// The email already belongs to an affiliate of another of the merchant's programs: the invite
+    /// is used up, and no consent to this program's terms is recorded for them.
+    OtherProgram,
+}
+
+/// Accepts an invite in one transaction: the invite is marked accepted (once, and only with the
+/// nonce it was shown with), and the affiliate created, or the existing one given the consent it
+/// lacked.
+async fn accept_invite(
+    db: &Db,
+    invite: &InviteRow,
+    campaign: &CampaignRow,
+    application: &Application,
+    now: i64,
+) -> DbResult<Accepted> {
+    let merchant = campaign.merchant_id;
+    let mut tx = db.begin().await?;
+    if !store::accept(&mut tx, merchant, invite.id, &invite.nonce, now).await? {
+        return Ok(Accepted::Gone);
+    }
+    let inserted = affiliate_store::insert_applicant(
+        &mut tx,
+        merchant,
+        campaign.id,
+        application,
+        campaign.terms_version,
+        "invite",
+        now,
+    )
+    .await?;
+    let Some(id) = inserted else {
+        // The merchant already has this email (imported, or applied, maybe a moment ago).
+        let existing = affiliate_store::existing(&mut tx, merchant, application.email.as_str()).await?;
+        if existing.campaign_id != campaign.id {
+            tx.commit().await?;
+            return Ok(Accepted::OtherProgram);
+        }
+        if existing.consent_at.is_none() && existing.state.takes_invite_consent() {
+            affiliate_store::record_invite_consent(&mut tx, merchant, existing.id, campaign.terms_version, now).await?;
+            audit::record(&mut tx, merchant, ACTOR_APPLICANT, "accepted terms", existing.id, None, None, now).await?;
+            if existing.state == AffiliateState::Approved {
+                outbox::sync(&mut tx, merchant, existing.id, now).await?;
+            }
+        }
+        tx.commit().await?;
+        return Ok(Accepted::Existing { state: existing.state, referral_code: existing.referral_code });
+    };
+    store::set_affiliate(&mut tx, invite.id, id).await?;
+    let pending = Some(AffiliateState::Pending);
+    audit::record(&mut tx, merchant, ACTOR_APPLICANT, "accepted invite", id, None, pending, now).await?;
+    announce_application(&mut tx, merchant, id, "invite", now).await?;
+    let accepted = if campaign.auto_approve {
+        let applicant =
+            Approvable { id, from: AffiliateState::Pending, first_name: application.name.first(), has_code: false };
+        let referral_code = match approve_in(&mut tx, merchant, applicant, ACTOR_AUTO_APPROVE, now).await? {
+            Approval::Approved { new_code } => new_code,
+            Approval::ChangedMeanwhile => None,
+        };
+        Accepted::Created { state: AffiliateState::Approved, referral_code }
+    } else {
+        Accepted::Created { state: AffiliateState::Pending, referral_code: None }
+    };
+    tx.commit().await?;
+    Ok(accepted)
 }
 
 pub enum AcceptProblem {

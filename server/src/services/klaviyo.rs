@@ -269,11 +269,29 @@ impl KlaviyoConnections {
             test_account: account.test_account,
             scope_checks: &encode_checks(&checks),
         };
-        store::save(&self.db, merchant, &record, changed, now_ms()).await.context("saving the Klaviyo connection")?;
+        self.save(merchant, &record, changed).await.context("saving the Klaviyo connection")?;
         tracing::info!(account.id = %account.id, account_changed = changed, "Klaviyo connected");
         let row =
             store::get(&self.db, merchant).await.context("reloading")?.ok_or(KlaviyoServiceError::NotConnected)?;
         Ok(ConnectOutcome::Connected(connection_view(&row, None)))
+    }
+
+    /// Saves (or replaces) the connection. When the key belongs to another account than before, the
+    /// chosen lists belonged to the old account, so they are cleared in the same transaction.
+    async fn save(
+        &self,
+        merchant: MerchantId,
+        record: &NewConnection<'_>,
+        account_changed: bool,
+    ) -> anyhow::Result<()> {
+        let mut tx = self.db.begin().await?;
+        store::upsert(&mut tx, merchant, record, now_ms()).await?;
+        if account_changed {
+            store::clear_lists(&mut tx, merchant).await?;
+        }
+        store::remember_account(&mut tx, merchant, record.account_id, record.account_name).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// The connection as saved. A chosen list not checked for a while is re-checked in Klaviyo, so

@@ -7,6 +7,7 @@ pub mod affiliates;
 pub mod campaigns;
 pub mod earnings;
 pub mod exports;
+pub mod idempotency;
 pub mod imports;
 pub mod integrations;
 pub mod invites;
@@ -36,7 +37,6 @@ pub struct Services {
     pub accounts: accounts::Accounts,
     pub applications: std::sync::Arc<rate_limit::IpRateLimiter>,
     pub klaviyo: klaviyo::KlaviyoConnections,
-    pub sync: crate::sync::SyncSignals,
     pub invites: invites::Invites,
     pub tracker: std::sync::Arc<crate::tracking::Tracker>,
     pub shopify: shopify::ShopifySecrets,
@@ -48,4 +48,11 @@ pub struct Services {
     pub api_limiter: std::sync::Arc<rate_limit::KeyedRateLimiter<i64>>,
     /// Where this instance is reached, for absolute links (tracking, portal sign-in).
     pub public_base: String,
+}
+
+impl Services {
+    /// Whether the database answers a trivial query (the health check).
+    pub async fn database_answers(&self) -> Result<(), crate::store::DbError> {
+        crate::store::ping(&self.db).await
+    }
 }

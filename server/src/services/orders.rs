@@ -2,19 +2,28 @@
 //! is attributed to an affiliate by the touches its visitor carried (campaign model and cookie window
 //! checked here), else by a coupon code; the commission follows the affiliate's rate override or the
 //! campaign's rule, and waits out the campaign's hold period.
+//!
+//! Recording an order ([`record`]) and applying a refund ([`refund`]) are use cases: each opens one
+//! transaction, calls the SQL in `store::earnings`, takes its rules from `app::domain::commission`
+//! (the starting state, how a refund splits a commission), queues the events and webhooks the
+//! change announces, and commits.
 
-use crate::store::earnings::{self, NewConversion, NewRefund, Recorded, RefundOutcome};
-use crate::store::Db;
+use super::earnings::announce;
+use crate::store::earnings::{self, NewClawback, NewConversion, OrderRefunds, StoredCommission};
+use crate::store::{Db, DbError, DbResult, Tx};
 use crate::tracking::{Code, Tracker};
 use anyhow::Context;
 use app::domain::campaign::CommissionRule;
-use app::domain::commission::CommissionState;
+use app::domain::commission::{self, CommissionState, RefundRoute};
+use app::domain::lifecycle::{Metric, Topic};
 use app::domain::tracking::{attribute, Touches};
 use app::domain::{AffiliateId, Currency, MerchantId, Money};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
+
+pub use crate::store::earnings::NewRefund;
 
 /// An order from any channel, checked.
 #[derive(Debug, Clone)]
@@ -69,6 +78,7 @@ pub async fn record(db: &Db, tracker: &Tracker, order: Order, now: i64) -> Resul
     let rule = code.rule_at(order.ordered_at).context("the affiliate's campaign has no valid commission rule")?;
     let earned = rule.earn(order.subtotal);
     let self_referral = order.customer_email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(&code.email));
+    let (state, held_reason) = CommissionState::new_sale(self_referral);
     let describe = match rule {
         CommissionRule::Percent(rate) => format!("{} % of {}", rate.percent(), order.subtotal),
         CommissionRule::Flat(money) => format!("{money} per order"),
@@ -88,9 +98,11 @@ pub async fn record(db: &Db, tracker: &Tracker, order: Order, now: i64) -> Resul
         commission_minor: earned.minor(),
         commission_currency: earned.currency().code().to_owned(),
         rule: describe,
-        hold_days: code.hold_days,
+        state,
+        held_reason,
+        approve_at: commission::approve_at(now, code.hold_days),
     };
-    let recorded = earnings::record_conversion(db, &conversion, now).await.context("recording an order")?;
+    let recorded = record_conversion(db, &conversion, now).await.context("recording an order")?;
     let fresh = Attributed {
         conversion_id: 0,
         affiliate_id: code.affiliate,
@@ -98,23 +110,62 @@ pub async fn record(db: &Db, tracker: &Tracker, order: Order, now: i64) -> Resul
         via,
         commission_minor: earned.minor(),
         currency: earned.currency().code().to_owned(),
-        state: if self_referral { CommissionState::Held } else { CommissionState::Pending },
+        state,
         duplicate: false,
     };
     Ok(OrderOutcome::Attributed(match recorded {
-        Recorded::Created { conversion_id, .. } => Attributed { conversion_id, ..fresh },
+        Recorded::Created { conversion_id } => Attributed { conversion_id, ..fresh },
         // A replay answers with what was recorded the first time, not with today's terms.
         Recorded::Duplicate { conversion_id, stored: Some(s) } => Attributed {
             conversion_id,
             affiliate_id: s.affiliate_id,
             commission_minor: s.amount_minor,
             currency: s.currency,
-            state: CommissionState::parse(&s.state).unwrap_or(CommissionState::Pending),
+            state: s.state,
             duplicate: true,
             ..fresh
         },
         Recorded::Duplicate { conversion_id, stored: None } => Attributed { conversion_id, duplicate: true, ..fresh },
     }))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Recorded {
+    Created {
+        conversion_id: i64,
+    },
+    /// The order was recorded before (a replay or a second delivery): what was stored then.
+    Duplicate {
+        conversion_id: i64,
+        stored: Option<StoredCommission>,
+    },
+}
+
+/// Records the order and its commission in one transaction, announcing the commission. Refunds of
+/// this order that arrived before it are applied at once.
+#[tracing::instrument(skip_all, fields(merchant.id = %c.merchant_id, order.id = %c.order_id))]
+async fn record_conversion(db: &Db, c: &NewConversion, now: i64) -> DbResult<Recorded> {
+    let mut tx = db.begin().await?;
+    let Some(conversion_id) = earnings::insert_conversion(&mut tx, c, now).await? else {
+        // Nothing was written: the transaction rolls back as it is dropped.
+        let conversion_id =
+            earnings::conversion_id(&mut tx, c.merchant_id, &c.order_id).await?.ok_or(DbError::NotFound)?;
+        let stored = earnings::sale_of(&mut tx, conversion_id).await?;
+        return Ok(Recorded::Duplicate { conversion_id, stored });
+    };
+    let commission_id = earnings::insert_sale(&mut tx, c, conversion_id, now).await?;
+    announce(&mut tx, commission_id, Some(Metric::CommissionEarned), Some(Topic::CommissionCreated), now).await?;
+    let kept = earnings::kept_refunds(&mut tx, c.merchant_id, &c.order_id).await?;
+    if kept > 0 {
+        earnings::attach_kept_refunds(&mut tx, c.merchant_id, &c.order_id, conversion_id).await?;
+        let refunded_minor = kept.min(c.subtotal_minor);
+        earnings::set_refunded(&mut tx, conversion_id, refunded_minor).await?;
+        let order = OrderRefunds { conversion_id, subtotal_minor: c.subtotal_minor, refunded_minor };
+        let label = format!("Refund of order {}", c.order_id);
+        settle(&mut tx, c.merchant_id, order, None, &label, now).await?;
+    }
+    tx.commit().await?;
+    Ok(Recorded::Created { conversion_id })
 }
 
 /// The affiliate an order belongs to: a touch inside its window (by the campaign's model), else a
@@ -145,9 +196,97 @@ async fn find_affiliate(
     Ok(None)
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundOutcome {
+    /// No order with that id is recorded (yet): the refund is kept and applied if it arrives.
+    Kept,
+    Duplicate,
+    /// The unpaid commission now stands at `commission_minor` (0: voided).
+    Reduced {
+        commission_minor: i64,
+    },
+    /// The commission was paid: a negative line of `clawback_minor` goes into the next payout.
+    ClawedBack {
+        clawback_minor: i64,
+    },
+}
+
 /// A refund from any channel, in minor units of the order's currency.
 pub async fn refund(db: &Db, refund: NewRefund, now: i64) -> Result<RefundOutcome, OrderError> {
-    Ok(earnings::record_refund(db, &refund, now).await.context("recording a refund")?)
+    Ok(apply_refund(db, &refund, now).await.context("recording a refund")?)
+}
+
+/// Applies a refund once per refund id, in one transaction: the order's refunded total grows
+/// (capped at its subtotal, in one statement, so concurrent refunds add up) and its commission
+/// follows ([`settle`]).
+#[tracing::instrument(skip_all, fields(merchant.id = %r.merchant_id, order.id = %r.order_id))]
+async fn apply_refund(db: &Db, r: &NewRefund, now: i64) -> DbResult<RefundOutcome> {
+    let mut tx = db.begin().await?;
+    let conversion = earnings::conversion_id(&mut tx, r.merchant_id, &r.order_id).await?;
+    let Some(refund_row) = earnings::insert_refund(&mut tx, r, conversion, now).await? else {
+        return Ok(RefundOutcome::Duplicate);
+    };
+    let Some(conversion_id) = conversion else {
+        tx.commit().await?;
+        return Ok(RefundOutcome::Kept);
+    };
+    let order = earnings::add_refunded(&mut tx, conversion_id, r.amount_minor).await?;
+    let label = format!("Refund {} of order {}", r.refund_id, r.order_id);
+    let outcome = settle(&mut tx, r.merchant_id, order, Some(refund_row), &label, now).await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// Brings an order's sale line in line with its refunded total, as
+/// [`CommissionState::refund_route`] says: an unpaid line is cut to its proportional remainder
+/// (voided at zero, which `commission.voided` announces); a line already in a payout run gets a
+/// negative line for the difference, labelled `label`. The sale line is locked first on
+/// PostgreSQL, so a payout marking it paid waits for this (and a refund waits for a payout).
+async fn settle(
+    tx: &mut Tx,
+    merchant: MerchantId,
+    order: OrderRefunds,
+    refund: Option<i64>,
+    label: &str,
+    now: i64,
+) -> DbResult<RefundOutcome> {
+    let OrderRefunds { conversion_id, subtotal_minor, refunded_minor } = order;
+    let Some(sale) = earnings::lock_sale(tx, conversion_id).await? else {
+        return Ok(RefundOutcome::Reduced { commission_minor: 0 });
+    };
+    match sale.state.refund_route(sale.payout_id.is_some()) {
+        RefundRoute::ClawBack => {
+            let clawed = earnings::clawed_back(tx, conversion_id).await?;
+            let clawback_minor =
+                commission::clawback(sale.original_minor, subtotal_minor, refunded_minor, sale.amount_minor, clawed);
+            if clawback_minor < 0 {
+                let line = NewClawback {
+                    merchant_id: merchant,
+                    sale: &sale,
+                    conversion_id,
+                    refund,
+                    amount_minor: clawback_minor,
+                    label,
+                    // Approved at once: the next payout run nets it against what is owed.
+                    state: CommissionState::Approved,
+                    at: now,
+                };
+                earnings::insert_clawback(tx, &line).await?;
+            }
+            Ok(RefundOutcome::ClawedBack { clawback_minor })
+        }
+        RefundRoute::Nothing => Ok(RefundOutcome::Reduced { commission_minor: 0 }),
+        RefundRoute::Reduce => {
+            let cut = commission::reduce(sale.original_minor, subtotal_minor, refunded_minor);
+            if cut.voids {
+                earnings::void(tx, sale.id, now).await?;
+                announce(tx, sale.id, None, Some(Topic::CommissionVoided), now).await?;
+            } else {
+                earnings::set_amount(tx, sale.id, cut.amount_minor).await?;
+            }
+            Ok(RefundOutcome::Reduced { commission_minor: cut.amount_minor })
+        }
+    }
 }
 
 /// A Shopify refund: its amounts are read in the recorded order's currency (a refund naming another

@@ -1,15 +1,24 @@
 //! Payout runs: gather what is owed, review it, export the file the merchant's payment service
 //! takes (PayPal Payouts, Wise batch, or a plain CSV), then mark it paid with their reference.
+//!
+//! [`open_run`], [`pay_run`] and [`cancel_run`] are the use cases: each owns its transaction, asks
+//! `app::domain::commission` which balances are due, and queues what a payment announces. The
+//! `&Services` functions above them are what the pages call (run ids as the browser sends them).
 
 use super::earnings::{db, money_text};
 use super::exports::decimal;
 use super::Services;
-use crate::store::payouts::{self as store, Created, PayoutRow, RunRow};
-use crate::store::{earnings, now_ms};
+use crate::outbox;
+use crate::store::outbox::amount;
+use crate::store::payouts::{self as store, PayoutRow, RunRow};
+use crate::store::{now_ms, Db, DbResult};
 use app::api::views::{OutstandingView, PayoutView, PayoutsPage, RunView};
 use app::domain::clock::format_utc;
-use app::domain::MerchantId;
+use app::domain::commission::payout_due;
+use app::domain::lifecycle::{Metric, Topic};
+use app::domain::{MerchantId, PayoutRunId, PayoutState};
 use app::error::{AppError, ErrorKind};
+use serde_json::json;
 use std::collections::BTreeMap;
 
 pub const MAX_REFERENCE: usize = 100;
@@ -39,7 +48,7 @@ async fn run_view(s: &Services, merchant: MerchantId, row: RunRow) -> Result<Run
         *totals.entry(p.currency.clone()).or_default() += p.amount_minor;
     }
     Ok(RunView {
-        id: row.id,
+        id: row.id.get(),
         state: row.state,
         reference: row.reference,
         created_by: row.created_by,
@@ -64,17 +73,17 @@ pub fn payout_view(p: PayoutRow) -> PayoutView {
     }
 }
 
-async fn load(s: &Services, merchant: MerchantId, id: i64) -> Result<RunRow, AppError> {
+async fn load(s: &Services, merchant: MerchantId, id: PayoutRunId) -> Result<RunRow, AppError> {
     store::run(&s.db, merchant, id).await.map_err(db)?.ok_or_else(|| AppError::not_found("payout run"))
 }
 
 /// A new run of every approved balance due. Commissions whose hold ended since the last
 /// housekeeping tick are approved first, so a run never misses what is due now.
 pub async fn create_run(s: &Services, merchant: MerchantId, actor: &str, now: i64) -> Result<RunView, AppError> {
-    earnings::approve_due(&s.db, now).await.map_err(db)?;
-    match store::create_run(&s.db, merchant, actor, now).await.map_err(db)? {
+    super::earnings::approve_due(&s.db, now).await.map_err(db)?;
+    match open_run(&s.db, merchant, actor, now).await.map_err(db)? {
         Created::Run(id) => {
-            tracing::info!(merchant.id = %merchant, run = id, "payout run created");
+            tracing::info!(merchant.id = %merchant, run = id.get(), "payout run created");
             run_view(s, merchant, load(s, merchant, id).await?).await
         }
         Created::NothingDue => Err(AppError::new(
@@ -91,6 +100,7 @@ pub async fn mark_paid(
     reference: &str,
     now: i64,
 ) -> Result<RunView, AppError> {
+    let id = PayoutRunId(id);
     let reference = reference.trim();
     if reference.is_empty() || reference.chars().count() > MAX_REFERENCE {
         return Err(AppError::field(
@@ -99,19 +109,105 @@ pub async fn mark_paid(
         ));
     }
     let run = load(s, merchant, id).await?;
-    if !store::mark_paid(&s.db, merchant, id, reference, now).await.map_err(db)? {
-        return Err(AppError::new(ErrorKind::Conflict, format!("This run is {} already.", run.state)));
+    if !pay_run(&s.db, merchant, id, reference, now).await.map_err(db)? {
+        return Err(AppError::new(ErrorKind::Conflict, format!("This run is {} already.", run.state.as_str())));
     }
-    tracing::info!(merchant.id = %merchant, run = id, "payout run marked paid");
+    tracing::info!(merchant.id = %merchant, run = id.get(), "payout run marked paid");
     run_view(s, merchant, load(s, merchant, id).await?).await
 }
 
 pub async fn cancel(s: &Services, merchant: MerchantId, id: i64) -> Result<RunView, AppError> {
+    let id = PayoutRunId(id);
     let run = load(s, merchant, id).await?;
-    if !store::cancel(&s.db, merchant, id, now_ms()).await.map_err(db)? {
-        return Err(AppError::new(ErrorKind::Conflict, format!("This run is {} already.", run.state)));
+    if !cancel_run(&s.db, merchant, id, now_ms()).await.map_err(db)? {
+        return Err(AppError::new(ErrorKind::Conflict, format!("This run is {} already.", run.state.as_str())));
     }
     run_view(s, merchant, load(s, merchant, id).await?).await
+}
+
+/// What a new run holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Created {
+    Run(PayoutRunId),
+    /// No affiliate has an approved balance at or above their campaign's minimum.
+    NothingDue,
+}
+
+/// Gathers every approved line not in a run yet into a new run, one payout per (affiliate,
+/// currency) whose net balance is due ([`payout_due`]: the campaign's minimum payout in the
+/// campaign's currency; other currencies have no minimum). Set-based, so a run of 100,000 lines is
+/// a handful of statements; lines stay `approved` while the run is open.
+#[tracing::instrument(skip_all, fields(merchant.id = %merchant))]
+pub async fn open_run(db: &Db, merchant: MerchantId, actor: &str, now: i64) -> DbResult<Created> {
+    let mut tx = db.begin().await?;
+    let run = store::insert_run(&mut tx, merchant, actor, now).await?;
+    store::gather(&mut tx, merchant, run, now).await?;
+    let balances = store::balances(&mut tx, run).await?;
+    let (due, short): (Vec<_>, Vec<_>) = balances
+        .into_iter()
+        .partition(|b| payout_due(b.amount_minor, &b.currency, b.min_payout_minor, &b.campaign_currency));
+    if due.is_empty() {
+        // Nothing written survives: the run and its empty payouts roll back with the transaction.
+        return Ok(Created::NothingDue);
+    }
+    for b in &short {
+        store::drop_payout(&mut tx, b.id).await?;
+    }
+    store::total_payouts(&mut tx, run).await?;
+    tx.commit().await?;
+    Ok(Created::Run(run))
+}
+
+/// Marks an open run paid under the merchant's reference: its payouts and lines become paid for
+/// good, and each payout sends `Rekomi Payout Sent` and `payout.paid`. False when the run isn't
+/// the merchant's or isn't open.
+#[tracing::instrument(skip_all, fields(merchant.id = %merchant, run.id = run.get()))]
+pub async fn pay_run(db: &Db, merchant: MerchantId, run: PayoutRunId, reference: &str, now: i64) -> DbResult<bool> {
+    let mut tx = db.begin().await?;
+    if !store::close_paid(&mut tx, merchant, run, reference, now).await? {
+        return Ok(false);
+    }
+    store::pay(&mut tx, run, reference, now).await?;
+    for p in store::paid(&mut tx, run).await? {
+        let properties = json!({
+            "first_name": p.first_name,
+            "amount": amount(p.amount_minor, &p.currency),
+            "currency": p.currency,
+            "reference": reference,
+            "commissions": p.lines,
+            "payout_email": p.payout_email,
+            "value": amount(p.amount_minor, &p.currency),
+        });
+        let unique = format!("payout:{}", p.id);
+        outbox::lifecycle(&mut tx, merchant, Metric::PayoutSent, &p.email, &unique, &properties, now).await?;
+        let data = json!({
+            "id": p.id,
+            "run_id": run,
+            "affiliate": { "id": p.affiliate_id, "email": p.email },
+            "payout_email": p.payout_email,
+            "amount": amount(p.amount_minor, &p.currency),
+            "amount_minor": p.amount_minor,
+            "currency": p.currency,
+            "commissions": p.lines,
+            "reference": reference,
+        });
+        let event_id = format!("evt_payout_paid_{}", p.id);
+        outbox::webhook(&mut tx, merchant, Topic::PayoutPaid, &event_id, data, now).await?;
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Cancels an open run: its lines are free for the next run. False when it isn't open.
+#[tracing::instrument(skip_all, fields(merchant.id = %merchant, run.id = run.get()))]
+pub async fn cancel_run(db: &Db, merchant: MerchantId, run: PayoutRunId, now: i64) -> DbResult<bool> {
+    let mut tx = db.begin().await?;
+    if !store::close_cancelled(&mut tx, merchant, run, now).await? {
+        return Ok(false);
+    }
+    store::release(&mut tx, run).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// Which file a run is exported as.
@@ -146,8 +242,9 @@ pub async fn file(
     kind: FileKind,
     currency: Option<&str>,
 ) -> Result<(String, String), AppError> {
+    let run = PayoutRunId(run);
     let row = load(s, merchant, run).await?;
-    if row.state == "cancelled" {
+    if row.state == PayoutState::Cancelled {
         return Err(AppError::new(
             ErrorKind::Conflict,
             "This run was cancelled: its commissions wait for the next run. Export that one instead.",
@@ -180,7 +277,7 @@ pub async fn file(
     Ok((name, text.map_err(|e| super::internal(&e))?))
 }
 
-fn paypal(payouts: &[PayoutRow], run: i64) -> anyhow::Result<String> {
+fn paypal(payouts: &[PayoutRow], run: PayoutRunId) -> anyhow::Result<String> {
     let mut out = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
     for p in payouts {
         // Customer id: at most 30 characters, no spaces; PayPal warns on a repeat within 30 days.
@@ -198,7 +295,7 @@ fn paypal(payouts: &[PayoutRow], run: i64) -> anyhow::Result<String> {
     Ok(String::from_utf8(out.into_inner()?)?)
 }
 
-fn wise(payouts: &[PayoutRow], run: i64) -> anyhow::Result<String> {
+fn wise(payouts: &[PayoutRow], run: PayoutRunId) -> anyhow::Result<String> {
     let mut out = csv::Writer::from_writer(Vec::new());
     out.write_record([
         "name",

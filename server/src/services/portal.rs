@@ -11,7 +11,7 @@ use crate::store::portal::{self as store, NewLink, PortalAffiliate};
 use anyhow::Context;
 use app::domain::campaign::{CommissionRule, StoredRule};
 use app::domain::clock::format_utc;
-use app::domain::{AffiliateId, Email, MerchantId};
+use app::domain::{AffiliateId, AffiliateState, Email, MerchantId};
 use app::pages::portal::PortalDashboard;
 
 pub const LINK_MINUTES: i64 = 15;
@@ -57,23 +57,41 @@ async fn issue(
         "expires_in_minutes": LINK_MINUTES,
     })
     .to_string();
-    let unique_id = format!("login:{}", &hash[..24]);
     let link = NewLink {
         merchant: affiliate.merchant_id,
         affiliate: affiliate.affiliate_id,
         token_hash: &hash,
         expires_at,
         actor,
-        event: event.then_some((affiliate.email.as_str(), unique_id, properties)),
     };
-    store::insert_link(&s.db, &link, now).await.context("saving a sign-in link")?;
+    // The link and the event that emails it commit together.
+    let mut tx = s.db.begin().await.context("saving a sign-in link")?;
+    store::insert_link(&mut tx, &link, now).await.context("saving a sign-in link")?;
     if event {
-        s.sync.events_queued();
+        let unique_id = format!("login:{}", &hash[..24]);
+        crate::outbox::event(
+            &mut tx,
+            affiliate.merchant_id,
+            store::LOGIN_METRIC,
+            &affiliate.email,
+            &unique_id,
+            &properties,
+            None,
+            now,
+        )
+        .await
+        .context("queueing the sign-in email")?;
     }
+    tx.commit().await.context("saving a sign-in link")?;
     Ok(url)
 }
 
 /// An affiliate asked for a link on the portal's sign-in form.
+/// The shop behind a portal address: its id and name.
+pub async fn merchant(s: &Services, slug: &str) -> Result<Option<(MerchantId, String)>, crate::store::DbError> {
+    store::merchant_by_slug(&s.db, slug).await
+}
+
 pub async fn request_link(
     s: &Services,
     slug: &str,
@@ -84,7 +102,7 @@ pub async fn request_link(
         return Ok(LinkDelivery::AskMerchant);
     }
     let found = store::affiliate_by_email(&s.db, merchant, email.as_str()).await.context("finding the affiliate")?;
-    if let Some(affiliate) = found.filter(|a| a.state == "approved") {
+    if let Some(affiliate) = found.filter(|a| a.state == AffiliateState::Approved) {
         issue(s, slug, &affiliate, "affiliate", true).await?;
     }
     Ok(LinkDelivery::Emailed)
@@ -101,7 +119,7 @@ pub async fn link_for_merchant(
         .await
         .map_err(|e| super::internal(&anyhow::Error::new(e)))?
         .ok_or_else(|| app::error::AppError::not_found("affiliate"))?;
-    if found.state != "approved" {
+    if found.state != AffiliateState::Approved {
         return Err(app::error::AppError::new(
             app::error::ErrorKind::Conflict,
             "Only approved affiliates can sign in to the portal.",
@@ -115,15 +133,24 @@ pub async fn link_for_merchant(
     Ok((url, emailed))
 }
 
-/// Uses a link; returns the new session's cookie token.
+/// Uses a link; returns the new session's cookie token. `None` when the link is unknown, used or
+/// expired, or the affiliate is no longer approved.
 pub async fn redeem(s: &Services, merchant: MerchantId, token: &str) -> anyhow::Result<Option<String>> {
     let session = new_token();
     let now = now_ms();
     let expires = now + SESSION_DAYS * 86_400_000;
-    let done = store::redeem(&s.db, merchant, &token_hash(token.trim()), &token_hash(&session), expires, now)
+    // The link is used up and the session opened together, or neither.
+    let mut tx = s.db.begin().await.context("using a sign-in link")?;
+    let Some(affiliate) =
+        store::use_link(&mut tx, merchant, &token_hash(token.trim()), now).await.context("using a sign-in link")?
+    else {
+        return Ok(None);
+    };
+    store::insert_session(&mut tx, merchant, affiliate, &token_hash(&session), expires, now)
         .await
-        .context("using a sign-in link")?;
-    Ok(done.map(|_| session))
+        .context("opening a portal session")?;
+    tx.commit().await.context("using a sign-in link")?;
+    Ok(Some(session))
 }
 
 pub async fn signed_in(

@@ -100,9 +100,6 @@ impl AffiliatePort for Services {
     ) -> Result<DecisionOutcome, AppError> {
         let merchant = who.session.merchant_id;
         let outcome = affiliates::decide(&self.db, merchant, &who.session.user_email, &ids, decision).await?;
-        if outcome.changed.iter().any(|a| a.sync.is_some()) {
-            self.sync.queued(merchant);
-        }
         if !outcome.changed.is_empty() {
             // Approved, rejected or disabled: the redirect and attribution see it at once here
             // (other instances within the code cache's minute).
@@ -160,19 +157,11 @@ impl SyncPort for Services {
     }
 
     async fn retry(&self, who: &SignedIn, affiliate: AffiliateId) -> Result<Vec<SyncView>, AppError> {
-        let merchant = who.session.merchant_id;
-        let syncs = sync::retry(&self.db, merchant, affiliate).await?;
-        self.sync.queued(merchant);
-        Ok(syncs)
+        Ok(sync::retry(&self.db, who.session.merchant_id, affiliate).await?)
     }
 
     async fn sync_all_approved(&self, who: &SignedIn) -> Result<u64, AppError> {
-        let merchant = who.session.merchant_id;
-        let queued = sync::sync_all_approved(&self.db, merchant).await?;
-        if queued > 0 {
-            self.sync.queued(merchant);
-        }
-        Ok(queued)
+        Ok(sync::sync_all_approved(&self.db, who.session.merchant_id).await?)
     }
 }
 
@@ -183,9 +172,7 @@ impl InvitePort for Services {
     }
 
     async fn send(&self, who: &SignedIn, request: InviteRequest) -> Result<InvitesSent, AppError> {
-        let sent = self.invites.send(&self.db, who.session.merchant_id, &who.session.user_email, &request).await?;
-        self.sync.events_queued();
-        Ok(sent)
+        Ok(self.invites.send(&self.db, who.session.merchant_id, &who.session.user_email, &request).await?)
     }
 
     async fn list(&self, who: &SignedIn) -> Result<Vec<InviteView>, AppError> {
@@ -193,9 +180,7 @@ impl InvitePort for Services {
     }
 
     async fn resend(&self, who: &SignedIn, id: i64) -> Result<InviteView, AppError> {
-        let view = self.invites.resend(&self.db, who.session.merchant_id, &who.session.user_email, id).await?;
-        self.sync.events_queued();
-        Ok(view)
+        Ok(self.invites.resend(&self.db, who.session.merchant_id, &who.session.user_email, id).await?)
     }
 
     async fn revoke(&self, who: &SignedIn, id: i64) -> Result<InviteView, AppError> {

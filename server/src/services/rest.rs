@@ -11,10 +11,29 @@ use crate::store::payouts::{self, PayoutRow};
 use crate::store::{campaigns, now_ms};
 use app::api::views::InviteView;
 use app::domain::commission::bps_percent;
-use app::domain::{Currency, Email, MerchantId, Money, PersonName, Rate};
+use app::domain::commission::CommissionState;
+use app::domain::{AffiliateState, Currency, Email, MerchantId, Money, PayoutState, PersonName, Rate};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
+
+/// Who is calling the API: the token's merchant, and the token (for the audit trail and its rate
+/// limit).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub merchant: MerchantId,
+    pub token_id: i64,
+    /// "api token \"Klaviyo flows\"": how changes are recorded in the audit trail.
+    pub actor: String,
+}
+
+/// The caller behind a bearer token (stored hashed), if it is live; marks it used.
+pub async fn caller(s: &Services, token: &str) -> Result<Option<Caller>, crate::store::DbError> {
+    let hash = super::accounts::token_hash(token);
+    Ok(crate::store::api_tokens::authenticate(&s.db, &hash, now_ms()).await?.map(|(token_id, merchant, name)| {
+        Caller { merchant, token_id, actor: format!("api token \"{name}\"") }
+    }))
+}
 
 /// One error: an HTTP status, a stable code for programs, and a sentence for people.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -237,14 +256,14 @@ fn rate_out(a: &ListedAffiliate, now: i64) -> RateOut {
 pub fn affiliate_out(s: &Services, a: ListedAffiliate) -> AffiliateOut {
     let now = now_ms();
     let rate = rate_out(&a, now);
-    let link = a.referral_code.as_ref().filter(|_| a.state == "approved").map(|c| format!("{}/r/{c}", s.public_base));
+    let link = a.referral_code.as_ref().filter(|_| a.state == AffiliateState::Approved).map(|c| format!("{}/r/{c}", s.public_base));
     AffiliateOut {
         id: a.id.0,
         email: a.email,
         name: a.full_name,
         first_name: a.first_name,
         last_name: a.last_name,
-        state: a.state,
+        state: a.state.as_str().to_owned(),
         source: a.source,
         campaign: a.campaign_name,
         campaign_slug: a.campaign_slug,
@@ -347,7 +366,7 @@ pub async fn rate_bump(
     }
     let rate = NewRate { bps, minor, expires_at, reason: reason.map(str::to_owned), actor: actor.to_owned() };
     let edit = affiliates::TermsEdit { coupon: None, rate: Some(&rate) };
-    let before = affiliates::set_terms(&s.db, merchant, found.id, edit, now).await.map_err(RestError::internal)?;
+    let before = crate::services::affiliates::set_terms(&s.db, merchant, found.id, edit, now).await.map_err(RestError::internal)?;
     let changed = before != Some((bps, minor, expires_at.filter(|_| bps.is_some() || minor.is_some())));
     s.tracker.forget_all();
     let updated = affiliate_by_email(s, merchant, &found.email).await?;
@@ -456,13 +475,15 @@ fn page_of<T, R>(rows: Vec<R>, limit: i64, id: impl Fn(&R) -> i64, out: impl Fn(
 pub const AFFILIATE_STATES: [&str; 4] = ["pending", "approved", "rejected", "disabled"];
 pub const COMMISSION_STATES: [&str; 5] = ["pending", "approved", "paid", "voided", "held"];
 
-fn state_filter(raw: Option<&str>, allowed: &[&str]) -> Result<Option<String>, RestError> {
+fn state_filter<S>(raw: Option<&str>, allowed: &[&str], parse: fn(&str) -> Option<S>) -> Result<Option<S>, RestError> {
     match raw.filter(|s| !s.is_empty()) {
         None => Ok(None),
-        Some(s) if allowed.contains(&s) => Ok(Some(s.to_owned())),
-        Some(s) => {
-            Err(RestError::new(400, "invalid_state", format!("state \"{s}\" is one of {}.", allowed.join(", "))))
-        }
+        Some(s) => match parse(s).filter(|_| allowed.contains(&s)) {
+            Some(state) => Ok(Some(state)),
+            None => {
+                Err(RestError::new(400, "invalid_state", format!("state \"{s}\" is one of {}.", allowed.join(", "))))
+            }
+        },
     }
 }
 
@@ -481,15 +502,21 @@ pub struct ListQuery {
 }
 
 /// A list request, checked.
-struct ListArgs {
+struct ListArgs<S> {
     before: Option<i64>,
     limit: i64,
-    state: Option<String>,
+    state: Option<S>,
     affiliate: Option<app::domain::AffiliateId>,
 }
 
-impl ListArgs {
-    async fn parse(s: &Services, merchant: MerchantId, q: &ListQuery, states: &[&str]) -> Result<Self, RestError> {
+impl<S> ListArgs<S> {
+    async fn parse(
+        s: &Services,
+        merchant: MerchantId,
+        q: &ListQuery,
+        states: &[&str],
+        parse: fn(&str) -> Option<S>,
+    ) -> Result<Self, RestError> {
         let affiliate = match q.affiliate_email.as_deref().filter(|e| !e.is_empty()) {
             Some(e) => Some(affiliate_by_email(s, merchant, e).await?.id),
             None => None,
@@ -497,7 +524,7 @@ impl ListArgs {
         Ok(Self {
             before: parse_cursor(q.cursor.as_deref())?,
             limit: limit(q.limit)?,
-            state: state_filter(q.state.as_deref(), states)?,
+            state: state_filter(q.state.as_deref(), states, parse)?,
             affiliate,
         })
     }
@@ -508,8 +535,8 @@ pub async fn affiliates_page(
     merchant: MerchantId,
     q: &ListQuery,
 ) -> Result<Page<AffiliateOut>, RestError> {
-    let a = ListArgs::parse(s, merchant, q, &AFFILIATE_STATES).await?;
-    let rows = affiliates::page(&s.db, merchant, a.before, a.state.as_deref(), (0, i64::MAX), a.limit + 1)
+    let a = ListArgs::parse(s, merchant, q, &AFFILIATE_STATES, AffiliateState::parse).await?;
+    let rows = affiliates::page(&s.db, merchant, a.before, a.state, (0, i64::MAX), a.limit + 1)
         .await
         .map_err(RestError::internal)?;
     Ok(page_of(rows, a.limit, |a| a.id.0, |a| affiliate_out(s, a)))
@@ -522,7 +549,7 @@ fn commission_out(k: CommissionRow) -> CommissionOut {
         affiliate_name: k.affiliate_name,
         order_id: k.order_id,
         order_name: k.order_name,
-        state: k.state,
+        state: k.state.as_str().to_owned(),
         amount: amount(k.amount_minor, &k.currency).as_f64().unwrap_or_default(),
         amount_minor: k.amount_minor,
         currency: k.currency,
@@ -538,8 +565,8 @@ pub async fn commissions_page(
     merchant: MerchantId,
     q: &ListQuery,
 ) -> Result<Page<CommissionOut>, RestError> {
-    let a = ListArgs::parse(s, merchant, q, &COMMISSION_STATES).await?;
-    let rows = earnings::page(&s.db, merchant, a.before, a.state.as_deref(), a.affiliate, (0, i64::MAX), a.limit + 1)
+    let a = ListArgs::parse(s, merchant, q, &COMMISSION_STATES, CommissionState::parse).await?;
+    let rows = earnings::page(&s.db, merchant, a.before, a.state, a.affiliate, (0, i64::MAX), a.limit + 1)
         .await
         .map_err(RestError::internal)?;
     Ok(page_of(rows, a.limit, |k| k.id, commission_out))
@@ -548,7 +575,7 @@ pub async fn commissions_page(
 fn payout_out(p: PayoutRow) -> PayoutOut {
     PayoutOut {
         id: p.id,
-        run_id: p.run_id,
+        run_id: p.run_id.get(),
         affiliate_id: p.affiliate_id.0,
         affiliate_name: p.affiliate_name,
         payout_email: p.payout_email,
@@ -556,7 +583,7 @@ fn payout_out(p: PayoutRow) -> PayoutOut {
         amount_minor: p.amount_minor,
         currency: p.currency,
         commissions: p.lines,
-        state: p.state,
+        state: p.state.as_str().to_owned(),
         reference: p.reference,
         created_at: rfc3339(p.created_at),
         paid_at: p.paid_at.map(rfc3339),
@@ -566,8 +593,8 @@ fn payout_out(p: PayoutRow) -> PayoutOut {
 pub const PAYOUT_STATES: [&str; 3] = ["open", "paid", "cancelled"];
 
 pub async fn payouts_page(s: &Services, merchant: MerchantId, q: &ListQuery) -> Result<Page<PayoutOut>, RestError> {
-    let a = ListArgs::parse(s, merchant, q, &PAYOUT_STATES).await?;
-    let rows = payouts::page(&s.db, merchant, a.before, a.state.as_deref(), a.affiliate, (0, i64::MAX), a.limit + 1)
+    let a = ListArgs::parse(s, merchant, q, &PAYOUT_STATES, PayoutState::parse).await?;
+    let rows = payouts::page(&s.db, merchant, a.before, a.state, a.affiliate, (0, i64::MAX), a.limit + 1)
         .await
         .map_err(RestError::internal)?;
     Ok(page_of(rows, a.limit, |p| p.id, payout_out))

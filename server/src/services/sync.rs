@@ -45,9 +45,12 @@ pub async fn health(db: &Db, merchant: MerchantId) -> Result<SyncHealth, SyncErr
 
 /// Starts a stopped sync over now.
 pub async fn retry(db: &Db, merchant: MerchantId, affiliate: AffiliateId) -> Result<Vec<SyncView>, SyncError> {
-    if store::retry_now(db, merchant, affiliate, now_ms()).await.map_err(internal)? == 0 {
+    let mut tx = db.begin().await.map_err(internal)?;
+    if crate::outbox::retry_sync(&mut tx, merchant, affiliate, now_ms()).await.map_err(internal)? == 0 {
         return Err(SyncError::NothingToRetry);
     }
+    tx.commit().await.map_err(internal)?;
+    crate::outbox::changed(merchant);
     store::for_affiliate(db, merchant, affiliate).await.map_err(internal)
 }
 
@@ -57,7 +60,13 @@ pub async fn sync_all_approved(db: &Db, merchant: MerchantId) -> Result<u64, Syn
     if !health.connected || !health.list_chosen {
         return Err(SyncError::NotSetUp);
     }
-    store::enqueue_unsynced(db, merchant, now_ms()).await.map_err(internal)
+    let mut tx = db.begin().await.map_err(internal)?;
+    let queued = crate::outbox::unsynced(&mut tx, merchant, now_ms()).await.map_err(internal)?;
+    tx.commit().await.map_err(internal)?;
+    if queued > 0 {
+        crate::outbox::changed(merchant);
+    }
+    Ok(queued)
 }
 
 /// Most syncs one live message carries; the rest follow in the next.

@@ -1,6 +1,6 @@
 //! API tokens (only their hashes) and the answers kept for idempotency keys.
 
-use super::{db_err, on_engine, Db, DbResult};
+use super::{Db, DbResult};
 use app::domain::MerchantId;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -25,35 +25,18 @@ pub async fn insert(
 ) -> DbResult<i64> {
     const SQL: &str = "INSERT INTO api_tokens (merchant_id, name, prefix, token_hash, created_by, created_at)
         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
-    on_engine!(db, |pool| sqlx::query_scalar(SQL)
-        .bind(merchant)
-        .bind(name)
-        .bind(prefix)
-        .bind(hash)
-        .bind(actor)
-        .bind(now)
-        .fetch_one(pool)
-        .await
-        .map_err(db_err))
+    db.query_scalar(SQL).bind(merchant).bind(name).bind(prefix).bind(hash).bind(actor).bind(now).fetch_one().await
 }
 
 pub async fn list(db: &Db, merchant: MerchantId) -> DbResult<Vec<TokenRow>> {
     const SQL: &str = "SELECT id, name, prefix, created_by, created_at, last_used_at, revoked_at FROM api_tokens
         WHERE merchant_id = $1 ORDER BY id DESC";
-    on_engine!(db, |pool| sqlx::query_as(SQL).bind(merchant).fetch_all(pool).await.map_err(db_err))
+    db.query_as(SQL).bind(merchant).fetch_all().await
 }
 
 pub async fn revoke(db: &Db, merchant: MerchantId, id: i64, now: i64) -> DbResult<bool> {
     const SQL: &str = "UPDATE api_tokens SET revoked_at = $3 WHERE merchant_id = $1 AND id = $2 AND revoked_at IS NULL";
-    on_engine!(db, |pool| Ok(sqlx::query(SQL)
-        .bind(merchant)
-        .bind(id)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map_err(db_err)?
-        .rows_affected()
-        == 1))
+    Ok(db.query(SQL).bind(merchant).bind(id).bind(now).execute().await? == 1)
 }
 
 /// The (token id, merchant, token name) of a live token; notes the use at most once a minute.
@@ -61,15 +44,12 @@ pub async fn authenticate(db: &Db, hash: &str, now: i64) -> DbResult<Option<(i64
     const FIND: &str =
         "SELECT id, merchant_id, last_used_at, name FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL";
     const USED: &str = "UPDATE api_tokens SET last_used_at = $2 WHERE id = $1";
-    on_engine!(db, |pool| {
-        let found: Option<(i64, MerchantId, Option<i64>, String)> =
-            sqlx::query_as(FIND).bind(hash).fetch_optional(pool).await.map_err(db_err)?;
-        let Some((id, merchant, last, name)) = found else { return Ok(None) };
-        if last.is_none_or(|at| now - at > 60_000) {
-            sqlx::query(USED).bind(id).bind(now).execute(pool).await.map_err(db_err)?;
-        }
-        Ok(Some((id, merchant, name)))
-    })
+    let found: Option<(i64, MerchantId, Option<i64>, String)> = db.query_as(FIND).bind(hash).fetch_optional().await?;
+    let Some((id, merchant, last, name)) = found else { return Ok(None) };
+    if last.is_none_or(|at| now - at > 60_000) {
+        db.query(USED).bind(id).bind(now).execute().await?;
+    }
+    Ok(Some((id, merchant, name)))
 }
 
 /// How long a request may hold its idempotency key before a retry may take it over (the first
@@ -83,12 +63,7 @@ pub const KEY_KEEP_MS: i64 = 24 * 3_600_000;
 /// Forgets keys answered more than [`KEY_KEEP_MS`] ago (housekeeping).
 pub async fn delete_old_keys(db: &Db, now: i64) -> DbResult<u64> {
     const SQL: &str = "DELETE FROM idempotency_keys WHERE created_at < $1 AND status <> 0";
-    on_engine!(db, |pool| Ok(sqlx::query(SQL)
-        .bind(now - KEY_KEEP_MS)
-        .execute(pool)
-        .await
-        .map_err(db_err)?
-        .rows_affected()))
+    db.query(SQL).bind(now - KEY_KEEP_MS).execute().await
 }
 
 /// What an idempotency key holds when a request arrives.
@@ -115,39 +90,27 @@ pub async fn claim_key(db: &Db, merchant: MerchantId, key: &str, request_hash: &
     const READ: &str =
         "SELECT request_hash, status, response FROM idempotency_keys WHERE merchant_id = $1 AND key = $2";
     let claim = format!("{:032x}", rand::random::<u128>());
-    on_engine!(db, |pool| {
-        let claimed = sqlx::query(CLAIM)
-            .bind(merchant)
-            .bind(key)
-            .bind(request_hash)
-            .bind(now)
-            .bind(&claim)
-            .execute(pool)
-            .await
-            .map_err(db_err)?
-            .rows_affected();
-        if claimed == 1 {
-            return Ok(KeyState::Claimed(claim));
-        }
-        let taken = sqlx::query(TAKE_OVER)
-            .bind(merchant)
-            .bind(key)
-            .bind(request_hash)
-            .bind(now)
-            .bind(now - KEY_CLAIM_MS)
-            .bind(now - KEY_KEEP_MS)
-            .bind(&claim)
-            .execute(pool)
-            .await
-            .map_err(db_err)?
-            .rows_affected();
-        if taken == 1 {
-            return Ok(KeyState::Claimed(claim));
-        }
-        let (hash, status, response): (String, i64, String) =
-            sqlx::query_as(READ).bind(merchant).bind(key).fetch_one(pool).await.map_err(db_err)?;
-        Ok(if status == 0 { KeyState::InProgress } else { KeyState::Answered(hash, status, response) })
-    })
+    let claimed = db.query(CLAIM).bind(merchant).bind(key).bind(request_hash).bind(now).bind(&claim).execute().await?;
+    if claimed == 1 {
+        return Ok(KeyState::Claimed(claim));
+    }
+    let taken = db
+        .query(TAKE_OVER)
+        .bind(merchant)
+        .bind(key)
+        .bind(request_hash)
+        .bind(now)
+        .bind(now - KEY_CLAIM_MS)
+        .bind(now - KEY_KEEP_MS)
+        .bind(&claim)
+        .execute()
+        .await?;
+    if taken == 1 {
+        return Ok(KeyState::Claimed(claim));
+    }
+    let (hash, status, response): (String, i64, String) =
+        db.query_as(READ).bind(merchant).bind(key).fetch_one().await?;
+    Ok(if status == 0 { KeyState::InProgress } else { KeyState::Answered(hash, status, response) })
 }
 
 /// Stores the answer of the request that claimed the key; a request whose claim was taken over
@@ -162,29 +125,13 @@ pub async fn finish_key(
 ) -> DbResult<()> {
     const SQL: &str = "UPDATE idempotency_keys SET status = $3, response = $4
         WHERE merchant_id = $1 AND key = $2 AND claim = $5 AND status = 0";
-    on_engine!(db, |pool| sqlx::query(SQL)
-        .bind(merchant)
-        .bind(key)
-        .bind(status)
-        .bind(response)
-        .bind(claim)
-        .execute(pool)
-        .await
-        .map(|_| ())
-        .map_err(db_err))?;
+    db.query(SQL).bind(merchant).bind(key).bind(status).bind(response).bind(claim).execute().await?;
     Ok(())
 }
 
 /// Frees the key after a server error, so a retry runs again.
 pub async fn release_key(db: &Db, merchant: MerchantId, key: &str, claim: &str) -> DbResult<()> {
     const SQL: &str = "DELETE FROM idempotency_keys WHERE merchant_id = $1 AND key = $2 AND claim = $3 AND status = 0";
-    on_engine!(db, |pool| sqlx::query(SQL)
-        .bind(merchant)
-        .bind(key)
-        .bind(claim)
-        .execute(pool)
-        .await
-        .map(|_| ())
-        .map_err(db_err))?;
+    db.query(SQL).bind(merchant).bind(key).bind(claim).execute().await?;
     Ok(())
 }

@@ -1,9 +1,9 @@
-//! Rewardful imports: the uploaded file and its dry-run report, and the one transaction that
-//! applies a file (every valid row or nothing).
+//! Rewardful imports: the uploaded file and its dry-run report, and the statements that apply a
+//! file in the caller's transaction (`services::imports` plans each row and decides what follows).
 
-use super::invites::{connected_in_tx, invite_in_tx, Issue, NewInvite};
-use super::{db_err, on_engine, BeginWrite, Db, DbResult};
-use app::domain::{AffiliateId, CampaignId, MerchantId};
+use super::engine::values_placeholders;
+use super::{Db, DbResult, Tx};
+use app::domain::{AffiliateId, AffiliateState, CampaignId, ImportId, ImportState, MerchantId};
 use std::collections::HashMap;
 
 /// What the database holds about an affiliate, for planning an import.
@@ -12,7 +12,7 @@ pub struct ExistingAffiliate {
     pub id: AffiliateId,
     pub campaign_id: CampaignId,
     pub email: String,
-    pub state: String,
+    pub state: AffiliateState,
     pub source: String,
     pub full_name: String,
     pub referral_code: Option<String>,
@@ -39,18 +39,24 @@ const INVITED: &str =
 /// the codes taken by other merchants' affiliates.
 pub type Known = (Vec<ExistingAffiliate>, Vec<AffiliateId>, Vec<String>);
 
-/// Every affiliate of the merchant, those already sent an invite, and codes taken elsewhere.
+/// [`Known`] as committed (the dry run).
 pub async fn existing(db: &Db, merchant: MerchantId) -> DbResult<Known> {
-    on_engine!(db, |pool| {
-        let rows = sqlx::query_as(EXISTING).bind(merchant).fetch_all(pool).await.map_err(db_err)?;
-        let invited = sqlx::query_scalar(INVITED).bind(merchant).fetch_all(pool).await.map_err(db_err)?;
-        let elsewhere = sqlx::query_scalar(ELSEWHERE).bind(merchant).fetch_all(pool).await.map_err(db_err)?;
-        Ok((rows, invited, elsewhere))
-    })
+    let rows = db.query_as(EXISTING).bind(merchant).fetch_all().await?;
+    let invited = db.query_scalar(INVITED).bind(merchant).fetch_all().await?;
+    let elsewhere = db.query_scalar(ELSEWHERE).bind(merchant).fetch_all().await?;
+    Ok((rows, invited, elsewhere))
+}
+
+/// [`Known`] inside the caller's transaction (the apply, which plans against it).
+pub async fn existing_in(tx: &mut Tx, merchant: MerchantId) -> DbResult<Known> {
+    let rows = tx.query_as(EXISTING).bind(merchant).fetch_all().await?;
+    let invited = tx.query_scalar(INVITED).bind(merchant).fetch_all().await?;
+    let elsewhere = tx.query_scalar(ELSEWHERE).bind(merchant).fetch_all().await?;
+    Ok((rows, invited, elsewhere))
 }
 
 /// The fields an imported row sets.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fields {
     pub full_name: String,
     pub first_name: String,
@@ -62,65 +68,48 @@ pub struct Fields {
     pub history_visitors: Option<i64>,
     pub history_leads: Option<i64>,
     pub history_conversions: Option<i64>,
-    pub state: String,
+    pub state: AffiliateState,
 }
 
-/// A write the import makes.
+/// A new affiliate an import writes.
 #[derive(Debug, Clone)]
-pub enum Write {
-    Create {
-        email: String,
-        campaign: CampaignId,
-        terms_version: i64,
-        fields: Fields,
-        joined_at: Option<i64>,
-        consent: bool,
-        invite: bool,
-    },
-    Update {
-        id: AffiliateId,
-        /// The affiliate's campaign (an invite opens its page).
-        campaign: CampaignId,
-        email: String,
-        from_state: String,
-        fields: Fields,
-        /// The consent is recorded now, for this terms version.
-        consent: Option<i64>,
-        /// Consent is on record after this write (before, or now).
-        consented: bool,
-        invite: bool,
-    },
+pub struct NewAffiliate {
+    pub email: String,
+    pub campaign: CampaignId,
+    pub fields: Fields,
+    /// When they joined (Rewardful's date); `None`: now.
+    pub joined_at: Option<i64>,
+    /// The terms version consent is recorded for, now; `None`: no consent on record.
+    pub consent_terms_version: Option<i64>,
+    /// The import decided their state now (`decided_at`, `decided_by`).
+    pub decided: bool,
 }
 
-/// Rows planned inside the transaction, from what the database holds there.
-pub trait PlanSource: Send {
-    fn start(&mut self, known: Known);
-    /// The next write; `Ok(None)` at the end of the file. Rows without a write are skipped.
-    fn next(&mut self) -> Result<Option<Option<Write>>, String>;
-    /// Rows planned so far (progress).
-    fn done(&self) -> u64;
-    /// A fresh referral code for an approved affiliate without one (free in the file and the database).
-    fn new_code(&mut self, first_name: &str) -> String;
+/// An import's change to an existing affiliate.
+#[derive(Debug, Clone)]
+pub struct AffiliateUpdate {
+    pub id: AffiliateId,
+    /// The state the change was planned from; the write is refused when it moved since.
+    pub from_state: AffiliateState,
+    pub fields: Fields,
+    /// Consent is recorded now, for this terms version.
+    pub consent_terms_version: Option<i64>,
+    /// The import decided their state now.
+    pub decided: bool,
 }
 
+#[derive(sqlx::FromRow)]
 pub struct ImportRow {
-    pub id: i64,
+    pub id: ImportId,
     pub merchant_id: MerchantId,
     pub campaign_id: CampaignId,
     pub filename: String,
     pub consent_mode: String,
-    pub state: String,
+    pub state: ImportState,
     pub content: Option<Vec<u8>>,
     pub report: String,
     pub created_at: i64,
     pub imported_at: Option<i64>,
-}
-
-type ImportTuple = (i64, MerchantId, CampaignId, String, String, String, Option<Vec<u8>>, String, i64, Option<i64>);
-
-fn import_row(t: ImportTuple) -> ImportRow {
-    let (id, merchant_id, campaign_id, filename, consent_mode, state, content, report, created_at, imported_at) = t;
-    ImportRow { id, merchant_id, campaign_id, filename, consent_mode, state, content, report, created_at, imported_at }
 }
 
 pub struct NewImport<'a> {
@@ -129,18 +118,18 @@ pub struct NewImport<'a> {
     pub filename: &'a str,
     pub sha256: &'a str,
     pub consent_mode: &'a str,
-    pub state: &'a str,
+    pub state: ImportState,
     pub content: Option<&'a [u8]>,
     pub report: &'a str,
     pub actor: &'a str,
     pub now: i64,
 }
 
-pub async fn insert(db: &Db, new: &NewImport<'_>) -> DbResult<i64> {
-    on_engine!(db, |pool| sqlx::query_scalar(
+pub async fn insert(db: &Db, new: &NewImport<'_>) -> DbResult<ImportId> {
+    db.query_scalar(
         "INSERT INTO imports (merchant_id, campaign_id, filename, sha256, size_bytes, consent_mode, state, content,
              report, created_by, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
     )
     .bind(new.merchant)
     .bind(new.campaign)
@@ -153,297 +142,190 @@ pub async fn insert(db: &Db, new: &NewImport<'_>) -> DbResult<i64> {
     .bind(new.report)
     .bind(new.actor)
     .bind(new.now)
-    .fetch_one(pool)
+    .fetch_one()
     .await
-    .map_err(db_err))
 }
 
-pub async fn set_report(db: &Db, merchant: MerchantId, id: i64, report: &str) -> DbResult<()> {
-    on_engine!(db, |pool| {
-        sqlx::query("UPDATE imports SET report = $3 WHERE merchant_id = $1 AND id = $2")
-            .bind(merchant)
-            .bind(id)
-            .bind(report)
-            .execute(pool)
-            .await
-            .map_err(db_err)?;
-        Ok(())
-    })
+pub async fn set_report(db: &Db, merchant: MerchantId, id: ImportId, report: &str) -> DbResult<()> {
+    db.query("UPDATE imports SET report = $3 WHERE merchant_id = $1 AND id = $2")
+        .bind(merchant)
+        .bind(id)
+        .bind(report)
+        .execute()
+        .await?;
+    Ok(())
 }
 
 /// One import of the merchant; `with_content` also loads the file.
-pub async fn get(db: &Db, merchant: MerchantId, id: i64, with_content: bool) -> DbResult<Option<ImportRow>> {
-    let content = if with_content { "content" } else { "NULL" };
+pub async fn get(db: &Db, merchant: MerchantId, id: ImportId, with_content: bool) -> DbResult<Option<ImportRow>> {
+    let content = if with_content { "content" } else { "NULL AS content" };
     let sql = format!(
         "SELECT id, merchant_id, campaign_id, filename, consent_mode, state, {content}, report, created_at, imported_at
          FROM imports WHERE merchant_id = $1 AND id = $2"
     );
-    let row: Option<ImportTuple> = on_engine!(db, |pool| sqlx::query_as(&sql)
-        .bind(merchant)
-        .bind(id)
-        .fetch_optional(pool)
-        .await
-        .map_err(db_err)?);
-    Ok(row.map(import_row))
+    db.query_as(&sql).bind(merchant).bind(id).fetch_optional().await
 }
 
 /// The merchant's imports, newest first, without their files.
 pub async fn list(db: &Db, merchant: MerchantId, limit: i64) -> DbResult<Vec<ImportRow>> {
-    let rows: Vec<ImportTuple> = on_engine!(db, |pool| sqlx::query_as(
-        "SELECT id, merchant_id, campaign_id, filename, consent_mode, state, NULL, report, created_at, imported_at
-         FROM imports WHERE merchant_id = $1 ORDER BY id DESC LIMIT $2"
+    db.query_as(
+        "SELECT id, merchant_id, campaign_id, filename, consent_mode, state, NULL AS content, report, created_at,
+             imported_at
+         FROM imports WHERE merchant_id = $1 ORDER BY id DESC LIMIT $2",
     )
     .bind(merchant)
     .bind(limit)
-    .fetch_all(pool)
+    .fetch_all()
     .await
-    .map_err(db_err)?);
-    Ok(rows.into_iter().map(import_row).collect())
 }
 
-/// Why an apply stopped; nothing was written.
-#[derive(Debug, thiserror::Error)]
-pub enum ApplyError {
-    #[error("the import is not ready (already imported, or rejected)")]
-    NotReady,
-    /// An affiliate changed, or a new one with an email or code of the file appeared, while the
-    /// import ran (another instance, a public application): nothing was written.
-    #[error("affiliates changed during the import")]
-    Changed,
-    #[error("{0}")]
-    File(String),
-    #[error(transparent)]
-    Db(#[from] super::DbError),
+/// Claims a ready import for applying (`ready` → `imported`), so a second confirm, on any
+/// instance, finds nothing to do. False when it is not ready.
+pub async fn claim(tx: &mut Tx, merchant: MerchantId, id: ImportId, now: i64) -> DbResult<bool> {
+    let claimed = tx
+        .query("UPDATE imports SET state = $4, imported_at = $3 WHERE merchant_id = $1 AND id = $2 AND state = $5")
+        .bind(merchant)
+        .bind(id)
+        .bind(now)
+        .bind(ImportState::Imported)
+        .bind(ImportState::Ready)
+        .execute()
+        .await?;
+    Ok(claimed == 1)
 }
 
-/// What an apply wrote.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Applied {
-    pub created: u64,
-    pub updated: u64,
-    pub invites: u64,
-    pub syncs: u64,
+/// Stores the final report of an applied import and drops its file.
+pub async fn finish(tx: &mut Tx, merchant: MerchantId, id: ImportId, report: &str) -> DbResult<()> {
+    tx.query("UPDATE imports SET report = $3, content = NULL WHERE merchant_id = $1 AND id = $2")
+        .bind(merchant)
+        .bind(id)
+        .bind(report)
+        .execute()
+        .await?;
+    Ok(())
 }
 
-/// Rows written per multi-row statement: 21 parameters a row stays under both engines' limits.
-const BATCH: usize = 500;
+/// Bind parameters a statement holds at most: under SQLite's 32,766 and PostgreSQL's 65,535.
+const MAX_BINDS: usize = 30_000;
+const AFFILIATE_COLUMNS: usize = 21;
+const AUDIT_COLUMNS: usize = 7;
 
-/// A new affiliate waiting for its batch.
-struct Creation {
-    email: String,
-    campaign: CampaignId,
-    terms_version: i64,
-    fields: Fields,
-    joined_at: Option<i64>,
-    consent: bool,
-    invite: bool,
-}
-
-/// Applies an import in one transaction: claims it (`ready` → `imported`, so a second confirm,
-/// on any instance, finds nothing to do), plans every row against what the database holds inside
-/// the transaction, and writes: new affiliates in multi-row statements (a statement a row would
-/// hold the write lock many times longer), updates one by one. `report` is what the stored report
-/// becomes.
-pub async fn apply(
-    db: &Db,
+/// Inserts new affiliates in multi-row statements (a statement a row would hold the write lock many
+/// times longer); their ids by email.
+pub async fn insert_affiliates(
+    tx: &mut Tx,
     merchant: MerchantId,
-    import_id: i64,
-    source: &mut dyn PlanSource,
-    issue: &Issue<'_>,
-    progress: &(dyn Fn(u64) + Send + Sync),
-    report: &(dyn Fn(&Applied) -> String + Send + Sync),
-) -> Result<Applied, ApplyError> {
-    let now = issue.now;
-    macro_rules! apply_on {
-        ($pool:expr, $engine:ty) => {{
-            let mut tx = $pool.begin_write().await?;
-            let claimed = sqlx::query(
-                "UPDATE imports SET state = 'imported', imported_at = $3 WHERE merchant_id = $1 AND id = $2 AND state = 'ready'",
-            )
-            .bind(merchant)
-            .bind(import_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            if claimed.rows_affected() != 1 {
-                return Err(ApplyError::NotReady);
-            }
-            let existing = sqlx::query_as(EXISTING).bind(merchant).fetch_all(&mut *tx).await.map_err(db_err)?;
-            let invited = sqlx::query_scalar(INVITED).bind(merchant).fetch_all(&mut *tx).await.map_err(db_err)?;
-            let elsewhere = sqlx::query_scalar(ELSEWHERE).bind(merchant).fetch_all(&mut *tx).await.map_err(db_err)?;
-            source.start((existing, invited, elsewhere));
-            let connected = connected_in_tx!(tx, merchant);
-            let mut applied = Applied::default();
-            let mut last_report = 0;
-            let mut creations: Vec<Creation> = Vec::with_capacity(BATCH);
-            loop {
-                let next = source.next().map_err(ApplyError::File)?;
-                let end = next.is_none();
-                match next.flatten() {
-                    Some(Write::Create { email, campaign, terms_version, mut fields, joined_at, consent, invite }) => {
-                        if fields.state == "approved" && fields.referral_code.is_none() {
-                            fields.referral_code = Some(source.new_code(&fields.first_name));
-                        }
-                        creations.push(Creation { email, campaign, terms_version, fields, joined_at, consent, invite });
-                    }
-                    Some(Write::Update { id, campaign, email, from_state, mut fields, consent, consented, invite }) => {
-                        let state_changed = fields.state != from_state;
-                        if fields.state == "approved" && fields.referral_code.is_none() {
-                            fields.referral_code = Some(source.new_code(&fields.first_name));
-                        }
-                        // Guarded by the state planned from: on PostgreSQL a merchant's decision may
-                        // have committed since the plan was read, and must not be overwritten.
-                        let done = sqlx::query(
-                            "UPDATE affiliates SET full_name = $3, first_name = $4, last_name = $5, referral_code = $6,
-                                 paypal_email = $7, wise_email = $8, external_id = $9, history_visitors = $10,
-                                 history_leads = $11, history_conversions = $12, state = $13,
-                                 consent_terms_version = COALESCE($14, consent_terms_version),
-                                 consent_at = CASE WHEN $14 IS NULL THEN consent_at ELSE $15 END,
-                                 consent_source = CASE WHEN $14 IS NULL THEN consent_source ELSE 'import' END,
-                                 decided_at = CASE WHEN $16 THEN $15 ELSE decided_at END,
-                                 decided_by = CASE WHEN $16 THEN 'import' ELSE decided_by END
-                             WHERE merchant_id = $1 AND id = $2 AND state = $17",
-                        )
-                        .bind(merchant)
-                        .bind(id)
-                        .bind(&fields.full_name)
-                        .bind(&fields.first_name)
-                        .bind(&fields.last_name)
-                        .bind(&fields.referral_code)
-                        .bind(&fields.paypal_email)
-                        .bind(&fields.wise_email)
-                        .bind(&fields.external_id)
-                        .bind(fields.history_visitors)
-                        .bind(fields.history_leads)
-                        .bind(fields.history_conversions)
-                        .bind(&fields.state)
-                        .bind(consent)
-                        .bind(now)
-                        .bind(state_changed)
-                        .bind(&from_state)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
-                        if done.rows_affected() != 1 {
-                            return Err(ApplyError::Changed);
-                        }
-                        super::affiliates::audit!(
-                            tx,
-                            merchant,
-                            issue.actor,
-                            "import updated",
-                            id,
-                            Some(from_state.as_str()),
-                            Some(fields.state.as_str()),
-                            now
-                        );
-                        applied.updated += 1;
-                        if fields.state == "approved" && consented && (state_changed || consent.is_some()) {
-                            super::sync::enqueue_in_tx!(tx, merchant, id, now);
-                            applied.syncs += 1;
-                        }
-                        if invite {
-                            let full_name = Some(fields.full_name).filter(|n| !n.is_empty());
-                            let new = NewInvite { email, full_name, affiliate_id: Some(id), campaign: Some(campaign) };
-                            invite_in_tx!(tx, issue, &new, "import", Some(import_id), connected);
-                            applied.invites += 1;
-                        }
-                    }
-                    None => {}
-                }
-                if creations.len() >= BATCH || (end && !creations.is_empty()) {
-                    let mut insert = sqlx::QueryBuilder::<$engine>::new(
-                        "INSERT INTO affiliates (merchant_id, campaign_id, email, full_name, first_name, last_name, state,
-                             referral_code, source, consent_terms_version, consent_at, consent_source, applied_at,
-                             decided_at, decided_by, paypal_email, wise_email, external_id, history_visitors,
-                             history_leads, history_conversions) ",
-                    );
-                    insert.push_values(&creations, |mut b, c| {
-                        let decided = (c.fields.state != "pending").then_some(now);
-                        b.push_bind(merchant)
-                            .push_bind(c.campaign)
-                            .push_bind(c.email.clone())
-                            .push_bind(c.fields.full_name.clone())
-                            .push_bind(c.fields.first_name.clone())
-                            .push_bind(c.fields.last_name.clone())
-                            .push_bind(c.fields.state.clone())
-                            .push_bind(c.fields.referral_code.clone())
-                            .push_bind("import")
-                            .push_bind(c.consent.then_some(c.terms_version))
-                            .push_bind(c.consent.then_some(now))
-                            .push_bind(c.consent.then_some("import"))
-                            .push_bind(c.joined_at.unwrap_or(now))
-                            .push_bind(decided)
-                            .push_bind(decided.map(|_| "import"))
-                            .push_bind(c.fields.paypal_email.clone())
-                            .push_bind(c.fields.wise_email.clone())
-                            .push_bind(c.fields.external_id.clone())
-                            .push_bind(c.fields.history_visitors)
-                            .push_bind(c.fields.history_leads)
-                            .push_bind(c.fields.history_conversions);
-                    });
-                    insert.push(" RETURNING id, email");
-                    // Emails are unique per merchant, so ids are matched by email, not by order.
-                    let ids: HashMap<String, AffiliateId> = insert
-                        .build_query_as::<(AffiliateId, String)>()
-                        .fetch_all(&mut *tx)
-                        .await
-                        .map_err(db_err)?
-                        .into_iter()
-                        .map(|(id, email)| (email, id))
-                        .collect();
-                    let mut audit = sqlx::QueryBuilder::<$engine>::new(
-                        "INSERT INTO audit_log (merchant_id, actor, action, affiliate_id, from_state, to_state, at) ",
-                    );
-                    audit.push_values(&creations, |mut b, c| {
-                        b.push_bind(merchant)
-                            .push_bind(issue.actor)
-                            .push_bind("imported")
-                            .push_bind(ids.get(&c.email).copied())
-                            .push_bind(None::<&str>)
-                            .push_bind(c.fields.state.clone())
-                            .push_bind(now);
-                    });
-                    audit.build().execute(&mut *tx).await.map_err(db_err)?;
-                    let to_sync: Vec<AffiliateId> = creations
-                        .iter()
-                        .filter(|c| c.consent && c.fields.state == "approved")
-                        .filter_map(|c| ids.get(&c.email).copied())
-                        .collect();
-                    applied.syncs += super::sync::enqueue_many_in_tx!(tx, merchant, &to_sync, now);
-                    applied.created += creations.len() as u64;
-                    for c in creations.drain(..) {
-                        let (Some(id), true) = (ids.get(&c.email).copied(), c.invite) else { continue };
-                        let full_name = Some(c.fields.full_name).filter(|n| !n.is_empty());
-                        let new =
-                            NewInvite { email: c.email, full_name, affiliate_id: Some(id), campaign: Some(c.campaign) };
-                        invite_in_tx!(tx, issue, &new, "import", Some(import_id), connected);
-                        applied.invites += 1;
-                    }
-                }
-                if source.done() - last_report >= 1_000 {
-                    last_report = source.done();
-                    progress(last_report);
-                }
-                if end {
-                    break;
-                }
-            }
-            sqlx::query("UPDATE imports SET report = $3, content = NULL WHERE merchant_id = $1 AND id = $2")
+    rows: &[NewAffiliate],
+    now: i64,
+) -> DbResult<HashMap<String, AffiliateId>> {
+    let mut ids = HashMap::with_capacity(rows.len());
+    for chunk in rows.chunks(MAX_BINDS / AFFILIATE_COLUMNS) {
+        let sql = format!(
+            "INSERT INTO affiliates (merchant_id, campaign_id, email, full_name, first_name, last_name, state,
+                 referral_code, source, consent_terms_version, consent_at, consent_source, applied_at,
+                 decided_at, decided_by, paypal_email, wise_email, external_id, history_visitors,
+                 history_leads, history_conversions)
+             VALUES {} RETURNING id, email",
+            values_placeholders(chunk.len(), AFFILIATE_COLUMNS, 1)
+        );
+        let mut insert = tx.query_as::<(AffiliateId, String)>(&sql);
+        for a in chunk {
+            let consented = a.consent_terms_version.is_some();
+            let decided = a.decided.then_some(now);
+            insert = insert
                 .bind(merchant)
-                .bind(import_id)
-                .bind(report(&applied))
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-            tx.commit().await.map_err(db_err)?;
-            progress(source.done());
-            Ok(applied)
-        }};
+                .bind(a.campaign)
+                .bind(a.email.as_str())
+                .bind(a.fields.full_name.as_str())
+                .bind(a.fields.first_name.as_str())
+                .bind(a.fields.last_name.as_deref())
+                .bind(a.fields.state)
+                .bind(a.fields.referral_code.as_deref())
+                .bind("import")
+                .bind(a.consent_terms_version)
+                .bind(consented.then_some(now))
+                .bind(consented.then_some("import"))
+                .bind(a.joined_at.unwrap_or(now))
+                .bind(decided)
+                .bind(decided.map(|_| "import"))
+                .bind(a.fields.paypal_email.as_deref())
+                .bind(a.fields.wise_email.as_deref())
+                .bind(a.fields.external_id.as_deref())
+                .bind(a.fields.history_visitors)
+                .bind(a.fields.history_leads)
+                .bind(a.fields.history_conversions);
+        }
+        // Emails are unique per merchant, so ids are matched by email, not by order.
+        ids.extend(insert.fetch_all().await?.into_iter().map(|(id, email)| (email, id)));
     }
-    match db {
-        Db::Sqlite(pool) => apply_on!(pool, sqlx::Sqlite),
-        Db::Postgres(pool) => apply_on!(pool, sqlx::Postgres),
+    Ok(ids)
+}
+
+/// One audit entry per affiliate the import created (`imported`, into `state`), in multi-row
+/// statements like [`insert_affiliates`].
+pub async fn audit_created(
+    tx: &mut Tx,
+    merchant: MerchantId,
+    actor: &str,
+    created: &[(AffiliateId, AffiliateState)],
+    now: i64,
+) -> DbResult<()> {
+    for chunk in created.chunks(MAX_BINDS / AUDIT_COLUMNS) {
+        let sql = format!(
+            "INSERT INTO audit_log (merchant_id, actor, action, affiliate_id, from_state, to_state, at) VALUES {}",
+            values_placeholders(chunk.len(), AUDIT_COLUMNS, 1)
+        );
+        let mut insert = tx.query(&sql);
+        for (affiliate, state) in chunk {
+            insert = insert
+                .bind(merchant)
+                .bind(actor)
+                .bind("imported")
+                .bind(*affiliate)
+                .bind(None::<AffiliateState>)
+                .bind(*state)
+                .bind(now);
+        }
+        insert.execute().await?;
     }
+    Ok(())
+}
+
+/// Writes an import's change to an affiliate. Guarded by the state planned from: on PostgreSQL a
+/// merchant's decision may have committed since the plan was read, and must not be overwritten.
+/// False when the affiliate changed meanwhile.
+pub async fn update_affiliate(tx: &mut Tx, merchant: MerchantId, update: &AffiliateUpdate, now: i64) -> DbResult<bool> {
+    let fields = &update.fields;
+    let done = tx
+        .query(
+            "UPDATE affiliates SET full_name = $3, first_name = $4, last_name = $5, referral_code = $6,
+                 paypal_email = $7, wise_email = $8, external_id = $9, history_visitors = $10,
+                 history_leads = $11, history_conversions = $12, state = $13,
+                 consent_terms_version = COALESCE($14, consent_terms_version),
+                 consent_at = CASE WHEN $14 IS NULL THEN consent_at ELSE $15 END,
+                 consent_source = CASE WHEN $14 IS NULL THEN consent_source ELSE 'import' END,
+                 decided_at = CASE WHEN $16 THEN $15 ELSE decided_at END,
+                 decided_by = CASE WHEN $16 THEN 'import' ELSE decided_by END
+             WHERE merchant_id = $1 AND id = $2 AND state = $17",
+        )
+        .bind(merchant)
+        .bind(update.id)
+        .bind(fields.full_name.as_str())
+        .bind(fields.first_name.as_str())
+        .bind(fields.last_name.as_deref())
+        .bind(fields.referral_code.as_deref())
+        .bind(fields.paypal_email.as_deref())
+        .bind(fields.wise_email.as_deref())
+        .bind(fields.external_id.as_deref())
+        .bind(fields.history_visitors)
+        .bind(fields.history_leads)
+        .bind(fields.history_conversions)
+        .bind(fields.state)
+        .bind(update.consent_terms_version)
+        .bind(now)
+        .bind(update.decided)
+        .bind(update.from_state)
+        .execute()
+        .await?;
+    Ok(done == 1)
 }

@@ -2,15 +2,19 @@
 //! balancer), chosen by the `DATABASE_URL` scheme.
 //!
 //! Both engines accept the same SQL for almost everything Rekomi does (`$1` binds, `RETURNING`,
-//! `ON CONFLICT`, `CAST`), so each query is written once and [`on_engine!`] runs it on whichever pool
-//! is in use; each arm is type-checked against its own driver. Where the engines differ, the code
-//! branches on [`Db`] explicitly and says why.
+//! `ON CONFLICT`, `CAST`), so each statement is written once and [`engine`] runs it on whichever
+//! pool is in use. Where the engines differ, the code asks [`Engine`] and says why.
+//!
+//! One file per area. Functions run SQL and return typed rows; they decide nothing. A use case's
+//! transaction belongs to its service, which passes the [`Tx`] to each function it calls.
 
 pub mod accounts;
 pub mod affiliates;
 pub mod api_tokens;
+pub mod audit;
 pub mod campaigns;
 pub mod earnings;
+pub mod engine;
 pub mod events;
 pub mod imports;
 pub mod invites;
@@ -34,16 +38,7 @@ pub enum Db {
     Postgres(PgPool),
 }
 
-/// Runs `$body` with `$pool` bound to the concrete pool of `$db`.
-macro_rules! on_engine {
-    ($db:expr, |$pool:ident| $body:expr) => {
-        match $db {
-            $crate::store::Db::Sqlite($pool) => $body,
-            $crate::store::Db::Postgres($pool) => $body,
-        }
-    };
-}
-pub(crate) use on_engine;
+pub use engine::{Engine, Tx};
 
 /// Store errors a caller can act on; everything else is `Other` and ends as an internal error.
 #[derive(Debug, thiserror::Error)]
@@ -78,28 +73,6 @@ pub fn db_err(error: sqlx::Error) -> DbError {
 }
 
 pub type DbResult<T> = Result<T, DbError>;
-
-/// Opening a write transaction: SQLite takes the write lock up front (`BEGIN IMMEDIATE`), because a
-/// deferred transaction that reads and then writes fails with SQLITE_BUSY when another writer went
-/// first, without waiting for the busy timeout.
-pub(crate) trait BeginWrite {
-    type Engine: sqlx::Database;
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Self::Engine>, DbError>;
-}
-
-impl BeginWrite for SqlitePool {
-    type Engine = sqlx::Sqlite;
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, DbError> {
-        self.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)
-    }
-}
-
-impl BeginWrite for PgPool {
-    type Engine = sqlx::Postgres;
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, DbError> {
-        self.begin().await.map_err(db_err)
-    }
-}
 
 impl Db {
     /// Connects to `url` (`sqlite:…` or `postgres://…`), creating a SQLite file and its folder if
@@ -156,33 +129,81 @@ impl Db {
     }
 
     pub async fn close(&self) {
-        on_engine!(self, |pool| pool.close().await)
-    }
-}
-
-impl Db {
-    /// `FOR UPDATE SKIP LOCKED` on PostgreSQL, so several instances take rows at once without
-    /// waiting on or taking each other's; nothing on SQLite, which has one writer at a time anyway.
-    pub fn skip_locked(&self) -> &'static str {
         match self {
-            Db::Postgres(_) => " FOR UPDATE SKIP LOCKED",
-            Db::Sqlite(_) => "",
+            Db::Sqlite(pool) => pool.close().await,
+            Db::Postgres(pool) => pool.close().await,
         }
     }
 }
 
-/// The statement every outbox (syncs, Klaviyo events, webhook deliveries) claims work with: up to
-/// `$4` rows of `table` that are due at `$3` and that no live lease holds go to owner `$1` until
-/// `$2`, also setting `also` (e.g. a state change), returning `returning`.
-pub fn lease_sql(db: &Db, table: &str, also: &str, returning: &str) -> String {
+/// What an outbox runner asks of one claim.
+#[derive(Debug, Clone)]
+pub struct Claim<'a> {
+    /// Names the claim, so a runner whose lease ran out can't save over the next owner.
+    pub owner: &'a str,
+    pub now: i64,
+    pub lease_until: i64,
+    /// Rows in all.
+    pub limit: i64,
+    /// Rows of any one merchant: a merchant with a backlog shares the claim with the others.
+    pub per_merchant: i64,
+    /// Merchants this instance is working on already: left to the next claim, so a slow merchant
+    /// holds one slot, not all of them.
+    pub busy: &'a [app::domain::MerchantId],
+}
+
+/// The statement every outbox (syncs, Klaviyo events, webhook deliveries) claims work with: rows
+/// of `table` that are due and that no live lease holds go to the claim's owner until its lease
+/// ends, also setting `also` (e.g. a state change), returning `returning`. Merchants take turns:
+/// each merchant's due rows are numbered oldest first, and the claim takes every merchant's first
+/// rows before anyone's later ones. Bind with [`bind_claim`].
+///
+/// On PostgreSQL the rows are locked with `SKIP LOCKED`, at a level that re-checks the lease, so
+/// several instances claim at once without waiting on or taking each other's rows.
+pub fn lease_sql(engine: Engine, table: &str, also: &str, returning: &str, claim: &Claim<'_>) -> String {
+    // Merchant ids are integers from our own type, so inlining them is safe.
+    let busy = if claim.busy.is_empty() {
+        String::new()
+    } else {
+        let list = claim.busy.iter().map(|m| m.get().to_string()).collect::<Vec<_>>().join(",");
+        format!(" AND merchant_id NOT IN ({list})")
+    };
+    let due = "due_at IS NOT NULL AND due_at <= $3 AND (lease_until IS NULL OR lease_until < $3)";
     format!(
         "UPDATE {table} SET lease_owner = $1, lease_until = $2, updated_at = $3{also}
-         WHERE id IN (SELECT id FROM {table}
-             WHERE due_at IS NOT NULL AND due_at <= $3 AND (lease_until IS NULL OR lease_until < $3)
-             ORDER BY due_at LIMIT $4{lock})
+         WHERE id IN (SELECT id FROM {table} WHERE {due} AND id IN (
+             SELECT id FROM (
+                 SELECT id, due_at, ROW_NUMBER() OVER (PARTITION BY merchant_id ORDER BY due_at, id) AS turn
+                 FROM {table} WHERE {due}{busy}) AS fair
+             WHERE turn <= $5 ORDER BY turn, due_at LIMIT $4){lock})
          RETURNING {returning}",
-        lock = db.skip_locked()
+        lock = engine.skip_locked()
     )
+}
+
+/// Binds a [`Claim`] to a statement made by [`lease_sql`] that returns row ids.
+pub fn bind_claim<'c, 'q>(
+    query: engine::QueryScalar<'c, 'q, i64>,
+    claim: &Claim<'q>,
+) -> engine::QueryScalar<'c, 'q, i64> {
+    query.bind(claim.owner).bind(claim.lease_until).bind(claim.now).bind(claim.limit).bind(claim.per_merchant)
+}
+
+/// Runs a trivial query (the health check).
+pub async fn ping(db: &Db) -> DbResult<()> {
+    db.query("SELECT 1").execute().await.map(drop)
+}
+
+/// Gives back rows of an outbox `table` that `owner` claimed but will not work (its lease is
+/// nearly over, or it is stopping), due again at once.
+pub async fn release(db: &Db, table: &str, owner: &str, ids: &[i64]) -> DbResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    // Ids come from the database as integers, so inlining them is safe.
+    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let sql = format!("UPDATE {table} SET lease_owner = NULL, lease_until = NULL WHERE id IN ({list}) AND lease_owner = $1");
+    db.query(&sql).bind(owner).execute().await.map(drop)
 }
 
 /// Escapes `%`, `_` and `\` so a search term matches literally inside `LIKE … ESCAPE '\'`.
@@ -199,20 +220,4 @@ pub fn like_pattern(term: &str) -> String {
     pattern
 }
 
-/// How far this process's clock runs ahead of the wall clock. Zero in production; the end-to-end
-/// suite moves it (through `/_test/clock`, only mounted with `REKOMI_TEST_HOOKS=1`) to see a hold
-/// period end without waiting a month.
-static CLOCK_OFFSET_MS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
-
-/// Moves this process's clock ahead by `ms` (tests only; see [`CLOCK_OFFSET_MS`]).
-pub fn advance_clock(ms: i64) -> i64 {
-    CLOCK_OFFSET_MS.fetch_add(ms, std::sync::atomic::Ordering::Relaxed) + ms
-}
-
-/// Unix milliseconds now.
-pub fn now_ms() -> i64 {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    i64::try_from(since.as_millis())
-        .unwrap_or(i64::MAX)
-        .saturating_add(CLOCK_OFFSET_MS.load(std::sync::atomic::Ordering::Relaxed))
-}
+pub use crate::clock::{advance_clock, now_ms};

@@ -1,18 +1,26 @@
-//! What a change tells the outside world, queued inside the transaction that makes the change:
-//! lifecycle events into Klaviyo (sent by the events worker) and deliveries to the merchant's
-//! webhook endpoints (sent by the webhook worker). Either both the change and its messages commit,
-//! or neither does; nothing is sent from inside a request.
+//! The rows of what a change tells the outside world, written inside the transaction that makes
+//! the change: lifecycle events into Klaviyo and deliveries to the merchant's webhook endpoints.
+//! Callers go through `crate::outbox`, which also wakes the runner once the transaction commits.
 
+use super::{now_ms, DbResult, Tx};
 use app::domain::lifecycle::{Metric, Topic};
-use app::domain::{Currency, Money};
+use app::domain::{Currency, MerchantId, Money};
 use serde_json::{json, Value};
 
 /// Queues a lifecycle event when the merchant has Klaviyo connected and hasn't switched the metric
-/// off. `$unique_id` is unique per merchant: queueing the same event twice keeps one row, and
-/// Klaviyo counts a resend once.
-macro_rules! lifecycle_in_tx {
-    ($tx:expr, $merchant:expr, $metric:expr, $email:expr, $unique_id:expr, $properties:expr, $now:expr) => {
-        sqlx::query(
+/// off; true when a row was added. `unique_id` is unique per merchant: queueing the same event twice
+/// keeps one row, and Klaviyo counts a resend once.
+pub async fn lifecycle(
+    tx: &mut Tx,
+    merchant: MerchantId,
+    metric: Metric,
+    email: &str,
+    unique_id: &str,
+    properties: &Value,
+    now: i64,
+) -> DbResult<bool> {
+    let added = tx
+        .query(
             "INSERT INTO klaviyo_events (merchant_id, metric, email, unique_id, properties, state, due_at, created_at,
                  updated_at)
              SELECT $1, $2, $3, $4, $5, 'queued', $6, $6, $6
@@ -20,48 +28,48 @@ macro_rules! lifecycle_in_tx {
                AND NOT EXISTS (SELECT 1 FROM lifecycle_events_off WHERE merchant_id = $1 AND metric = $2)
              ON CONFLICT (merchant_id, unique_id) DO NOTHING",
         )
-        .bind($merchant)
-        .bind(app::domain::lifecycle::Metric::name($metric))
-        .bind($email)
-        .bind($unique_id)
-        .bind(::serde_json::Value::to_string(&$properties))
+        .bind(merchant)
+        .bind(metric.name())
+        .bind(email)
+        .bind(unique_id)
+        .bind(properties.to_string())
         // Due at once: a caller working ahead of the clock (approving at a future instant in a
         // test) still has its events sent now.
-        .bind($crate::store::now_ms().min($now))
-        .execute(&mut *$tx)
-        .await
-        .map_err($crate::store::db_err)?
-    };
+        .bind(now_ms().min(now))
+        .execute()
+        .await?;
+    Ok(added > 0)
 }
-pub(crate) use lifecycle_in_tx;
 
-/// Queues one delivery per live endpoint of the merchant subscribed to the topic. The event id is
-/// unique per endpoint, so queueing the same event twice keeps one delivery.
-macro_rules! webhook_in_tx {
-    ($tx:expr, $merchant:expr, $topic:expr, $event_id:expr, $data:expr, $now:expr) => {{
-        let topic: app::domain::lifecycle::Topic = $topic;
-        let event_id: String = $event_id;
-        let payload = $crate::store::outbox::webhook_payload(&event_id, topic, $now, $data);
-        sqlx::query(
-            "INSERT INTO webhook_deliveries (merchant_id, endpoint_id, event_id, topic, payload, state, due_at,
-                 give_up_at, created_at, updated_at)
-             SELECT $1, e.id, $2, $3, $4, 'queued', $5, $6, $5, $5 FROM webhook_endpoints e
-             WHERE e.merchant_id = $1 AND e.disabled_at IS NULL
-               AND (',' || e.topics || ',') LIKE ('%,' || $3 || ',%')
-             ON CONFLICT (endpoint_id, event_id) DO NOTHING",
-        )
-        .bind($merchant)
-        .bind(&event_id)
-        .bind(topic.name())
-        .bind(payload)
-        .bind($crate::store::now_ms().min($now))
-        .bind($crate::store::now_ms().min($now) + $crate::store::outbox::RETRY_FOR_MS)
-        .execute(&mut *$tx)
-        .await
-        .map_err($crate::store::db_err)?
-    }};
+/// Queues one delivery per live endpoint of the merchant subscribed to the topic; how many were
+/// added. The event id is unique per endpoint, so queueing the same event twice keeps one delivery.
+pub async fn webhook(
+    tx: &mut Tx,
+    merchant: MerchantId,
+    topic: Topic,
+    event_id: &str,
+    data: Value,
+    now: i64,
+) -> DbResult<u64> {
+    let payload = webhook_payload(event_id, topic, now, data);
+    let due = now_ms().min(now);
+    tx.query(
+        "INSERT INTO webhook_deliveries (merchant_id, endpoint_id, event_id, topic, payload, state, due_at,
+             give_up_at, created_at, updated_at)
+         SELECT $1, e.id, $2, $3, $4, 'queued', $5, $6, $5, $5 FROM webhook_endpoints e
+         WHERE e.merchant_id = $1 AND e.disabled_at IS NULL
+           AND (',' || e.topics || ',') LIKE ('%,' || $3 || ',%')
+         ON CONFLICT (endpoint_id, event_id) DO NOTHING",
+    )
+    .bind(merchant)
+    .bind(event_id)
+    .bind(topic.name())
+    .bind(payload)
+    .bind(due)
+    .bind(due + RETRY_FOR_MS)
+    .execute()
+    .await
 }
-pub(crate) use webhook_in_tx;
 
 /// How long a delivery is retried before it is given up (and left for a manual redelivery).
 pub const RETRY_FOR_MS: i64 = 24 * 3_600_000;
@@ -85,14 +93,6 @@ pub fn rfc3339(ms: i64) -> String {
         .ok()
         .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
         .unwrap_or_default()
-}
-
-/// `Metric` and `Topic` re-exported for the macros' callers.
-pub use app::domain::lifecycle::{Metric as LifecycleMetric, Topic as WebhookTopic};
-
-#[allow(dead_code)]
-fn _names(m: Metric, t: Topic) -> (&'static str, &'static str) {
-    (m.name(), t.name())
 }
 
 #[cfg(test)]

@@ -1,82 +1,59 @@
 //! The Klaviyo sync outbox and its log: queueing (inside the approval's transaction), claiming due
 //! rows under a lease, writing back what a worker learned, and the reads the merchant's pages use.
 
-use super::{db_err, on_engine, BeginWrite, Db, DbResult};
+use super::engine::values_placeholders;
+use super::{db_err, Db, DbResult, Tx};
 use app::api::views::{SyncHealth, SyncLogEntry, SyncView};
-use app::domain::{AffiliateId, MerchantId, SyncState};
+use app::domain::{AffiliateId, AffiliateState, MerchantId, SyncState};
 
-/// Queues a sync for one just-approved affiliate inside the caller's transaction, to the campaign's
-/// list or else the merchant's default list. Does nothing when no list is chosen (Klaviyo not
-/// connected yet: "sync all approved" picks them up later). A re-approval starts the sync over.
-macro_rules! enqueue_in_tx {
-    ($tx:expr, $merchant:expr, $affiliate:expr, $now:expr) => {
-        sqlx::query(
-            "INSERT INTO klaviyo_syncs (merchant_id, affiliate_id, list_id, state, due_at, created_at, updated_at)
-             SELECT a.merchant_id, a.id, COALESCE(c.klaviyo_list_id, k.default_list_id), 'queued', $3, $3, $3
-             FROM affiliates a
-             JOIN campaigns c ON c.id = a.campaign_id
-             JOIN klaviyo_connections k ON k.merchant_id = a.merchant_id
-             WHERE a.merchant_id = $1 AND a.id = $2 AND COALESCE(c.klaviyo_list_id, k.default_list_id) IS NOT NULL
-             ON CONFLICT (affiliate_id, list_id) DO UPDATE SET state = 'queued', reason = NULL, attempts = 0,
-                 checks = 0, due_at = excluded.due_at, lease_owner = NULL, lease_until = NULL,
-                 updated_at = excluded.updated_at",
-        )
-        .bind($merchant)
-        .bind($affiliate)
-        .bind($now)
-        .execute(&mut *$tx)
-        .await
-        .map_err(db_err)?
-    };
+/// The insert shared by [`enqueue`] and [`enqueue_many`]: a sync per affiliate to the campaign's
+/// list or else the merchant's default list, none when no list is chosen (Klaviyo not connected
+/// yet: "sync all approved" picks them up later). A re-queue starts the sync over.
+fn enqueue_sql(affiliates: &str) -> String {
+    format!(
+        "INSERT INTO klaviyo_syncs (merchant_id, affiliate_id, list_id, state, due_at, created_at, updated_at)
+         SELECT a.merchant_id, a.id, COALESCE(c.klaviyo_list_id, k.default_list_id), 'queued', $2, $2, $2
+         FROM affiliates a
+         JOIN campaigns c ON c.id = a.campaign_id
+         JOIN klaviyo_connections k ON k.merchant_id = a.merchant_id
+         WHERE a.merchant_id = $1 AND a.id {affiliates} AND COALESCE(c.klaviyo_list_id, k.default_list_id) IS NOT NULL
+         ON CONFLICT (affiliate_id, list_id) DO UPDATE SET state = 'queued', reason = NULL, attempts = 0,
+             checks = 0, due_at = excluded.due_at, lease_owner = NULL, lease_until = NULL,
+             updated_at = excluded.updated_at"
+    )
 }
-pub(crate) use enqueue_in_tx;
 
-/// [`enqueue_in_tx!`] for many affiliates in one statement; evaluates to how many were queued.
-macro_rules! enqueue_many_in_tx {
-    ($tx:expr, $merchant:expr, $affiliates:expr, $now:expr) => {{
-        let ids: &[app::domain::AffiliateId] = $affiliates;
-        if ids.is_empty() {
-            0
-        } else {
-            // Ids are integers from our own type, so inlining them is safe.
-            let list = ids.iter().map(|id| id.get().to_string()).collect::<Vec<_>>().join(",");
-            let sql = format!(
-                "INSERT INTO klaviyo_syncs (merchant_id, affiliate_id, list_id, state, due_at, created_at, updated_at)
-                 SELECT a.merchant_id, a.id, COALESCE(c.klaviyo_list_id, k.default_list_id), 'queued', $2, $2, $2
-                 FROM affiliates a
-                 JOIN campaigns c ON c.id = a.campaign_id
-                 JOIN klaviyo_connections k ON k.merchant_id = a.merchant_id
-                 WHERE a.merchant_id = $1 AND a.id IN ({list}) AND COALESCE(c.klaviyo_list_id, k.default_list_id) IS NOT NULL
-                 ON CONFLICT (affiliate_id, list_id) DO UPDATE SET state = 'queued', reason = NULL, attempts = 0,
-                     checks = 0, due_at = excluded.due_at, lease_owner = NULL, lease_until = NULL,
-                     updated_at = excluded.updated_at"
-            );
-            sqlx::query(&sql).bind($merchant).bind($now).execute(&mut *$tx).await.map_err(db_err)?.rows_affected()
-        }
-    }};
+/// Queues a sync for one affiliate inside the caller's transaction; how many rows were queued.
+pub async fn enqueue(tx: &mut Tx, merchant: MerchantId, affiliate: AffiliateId, now: i64) -> DbResult<u64> {
+    tx.query(&enqueue_sql("= $3")).bind(merchant).bind(now).bind(affiliate).execute().await
 }
-pub(crate) use enqueue_many_in_tx;
+
+/// [`enqueue`] for many affiliates in one statement; how many were queued.
+pub async fn enqueue_many(tx: &mut Tx, merchant: MerchantId, affiliates: &[AffiliateId], now: i64) -> DbResult<u64> {
+    if affiliates.is_empty() {
+        return Ok(0);
+    }
+    // Ids are integers from our own type, so inlining them is safe.
+    let list = affiliates.iter().map(|id| id.get().to_string()).collect::<Vec<_>>().join(",");
+    tx.query(&enqueue_sql(&format!("IN ({list})"))).bind(merchant).bind(now).execute().await
+}
 
 /// Queues every approved affiliate of the merchant that has no sync to its list yet.
-pub async fn enqueue_unsynced(db: &Db, merchant: MerchantId, now: i64) -> DbResult<u64> {
-    on_engine!(db, |pool| {
-        let done = sqlx::query(
-            "INSERT INTO klaviyo_syncs (merchant_id, affiliate_id, list_id, state, due_at, created_at, updated_at)
-             SELECT a.merchant_id, a.id, COALESCE(c.klaviyo_list_id, k.default_list_id), 'queued', $2, $2, $2
-             FROM affiliates a
-             JOIN campaigns c ON c.id = a.campaign_id
-             JOIN klaviyo_connections k ON k.merchant_id = a.merchant_id
-             WHERE a.merchant_id = $1 AND a.state = 'approved'
-               AND COALESCE(c.klaviyo_list_id, k.default_list_id) IS NOT NULL
-             ON CONFLICT (affiliate_id, list_id) DO NOTHING",
-        )
-        .bind(merchant)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map_err(db_err)?;
-        Ok(done.rows_affected())
-    })
+pub async fn enqueue_unsynced(tx: &mut Tx, merchant: MerchantId, now: i64) -> DbResult<u64> {
+    tx.query(
+        "INSERT INTO klaviyo_syncs (merchant_id, affiliate_id, list_id, state, due_at, created_at, updated_at)
+         SELECT a.merchant_id, a.id, COALESCE(c.klaviyo_list_id, k.default_list_id), 'queued', $2, $2, $2
+         FROM affiliates a
+         JOIN campaigns c ON c.id = a.campaign_id
+         JOIN klaviyo_connections k ON k.merchant_id = a.merchant_id
+         WHERE a.merchant_id = $1 AND a.state = 'approved'
+           AND COALESCE(c.klaviyo_list_id, k.default_list_id) IS NOT NULL
+         ON CONFLICT (affiliate_id, list_id) DO NOTHING",
+    )
+    .bind(merchant)
+    .bind(now)
+    .execute()
+    .await
 }
 
 /// A claimed row with what the worker needs of its affiliate and campaign.
@@ -86,7 +63,7 @@ pub struct ClaimedSync {
     pub merchant_id: MerchantId,
     pub affiliate_id: AffiliateId,
     pub list_id: String,
-    pub state: String,
+    pub state: SyncState,
     pub reason: Option<String>,
     pub attempts: i64,
     pub checks: i64,
@@ -101,29 +78,24 @@ pub struct ClaimedSync {
     pub last_name: Option<String>,
     pub referral_code: Option<String>,
     pub consent_at: Option<i64>,
-    pub affiliate_state: String,
+    pub affiliate_state: AffiliateState,
     pub campaign_name: String,
     pub destination_url: Option<String>,
 }
 
-/// Takes up to `limit` due rows that no live lease holds, for `owner` until `lease_until`. Queued and
-/// retrying rows become `sending`. On PostgreSQL, `SKIP LOCKED` lets several instances claim at once
-/// without waiting on or taking each other's rows; SQLite has one writer at a time anyway.
-pub async fn claim(db: &Db, owner: &str, now: i64, lease_until: i64, limit: i64) -> DbResult<Vec<ClaimedSync>> {
+/// Takes up to `limit` due rows that no live lease holds, for `owner` until `lease_until`, at most
+/// `per_merchant` of any one merchant and none of the merchants in `busy` (this instance is
+/// already working theirs), so one merchant's backlog never fills a claim. Queued and retrying rows
+/// become `sending`.
+pub async fn claim(db: &Db, claim: &super::Claim<'_>) -> DbResult<Vec<ClaimedSync>> {
     let claim_sql = super::lease_sql(
-        db,
+        db.kind(),
         "klaviyo_syncs",
         ", state = CASE WHEN state IN ('queued', 'retrying') THEN 'sending' ELSE state END",
         "id",
+        claim,
     );
-    let ids: Vec<i64> = on_engine!(db, |pool| sqlx::query_scalar(&claim_sql)
-        .bind(owner)
-        .bind(lease_until)
-        .bind(now)
-        .bind(limit)
-        .fetch_all(pool)
-        .await
-        .map_err(db_err)?);
+    let ids: Vec<i64> = super::bind_claim(db.query_scalar(&claim_sql), claim).fetch_all().await?;
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -137,7 +109,7 @@ pub async fn claim(db: &Db, owner: &str, now: i64, lease_until: i64, limit: i64)
          FROM klaviyo_syncs s JOIN affiliates a ON a.id = s.affiliate_id JOIN campaigns c ON c.id = a.campaign_id
          WHERE s.id IN ({list}) AND s.lease_owner = $1 ORDER BY s.id"
     );
-    on_engine!(db, |pool| sqlx::query_as(&sql).bind(owner).fetch_all(pool).await.map_err(db_err))
+    db.query_as(&sql).bind(claim.owner).fetch_all().await
 }
 
 /// What a worker writes back for one row; the lease is released with it.
@@ -170,158 +142,149 @@ pub struct LogRow {
 }
 
 /// Inserts log rows (one per covered sync) in multi-row statements.
-macro_rules! insert_log {
-    ($tx:expr, $engine:ty, $log:expr) => {{
-        let rows: Vec<(&LogRow, i64)> =
-            $log.iter().flat_map(|entry| entry.sync_ids.iter().map(move |id| (entry, *id))).collect();
-        // Nine parameters a row; 500 rows stay well under both engines' parameter limits.
-        for chunk in rows.chunks(500) {
-            let mut insert = sqlx::QueryBuilder::<$engine>::new(
-                "INSERT INTO klaviyo_sync_log (merchant_id, sync_id, at, endpoint, status, batch_size, error_code, error) ",
-            );
-            insert.push_values(chunk, |mut b, (entry, id)| {
-                b.push_bind(entry.merchant_id)
-                    .push_bind(*id)
-                    .push_bind(entry.at)
-                    .push_bind(entry.endpoint.clone())
-                    .push_bind(entry.status)
-                    .push_bind(i64::try_from(entry.sync_ids.len()).unwrap_or(i64::MAX))
-                    .push_bind(entry.error_code.clone())
-                    .push_bind(entry.error.clone());
-            });
-            insert.build().execute(&mut *$tx).await.map_err(db_err)?;
+async fn insert_log(tx: &mut Tx, log: &[LogRow]) -> DbResult<()> {
+    let rows: Vec<(&LogRow, i64)> =
+        log.iter().flat_map(|entry| entry.sync_ids.iter().map(move |id| (entry, *id))).collect();
+    // Eight parameters a row; 500 rows stay well under both engines' parameter limits.
+    for chunk in rows.chunks(500) {
+        let sql = format!(
+            "INSERT INTO klaviyo_sync_log (merchant_id, sync_id, at, endpoint, status, batch_size, error_code, error)
+             VALUES {}",
+            values_placeholders(chunk.len(), 8, 1)
+        );
+        let mut insert = tx.query(&sql);
+        for (entry, id) in chunk {
+            insert = insert
+                .bind(entry.merchant_id)
+                .bind(*id)
+                .bind(entry.at)
+                .bind(entry.endpoint.as_str())
+                .bind(entry.status)
+                .bind(i64::try_from(entry.sync_ids.len()).unwrap_or(i64::MAX))
+                .bind(entry.error_code.as_deref())
+                .bind(entry.error.as_deref());
         }
-    }};
+        insert.execute().await?;
+    }
+    Ok(())
 }
 
 /// Writes outcomes and log rows in one transaction. A row whose lease this worker lost (it ran out
 /// and another worker took the row) is left to its new owner.
 pub async fn finish(db: &Db, owner: &str, outcomes: &[Outcome], log: &[LogRow], now: i64) -> DbResult<u64> {
-    const UPDATE: &str = "UPDATE klaviyo_syncs SET state = $3, reason = $4, attempts = $5, checks = $6, due_at = $7,
-            sent_at = $8, verify_until = $9, list_opt_in = $10, import_job_id = $11, profile_id = $12,
-            fields_hash = $13, lease_owner = NULL, lease_until = NULL, updated_at = $14
-        WHERE id = $1 AND lease_owner = $2";
-    let mut updated = 0;
-    match db {
-        Db::Sqlite(pool) => {
-            let mut tx = pool.begin_write().await?;
+    let mut tx = db.begin().await?;
+    let updated = match tx.postgres() {
+        Some(conn) => update_outcomes_at_once(conn, owner, outcomes, now).await?,
+        None => {
+            let mut updated = 0;
             for o in outcomes {
-                let done = sqlx::query(UPDATE)
+                updated += tx
+                    .query(
+                        "UPDATE klaviyo_syncs SET state = $3, reason = $4, attempts = $5, checks = $6, due_at = $7,
+                             sent_at = $8, verify_until = $9, list_opt_in = $10, import_job_id = $11,
+                             profile_id = $12, fields_hash = $13, lease_owner = NULL, lease_until = NULL,
+                             updated_at = $14
+                         WHERE id = $1 AND lease_owner = $2",
+                    )
                     .bind(o.id)
                     .bind(owner)
-                    .bind(o.state.as_str())
-                    .bind(&o.reason)
+                    .bind(o.state)
+                    .bind(o.reason.as_deref())
                     .bind(o.attempts)
                     .bind(o.checks)
                     .bind(o.due_at)
                     .bind(o.sent_at)
                     .bind(o.verify_until)
-                    .bind(&o.list_opt_in)
-                    .bind(&o.import_job_id)
-                    .bind(&o.profile_id)
-                    .bind(&o.fields_hash)
+                    .bind(o.list_opt_in.as_deref())
+                    .bind(o.import_job_id.as_deref())
+                    .bind(o.profile_id.as_deref())
+                    .bind(o.fields_hash.as_deref())
                     .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                updated += done.rows_affected();
+                    .execute()
+                    .await?;
             }
-            insert_log!(tx, sqlx::Sqlite, log);
-            tx.commit().await.map_err(db_err)?;
+            updated
         }
-        Db::Postgres(pool) => {
-            // One statement for the whole batch: a thousand round trips would dominate a sync.
-            let mut tx = pool.begin_write().await?;
-            let col = |f: fn(&Outcome) -> Option<String>| outcomes.iter().map(f).collect::<Vec<_>>();
-            let num = |f: fn(&Outcome) -> Option<i64>| outcomes.iter().map(f).collect::<Vec<_>>();
-            let done = sqlx::query(
-                "UPDATE klaviyo_syncs s SET state = v.state, reason = v.reason, attempts = v.attempts,
-                     checks = v.checks, due_at = v.due_at, sent_at = v.sent_at, verify_until = v.verify_until,
-                     list_opt_in = v.list_opt_in, import_job_id = v.import_job_id, profile_id = v.profile_id,
-                     fields_hash = v.fields_hash, lease_owner = NULL, lease_until = NULL, updated_at = $13
-                 FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[],
-                     $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[])
-                     AS v(id, state, reason, attempts, checks, due_at, sent_at, verify_until, list_opt_in,
-                          import_job_id, profile_id, fields_hash)
-                 WHERE s.id = v.id AND s.lease_owner = $14",
-            )
-            .bind(outcomes.iter().map(|o| o.id).collect::<Vec<_>>())
-            .bind(outcomes.iter().map(|o| o.state.as_str().to_owned()).collect::<Vec<_>>())
-            .bind(col(|o| o.reason.clone()))
-            .bind(outcomes.iter().map(|o| o.attempts).collect::<Vec<_>>())
-            .bind(outcomes.iter().map(|o| o.checks).collect::<Vec<_>>())
-            .bind(num(|o| o.due_at))
-            .bind(num(|o| o.sent_at))
-            .bind(num(|o| o.verify_until))
-            .bind(col(|o| o.list_opt_in.clone()))
-            .bind(col(|o| o.import_job_id.clone()))
-            .bind(col(|o| o.profile_id.clone()))
-            .bind(col(|o| o.fields_hash.clone()))
-            .bind(now)
-            .bind(owner)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            updated = done.rows_affected();
-            insert_log!(tx, sqlx::Postgres, log);
-            tx.commit().await.map_err(db_err)?;
-        }
-    }
+    };
+    insert_log(&mut tx, log).await?;
+    tx.commit().await?;
     Ok(updated)
 }
 
-/// Gives back rows a worker claimed but could not finish (it is stopping), due again at once.
-pub async fn release(db: &Db, owner: &str, ids: &[i64]) -> DbResult<()> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-    let sql = format!(
-        "UPDATE klaviyo_syncs SET lease_owner = NULL, lease_until = NULL WHERE id IN ({list}) AND lease_owner = $1"
-    );
-    on_engine!(db, |pool| sqlx::query(&sql).bind(owner).execute(pool).await.map(drop).map_err(db_err))
+/// PostgreSQL: one statement for the whole batch (a thousand round trips would dominate a sync).
+/// SQLite runs in-process, where a statement per row costs little.
+async fn update_outcomes_at_once(
+    conn: &mut sqlx::PgConnection,
+    owner: &str,
+    outcomes: &[Outcome],
+    now: i64,
+) -> DbResult<u64> {
+    let col = |f: fn(&Outcome) -> Option<String>| outcomes.iter().map(f).collect::<Vec<_>>();
+    let num = |f: fn(&Outcome) -> Option<i64>| outcomes.iter().map(f).collect::<Vec<_>>();
+    let done = sqlx::query(
+        "UPDATE klaviyo_syncs s SET state = v.state, reason = v.reason, attempts = v.attempts,
+             checks = v.checks, due_at = v.due_at, sent_at = v.sent_at, verify_until = v.verify_until,
+             list_opt_in = v.list_opt_in, import_job_id = v.import_job_id, profile_id = v.profile_id,
+             fields_hash = v.fields_hash, lease_owner = NULL, lease_until = NULL, updated_at = $13
+         FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[],
+             $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[])
+             AS v(id, state, reason, attempts, checks, due_at, sent_at, verify_until, list_opt_in,
+                  import_job_id, profile_id, fields_hash)
+         WHERE s.id = v.id AND s.lease_owner = $14",
+    )
+    .bind(outcomes.iter().map(|o| o.id).collect::<Vec<_>>())
+    .bind(outcomes.iter().map(|o| o.state.as_str().to_owned()).collect::<Vec<_>>())
+    .bind(col(|o| o.reason.clone()))
+    .bind(outcomes.iter().map(|o| o.attempts).collect::<Vec<_>>())
+    .bind(outcomes.iter().map(|o| o.checks).collect::<Vec<_>>())
+    .bind(num(|o| o.due_at))
+    .bind(num(|o| o.sent_at))
+    .bind(num(|o| o.verify_until))
+    .bind(col(|o| o.list_opt_in.clone()))
+    .bind(col(|o| o.import_job_id.clone()))
+    .bind(col(|o| o.profile_id.clone()))
+    .bind(col(|o| o.fields_hash.clone()))
+    .bind(now)
+    .bind(owner)
+    .execute(conn)
+    .await
+    .map_err(db_err)?;
+    Ok(done.rows_affected())
 }
 
 /// Remembers the last error a sync met, for the health panel.
 pub async fn record_error(db: &Db, merchant: MerchantId, message: &str, now: i64) -> DbResult<()> {
-    on_engine!(db, |pool| sqlx::query(
-        "UPDATE klaviyo_connections SET last_sync_error = $2, last_sync_error_at = $3 WHERE merchant_id = $1"
-    )
-    .bind(merchant)
-    .bind(message)
-    .bind(now)
-    .execute(pool)
-    .await
-    .map(drop)
-    .map_err(db_err))
+    db.query("UPDATE klaviyo_connections SET last_sync_error = $2, last_sync_error_at = $3 WHERE merchant_id = $1")
+        .bind(merchant)
+        .bind(message)
+        .bind(now)
+        .execute()
+        .await
+        .map(drop)
 }
 
 /// "Retry now": failed and retrying syncs start over at once; a double opt-in sync awaiting
 /// confirmation is sent again (Klaviyo mails the affiliate a new confirmation link).
-pub async fn retry_now(db: &Db, merchant: MerchantId, affiliate: AffiliateId, now: i64) -> DbResult<u64> {
-    on_engine!(db, |pool| {
-        let done = sqlx::query(
-            "UPDATE klaviyo_syncs SET state = 'queued', reason = NULL, attempts = 0, checks = 0, due_at = $3,
-                 lease_owner = NULL, lease_until = NULL, updated_at = $3
-             WHERE merchant_id = $1 AND affiliate_id = $2
-               AND state IN ('failed', 'retrying', 'awaiting_confirmation')
-               AND (lease_until IS NULL OR lease_until < $3)",
-        )
-        .bind(merchant)
-        .bind(affiliate)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map_err(db_err)?;
-        Ok(done.rows_affected())
-    })
+pub async fn retry_now(tx: &mut Tx, merchant: MerchantId, affiliate: AffiliateId, now: i64) -> DbResult<u64> {
+    tx.query(
+        "UPDATE klaviyo_syncs SET state = 'queued', reason = NULL, attempts = 0, checks = 0, due_at = $3,
+             lease_owner = NULL, lease_until = NULL, updated_at = $3
+         WHERE merchant_id = $1 AND affiliate_id = $2
+           AND state IN ('failed', 'retrying', 'awaiting_confirmation')
+           AND (lease_until IS NULL OR lease_until < $3)",
+    )
+    .bind(merchant)
+    .bind(affiliate)
+    .bind(now)
+    .execute()
+    .await
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 struct SyncRow {
     affiliate_id: AffiliateId,
     list_id: String,
-    state: String,
+    state: SyncState,
     reason: Option<String>,
     due_at: Option<i64>,
     attempts: i64,
@@ -333,7 +296,7 @@ impl From<SyncRow> for SyncView {
         SyncView {
             affiliate_id: row.affiliate_id,
             list_id: row.list_id,
-            state: SyncState::parse(&row.state).unwrap_or(SyncState::Queued),
+            state: row.state,
             reason: row.reason,
             next_at: row.due_at,
             attempts: row.attempts,
@@ -350,9 +313,7 @@ pub async fn for_affiliate(db: &Db, merchant: MerchantId, affiliate: AffiliateId
         "SELECT {SYNC_COLUMNS} FROM klaviyo_syncs WHERE merchant_id = $1 AND affiliate_id = $2
          ORDER BY updated_at DESC, id DESC"
     );
-    let rows: Vec<SyncRow> =
-        on_engine!(db, |pool| sqlx::query_as(&sql).bind(merchant).bind(affiliate).fetch_all(pool).await)
-            .map_err(db_err)?;
+    let rows: Vec<SyncRow> = db.query_as(&sql).bind(merchant).bind(affiliate).fetch_all().await?;
     Ok(rows.into_iter().map(SyncView::from).collect())
 }
 
@@ -366,8 +327,7 @@ pub async fn latest_for(db: &Db, merchant: MerchantId, affiliates: &[AffiliateId
         "SELECT {SYNC_COLUMNS} FROM klaviyo_syncs WHERE merchant_id = $1 AND affiliate_id IN ({list})
          ORDER BY updated_at, id"
     );
-    let rows: Vec<SyncRow> =
-        on_engine!(db, |pool| sqlx::query_as(&sql).bind(merchant).fetch_all(pool).await).map_err(db_err)?;
+    let rows: Vec<SyncRow> = db.query_as(&sql).bind(merchant).fetch_all().await?;
     Ok(rows.into_iter().map(SyncView::from).collect())
 }
 
@@ -404,9 +364,7 @@ async fn changes(
         "SELECT id, {SYNC_COLUMNS} FROM klaviyo_syncs WHERE merchant_id = $1 AND {condition}
          ORDER BY updated_at, id LIMIT $4"
     );
-    let rows: Vec<Row> =
-        on_engine!(db, |pool| sqlx::query_as(&sql).bind(merchant).bind(at).bind(id).bind(limit).fetch_all(pool).await)
-            .map_err(db_err)?;
+    let rows: Vec<Row> = db.query_as(&sql).bind(merchant).bind(at).bind(id).bind(limit).fetch_all().await?;
     Ok(rows.into_iter().map(|r| (r.id, SyncView::from(r.sync))).collect())
 }
 
@@ -421,17 +379,17 @@ pub async fn log_for(db: &Db, merchant: MerchantId, affiliate: AffiliateId, limi
         error_code: Option<String>,
         error: Option<String>,
     }
-    let rows: Vec<Row> = on_engine!(db, |pool| sqlx::query_as(
-        "SELECT l.at, l.endpoint, l.status, l.batch_size, l.error_code, l.error
-         FROM klaviyo_sync_log l JOIN klaviyo_syncs s ON s.id = l.sync_id
-         WHERE l.merchant_id = $1 AND s.affiliate_id = $2 ORDER BY l.id DESC LIMIT $3"
-    )
-    .bind(merchant)
-    .bind(affiliate)
-    .bind(limit)
-    .fetch_all(pool)
-    .await)
-    .map_err(db_err)?;
+    let rows: Vec<Row> = db
+        .query_as(
+            "SELECT l.at, l.endpoint, l.status, l.batch_size, l.error_code, l.error
+             FROM klaviyo_sync_log l JOIN klaviyo_syncs s ON s.id = l.sync_id
+             WHERE l.merchant_id = $1 AND s.affiliate_id = $2 ORDER BY l.id DESC LIMIT $3",
+        )
+        .bind(merchant)
+        .bind(affiliate)
+        .bind(limit)
+        .fetch_all()
+        .await?;
     Ok(rows
         .into_iter()
         .map(|r| SyncLogEntry {
@@ -447,30 +405,27 @@ pub async fn log_for(db: &Db, merchant: MerchantId, affiliate: AffiliateId, limi
 
 /// Counts by state, approved affiliates with no sync, and the last error.
 pub async fn health(db: &Db, merchant: MerchantId) -> DbResult<SyncHealth> {
-    let counts: Vec<(String, i64)> = on_engine!(db, |pool| sqlx::query_as(
-        "SELECT state, COUNT(*) FROM klaviyo_syncs WHERE merchant_id = $1 GROUP BY state"
-    )
-    .bind(merchant)
-    .fetch_all(pool)
-    .await)
-    .map_err(db_err)?;
-    let unsynced: i64 = on_engine!(db, |pool| sqlx::query_scalar(
-        "SELECT COUNT(*) FROM affiliates a WHERE a.merchant_id = $1 AND a.state = 'approved'
-           AND NOT EXISTS (SELECT 1 FROM klaviyo_syncs s WHERE s.affiliate_id = a.id)"
-    )
-    .bind(merchant)
-    .fetch_one(pool)
-    .await)
-    .map_err(db_err)?;
-    let connection: Option<(Option<String>, Option<String>, Option<i64>)> = on_engine!(db, |pool| {
-        sqlx::query_as(
-        "SELECT default_list_id, last_sync_error, last_sync_error_at FROM klaviyo_connections WHERE merchant_id = $1"
-    )
-    .bind(merchant)
-    .fetch_optional(pool)
-    .await
-    })
-    .map_err(db_err)?;
+    let counts: Vec<(SyncState, i64)> = db
+        .query_as("SELECT state, COUNT(*) FROM klaviyo_syncs WHERE merchant_id = $1 GROUP BY state")
+        .bind(merchant)
+        .fetch_all()
+        .await?;
+    let unsynced: i64 = db
+        .query_scalar(
+            "SELECT COUNT(*) FROM affiliates a WHERE a.merchant_id = $1 AND a.state = 'approved'
+               AND NOT EXISTS (SELECT 1 FROM klaviyo_syncs s WHERE s.affiliate_id = a.id)",
+        )
+        .bind(merchant)
+        .fetch_one()
+        .await?;
+    let connection: Option<(Option<String>, Option<String>, Option<i64>)> = db
+        .query_as(
+            "SELECT default_list_id, last_sync_error, last_sync_error_at FROM klaviyo_connections
+             WHERE merchant_id = $1",
+        )
+        .bind(merchant)
+        .fetch_optional()
+        .await?;
     let mut health = SyncHealth { unsynced, ..SyncHealth::default() };
     if let Some((list, error, at)) = connection {
         health.connected = true;
@@ -479,15 +434,14 @@ pub async fn health(db: &Db, merchant: MerchantId) -> DbResult<SyncHealth> {
         health.last_error_at = at;
     }
     for (state, n) in counts {
-        match SyncState::parse(&state) {
-            Some(SyncState::Queued) => health.queued += n,
-            Some(SyncState::Sending | SyncState::Verifying) => health.in_flight += n,
-            Some(SyncState::Retrying) => health.retrying += n,
-            Some(SyncState::Failed) => health.failed += n,
-            Some(SyncState::AwaitingConfirmation) => health.awaiting_confirmation += n,
-            Some(SyncState::Succeeded) => health.succeeded += n,
-            Some(SyncState::Blocked) => health.blocked += n,
-            None => {}
+        match state {
+            SyncState::Queued => health.queued += n,
+            SyncState::Sending | SyncState::Verifying => health.in_flight += n,
+            SyncState::Retrying => health.retrying += n,
+            SyncState::Failed => health.failed += n,
+            SyncState::AwaitingConfirmation => health.awaiting_confirmation += n,
+            SyncState::Succeeded => health.succeeded += n,
+            SyncState::Blocked => health.blocked += n,
         }
     }
     Ok(health)
@@ -495,8 +449,5 @@ pub async fn health(db: &Db, merchant: MerchantId) -> DbResult<SyncHealth> {
 
 /// Counts by state over every merchant (benchmarks and the chaos test watch these).
 pub async fn global_counts(db: &Db) -> DbResult<Vec<(String, i64)>> {
-    on_engine!(db, |pool| sqlx::query_as("SELECT state, COUNT(*) FROM klaviyo_syncs GROUP BY state")
-        .fetch_all(pool)
-        .await
-        .map_err(db_err))
+    db.query_as("SELECT state, COUNT(*) FROM klaviyo_syncs GROUP BY state").fetch_all().await
 }

@@ -1,8 +1,9 @@
 //! Tracking links: which affiliate a code names (across the instance: `/r/{code}` carries no shop),
 //! and the clicks the click writer flushes in batches.
 
-use super::{db_err, on_engine, BeginWrite, Db, DbResult};
-use app::domain::{AffiliateId, CampaignId, MerchantId};
+use super::engine::values_placeholders;
+use super::{Db, DbResult};
+use app::domain::{AffiliateId, AffiliateState, CampaignId, MerchantId};
 
 /// What the redirect and attribution need to know about a code.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -10,7 +11,7 @@ pub struct CodeRow {
     pub affiliate_id: AffiliateId,
     pub merchant_id: MerchantId,
     pub campaign_id: CampaignId,
-    pub state: String,
+    pub state: AffiliateState,
     pub referral_code: String,
     pub email: String,
     pub destination_url: Option<String>,
@@ -35,7 +36,7 @@ const CODE_SELECT: &str =
 /// The affiliate holding `code` (any state), compared case-insensitively.
 pub async fn by_code(db: &Db, code: &str) -> DbResult<Option<CodeRow>> {
     let sql = format!("{CODE_SELECT} WHERE lower(a.referral_code) = lower($1)");
-    on_engine!(db, |pool| sqlx::query_as(&sql).bind(code).fetch_optional(pool).await.map_err(db_err))
+    db.query_as(&sql).bind(code).fetch_optional().await
 }
 
 /// The merchant's approved affiliate holding `coupon`, compared case-insensitively.
@@ -44,7 +45,7 @@ pub async fn by_coupon(db: &Db, merchant: MerchantId, coupon: &str) -> DbResult<
         "{CODE_SELECT} WHERE a.merchant_id = $1 AND lower(a.coupon_code) = lower($2) AND a.state = 'approved'
              AND a.referral_code IS NOT NULL"
     );
-    on_engine!(db, |pool| sqlx::query_as(&sql).bind(merchant).bind(coupon).fetch_optional(pool).await.map_err(db_err))
+    db.query_as(&sql).bind(merchant).bind(coupon).fetch_optional().await
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,60 +63,48 @@ const HOUR_MS: i64 = 3_600_000;
 
 /// Writes clicks in multi-row statements inside one transaction. Returns how many.
 pub async fn insert_clicks(db: &Db, clicks: &[NewClick]) -> DbResult<u64> {
-    macro_rules! insert_on {
-        ($pool:expr, $engine:ty) => {{
-            let mut tx = $pool.begin_write().await?;
-            let mut inserted = 0;
-            // Seven parameters a row; 500 rows stay well under both engines' limits.
-            for chunk in clicks.chunks(500) {
-                let mut insert = sqlx::QueryBuilder::<$engine>::new(
-                    "INSERT INTO clicks (merchant_id, campaign_id, affiliate_id, at, hour, visitor, device) ",
-                );
-                insert.push_values(chunk, |mut b, c| {
-                    b.push_bind(c.merchant_id)
-                        .push_bind(c.campaign_id)
-                        .push_bind(c.affiliate_id)
-                        .push_bind(c.at)
-                        .push_bind(c.at.div_euclid(HOUR_MS))
-                        .push_bind(c.visitor)
-                        .push_bind(c.device);
-                });
-                inserted += insert.build().execute(&mut *tx).await.map_err(db_err)?.rows_affected();
-            }
-            tx.commit().await.map_err(db_err)?;
-            Ok(inserted)
-        }};
-    }
     if clicks.is_empty() {
         return Ok(0);
     }
-    match db {
-        Db::Sqlite(pool) => insert_on!(pool, sqlx::Sqlite),
-        Db::Postgres(pool) => insert_on!(pool, sqlx::Postgres),
+    let mut tx = db.begin().await?;
+    let mut inserted = 0;
+    // Seven parameters a row; 500 rows stay well under both engines' limits.
+    for chunk in clicks.chunks(500) {
+        let sql = format!(
+            "INSERT INTO clicks (merchant_id, campaign_id, affiliate_id, at, hour, visitor, device) VALUES {}",
+            values_placeholders(chunk.len(), 7, 1)
+        );
+        let mut insert = tx.query(&sql);
+        for c in chunk {
+            insert = insert
+                .bind(c.merchant_id)
+                .bind(c.campaign_id)
+                .bind(c.affiliate_id)
+                .bind(c.at)
+                .bind(c.at.div_euclid(HOUR_MS))
+                .bind(c.visitor)
+                .bind(c.device);
+        }
+        inserted += insert.execute().await?;
     }
+    tx.commit().await?;
+    Ok(inserted)
 }
 
 /// The merchant behind a webhook address, with its sealed Shopify signing secret (if set).
 pub async fn shopify_secret(db: &Db, merchant_slug: &str) -> DbResult<Option<(MerchantId, Option<Vec<u8>>)>> {
     const SQL: &str = "SELECT id, shopify_secret FROM merchants WHERE slug = $1";
-    on_engine!(db, |pool| sqlx::query_as(SQL).bind(merchant_slug).fetch_optional(pool).await.map_err(db_err))
+    db.query_as(SQL).bind(merchant_slug).fetch_optional().await
 }
 
 /// Stores (or with `None` removes) the merchant's sealed Shopify signing secret.
 pub async fn set_shopify_secret(db: &Db, merchant: MerchantId, sealed: Option<&[u8]>) -> DbResult<()> {
     const SQL: &str = "UPDATE merchants SET shopify_secret = $2 WHERE id = $1";
-    on_engine!(db, |pool| sqlx::query(SQL)
-        .bind(merchant)
-        .bind(sealed)
-        .execute(pool)
-        .await
-        .map(|_| ())
-        .map_err(db_err))?;
-    Ok(())
+    db.query(SQL).bind(merchant).bind(sealed).execute().await.map(drop)
 }
 
 /// Whether the merchant has a Shopify signing secret, and its public slug.
 pub async fn shopify_status(db: &Db, merchant: MerchantId) -> DbResult<(String, bool)> {
     const SQL: &str = "SELECT slug, shopify_secret IS NOT NULL FROM merchants WHERE id = $1";
-    on_engine!(db, |pool| sqlx::query_as(SQL).bind(merchant).fetch_one(pool).await.map_err(db_err))
+    db.query_as(SQL).bind(merchant).fetch_one().await
 }

@@ -1,12 +1,12 @@
-//! The merchant's webhook endpoints and their deliveries (queued by `outbox::webhook_in_tx!`),
+//! The merchant's webhook endpoints and their deliveries (queued through `crate::outbox::webhook`),
 //! claimed under a lease like the Klaviyo outboxes, with a log of every try.
 
-use super::{db_err, on_engine, BeginWrite, Db, DbResult};
-use app::domain::MerchantId;
+use super::{Claim, Db, DbResult, Tx};
+use app::domain::{DeliveryState, MerchantId, WebhookEndpointId};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EndpointRow {
-    pub id: i64,
+    pub id: WebhookEndpointId,
     pub url: String,
     pub topics: String,
     pub created_by: String,
@@ -22,70 +22,56 @@ pub async fn insert_endpoint(
     sealed_secret: &[u8],
     actor: &str,
     now: i64,
-) -> DbResult<i64> {
+) -> DbResult<WebhookEndpointId> {
     const SQL: &str = "INSERT INTO webhook_endpoints (merchant_id, url, topics, secret, created_by, created_at)
         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
-    on_engine!(db, |pool| sqlx::query_scalar(SQL)
-        .bind(merchant)
-        .bind(url)
-        .bind(topics)
-        .bind(sealed_secret)
-        .bind(actor)
-        .bind(now)
-        .fetch_one(pool)
-        .await
-        .map_err(db_err))
+    db.query_scalar(SQL).bind(merchant).bind(url).bind(topics).bind(sealed_secret).bind(actor).bind(now).fetch_one().await
 }
 
 pub async fn endpoints(db: &Db, merchant: MerchantId) -> DbResult<Vec<EndpointRow>> {
     const SQL: &str = "SELECT id, url, topics, created_by, created_at, disabled_at FROM webhook_endpoints
         WHERE merchant_id = $1 ORDER BY id";
-    on_engine!(db, |pool| sqlx::query_as(SQL).bind(merchant).fetch_all(pool).await.map_err(db_err))
+    db.query_as(SQL).bind(merchant).fetch_all().await
 }
 
-/// Switches an endpoint off (no new deliveries; queued ones are given up) or on again.
-pub async fn set_disabled(db: &Db, merchant: MerchantId, id: i64, disabled: bool, now: i64) -> DbResult<bool> {
-    on_engine!(db, |pool| {
-        let mut tx = pool.begin_write().await?;
-        let changed = sqlx::query(
-            "UPDATE webhook_endpoints SET disabled_at = CASE WHEN $3 THEN $4 ELSE NULL END WHERE merchant_id = $1 AND id = $2",
+/// Switches an endpoint off (no new deliveries) or on again; false when it isn't the merchant's.
+pub async fn set_disabled(
+    tx: &mut Tx,
+    merchant: MerchantId,
+    id: WebhookEndpointId,
+    disabled: bool,
+    now: i64,
+) -> DbResult<bool> {
+    let changed = tx
+        .query(
+            "UPDATE webhook_endpoints SET disabled_at = CASE WHEN $3 THEN $4 ELSE NULL END
+             WHERE merchant_id = $1 AND id = $2",
         )
         .bind(merchant)
         .bind(id)
         .bind(disabled)
         .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?
-        .rows_affected()
-            == 1;
-        if changed && disabled {
-            sqlx::query(
-                "UPDATE webhook_deliveries SET state = 'failed', due_at = NULL, last_error = 'The endpoint was switched off.',
-                     updated_at = $2
-                 WHERE endpoint_id = $1 AND state IN ('queued', 'retrying')",
-            )
-            .bind(id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        }
-        tx.commit().await.map_err(db_err)?;
-        Ok(changed)
-    })
+        .execute()
+        .await?;
+    Ok(changed == 1)
 }
 
-pub async fn delete_endpoint(db: &Db, merchant: MerchantId, id: i64) -> DbResult<bool> {
+/// Gives up an endpoint's queued and retrying deliveries, saying why.
+pub async fn give_up_pending(tx: &mut Tx, endpoint: WebhookEndpointId, reason: &str, now: i64) -> DbResult<u64> {
+    tx.query(
+        "UPDATE webhook_deliveries SET state = 'failed', due_at = NULL, last_error = $3, updated_at = $2
+         WHERE endpoint_id = $1 AND state IN ('queued', 'retrying')",
+    )
+    .bind(endpoint)
+    .bind(now)
+    .bind(reason)
+    .execute()
+    .await
+}
+
+pub async fn delete_endpoint(db: &Db, merchant: MerchantId, id: WebhookEndpointId) -> DbResult<bool> {
     const SQL: &str = "DELETE FROM webhook_endpoints WHERE merchant_id = $1 AND id = $2";
-    on_engine!(db, |pool| Ok(sqlx::query(SQL)
-        .bind(merchant)
-        .bind(id)
-        .execute(pool)
-        .await
-        .map_err(db_err)?
-        .rows_affected()
-        == 1))
+    Ok(db.query(SQL).bind(merchant).bind(id).execute().await? == 1)
 }
 
 /// A delivery the worker holds: where to send it, what, and the sealed secret to sign with.
@@ -102,27 +88,21 @@ pub struct ClaimedDelivery {
     pub give_up_at: i64,
 }
 
-/// Takes up to `limit` due deliveries no live lease holds.
-pub async fn claim(db: &Db, owner: &str, now: i64, lease_until: i64, limit: i64) -> DbResult<Vec<ClaimedDelivery>> {
-    let take = super::lease_sql(db, "webhook_deliveries", "", "id");
-    const READ: &str = "SELECT d.id, d.merchant_id, e.url, e.secret, d.event_id, d.topic, d.payload, d.attempts,
-            d.give_up_at
-        FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
-        WHERE d.lease_owner = $1 ORDER BY d.id";
-    on_engine!(db, |pool| {
-        let ids: Vec<i64> = sqlx::query_scalar(&take)
-            .bind(owner)
-            .bind(lease_until)
-            .bind(now)
-            .bind(limit)
-            .fetch_all(pool)
-            .await
-            .map_err(db_err)?;
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        sqlx::query_as(READ).bind(owner).fetch_all(pool).await.map_err(db_err)
-    })
+/// Takes due deliveries no live lease holds, merchants taking turns (see [`super::lease_sql`]).
+pub async fn claim(db: &Db, claim: &Claim<'_>) -> DbResult<Vec<ClaimedDelivery>> {
+    let take = super::lease_sql(db.kind(), "webhook_deliveries", "", "id", claim);
+    let ids: Vec<i64> = super::bind_claim(db.query_scalar(&take), claim).fetch_all().await?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Ids come from the database as integers, so inlining them is safe.
+    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let read = format!(
+        "SELECT d.id, d.merchant_id, e.url, e.secret, d.event_id, d.topic, d.payload, d.attempts, d.give_up_at
+         FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+         WHERE d.id IN ({list}) AND d.lease_owner = $1 ORDER BY d.id"
+    );
+    db.query_as(&read).bind(claim.owner).fetch_all().await
 }
 
 /// What one try came to.
@@ -133,16 +113,16 @@ pub struct Attempt {
     pub status: Option<i64>,
     pub error: Option<String>,
     pub duration_ms: i64,
-    /// `delivered`, `retrying` (then `due_at`) or `failed`.
-    pub state: &'static str,
+    /// Delivered, retrying (then `due_at`) or failed.
+    pub state: DeliveryState,
     pub due_at: Option<i64>,
 }
 
 /// Saves a try and releases the lease. A row whose lease changed hands is left alone.
 pub async fn finish(db: &Db, owner: &str, attempt: &Attempt) -> DbResult<()> {
-    on_engine!(db, |pool| {
-        let mut tx = pool.begin_write().await?;
-        let updated = sqlx::query(
+    let mut tx = db.begin().await?;
+    let updated = tx
+        .query(
             "UPDATE webhook_deliveries SET state = $3, attempts = attempts + 1, due_at = $4, last_status = $5,
                  last_error = $6, delivered_at = CASE WHEN $3 = 'delivered' THEN $7 ELSE delivered_at END,
                  lease_owner = NULL, lease_until = NULL, updated_at = $7
@@ -153,37 +133,31 @@ pub async fn finish(db: &Db, owner: &str, attempt: &Attempt) -> DbResult<()> {
         .bind(attempt.state)
         .bind(attempt.due_at)
         .bind(attempt.status)
-        .bind(&attempt.error)
+        .bind(attempt.error.as_deref())
         .bind(attempt.at)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?
-        .rows_affected();
-        if updated == 1 {
-            sqlx::query(
-                "INSERT INTO webhook_attempts (delivery_id, at, status, error, duration_ms) VALUES ($1, $2, $3, $4, $5)",
-            )
+        .execute()
+        .await?;
+    if updated == 1 {
+        tx.query("INSERT INTO webhook_attempts (delivery_id, at, status, error, duration_ms) VALUES ($1, $2, $3, $4, $5)")
             .bind(attempt.id)
             .bind(attempt.at)
             .bind(attempt.status)
-            .bind(&attempt.error)
+            .bind(attempt.error.as_deref())
             .bind(attempt.duration_ms)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        }
-        tx.commit().await.map_err(db_err)
-    })
+            .execute()
+            .await?;
+    }
+    tx.commit().await
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DeliveryRow {
     pub id: i64,
-    pub endpoint_id: i64,
+    pub endpoint_id: WebhookEndpointId,
     pub url: String,
     pub event_id: String,
     pub topic: String,
-    pub state: String,
+    pub state: DeliveryState,
     pub attempts: i64,
     pub due_at: Option<i64>,
     pub last_status: Option<i64>,
@@ -198,26 +172,17 @@ pub async fn deliveries(db: &Db, merchant: MerchantId, limit: i64) -> DbResult<V
             d.last_status, d.last_error, d.delivered_at, d.created_at
         FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
         WHERE d.merchant_id = $1 ORDER BY d.id DESC LIMIT $2";
-    on_engine!(db, |pool| sqlx::query_as(SQL).bind(merchant).bind(limit).fetch_all(pool).await.map_err(db_err))
+    db.query_as(SQL).bind(merchant).bind(limit).fetch_all().await
 }
 
 /// Sends a delivery again now (whatever its state), retried for another day if it fails. False
 /// when it isn't the merchant's or its endpoint is switched off.
-pub async fn redeliver(db: &Db, merchant: MerchantId, id: i64, now: i64) -> DbResult<bool> {
+pub async fn redeliver(tx: &mut Tx, merchant: MerchantId, id: i64, now: i64) -> DbResult<bool> {
     // The lease is dropped too: a try still in flight then finds its lease gone and records
     // nothing over this.
     const SQL: &str = "UPDATE webhook_deliveries SET state = 'queued', due_at = $3, give_up_at = $4, updated_at = $3,
             lease_owner = NULL, lease_until = NULL
         WHERE merchant_id = $1 AND id = $2
           AND endpoint_id IN (SELECT id FROM webhook_endpoints WHERE merchant_id = $1 AND disabled_at IS NULL)";
-    on_engine!(db, |pool| Ok(sqlx::query(SQL)
-        .bind(merchant)
-        .bind(id)
-        .bind(now)
-        .bind(now + super::outbox::RETRY_FOR_MS)
-        .execute(pool)
-        .await
-        .map_err(db_err)?
-        .rows_affected()
-        == 1))
+    Ok(tx.query(SQL).bind(merchant).bind(id).bind(now).bind(now + super::outbox::RETRY_FOR_MS).execute().await? == 1)
 }

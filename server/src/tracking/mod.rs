@@ -70,7 +70,7 @@ impl Code {
             affiliate: row.affiliate_id,
             merchant: row.merchant_id,
             campaign: row.campaign_id,
-            approved: row.state == "approved",
+            approved: row.state == app::domain::AffiliateState::Approved,
             email: row.email,
             redirect,
             destination: row.destination_url,

@@ -2,13 +2,13 @@
 
 use app::api::views::{ApplicationView, CampaignView, QueueFilter, QueuePage};
 use app::error::AppError;
+use fakes::klaviyo::world::Faults;
+use fakes::klaviyo::Fake;
 use leptos::config::LeptosOptions;
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use server::config::{Config, SecretKey};
-use server::fake_klaviyo::world::Faults;
-use server::fake_klaviyo::Fake;
 use server::startup::Application;
 use server::store::Db;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -27,7 +27,7 @@ pub struct Options {
     pub apply_per_minute: u32,
     pub klaviyo_tests_per_minute: u32,
     pub api_per_minute: u32,
-    pub sync: server::sync::Settings,
+    pub sync: server::outbox::Settings,
 }
 
 impl Default for Options {
@@ -38,7 +38,7 @@ impl Default for Options {
             klaviyo_tests_per_minute: 1_000,
             api_per_minute: 10_000,
             // Short patience so tests of unapplied jobs finish quickly.
-            sync: server::sync::Settings {
+            sync: server::outbox::Settings {
                 lease: std::time::Duration::from_secs(10),
                 verify_timeout: std::time::Duration::from_secs(3),
                 max_attempts: 3,

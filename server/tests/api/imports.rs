@@ -75,7 +75,7 @@ async fn a_dry_run_names_every_bad_cell_then_the_import_applies_the_rest_and_a_s
     let (merchant, campaign, _) = connected_merchant(&app, KEY, LIST, false).await;
 
     let report = upload(&merchant, campaign, "elsewhere", FILE.as_bytes()).await;
-    assert_eq!(report.state, "ready");
+    assert_eq!(report.state.as_str(), "ready");
     assert_eq!((report.rows, report.create, report.update, report.unchanged, report.errors), (7, 3, 0, 0, 4));
     assert_eq!(report.unknown_columns, vec!["Coupon Code".to_owned()]);
     let issues: Vec<(u64, &str)> = report.issues.iter().map(|i| (i.line, i.column.as_str())).collect();
@@ -133,7 +133,7 @@ async fn files_that_are_not_a_usable_csv_are_rejected_with_the_reason() {
     ];
     for (case, bytes, expected) in cases {
         let report = upload(&merchant, campaign, "elsewhere", &bytes).await;
-        assert_eq!(report.state, "rejected", "{case}");
+        assert_eq!(report.state.as_str(), "rejected", "{case}");
         let error = report.file_error.unwrap_or_default();
         assert!(error.contains(expected), "{case}: {error}");
         assert!(confirm(&merchant, report.id).await.is_err(), "{case}: a rejected file can't be imported");

@@ -4,9 +4,9 @@
 use crate::helpers::{campaign_form, spawn_app, Browser, TestApp};
 use app::api::views::{ConnectOutcome, InvitePreview, InviteStatus, InviteView, InvitesSent};
 use app::domain::{AffiliateState, SyncState};
+use fakes::klaviyo::{AccountSpec, KeySpec, ListSpec};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use server::fake_klaviyo::{AccountSpec, KeySpec, ListSpec};
 use std::time::{Duration, Instant};
 
 const KEY: &str = "pk_live_inviteinviteinviteinvite0001";

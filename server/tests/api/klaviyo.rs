@@ -5,8 +5,8 @@ use crate::helpers::{campaign_form, spawn_app, spawn_app_with, Browser, Options,
 use app::api::views::{CampaignView, ChosenList, ConnectOutcome, ConnectionView, KlaviyoListView, KlaviyoOverview};
 use app::domain::klaviyo::{KeyScope, OptIn, ScopeState};
 use app::error::ErrorKind;
+use fakes::klaviyo::{AccountSpec, KeySpec, ListSpec};
 use serde_json::{json, Value};
-use server::fake_klaviyo::{AccountSpec, KeySpec, ListSpec};
 
 const KEY: &str = "pk_live_abcdefghijklmnopqrstuvwx1234";
 const NO_SUBSCRIPTIONS: &str = "pk_live_nosubscriptionsxxxxxxxx5678";

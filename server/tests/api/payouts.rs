@@ -9,7 +9,8 @@ use axum::body::Bytes;
 use axum::http::HeaderMap;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use server::store::{earnings, now_ms};
+use server::services::earnings;
+use server::store::now_ms;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -330,21 +331,21 @@ async fn webhooks_are_signed_logged_retried_and_redelivered() {
     assert_eq!(headers["rekomi-event-type"], "affiliate.approved");
     let signature = headers["rekomi-signature"].to_str().expect("ascii");
     let t: i64 = signature.split(',').next().and_then(|p| p.strip_prefix("t=")).expect("t=").parse().expect("secs");
-    assert_eq!(signature, server::outgoing::signature(&added.secret, t, &body), "HMAC over t.body under the secret");
+    assert_eq!(signature, server::outbox::signature(&added.secret, t, &body), "HMAC over t.body under the secret");
     assert!((now_ms() / 1000 - t).abs() < 60);
 
     // A failing endpoint: logged, scheduled for a retry; a manual redelivery sends it again.
     *answer.lock().expect("lock") = 500;
     let (status, _) = merchant.apply(&campaign.landing_path, &application("Bo Berg", "bo@example.com")).await;
     assert_eq!(status, StatusCode::OK);
-    let view = wait_for_view(&merchant, |v| v.deliveries.iter().any(|d| d.state == "retrying")).await;
-    let retrying = view.deliveries.iter().find(|d| d.state == "retrying").expect("retrying").clone();
+    let view = wait_for_view(&merchant, |v| v.deliveries.iter().any(|d| d.state.as_str() == "retrying")).await;
+    let retrying = view.deliveries.iter().find(|d| d.state.as_str() == "retrying").expect("retrying").clone();
     assert_eq!((retrying.last_status, retrying.attempts), (Some(500), 1));
     assert!(retrying.next_try.is_some());
     *answer.lock().expect("lock") = 204;
     let _: IntegrationsView = merchant.call("redeliver_webhook", json!({"id": retrying.id})).await.expect("redeliver");
     let view =
-        wait_for_view(&merchant, |v| v.deliveries.iter().any(|d| d.id == retrying.id && d.state == "delivered")).await;
+        wait_for_view(&merchant, |v| v.deliveries.iter().any(|d| d.id == retrying.id && d.state.as_str() == "delivered")).await;
     assert_eq!(view.deliveries.iter().find(|d| d.id == retrying.id).map(|d| d.attempts), Some(2));
     let sent = got.lock().expect("lock").len();
     assert_eq!(sent, 3, "one success, one failure, one redelivery");
@@ -355,6 +356,57 @@ async fn webhooks_are_signed_logged_retried_and_redelivered() {
     assert!(refused.is_err());
     let theirs: IntegrationsView = stranger.call("integrations", json!({})).await.expect("view");
     assert!(theirs.deliveries.is_empty() && theirs.endpoints.is_empty());
+}
+
+/// An endpoint that accepts connections and never answers: each delivery to it waits for the
+/// full request timeout.
+async fn silent_endpoint() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn one_merchants_silent_endpoints_do_not_hold_up_another_merchants_webhooks() {
+    let app = spawn_app().await;
+    let slow = app.merchant("Silent Shop").await;
+    let slow_campaign = slow.create_campaign(campaign_form(json!({"auto_approve": true}))).await.expect("campaign");
+    for _ in 0..10 {
+        let url = silent_endpoint().await;
+        let _: NewEndpoint =
+            slow.call("add_webhook", json!({"url": url, "topics": ["affiliate.approved"]})).await.expect("added");
+    }
+    // Fifty deliveries that each hang until the 10 s request timeout.
+    for n in 0..5 {
+        let (status, _) =
+            slow.apply(&slow_campaign.landing_path, &application("Sam Still", &format!("sam{n}@example.com"))).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let quick = app.merchant("Quick Shop").await;
+    let campaign = quick.create_campaign(campaign_form(json!({"auto_approve": true}))).await.expect("campaign");
+    let (url, got) = endpoint(Arc::new(Mutex::new(200))).await;
+    let _: NewEndpoint =
+        quick.call("add_webhook", json!({"url": url, "topics": ["affiliate.approved"]})).await.expect("added");
+    let started = Instant::now();
+    let (status, _) = quick.apply(&campaign.landing_path, &application("Ana Lima", "ana@example.com")).await;
+    assert_eq!(status, StatusCode::OK);
+    wait_for("the other merchant's webhook", || got.lock().expect("lock").first().cloned()).await;
+    // Before the runner took turns, this delivery queued behind the silent shop's until their
+    // timeouts (10 s each claim) ran out.
+    assert!(started.elapsed() < Duration::from_secs(8), "delivered after {:?}", started.elapsed());
+    let slow_view: IntegrationsView = slow.call("integrations", json!({})).await.expect("view");
+    assert!(
+        slow_view.deliveries.iter().all(|d| d.attempts == 0),
+        "the silent shop's first tries were still waiting for an answer"
+    );
 }
 
 async fn wait_for_view(merchant: &Browser, done: impl Fn(&IntegrationsView) -> bool) -> IntegrationsView {

@@ -6,9 +6,9 @@ use crate::helpers::{campaign_form, spawn_app, spawn_app_with, Browser, Options,
 use app::api::views::{AffiliateDetail, ApplicationView, ConnectOutcome, SyncHealth, SyncView};
 use app::domain::klaviyo::{KeyScope, ScopeState};
 use app::domain::SyncState;
+use fakes::klaviyo::world::Faults;
+use fakes::klaviyo::{AccountSpec, KeySpec, ListSpec};
 use serde_json::{json, Value};
-use server::fake_klaviyo::world::Faults;
-use server::fake_klaviyo::{AccountSpec, KeySpec, ListSpec};
 use server::store::Db;
 use std::time::{Duration, Instant};
 
@@ -183,8 +183,8 @@ async fn a_resync_reads_first_and_never_duplicates_or_regresses_consent() {
             ("bo@example.com", "SUBSCRIBED", vec![]),
             ("cy@example.com", "UNSUBSCRIBED", vec!["UNSUBSCRIBE".to_owned()]),
         ] {
-            let (id, _) = account
-                .upsert(&server::fake_klaviyo::world::ProfileUpsert { email: email.into(), ..Default::default() });
+            let (id, _) =
+                account.upsert(&fakes::klaviyo::world::ProfileUpsert { email: email.into(), ..Default::default() });
             let profile = account.profiles.get_mut(&id).expect("profile");
             profile.consent = consent.into();
             profile.suppressions = suppressions;
@@ -341,7 +341,7 @@ async fn affiliates_approved_before_klaviyo_was_connected_are_synced_with_sync_a
 #[tokio::test]
 async fn the_outbox_row_commits_with_the_approval_and_waits_for_a_worker() {
     let options =
-        Options { sync: server::sync::Settings { worker: false, ..Options::default().sync }, ..Options::default() };
+        Options { sync: server::outbox::Settings { worker: false, ..Options::default().sync }, ..Options::default() };
     let app = spawn_app_with(options).await;
     account(&app);
     let (merchant, landing) = set_up(&app, "Trail Shop", KEY, SINGLE).await;

@@ -7,7 +7,8 @@ use app::domain::commission::CommissionState;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use server::services::shopify::sign;
-use server::store::{earnings, now_ms, payouts};
+use server::services::{earnings, payouts};
+use server::store::now_ms;
 
 const PHONE_UA: &str =
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148";
@@ -136,11 +137,11 @@ async fn refunds_reduce_unpaid_commissions_and_claw_back_paid_ones() {
     assert_eq!(earnings::approve_due(&app.db, now_ms() + 1).await.expect("approve"), 1, "hold of 0 days is over");
     let e = earnings_of(&shop, ana).await;
     assert_eq!(e.earnings.approved, "20.00 USD");
-    let run = match payouts::create_run(&app.db, merchant_id, "test", now_ms()).await.expect("run") {
+    let run = match payouts::open_run(&app.db, merchant_id, "test", now_ms()).await.expect("run") {
         payouts::Created::Run(id) => id,
         payouts::Created::NothingDue => panic!("20.00 USD is due"),
     };
-    assert!(payouts::mark_paid(&app.db, merchant_id, run, "PAYOUT-1", now_ms()).await.expect("paid"));
+    assert!(payouts::pay_run(&app.db, merchant_id, run, "PAYOUT-1", now_ms()).await.expect("paid"));
     let (_, answer) = webhook(&app, &shop, "refunds/create", &refund(3, 3001, "50.00"), SECRET).await;
     assert_eq!(answer["clawback_minor"], -500, "{answer}");
     let e = earnings_of(&shop, ana).await;

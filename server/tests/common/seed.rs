@@ -5,7 +5,7 @@
 
 use app::api::views::ConnectOutcome;
 use app::domain::{AffiliateId, CampaignForm, MerchantId};
-use server::fake_klaviyo::{AccountSpec, Fake, KeySpec, ListSpec};
+use fakes::klaviyo::{AccountSpec, Fake, KeySpec, ListSpec};
 use server::services::Services;
 use server::store::Db;
 
@@ -124,7 +124,7 @@ pub async fn fresh_database(tag: &str) -> String {
 }
 
 /// The configuration benches and load tests run the server with: no rate limits, port 0.
-pub fn config(database_url: String, klaviyo_api_base: &str, sync: server::sync::Settings) -> server::config::Config {
+pub fn config(database_url: String, klaviyo_api_base: &str, sync: server::outbox::Settings) -> server::config::Config {
     server::config::Config {
         database_url,
         addr: "127.0.0.1:0".parse().expect("address"),

@@ -2,8 +2,8 @@
 //! check of every request it sent.
 
 use crate::{all_scopes, harness, harness_with, Harness, FULL_KEY};
+use fakes::klaviyo::world::Faults;
 use serde_json::json;
-use server::fake_klaviyo::world::Faults;
 use server::klaviyo::wire::{NewEvent, ProfileFields};
 use server::klaviyo::{KlaviyoError, Operation};
 use std::time::Duration;
@@ -48,7 +48,7 @@ async fn every_request_the_client_builds_matches_the_spec() {
     let job = h.client.create_bulk_import(&key, &rows, Some("ACC1L001")).await.expect("bulk import");
     assert_eq!(job.total_count, 2);
     let polled = h.client.bulk_import_job(&key, &job.id).await.expect("job status");
-    assert_eq!(polled.status, "complete");
+    assert_eq!(polled.status, server::klaviyo::wire::BulkJobStatus::Complete);
     let errors = h.client.bulk_import_errors(&key, &job.id).await.expect("import errors");
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].email.as_deref(), Some("not-an-email"));

@@ -2,9 +2,9 @@
 //! limits, pagination, upserts; and every answer it gave validated against the spec.
 
 use crate::{all_scopes, harness, harness_with, spec, Harness, FULL_KEY};
+use fakes::klaviyo::world::Faults;
 use reqwest::{Method, Response};
 use serde_json::{json, Value};
-use server::fake_klaviyo::world::Faults;
 use server::klaviyo::{ApiScope, Operation};
 use std::time::Duration;
 

@@ -6,8 +6,8 @@ mod client;
 mod fake;
 mod spec;
 
+use fakes::klaviyo::{world::Faults, AccountSpec, Fake, KeySpec, ListSpec};
 use serde_json::Value;
-use server::fake_klaviyo::{world::Faults, AccountSpec, Fake, KeySpec, ListSpec};
 use server::klaviyo::Client;
 use std::collections::HashMap;
 

@@ -1,13 +1,12 @@
 //! Orders from a store that isn't Shopify: `POST /api/v1/conversions` and its refunds. Both are
 //! idempotent on the shop's own ids (order id, refund id) as well as on the Idempotency-Key.
 
-use super::{idempotent, problem};
+use super::{idempotent, problem, ApiCaller};
 use crate::routes::webhooks::refund_json;
-use crate::services::orders::{self, Order, OrderError, OrderOutcome};
+use crate::routes::AppState;
+use crate::services::orders::{self, NewRefund, Order, OrderError, OrderOutcome};
 use crate::services::rest::ErrorBody;
-use crate::startup::AppState;
-use crate::store::earnings::NewRefund;
-use crate::store::now_ms;
+use crate::clock::now_ms;
 use app::domain::tracking::Touches;
 use app::domain::{Currency, Money};
 use axum::body::Bytes;
@@ -54,9 +53,14 @@ pub struct ConversionRequest {
         (status = 422, description = "A field is wrong; the message names it", body = ErrorBody),
         (status = 429, description = "Rate limited; see Retry-After", body = ErrorBody),
     ))]
-pub async fn conversions(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn conversions(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let services = state.services.clone();
-    idempotent(&state, &headers, &body, |caller, req: ConversionRequest| async move {
+    idempotent(&state, caller, &headers, &body, |caller, req: ConversionRequest| async move {
         let merchant = caller.merchant;
         let now = now_ms();
         let order_id = req.order_id.trim().to_owned();
@@ -147,11 +151,12 @@ pub struct RefundRequest {
 pub async fn refunds(
     State(state): State<AppState>,
     Path(order_id): Path<String>,
+    caller: ApiCaller,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let services = state.services.clone();
-    idempotent(&state, &headers, &body, |caller, req: RefundRequest| async move {
+    idempotent(&state, caller, &headers, &body, |caller, req: RefundRequest| async move {
         let merchant = caller.merchant;
         if order_id.trim().is_empty() || order_id.len() > 255 {
             return problem(

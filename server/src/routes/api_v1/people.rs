@@ -1,12 +1,12 @@
 //! Affiliates, invites, commissions and payouts: the endpoints Klaviyo flows call (rate bump,
 //! invite) and the paged lists.
 
-use super::{answer, authenticate, idempotent, rest_error};
+use super::{answer, idempotent, rest_error, ApiCaller};
 use crate::services::rest::{
     self, AffiliateOut, ErrorBody, InviteApiRequest, InviteOut, Page, RateBumpOut, RateBumpRequest,
 };
 use crate::services::rest::{CommissionOut, ListQuery, PayoutOut};
-use crate::startup::AppState;
+use crate::routes::AppState;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -16,14 +16,10 @@ use axum::Json;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-/// A GET: authenticates, reads the query string (a bad one is a 400 in the API's error shape),
+/// A GET: reads the query string (a bad one is a 400 in the API's error shape),
 /// and answers with what the call returns.
 macro_rules! answer_get {
-    ($state:expr, $headers:expr, $query:expr, |$caller:ident, $q:ident| $call:expr) => {{
-        let $caller = match authenticate(&$state, &$headers).await {
-            Ok(c) => c,
-            Err(response) => return response,
-        };
+    ($query:expr, |$q:ident| $call:expr) => {{
         let $q = match $query {
             Ok(Query(q)) => q,
             Err(e) => return bad_query(e),
@@ -46,9 +42,9 @@ macro_rules! answer_get {
         (status = 422, description = "A field is wrong; the message names it", body = ErrorBody),
         (status = 429, description = "Rate limited; see Retry-After", body = ErrorBody),
     ))]
-pub async fn rate_bump(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn rate_bump(State(state): State<AppState>, caller: ApiCaller, headers: HeaderMap, body: Bytes) -> Response {
     let services = state.services.clone();
-    idempotent(&state, &headers, &body, |caller, req: RateBumpRequest| async move {
+    idempotent(&state, caller, &headers, &body, |caller, req: RateBumpRequest| async move {
         answer(StatusCode::OK, rest::rate_bump(&services, caller.merchant, req, &caller.actor).await)
     })
     .await
@@ -67,9 +63,9 @@ pub async fn rate_bump(State(state): State<AppState>, headers: HeaderMap, body: 
         (status = 422, description = "A field is wrong; the message names it", body = ErrorBody),
         (status = 429, description = "Rate limited; see Retry-After", body = ErrorBody),
     ))]
-pub async fn invite(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn invite(State(state): State<AppState>, caller: ApiCaller, headers: HeaderMap, body: Bytes) -> Response {
     let services = state.services.clone();
-    idempotent(&state, &headers, &body, |caller, req: InviteApiRequest| async move {
+    idempotent(&state, caller, &headers, &body, |caller, req: InviteApiRequest| async move {
         match rest::invite(&services, caller.merchant, req, &caller.actor).await {
             Ok(out) if out.created => answer(StatusCode::CREATED, Ok(out)),
             other => answer(StatusCode::OK, other),
@@ -96,10 +92,10 @@ pub struct StatusQuery {
     ))]
 pub async fn status(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ApiCaller(caller): ApiCaller,
     query: Result<Query<StatusQuery>, QueryRejection>,
 ) -> Response {
-    answer_get!(state, headers, query, |caller, q| rest::status(&state.services, caller.merchant, &q.email))
+    answer_get!(query, |q| rest::status(&state.services, caller.merchant, &q.email))
 }
 
 /// The shop's affiliates, newest first.
@@ -112,10 +108,10 @@ pub async fn status(
     ))]
 pub async fn affiliates(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ApiCaller(caller): ApiCaller,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Response {
-    answer_get!(state, headers, q, |caller, q| rest::affiliates_page(&state.services, caller.merchant, &q))
+    answer_get!(q, |q| rest::affiliates_page(&state.services, caller.merchant, &q))
 }
 
 /// Commission lines, newest first.
@@ -129,10 +125,10 @@ pub async fn affiliates(
     ))]
 pub async fn commissions(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ApiCaller(caller): ApiCaller,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Response {
-    answer_get!(state, headers, q, |caller, q| rest::commissions_page(&state.services, caller.merchant, &q))
+    answer_get!(q, |q| rest::commissions_page(&state.services, caller.merchant, &q))
 }
 
 /// Payouts, newest first.
@@ -146,10 +142,10 @@ pub async fn commissions(
     ))]
 pub async fn payouts(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ApiCaller(caller): ApiCaller,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Response {
-    answer_get!(state, headers, q, |caller, q| rest::payouts_page(&state.services, caller.merchant, &q))
+    answer_get!(q, |q| rest::payouts_page(&state.services, caller.merchant, &q))
 }
 
 fn bad_query(e: QueryRejection) -> Response {

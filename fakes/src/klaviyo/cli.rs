@@ -1,6 +1,5 @@
-//! `fake-klaviyo [--addr 127.0.0.1:3100] [--demo] [--job-delay-ms 500] [--no-rate-limits]`, run as
-//! `server fake-klaviyo …` (so a release build has it without a second build) or as the
-//! `fake-klaviyo` binary.
+//! `fake-klaviyo [--addr 127.0.0.1:3100] [--demo] [--job-delay-ms 500] [--no-rate-limits]`: the
+//! `fake-klaviyo` binary of this crate (`cargo run -p fakes --bin fake-klaviyo -- --demo`).
 
 use super::{seed_demo, world::Faults, Fake, DEMO_KEY, DEMO_KEY_NO_SUBSCRIPTIONS, DEMO_KEY_OTHER_ACCOUNT};
 use anyhow::{anyhow, bail};

@@ -8,7 +8,6 @@ pub mod cli;
 mod jsonapi;
 pub mod world;
 
-use crate::klaviyo::ApiScope;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -16,6 +15,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use server::klaviyo::ApiScope;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;

@@ -1,27 +1,26 @@
-//! Outgoing webhooks: the merchant's endpoints hear about approvals, commissions and payouts.
-//! Deliveries are queued with the change that causes them (`store::outbox`), then this worker
-//! POSTs each one, signed, under a lease (safe with several instances), retrying with backoff
-//! for a day. Every try is logged for the merchant, who can redeliver any delivery by hand.
+//! Job kind: a webhook delivery. The merchant's endpoints hear about approvals, commissions and
+//! payouts: deliveries are queued with the change that causes them (`outbox::webhook`), then POSTed
+//! signed, retrying with backoff for a day. Every try is logged for the merchant, who can redeliver
+//! any delivery by hand. A merchant's claimed deliveries go out side by side; an endpoint that never
+//! answers holds up only its own merchant's slot (see the runner).
 //!
 //! Signature: `Rekomi-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "{t}.{body}">` under the
 //! endpoint's secret. Receivers recompute it over the raw body and refuse a `t` older than a few
 //! minutes (a replay).
 
+use super::runner::{Job, RunnerSettings};
 use crate::secrets::Sealer;
 use crate::store::webhooks::{self as store, Attempt, ClaimedDelivery};
-use crate::store::{now_ms, Db};
+use crate::store::{now_ms, Claim, Db, DbResult};
 use app::domain::lifecycle::SIGNATURE_HEADER;
+use app::domain::{DeliveryState, MerchantId};
 use hmac::{Hmac, Mac};
 use rand::Rng;
 use sha2::Sha256;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-const CLAIM_LIMIT: i64 = 50;
-const IDLE_POLL: Duration = Duration::from_millis(500);
 const TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a claimed batch may take before another instance may take it over.
-const LEASE_MS: i64 = 120_000;
 
 /// Whose sealed secret this is: the AEAD's associated data, so a secret copied onto another
 /// merchant's endpoint does not open.
@@ -108,44 +107,62 @@ fn client(pinned: Option<(&str, &[SocketAddr])>) -> reqwest::Result<reqwest::Cli
     }
 }
 
-pub struct WebhookWorker {
-    pub db: Db,
-    pub sealer: Sealer,
-    pub http: reqwest::Client,
-    pub owner: String,
+pub struct DeliveryJob {
+    db: Db,
+    sealer: Sealer,
+    http: reqwest::Client,
     /// Deliver to private addresses too (tests and local development only).
-    pub allow_private: bool,
+    allow_private: bool,
 }
 
-impl WebhookWorker {
-    pub fn new(db: Db, sealer: Sealer, owner: String, allow_private: bool) -> anyhow::Result<Self> {
-        Ok(Self { db, sealer, http: client(None)?, owner, allow_private })
+impl DeliveryJob {
+    pub fn new(db: Db, sealer: Sealer, allow_private: bool) -> anyhow::Result<Self> {
+        Ok(Self { db, sealer, http: client(None)?, allow_private })
     }
 
-    pub async fn run(self) {
-        let mut claims: u64 = 0;
-        loop {
-            claims += 1;
-            let token = format!("{}#w{claims}", self.owner);
-            let now = now_ms();
-            let claimed = match store::claim(&self.db, &token, now, now + LEASE_MS, CLAIM_LIMIT).await {
-                Ok(rows) => rows,
-                Err(error) => {
-                    tracing::warn!(%error, "could not claim webhook deliveries");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                }
-            };
-            if claimed.is_empty() {
-                tokio::time::sleep(IDLE_POLL).await;
-                continue;
-            }
-            // Endpoints are the merchant's own servers: a slow one must not hold up the others.
-            let sends = claimed.into_iter().map(|d| self.deliver(&token, d));
-            futures_util::future::join_all(sends).await;
+    /// Ten of a merchant's deliveries at a time, sixteen merchants side by side. A claimed group
+    /// takes at most one timeout per try, well inside the lease.
+    pub fn runner() -> RunnerSettings {
+        RunnerSettings {
+            claim_limit: 100,
+            per_merchant: 10,
+            slots: 16,
+            per_merchant_slots: 1,
+            lease: Duration::from_secs(120),
+            idle_poll: Duration::from_millis(500),
         }
     }
+}
 
+impl Job for DeliveryJob {
+    type Item = ClaimedDelivery;
+    type Group = ();
+    const NAME: &'static str = "webhooks";
+    const TABLE: &'static str = "webhook_deliveries";
+
+    fn wake(&self) -> &'static tokio::sync::Notify {
+        &super::WEBHOOKS
+    }
+
+    async fn claim(&self, db: &Db, claim: &Claim<'_>) -> DbResult<Vec<ClaimedDelivery>> {
+        store::claim(db, claim).await
+    }
+
+    fn id(item: &ClaimedDelivery) -> i64 {
+        item.id
+    }
+
+    fn group(item: &ClaimedDelivery) -> (MerchantId, ()) {
+        (item.merchant_id, ())
+    }
+
+    async fn work(&self, token: &str, _merchant: MerchantId, (): (), deliveries: Vec<ClaimedDelivery>) {
+        // Endpoints are the merchant's own servers: one slow endpoint must not hold up the others.
+        futures_util::future::join_all(deliveries.into_iter().map(|d| self.deliver(token, d))).await;
+    }
+}
+
+impl DeliveryJob {
     async fn deliver(&self, token: &str, delivery: ClaimedDelivery) {
         let attempt = self.attempt(&delivery).await;
         if let Err(error) = store::finish(&self.db, token, &attempt).await {
@@ -196,13 +213,13 @@ impl WebhookWorker {
         };
         let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         let (state, due_at) = if error.is_none() {
-            ("delivered", None)
+            (DeliveryState::Delivered, None)
         } else {
             let next = at + i64::try_from(backoff(d.attempts).as_millis()).unwrap_or(7_200_000);
             if next > d.give_up_at {
-                ("failed", None)
+                (DeliveryState::Failed, None)
             } else {
-                ("retrying", Some(next))
+                (DeliveryState::Retrying, Some(next))
             }
         };
         Attempt { id: d.id, at, status, error, duration_ms, state, due_at }

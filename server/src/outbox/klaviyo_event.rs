@@ -1,74 +1,77 @@
-//! The events worker: sends queued Klaviyo events (`POST /api/events`) under a lease, paced and
-//! retried like syncs. Klaviyo answers 202 and deduplicates on `unique_id`, so a resend after a
-//! crash is counted once.
+//! Job kind: a Klaviyo event (`POST /api/events`), paced and retried like syncs. Klaviyo answers 202
+//! and deduplicates on `unique_id`, so a resend after a crash is counted once. A merchant's events
+//! go out one after another (one Klaviyo account's pace); merchants go side by side.
 
-use super::calls::Calls;
-use super::plan::retry_delay;
-use super::SyncSignals;
+use super::klaviyo_sync::calls::Calls;
+use super::klaviyo_sync::plan::retry_delay;
+use super::runner::{Job, RunnerSettings};
 use crate::klaviyo::pace::Pacer;
 use crate::klaviyo::wire::NewEvent;
 use crate::klaviyo::{Client, KlaviyoError, Operation};
 use crate::services::klaviyo::{KlaviyoConnections, KlaviyoServiceError};
 use crate::store::events::{self as store, ClaimedEvent, EventOutcome};
-use crate::store::{now_ms, Db};
-use app::domain::MerchantId;
-use std::collections::BTreeMap;
+use crate::store::{now_ms, Claim, Db, DbResult};
+use app::domain::{EventState, MerchantId};
 use std::time::Duration;
+use tokio::sync::Notify;
 
-const CLAIM_LIMIT: i64 = 500;
-const IDLE_POLL: Duration = Duration::from_millis(250);
 /// Tries before an event is given up (about a day of backoff at the cap).
 const MAX_ATTEMPTS: i64 = 12;
 
-pub struct EventWorker {
+pub struct EventJob {
     /// Where this instance is reached: an approval's `link` is made from it when sent.
-    pub public_base: String,
-    pub db: Db,
-    pub client: Client,
-    pub connections: KlaviyoConnections,
-    pub pacer: Pacer,
-    pub signals: SyncSignals,
-    pub lease: Duration,
-    pub owner: String,
+    pub(super) public_base: String,
+    pub(super) db: Db,
+    pub(super) client: Client,
+    pub(super) connections: KlaviyoConnections,
+    pub(super) pacer: Pacer,
 }
 
-impl EventWorker {
-    pub async fn run(self) {
-        let mut claims: u64 = 0;
-        loop {
-            let now = now_ms();
-            claims += 1;
-            let token = format!("{}#e{claims}", self.owner);
-            let lease_until = now + i64::try_from(self.lease.as_millis()).unwrap_or(60_000);
-            let claimed = match store::claim(&self.db, &token, now, lease_until, CLAIM_LIMIT).await {
-                Ok(rows) => rows,
-                Err(error) => {
-                    tracing::warn!(%error, "could not claim events");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                }
-            };
-            if claimed.is_empty() {
-                tokio::select! {
-                    () = self.signals.events.notified() => {}
-                    () = tokio::time::sleep(IDLE_POLL) => {}
-                }
-                continue;
-            }
-            let mut by_merchant: BTreeMap<MerchantId, Vec<ClaimedEvent>> = BTreeMap::new();
-            for event in claimed {
-                by_merchant.entry(event.merchant_id).or_default().push(event);
-            }
-            for (merchant, events) in by_merchant {
-                let outcomes = self.send(merchant, events).await;
-                if let Err(error) = store::finish(&self.db, &token, &outcomes, now_ms()).await {
-                    tracing::warn!(%error, "could not save event outcomes; they are sent again after the lease");
-                }
-                self.signals.changed(merchant);
-            }
+impl EventJob {
+    pub fn runner(lease: Duration) -> RunnerSettings {
+        RunnerSettings {
+            claim_limit: 500,
+            per_merchant: 100,
+            slots: 4,
+            per_merchant_slots: 1,
+            lease,
+            idle_poll: Duration::from_millis(250),
         }
     }
+}
 
+impl Job for EventJob {
+    type Item = ClaimedEvent;
+    type Group = ();
+    const NAME: &'static str = "events";
+    const TABLE: &'static str = "klaviyo_events";
+
+    fn wake(&self) -> &'static Notify {
+        &super::EVENTS
+    }
+
+    async fn claim(&self, db: &Db, claim: &Claim<'_>) -> DbResult<Vec<ClaimedEvent>> {
+        store::claim(db, claim).await
+    }
+
+    fn id(item: &ClaimedEvent) -> i64 {
+        item.id
+    }
+
+    fn group(item: &ClaimedEvent) -> (MerchantId, ()) {
+        (item.merchant_id, ())
+    }
+
+    async fn work(&self, token: &str, merchant: MerchantId, (): (), events: Vec<ClaimedEvent>) {
+        let outcomes = self.send(merchant, events).await;
+        if let Err(error) = store::finish(&self.db, token, &outcomes, now_ms()).await {
+            tracing::warn!(%error, "could not save event outcomes; they are sent again after the lease");
+        }
+        super::changed(merchant);
+    }
+}
+
+impl EventJob {
     async fn send(&self, merchant: MerchantId, events: Vec<ClaimedEvent>) -> Vec<EventOutcome> {
         let (key, connection) = match self.connections.key(merchant).await {
             Ok(found) => found,
@@ -111,7 +114,7 @@ impl EventWorker {
                     accepted = true;
                     EventOutcome {
                         id: event.id,
-                        state: "sent",
+                        state: EventState::Sent,
                         reason: None,
                         attempts: event.attempts + 1,
                         due_at: None,
@@ -143,7 +146,7 @@ impl EventWorker {
     }
 }
 
-impl EventWorker {
+impl EventJob {
     /// Fills in what the outbox row leaves to send time: the tracking `link` of a `referral_code`,
     /// and the event's monetary `value` (Klaviyo sums it in flows and reports), taken out of the
     /// properties.
@@ -161,7 +164,7 @@ fn later(event: &ClaimedEvent, retry_after: Option<Duration>, reason: &str) -> E
     let wait = retry_delay(event.attempts + 1, retry_after);
     EventOutcome {
         id: event.id,
-        state: "retrying",
+        state: EventState::Retrying,
         reason: Some(reason.to_owned()),
         attempts: event.attempts + 1,
         due_at: Some(now_ms() + i64::try_from(wait.as_millis()).unwrap_or(300_000)),
@@ -172,7 +175,7 @@ fn later(event: &ClaimedEvent, retry_after: Option<Duration>, reason: &str) -> E
 fn failed(event: &ClaimedEvent, reason: &str) -> EventOutcome {
     EventOutcome {
         id: event.id,
-        state: "failed",
+        state: EventState::Failed,
         reason: Some(reason.to_owned()),
         attempts: event.attempts + 1,
         due_at: None,

@@ -6,7 +6,7 @@ use super::calls::Calls;
 use super::plan::{self, Step};
 use super::Settings;
 use crate::klaviyo::client::{MAX_BULK_IMPORT, MAX_LIST_MEMBERSHIP, MAX_READ_BACK, MAX_SUBSCRIBE};
-use crate::klaviyo::wire::{ProfileFields, ProfileState};
+use crate::klaviyo::wire::{BulkJobStatus, ProfileFields, ProfileState};
 use crate::klaviyo::{Client, KlaviyoError, Operation};
 use crate::store::now_ms;
 use crate::store::sync::{ClaimedSync, Outcome};
@@ -47,7 +47,7 @@ fn ms(d: Duration) -> i64 {
 pub(super) fn base(row: &ClaimedSync) -> Outcome {
     Outcome {
         id: row.id,
-        state: SyncState::parse(&row.state).unwrap_or(SyncState::Queued),
+        state: row.state,
         reason: row.reason.clone(),
         attempts: row.attempts,
         checks: row.checks,
@@ -107,7 +107,7 @@ impl Batch<'_> {
     pub async fn send(&mut self, rows: Vec<ClaimedSync>) -> Vec<Outcome> {
         let mut work: Vec<Work> = rows.into_iter().map(|row| Work { row, outcome: None }).collect();
         for w in &mut work {
-            if w.row.affiliate_state != "approved" {
+            if w.row.affiliate_state != app::domain::AffiliateState::Approved {
                 w.outcome = Some(self.settle(
                     &w.row,
                     SyncState::Blocked,
@@ -407,7 +407,7 @@ impl Batch<'_> {
                 let mut o = base(&w.row);
                 o.checks = w.row.checks + 1;
                 o.due_at = Some(now + ms(plan::retry_delay(w.row.checks, e.retry_after())));
-                let overdue = w.row.state == SyncState::Verifying.as_str() && now >= w.row.verify_until.unwrap_or(0);
+                let overdue = w.row.state == SyncState::Verifying && now >= w.row.verify_until.unwrap_or(0);
                 if overdue {
                     o.attempts = w.row.attempts + 1;
                     if o.attempts >= max {
@@ -527,7 +527,7 @@ impl Batch<'_> {
             let status =
                 self.calls.run(Operation::GetBulkImportJob, &ids, || client.bulk_import_job(key, &job_id)).await;
             let state = match status {
-                Ok(job) if job.status == "complete" && job.failed_count.unwrap_or(0) > 0 => {
+                Ok(job) if job.status == BulkJobStatus::Complete && job.failed_count.unwrap_or(0) > 0 => {
                     match self
                         .calls
                         .run(Operation::GetBulkImportErrors, &ids, || client.bulk_import_errors(key, &job_id))
@@ -542,8 +542,8 @@ impl Batch<'_> {
                         Err(_) => JobState::Pending,
                     }
                 }
-                Ok(job) if job.status == "complete" => JobState::Done { failed: HashMap::new() },
-                Ok(job) if job.status == "cancelled" => JobState::Lost,
+                Ok(job) if job.status == BulkJobStatus::Complete => JobState::Done { failed: HashMap::new() },
+                Ok(job) if job.status == BulkJobStatus::Cancelled => JobState::Lost,
                 _ => JobState::Pending,
             };
             states.insert(job_id, state);
