@@ -118,9 +118,25 @@ pub async fn run<J: Job>(job: Arc<J>, db: Db, owner: String, settings: RunnerSet
         let start_by = now + lease_ms - lease_ms / 3;
         let mut first_slot = Some(first_slot);
         for ((merchant, group), items) in groups {
-            *lock(&in_flight).entry(merchant).or_default() += 1;
+            // One claim may hold several groups of a merchant (syncs split by list and phase):
+            // past the merchant's slots they go back at once, so the other slots stay free.
+            let admitted = {
+                let mut counts = lock(&in_flight);
+                let groups = counts.entry(merchant).or_default();
+                let admitted = *groups < settings.per_merchant_slots;
+                if admitted {
+                    *groups += 1;
+                }
+                admitted
+            };
+            if !admitted {
+                let ids: Vec<i64> = items.iter().map(J::id).collect();
+                give_back::<J>(&db, &token, &ids).await;
+                continue;
+            }
             let (job, db, slots, in_flight, token) =
                 (job.clone(), db.clone(), slots.clone(), in_flight.clone(), token.clone());
+            let per_merchant_slots = settings.per_merchant_slots;
             let slot = first_slot.take();
             tokio::spawn(async move {
                 let _slot = match slot {
@@ -142,12 +158,21 @@ pub async fn run<J: Job>(job: Arc<J>, db: Db, owner: String, settings: RunnerSet
                         tracing::error!(runner = J::NAME, merchant.id = %merchant, %error, "a job group panicked");
                     }
                 }
-                let mut counts = lock(&in_flight);
-                if let Some(groups) = counts.get_mut(&merchant) {
-                    *groups -= 1;
-                    if *groups == 0 {
+                let freed = {
+                    let mut counts = lock(&in_flight);
+                    let left = counts.get_mut(&merchant).map(|groups| {
+                        *groups -= 1;
+                        *groups
+                    });
+                    if left == Some(0) {
                         counts.remove(&merchant);
                     }
+                    left.is_some_and(|n| n + 1 == per_merchant_slots)
+                };
+                // The merchant was left out of claims while at its limit: look again now rather
+                // than at the next poll.
+                if freed {
+                    job.wake().notify_one();
                 }
             });
         }

@@ -174,8 +174,11 @@ impl KlaviyoConnections {
         merchant: MerchantId,
         write: Result<crate::klaviyo::Operation, crate::klaviyo::Operation>,
     ) -> anyhow::Result<()> {
-        let Some(row) = store::get(&self.db, merchant).await? else { return Ok(()) };
-        let mut checks = decode_checks(&row.scope_checks);
+        // One transaction: the sync and events runners record at the same time, and a
+        // read-modify-write outside it would let one overwrite the other's finding.
+        let mut tx = self.db.begin().await?;
+        let Some(stored) = store::scope_checks_for_update(&mut tx, merchant).await? else { return Ok(()) };
+        let mut checks = decode_checks(&stored);
         let (op, accepted) = match write {
             Ok(op) => (op, true),
             Err(op) => (op, false),
@@ -189,9 +192,10 @@ impl KlaviyoConnections {
             }
         }
         let encoded = encode_checks(&checks);
-        if encoded != row.scope_checks {
-            store::set_scope_checks(&self.db, merchant, &encoded).await?;
+        if encoded != stored {
+            store::set_scope_checks(&mut tx, merchant, &encoded).await?;
         }
+        tx.commit().await?;
         Ok(())
     }
 

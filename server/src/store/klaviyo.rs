@@ -204,8 +204,15 @@ pub async fn record_lists_present(db: &Db, merchant: MerchantId, listed: &[Liste
 }
 
 /// Records how far each key permission is proven (after a sync's writes).
-pub async fn set_scope_checks(db: &Db, merchant: MerchantId, checks: &str) -> DbResult<()> {
-    db.query("UPDATE klaviyo_connections SET scope_checks = $2 WHERE merchant_id = $1")
+/// The connection's recorded permission checks, locked for the rest of the transaction on
+/// PostgreSQL (SQLite's write transaction already excludes other writers).
+pub async fn scope_checks_for_update(tx: &mut Tx, merchant: MerchantId) -> DbResult<Option<String>> {
+    let sql = format!("SELECT scope_checks FROM klaviyo_connections WHERE merchant_id = $1{}", tx.kind().for_update());
+    tx.query_scalar(&sql).bind(merchant).fetch_optional().await
+}
+
+pub async fn set_scope_checks(tx: &mut Tx, merchant: MerchantId, checks: &str) -> DbResult<()> {
+    tx.query("UPDATE klaviyo_connections SET scope_checks = $2 WHERE merchant_id = $1")
         .bind(merchant)
         .bind(checks)
         .execute()

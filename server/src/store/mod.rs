@@ -158,8 +158,9 @@ pub struct Claim<'a> {
 /// each merchant's due rows are numbered oldest first, and the claim takes every merchant's first
 /// rows before anyone's later ones. Bind with [`bind_claim`].
 ///
-/// On PostgreSQL the rows are locked with `SKIP LOCKED`, at a level that re-checks the lease, so
-/// several instances claim at once without waiting on or taking each other's rows.
+/// On PostgreSQL the rows are locked with `SKIP LOCKED` at the level that re-checks the lease and
+/// applies the limit, so several instances claim at once without waiting on or taking each other's
+/// rows, and a skipped row's place goes to the next due one.
 pub fn lease_sql(engine: Engine, table: &str, also: &str, returning: &str, claim: &Claim<'_>) -> String {
     // Merchant ids are integers from our own type, so inlining them is safe.
     let busy = if claim.busy.is_empty() {
@@ -168,16 +169,23 @@ pub fn lease_sql(engine: Engine, table: &str, also: &str, returning: &str, claim
         let list = claim.busy.iter().map(|m| m.get().to_string()).collect::<Vec<_>>().join(",");
         format!(" AND merchant_id NOT IN ({list})")
     };
-    let due = "due_at IS NOT NULL AND due_at <= $3 AND (lease_until IS NULL OR lease_until < $3)";
+    let due = |t: &str| format!("{t}due_at IS NOT NULL AND {t}due_at <= $3 AND ({t}lease_until IS NULL OR {t}lease_until < $3)");
+    // The limit sits with the lock, so a row another instance holds is replaced by the next one.
+    let lock = match engine {
+        Engine::Postgres => " FOR UPDATE OF t SKIP LOCKED",
+        Engine::Sqlite => "",
+    };
     format!(
         "UPDATE {table} SET lease_owner = $1, lease_until = $2, updated_at = $3{also}
-         WHERE id IN (SELECT id FROM {table} WHERE {due} AND id IN (
-             SELECT id FROM (
-                 SELECT id, due_at, ROW_NUMBER() OVER (PARTITION BY merchant_id ORDER BY due_at, id) AS turn
-                 FROM {table} WHERE {due}{busy}) AS fair
-             WHERE turn <= $5 ORDER BY turn, due_at LIMIT $4){lock})
+         WHERE id IN (
+             SELECT t.id FROM {table} t
+             JOIN (SELECT id, due_at, ROW_NUMBER() OVER (PARTITION BY merchant_id ORDER BY due_at, id) AS turn
+                   FROM {table} WHERE {due_all}{busy}) AS fair ON fair.id = t.id
+             WHERE {due_t} AND fair.turn <= $5
+             ORDER BY fair.turn, fair.due_at, t.id LIMIT $4{lock})
          RETURNING {returning}",
-        lock = engine.skip_locked()
+        due_all = due(""),
+        due_t = due("t."),
     )
 }
 
