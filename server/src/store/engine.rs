@@ -271,9 +271,14 @@ impl<'c, 'q, O: Scalar> QueryScalar<'c, 'q, O> {
     }
 }
 
-/// `($start, $start+1, …), (…)` for a multi-row `VALUES` of `rows` rows of `columns` binds each,
-/// numbered from `$first`; bind the values row by row in the same order.
-pub fn values_placeholders(rows: usize, columns: usize, first: usize) -> String {
+/// The placeholders of a multi-row `VALUES` of `rows` rows of `columns` binds each, for a
+/// statement with no other binds; bind the values row by row in the same order.
+///
+/// SQLite gets anonymous `?`: sqlx maps each numbered parameter (`$7`) by asking SQLite for its
+/// name, a lookup that walks every named parameter, so a statement of thousands of `$n` binds
+/// spends its time there (an import of 100,000 affiliates took 39 s instead of 4). PostgreSQL
+/// needs `$n`.
+pub fn values_placeholders(engine: Engine, rows: usize, columns: usize) -> String {
     let mut out = String::with_capacity(rows * columns * 5);
     for row in 0..rows {
         if row > 0 {
@@ -284,8 +289,13 @@ pub fn values_placeholders(rows: usize, columns: usize, first: usize) -> String 
             if column > 0 {
                 out.push_str(", ");
             }
-            out.push('$');
-            out.push_str(&(first + row * columns + column).to_string());
+            match engine {
+                Engine::Sqlite => out.push('?'),
+                Engine::Postgres => {
+                    out.push('$');
+                    out.push_str(&(1 + row * columns + column).to_string());
+                }
+            }
         }
         out.push(')');
     }
@@ -294,12 +304,12 @@ pub fn values_placeholders(rows: usize, columns: usize, first: usize) -> String 
 
 #[cfg(test)]
 mod tests {
-    use super::values_placeholders;
+    use super::{values_placeholders, Engine};
 
     #[test]
     fn placeholders_number_rows_in_bind_order() {
-        assert_eq!(values_placeholders(2, 3, 1), "($1, $2, $3), ($4, $5, $6)");
-        assert_eq!(values_placeholders(1, 2, 3), "($3, $4)");
-        assert_eq!(values_placeholders(0, 2, 1), "");
+        assert_eq!(values_placeholders(Engine::Postgres, 2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(values_placeholders(Engine::Sqlite, 2, 2), "(?, ?), (?, ?)");
+        assert_eq!(values_placeholders(Engine::Postgres, 0, 2), "");
     }
 }

@@ -226,7 +226,7 @@ pub async fn insert_affiliates(
                  decided_at, decided_by, paypal_email, wise_email, external_id, history_visitors,
                  history_leads, history_conversions)
              VALUES {} RETURNING id, email",
-            values_placeholders(chunk.len(), AFFILIATE_COLUMNS, 1)
+            values_placeholders(tx.kind(), chunk.len(), AFFILIATE_COLUMNS)
         );
         let mut insert = tx.query_as::<(AffiliateId, String)>(&sql);
         for a in chunk {
@@ -273,7 +273,7 @@ pub async fn audit_created(
     for chunk in created.chunks(MAX_BINDS / AUDIT_COLUMNS) {
         let sql = format!(
             "INSERT INTO audit_log (merchant_id, actor, action, affiliate_id, from_state, to_state, at) VALUES {}",
-            values_placeholders(chunk.len(), AUDIT_COLUMNS, 1)
+            values_placeholders(tx.kind(), chunk.len(), AUDIT_COLUMNS)
         );
         let mut insert = tx.query(&sql);
         for (affiliate, state) in chunk {

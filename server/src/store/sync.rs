@@ -150,7 +150,7 @@ async fn insert_log(tx: &mut Tx, log: &[LogRow]) -> DbResult<()> {
         let sql = format!(
             "INSERT INTO klaviyo_sync_log (merchant_id, sync_id, at, endpoint, status, batch_size, error_code, error)
              VALUES {}",
-            values_placeholders(chunk.len(), 8, 1)
+            values_placeholders(tx.kind(), chunk.len(), 8)
         );
         let mut insert = tx.query(&sql);
         for (entry, id) in chunk {

@@ -72,7 +72,7 @@ pub async fn insert_clicks(db: &Db, clicks: &[NewClick]) -> DbResult<u64> {
     for chunk in clicks.chunks(500) {
         let sql = format!(
             "INSERT INTO clicks (merchant_id, campaign_id, affiliate_id, at, hour, visitor, device) VALUES {}",
-            values_placeholders(chunk.len(), 7, 1)
+            values_placeholders(tx.kind(), chunk.len(), 7)
         );
         let mut insert = tx.query(&sql);
         for c in chunk {
