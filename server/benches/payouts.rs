@@ -117,8 +117,7 @@ async fn main() {
     };
     let created = started.elapsed();
     let started = Instant::now();
-    let (_, file) =
-        payouts::file(&services, merchant, run.get(), FileKind::PayPal, Some("USD")).await.expect("file");
+    let (_, file) = payouts::file(&services, merchant, run.get(), FileKind::PayPal, Some("USD")).await.expect("file");
     let exported = started.elapsed();
     let started = Instant::now();
     assert!(payouts::pay_run(&services.db, merchant, run, "BENCH-1", now_ms()).await.expect("paid"));

@@ -142,8 +142,8 @@ macro_rules! stored_as_text {
 
 #[cfg(feature = "ssr")]
 mod stored {
-    use super::super::{AffiliateState, SyncState};
     use super::super::commission::CommissionState;
+    use super::super::{AffiliateState, SyncState};
     use super::{DeliveryState, EventState, ImportState, PayoutState};
     stored_as_text!(AffiliateState, "affiliate state");
     stored_as_text!(SyncState, "sync state");

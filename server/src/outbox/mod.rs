@@ -20,8 +20,8 @@ pub use klaviyo_sync::Settings;
 pub use webhook_delivery::{check_public, secret_owner, signature};
 
 use crate::klaviyo::pace::Pacer;
-use crate::services::klaviyo::KlaviyoConnections;
 use crate::secrets::Sealer;
+use crate::services::klaviyo::KlaviyoConnections;
 use crate::store::{self, Db, DbResult, Tx};
 use app::domain::lifecycle::{Metric, Topic};
 use app::domain::{AffiliateId, MerchantId};

@@ -105,13 +105,8 @@ pub async fn upload(
     let (tx, rx) = mpsc::unbounded_channel();
     let filename = query.filename.unwrap_or_default();
     tokio::spawn(async move {
-        let upload = Upload {
-            merchant: session.merchant,
-            actor: &session.actor,
-            campaign,
-            consent,
-            filename: &filename,
-        };
+        let upload =
+            Upload { merchant: session.merchant, actor: &session.actor, campaign, consent, filename: &filename };
         let progress_tx = tx.clone();
         let progress = move |p: ImportProgress| {
             let _ = progress_tx.send(p);

@@ -2,9 +2,9 @@
 //! that posts back to the same address, so it works with JavaScript off and re-renders with the
 //! typed values and each error in place.
 
+use crate::routes::AppState;
 use crate::services::affiliates::{self, AffiliateError, ApplyOutcome};
 use crate::services::invites::{AcceptProblem, LinkProblem};
-use crate::routes::AppState;
 use app::domain::{ApplicationForm, FieldErrors};
 use app::error::AppError;
 use app::pages::join::{JoinPage, JoinState, PublicCampaign};

@@ -134,7 +134,6 @@ pub fn router(config: &Config, services: Services) -> Router {
         .with_state(state)
 }
 
-
 /// The value of the request's cookie `name`, if it has a non-empty one.
 pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers

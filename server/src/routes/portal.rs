@@ -1,8 +1,8 @@
 //! `/portal/{shop}`: the affiliate portal, server-rendered with plain forms (see `app::pages::portal`).
 
+use crate::routes::AppState;
 use crate::services::portal::{self, LinkDelivery, COOKIE, SESSION_DAYS};
 use crate::services::Services;
-use crate::routes::AppState;
 use app::domain::{AffiliateId, Email, MerchantId};
 use app::pages::portal::{PortalPage, PortalState};
 use app::ports::ClientIp;

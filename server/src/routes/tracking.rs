@@ -1,8 +1,8 @@
 //! `/r/{code}`: the tracking link. Counts the click (off the request path) and sends the visitor to
 //! the shop with `ref={code}`. `/t/snippet.js`: the script the shop loads to remember the code.
 
-use crate::routes::Redirects;
 use crate::clock::now_ms;
+use crate::routes::Redirects;
 use crate::tracking::Counted;
 use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};

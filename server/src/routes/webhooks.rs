@@ -2,10 +2,10 @@
 //! checked over the raw body before anything is parsed or stored; a bad one gets 401 and leaves no
 //! trace. Deliveries are idempotent per order id and per refund id.
 
+use crate::clock::now_ms;
 use crate::routes::AppState;
 use crate::services::orders::{self, OrderError, OrderOutcome, RefundOutcome};
 use crate::services::shopify;
-use crate::clock::now_ms;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};

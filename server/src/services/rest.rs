@@ -30,8 +30,10 @@ pub struct Caller {
 /// The caller behind a bearer token (stored hashed), if it is live; marks it used.
 pub async fn caller(s: &Services, token: &str) -> Result<Option<Caller>, crate::store::DbError> {
     let hash = super::accounts::token_hash(token);
-    Ok(crate::store::api_tokens::authenticate(&s.db, &hash, now_ms()).await?.map(|(token_id, merchant, name)| {
-        Caller { merchant, token_id, actor: format!("api token \"{name}\"") }
+    Ok(crate::store::api_tokens::authenticate(&s.db, &hash, now_ms()).await?.map(|(token_id, merchant, name)| Caller {
+        merchant,
+        token_id,
+        actor: format!("api token \"{name}\""),
     }))
 }
 
@@ -256,7 +258,11 @@ fn rate_out(a: &ListedAffiliate, now: i64) -> RateOut {
 pub fn affiliate_out(s: &Services, a: ListedAffiliate) -> AffiliateOut {
     let now = now_ms();
     let rate = rate_out(&a, now);
-    let link = a.referral_code.as_ref().filter(|_| a.state == AffiliateState::Approved).map(|c| format!("{}/r/{c}", s.public_base));
+    let link = a
+        .referral_code
+        .as_ref()
+        .filter(|_| a.state == AffiliateState::Approved)
+        .map(|c| format!("{}/r/{c}", s.public_base));
     AffiliateOut {
         id: a.id.0,
         email: a.email,
@@ -366,7 +372,9 @@ pub async fn rate_bump(
     }
     let rate = NewRate { bps, minor, expires_at, reason: reason.map(str::to_owned), actor: actor.to_owned() };
     let edit = affiliates::TermsEdit { coupon: None, rate: Some(&rate) };
-    let before = crate::services::affiliates::set_terms(&s.db, merchant, found.id, edit, now).await.map_err(RestError::internal)?;
+    let before = crate::services::affiliates::set_terms(&s.db, merchant, found.id, edit, now)
+        .await
+        .map_err(RestError::internal)?;
     let changed = before != Some((bps, minor, expires_at.filter(|_| bps.is_some() || minor.is_some())));
     s.tracker.forget_all();
     let updated = affiliate_by_email(s, merchant, &found.email).await?;

@@ -21,7 +21,10 @@ use sqlx::{Decode, Encode, FromRow, Postgres, Sqlite, Type};
 
 /// A value that binds on both engines (integers, text, typed ids, options of them).
 pub trait Param<'q>: 'q + Send + Encode<'q, Sqlite> + Type<Sqlite> + Encode<'q, Postgres> + Type<Postgres> {}
-impl<'q, T> Param<'q> for T where T: 'q + Send + Encode<'q, Sqlite> + Type<Sqlite> + Encode<'q, Postgres> + Type<Postgres> {}
+impl<'q, T> Param<'q> for T where
+    T: 'q + Send + Encode<'q, Sqlite> + Type<Sqlite> + Encode<'q, Postgres> + Type<Postgres>
+{
+}
 
 /// A row type that decodes on both engines (`#[derive(sqlx::FromRow)]` structs and tuples).
 pub trait Record: Send + Unpin + for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> {}

@@ -169,7 +169,9 @@ pub fn lease_sql(engine: Engine, table: &str, also: &str, returning: &str, claim
         let list = claim.busy.iter().map(|m| m.get().to_string()).collect::<Vec<_>>().join(",");
         format!(" AND merchant_id NOT IN ({list})")
     };
-    let due = |t: &str| format!("{t}due_at IS NOT NULL AND {t}due_at <= $3 AND ({t}lease_until IS NULL OR {t}lease_until < $3)");
+    let due = |t: &str| {
+        format!("{t}due_at IS NOT NULL AND {t}due_at <= $3 AND ({t}lease_until IS NULL OR {t}lease_until < $3)")
+    };
     // The limit sits with the lock, so a row another instance holds is replaced by the next one.
     let lock = match engine {
         Engine::Postgres => " FOR UPDATE OF t SKIP LOCKED",
@@ -210,7 +212,8 @@ pub async fn release(db: &Db, table: &str, owner: &str, ids: &[i64]) -> DbResult
     }
     // Ids come from the database as integers, so inlining them is safe.
     let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-    let sql = format!("UPDATE {table} SET lease_owner = NULL, lease_until = NULL WHERE id IN ({list}) AND lease_owner = $1");
+    let sql =
+        format!("UPDATE {table} SET lease_owner = NULL, lease_until = NULL WHERE id IN ({list}) AND lease_owner = $1");
     db.query(&sql).bind(owner).execute().await.map(drop)
 }
 

@@ -25,7 +25,15 @@ pub async fn insert_endpoint(
 ) -> DbResult<WebhookEndpointId> {
     const SQL: &str = "INSERT INTO webhook_endpoints (merchant_id, url, topics, secret, created_by, created_at)
         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
-    db.query_scalar(SQL).bind(merchant).bind(url).bind(topics).bind(sealed_secret).bind(actor).bind(now).fetch_one().await
+    db.query_scalar(SQL)
+        .bind(merchant)
+        .bind(url)
+        .bind(topics)
+        .bind(sealed_secret)
+        .bind(actor)
+        .bind(now)
+        .fetch_one()
+        .await
 }
 
 pub async fn endpoints(db: &Db, merchant: MerchantId) -> DbResult<Vec<EndpointRow>> {
@@ -138,14 +146,16 @@ pub async fn finish(db: &Db, owner: &str, attempt: &Attempt) -> DbResult<()> {
         .execute()
         .await?;
     if updated == 1 {
-        tx.query("INSERT INTO webhook_attempts (delivery_id, at, status, error, duration_ms) VALUES ($1, $2, $3, $4, $5)")
-            .bind(attempt.id)
-            .bind(attempt.at)
-            .bind(attempt.status)
-            .bind(attempt.error.as_deref())
-            .bind(attempt.duration_ms)
-            .execute()
-            .await?;
+        tx.query(
+            "INSERT INTO webhook_attempts (delivery_id, at, status, error, duration_ms) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(attempt.id)
+        .bind(attempt.at)
+        .bind(attempt.status)
+        .bind(attempt.error.as_deref())
+        .bind(attempt.duration_ms)
+        .execute()
+        .await?;
     }
     tx.commit().await
 }

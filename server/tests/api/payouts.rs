@@ -344,8 +344,10 @@ async fn webhooks_are_signed_logged_retried_and_redelivered() {
     assert!(retrying.next_try.is_some());
     *answer.lock().expect("lock") = 204;
     let _: IntegrationsView = merchant.call("redeliver_webhook", json!({"id": retrying.id})).await.expect("redeliver");
-    let view =
-        wait_for_view(&merchant, |v| v.deliveries.iter().any(|d| d.id == retrying.id && d.state.as_str() == "delivered")).await;
+    let view = wait_for_view(&merchant, |v| {
+        v.deliveries.iter().any(|d| d.id == retrying.id && d.state.as_str() == "delivered")
+    })
+    .await;
     assert_eq!(view.deliveries.iter().find(|d| d.id == retrying.id).map(|d| d.attempts), Some(2));
     let sent = got.lock().expect("lock").len();
     assert_eq!(sent, 3, "one success, one failure, one redelivery");

@@ -526,9 +526,9 @@ impl Batch<'_> {
         for (job_id, ids) in by_job {
             let status =
                 self.calls.run(Operation::GetBulkImportJob, &ids, || client.bulk_import_job(key, &job_id)).await;
-            let state = match status {
-                Ok(job) if job.status == BulkJobStatus::Complete && job.failed_count.unwrap_or(0) > 0 => {
-                    match self
+            let state =
+                match status {
+                    Ok(job) if job.status == BulkJobStatus::Complete && job.failed_count.unwrap_or(0) > 0 => match self
                         .calls
                         .run(Operation::GetBulkImportErrors, &ids, || client.bulk_import_errors(key, &job_id))
                         .await
@@ -540,12 +540,11 @@ impl Batch<'_> {
                                 .collect(),
                         },
                         Err(_) => JobState::Pending,
-                    }
-                }
-                Ok(job) if job.status == BulkJobStatus::Complete => JobState::Done { failed: HashMap::new() },
-                Ok(job) if job.status == BulkJobStatus::Cancelled => JobState::Lost,
-                _ => JobState::Pending,
-            };
+                    },
+                    Ok(job) if job.status == BulkJobStatus::Complete => JobState::Done { failed: HashMap::new() },
+                    Ok(job) if job.status == BulkJobStatus::Cancelled => JobState::Lost,
+                    _ => JobState::Pending,
+                };
             states.insert(job_id, state);
         }
         states

@@ -198,5 +198,3 @@ impl SyncJob {
 fn stopped(row: &ClaimedSync, reason: &str) -> Outcome {
     Outcome { state: SyncState::Failed, reason: Some(reason.to_owned()), due_at: None, ..batch::base(row) }
 }
-
-

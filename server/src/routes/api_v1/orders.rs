@@ -2,11 +2,11 @@
 //! idempotent on the shop's own ids (order id, refund id) as well as on the Idempotency-Key.
 
 use super::{idempotent, problem, ApiCaller};
+use crate::clock::now_ms;
 use crate::routes::webhooks::refund_json;
 use crate::routes::AppState;
 use crate::services::orders::{self, NewRefund, Order, OrderError, OrderOutcome};
 use crate::services::rest::ErrorBody;
-use crate::clock::now_ms;
 use app::domain::tracking::Touches;
 use app::domain::{Currency, Money};
 use axum::body::Bytes;

@@ -2,11 +2,11 @@
 //! invite) and the paged lists.
 
 use super::{answer, idempotent, rest_error, ApiCaller};
+use crate::routes::AppState;
 use crate::services::rest::{
     self, AffiliateOut, ErrorBody, InviteApiRequest, InviteOut, Page, RateBumpOut, RateBumpRequest,
 };
 use crate::services::rest::{CommissionOut, ListQuery, PayoutOut};
-use crate::routes::AppState;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
