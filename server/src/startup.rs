@@ -17,9 +17,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
-/// Where handlers find the services (moved to `routes`; kept here for older imports).
-pub use crate::routes::AppState;
-
 pub struct Application {
     listener: TcpListener,
     router: Router,

@@ -19,6 +19,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Notify, Semaphore};
+use tokio::task::{AbortHandle, JoinSet};
 
 /// How a runner claims and how much it works at once.
 #[derive(Debug, Clone)]
@@ -74,8 +75,11 @@ pub async fn run<J: Job>(job: Arc<J>, db: Db, owner: String, settings: RunnerSet
     let slots = Arc::new(Semaphore::new(settings.slots));
     let in_flight: Arc<Mutex<HashMap<MerchantId, usize>>> = Arc::default();
     let lease_ms = millis(settings.lease);
+    // Groups in flight belong to this task: stopping the runner stops them too.
+    let mut running = JoinSet::new();
     let mut claims: u64 = 0;
     loop {
+        while running.try_join_next().is_some() {}
         let Ok(first_slot) = slots.clone().acquire_owned().await else { return };
         claims += 1;
         let token = format!("{owner}#{}{claims}", J::NAME);
@@ -138,7 +142,7 @@ pub async fn run<J: Job>(job: Arc<J>, db: Db, owner: String, settings: RunnerSet
                 (job.clone(), db.clone(), slots.clone(), in_flight.clone(), token.clone());
             let per_merchant_slots = settings.per_merchant_slots;
             let slot = first_slot.take();
-            tokio::spawn(async move {
+            running.spawn(async move {
                 let _slot = match slot {
                     Some(slot) => Some(slot),
                     None => slots.acquire_owned().await.ok(),
@@ -154,6 +158,7 @@ pub async fn run<J: Job>(job: Arc<J>, db: Db, owner: String, settings: RunnerSet
                         let token = token.clone();
                         tokio::spawn(async move { job.work(&token, merchant, group, items).await })
                     };
+                    let _stop_with_group = AbortOnDrop(work.abort_handle());
                     if let Err(error) = work.await {
                         tracing::error!(runner = J::NAME, merchant.id = %merchant, %error, "a job group panicked");
                     }
@@ -176,6 +181,15 @@ pub async fn run<J: Job>(job: Arc<J>, db: Db, owner: String, settings: RunnerSet
                 }
             });
         }
+    }
+}
+
+/// Aborts a task when the group that waits for it is stopped.
+struct AbortOnDrop(AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -526,25 +526,21 @@ impl Batch<'_> {
         for (job_id, ids) in by_job {
             let status =
                 self.calls.run(Operation::GetBulkImportJob, &ids, || client.bulk_import_job(key, &job_id)).await;
-            let state =
-                match status {
-                    Ok(job) if job.status == BulkJobStatus::Complete && job.failed_count.unwrap_or(0) > 0 => match self
-                        .calls
-                        .run(Operation::GetBulkImportErrors, &ids, || client.bulk_import_errors(key, &job_id))
-                        .await
-                    {
-                        Ok(errors) => JobState::Done {
-                            failed: errors
-                                .into_iter()
-                                .filter_map(|e| Some((e.email?.to_lowercase(), e.detail)))
-                                .collect(),
-                        },
-                        Err(_) => JobState::Pending,
+            let state = match status {
+                Ok(job) if job.status == BulkJobStatus::Complete && job.failed_count.unwrap_or(0) > 0 => match self
+                    .calls
+                    .run(Operation::GetBulkImportErrors, &ids, || client.bulk_import_errors(key, &job_id))
+                    .await
+                {
+                    Ok(errors) => JobState::Done {
+                        failed: errors.into_iter().filter_map(|e| Some((e.email?.to_lowercase(), e.detail))).collect(),
                     },
-                    Ok(job) if job.status == BulkJobStatus::Complete => JobState::Done { failed: HashMap::new() },
-                    Ok(job) if job.status == BulkJobStatus::Cancelled => JobState::Lost,
-                    _ => JobState::Pending,
-                };
+                    Err(_) => JobState::Pending,
+                },
+                Ok(job) if job.status == BulkJobStatus::Complete => JobState::Done { failed: HashMap::new() },
+                Ok(job) if job.status == BulkJobStatus::Cancelled => JobState::Lost,
+                _ => JobState::Pending,
+            };
             states.insert(job_id, state);
         }
         states
