@@ -21,12 +21,12 @@ run_cargo_tests() {
 }
 
 echo "== Rust tests on SQLite"
-run_cargo_tests "rust/sqlite" cargo test -p app -p server -p fakes
+run_cargo_tests "rust/sqlite" cargo test -p shared -p backend -p app -p server -p fakes
 
 echo "== Rust integration tests on PostgreSQL"
 postgres_ready
 # Same package set as above, so nothing is rebuilt; the unit tests simply run again.
-TEST_DATABASE_URL="$PG_ADMIN_URL" run_cargo_tests "rust/postgres" cargo test -p app -p server -p fakes
+TEST_DATABASE_URL="$PG_ADMIN_URL" run_cargo_tests "rust/postgres" cargo test -p shared -p backend -p app -p server -p fakes
 
 echo "== Fuzzing the Rewardful CSV reader (cargo fuzz, 30 s)"
 # cargo fuzz passes nightly flags, which the stable toolchain accepts with RUSTC_BOOTSTRAP=1.

@@ -3,11 +3,9 @@
 
 pub mod api;
 pub mod components;
-pub mod domain;
-pub mod error;
 pub mod pages;
-#[cfg(feature = "ssr")]
-pub mod ports;
+
+pub use shared::{domain, error};
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};

@@ -79,6 +79,13 @@ async fn main() {
         elapsed.as_secs_f64(),
         bulk as f64 / elapsed.as_secs_f64()
     );
+    let mut by_operation = std::collections::BTreeMap::<String, usize>::new();
+    if let Ok(world) = fake.fake.world.lock() {
+        for exchange in &world.log {
+            *by_operation.entry(exchange.operation.clone().unwrap_or_else(|| exchange.path.clone())).or_default() += 1;
+        }
+    }
+    println!("sync/bulk calls by operation: {by_operation:?}");
 }
 
 async fn wait_until_succeeded(db: &server::store::Db, expected: i64, limit: Duration) {

@@ -1,14 +1,8 @@
-//! Rekomi's server: configuration, persistence, domain services and the HTTP surface.
+//! Rekomi's server: configuration, the HTTP surface (routes, the REST API, webhooks, the Leptos app)
+//! and start-up. The use cases live in the `backend` crate, re-exported here under their old paths.
 
-pub mod clock;
 pub mod config;
-pub mod klaviyo;
-pub mod links;
-pub mod outbox;
 pub mod routes;
-pub mod secrets;
-pub mod services;
 pub mod startup;
-pub mod store;
-pub mod telemetry;
-pub mod tracking;
+
+pub use backend::{clock, klaviyo, links, outbox, secrets, services, store, telemetry, tracking};

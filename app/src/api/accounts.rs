@@ -7,7 +7,7 @@ use leptos::prelude::*;
 #[server(prefix = "/api", endpoint = "current_session", input = server_fn::codec::Json)]
 pub async fn current_session() -> Result<Option<SessionView>, AppError> {
     use super::context::*;
-    answer(async { Ok(ports()?.accounts.signed_in(cookie_header().as_deref()).await?.map(|s| s.session)) }.await)
+    answer(async { Ok(services()?.accounts.signed_in(cookie_header().as_deref()).await?.map(|s| s.session)) }.await)
 }
 
 #[server(prefix = "/api", endpoint = "sign_up", input = server_fn::codec::Json)]
@@ -15,8 +15,9 @@ pub async fn sign_up(shop_name: String, email: String, password: String) -> Resu
     use super::context::*;
     answer(
         async {
-            let created = ports()?.accounts.sign_up(&shop_name, &email, &password, client_ip()?).await?;
-            set_cookie(&created.set_cookie);
+            let accounts = &services()?.accounts;
+            let created = accounts.sign_up(&shop_name, &email, &password, client_ip()?.0).await?;
+            set_cookie(&accounts.session_cookie(&created.token));
             Ok(created.view)
         }
         .await,
@@ -28,8 +29,9 @@ pub async fn log_in(email: String, password: String) -> Result<SessionView, AppE
     use super::context::*;
     answer(
         async {
-            let session = ports()?.accounts.log_in(&email, &password, client_ip()?).await?;
-            set_cookie(&session.set_cookie);
+            let accounts = &services()?.accounts;
+            let session = accounts.log_in(&email, &password, client_ip()?.0).await?;
+            set_cookie(&accounts.session_cookie(&session.token));
             Ok(session.view)
         }
         .await,
@@ -41,7 +43,7 @@ pub async fn log_out() -> Result<(), AppError> {
     use super::context::*;
     answer(
         async {
-            let clear = ports()?.accounts.log_out(cookie_header().as_deref()).await?;
+            let clear = services()?.accounts.log_out_cookie(cookie_header().as_deref()).await?;
             set_cookie(&clear);
             Ok(())
         }

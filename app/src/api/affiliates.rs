@@ -9,12 +9,24 @@ use leptos::prelude::*;
 #[server(prefix = "/api", endpoint = "approval_queue", input = server_fn::codec::Json)]
 pub async fn approval_queue(filter: QueueFilter) -> Result<QueuePage, AppError> {
     use super::context::*;
-    answer(async { ports()?.affiliates.queue(&signed_in().await?, filter).await }.await)
+    answer(
+        async {
+            let (s, who) = caller().await?;
+            Ok(affiliates::queue(&s.db, who.merchant(), &filter).await?)
+        }
+        .await,
+    )
 }
 
 /// Approves or rejects one or many applications at once.
 #[server(prefix = "/api", endpoint = "decide_applications", input = server_fn::codec::Json)]
 pub async fn decide_applications(ids: Vec<AffiliateId>, decision: Decision) -> Result<DecisionOutcome, AppError> {
     use super::context::*;
-    answer(async { ports()?.affiliates.decide(&signed_in().await?, ids, decision).await }.await)
+    answer(
+        async {
+            let (s, who) = caller().await?;
+            Ok(s.decide(&who, &ids, decision).await?)
+        }
+        .await,
+    )
 }

@@ -8,11 +8,23 @@ use leptos::prelude::*;
 #[server(prefix = "/api", endpoint = "list_imports", input = server_fn::codec::Json)]
 pub async fn list_imports() -> Result<Vec<ImportReport>, AppError> {
     use super::context::*;
-    answer(async { ports()?.imports.list(&signed_in().await?).await }.await)
+    answer(
+        async {
+            let (s, who) = caller().await?;
+            Ok(imports::list(&s.db, who.merchant()).await?)
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/api", endpoint = "import_report", input = server_fn::codec::Json)]
 pub async fn get_import(id: i64) -> Result<ImportReport, AppError> {
     use super::context::*;
-    answer(async { ports()?.imports.get(&signed_in().await?, id).await }.await)
+    answer(
+        async {
+            let (s, who) = caller().await?;
+            Ok(imports::get(&s.db, who.merchant(), id).await?)
+        }
+        .await,
+    )
 }

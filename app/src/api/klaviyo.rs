@@ -9,7 +9,13 @@ use leptos::prelude::*;
 #[server(prefix = "/api", endpoint = "klaviyo_status", input = server_fn::codec::Json)]
 pub async fn klaviyo_status() -> Result<KlaviyoOverview, AppError> {
     use super::context::*;
-    answer(async { ports()?.klaviyo.status(&signed_in().await?).await }.await)
+    answer(
+        async {
+            let (s, who) = caller().await?;
+            Ok(s.klaviyo.status(who.merchant()).await?)
+        }
+        .await,
+    )
 }
 
 /// Tests the key with live calls; saves it only when every permission checked out. A key from
@@ -17,26 +23,50 @@ pub async fn klaviyo_status() -> Result<KlaviyoOverview, AppError> {
 #[server(prefix = "/api", endpoint = "connect_klaviyo", input = server_fn::codec::Json)]
 pub async fn connect_klaviyo(key: String, confirm_account_id: Option<String>) -> Result<ConnectOutcome, AppError> {
     use super::context::*;
-    answer(async { ports()?.klaviyo.connect(&signed_in().await?, &key, confirm_account_id.as_deref()).await }.await)
+    answer(
+        async {
+            let (s, who) = caller().await?;
+            Ok(s.klaviyo.connect(who.merchant(), &key, confirm_account_id.as_deref()).await?)
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/api", endpoint = "disconnect_klaviyo", input = server_fn::codec::Json)]
 pub async fn disconnect_klaviyo() -> Result<KlaviyoOverview, AppError> {
     use super::context::*;
-    answer(async { ports()?.klaviyo.disconnect(&signed_in().await?).await }.await)
+    answer(
+        async {
+            let (s, who) = caller().await?;
+            Ok(s.klaviyo.disconnect(who.merchant()).await?)
+        }
+        .await,
+    )
 }
 
 /// Every list in the connected account, read live from Klaviyo.
 #[server(prefix = "/api", endpoint = "klaviyo_lists", input = server_fn::codec::Json)]
 pub async fn klaviyo_lists() -> Result<Vec<KlaviyoListView>, AppError> {
     use super::context::*;
-    answer(async { ports()?.klaviyo.lists(&signed_in().await?).await }.await)
+    answer(
+        async {
+            let (s, who) = caller().await?;
+            Ok(s.klaviyo.lists(who.merchant()).await?)
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/api", endpoint = "choose_default_list", input = server_fn::codec::Json)]
 pub async fn choose_default_list(list_id: String) -> Result<ConnectionView, AppError> {
     use super::context::*;
-    answer(async { ports()?.klaviyo.choose_default_list(&signed_in().await?, &list_id).await }.await)
+    answer(
+        async {
+            let (s, who) = caller().await?;
+            Ok(s.klaviyo.choose_default_list(who.merchant(), &list_id).await?)
+        }
+        .await,
+    )
 }
 
 /// A campaign's own list; `None` goes back to the default list.
@@ -47,6 +77,10 @@ pub async fn choose_campaign_list(
 ) -> Result<Option<ChosenList>, AppError> {
     use super::context::*;
     answer(
-        async { ports()?.klaviyo.choose_campaign_list(&signed_in().await?, campaign, list_id.as_deref()).await }.await,
+        async {
+            let (s, who) = caller().await?;
+            Ok(s.klaviyo.choose_campaign_list(who.merchant(), campaign, list_id.as_deref()).await?)
+        }
+        .await,
     )
 }

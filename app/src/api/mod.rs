@@ -1,5 +1,5 @@
-//! Server functions, by area. Each is a public URL, so each checks who is calling, then hands over to
-//! the server's services through [`crate::ports::Ports`]. They take JSON so that tests and scripts can
+//! Server functions, by area. Each is a public URL, so each checks who is calling (`caller`), then
+//! calls its use case in `backend::services` directly. They take JSON so that tests and scripts can
 //! call them like any API.
 
 pub mod accounts;
@@ -11,19 +11,24 @@ pub mod invites;
 pub mod klaviyo;
 pub mod payouts;
 pub mod sync;
-pub mod views;
+pub use shared::views;
 
 #[cfg(feature = "ssr")]
 pub(crate) mod context {
     use crate::error::AppError;
-    use crate::ports::{ClientIp, Ports, SignedIn};
+    pub use backend::clock::now_ms;
+    use backend::services::accounts::{ClientIp, SignedIn};
+    use backend::services::Services;
+    pub use backend::services::{affiliates, campaigns, earnings, imports, integrations, payouts, portal, sync};
     use http::header::{COOKIE, SET_COOKIE};
     use http::request::Parts;
     use leptos::prelude::use_context;
     use leptos_axum::ResponseOptions;
+    use std::sync::Arc;
 
-    pub fn ports() -> Result<Ports, AppError> {
-        use_context::<Ports>().ok_or_else(AppError::internal)
+    /// The server's services, which it places in each request's context.
+    pub fn services() -> Result<Arc<Services>, AppError> {
+        use_context::<Arc<Services>>().ok_or_else(AppError::internal)
     }
 
     fn parts() -> Result<Parts, AppError> {
@@ -39,9 +44,11 @@ pub(crate) mod context {
         parts()?.extensions.get::<ClientIp>().copied().ok_or_else(AppError::internal)
     }
 
-    /// The signed-in user, or `Unauthorized`.
-    pub async fn signed_in() -> Result<SignedIn, AppError> {
-        ports()?.accounts.signed_in(cookie_header().as_deref()).await?.ok_or_else(AppError::unauthorized)
+    /// The services and the signed-in user, or `Unauthorized`.
+    pub async fn caller() -> Result<(Arc<Services>, SignedIn), AppError> {
+        let services = services()?;
+        let who = services.accounts.signed_in(cookie_header().as_deref()).await?.ok_or_else(AppError::unauthorized)?;
+        Ok((services, who))
     }
 
     pub fn set_cookie(value: &str) {

@@ -9,25 +9,49 @@ use leptos::prelude::*;
 #[server(prefix = "/api", endpoint = "affiliate_detail", input = server_fn::codec::Json)]
 pub async fn get_affiliate(id: AffiliateId) -> Result<AffiliateDetail, AppError> {
     use super::context::*;
-    answer(async { ports()?.sync.affiliate(&signed_in().await?, id).await }.await)
+    answer(
+        async {
+            let (s, who) = caller().await?;
+            Ok(affiliates::detail(&s.db, who.merchant(), id).await?)
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/api", endpoint = "sync_health", input = server_fn::codec::Json)]
 pub async fn get_sync_health() -> Result<SyncHealth, AppError> {
     use super::context::*;
-    answer(async { ports()?.sync.health(&signed_in().await?).await }.await)
+    answer(
+        async {
+            let (s, who) = caller().await?;
+            Ok(sync::health(&s.db, who.merchant()).await?)
+        }
+        .await,
+    )
 }
 
 /// "Retry now" on a failed, retrying or awaiting sync.
 #[server(prefix = "/api", endpoint = "retry_sync", input = server_fn::codec::Json)]
 pub async fn retry_sync(affiliate: AffiliateId) -> Result<Vec<SyncView>, AppError> {
     use super::context::*;
-    answer(async { ports()?.sync.retry(&signed_in().await?, affiliate).await }.await)
+    answer(
+        async {
+            let (s, who) = caller().await?;
+            Ok(sync::retry(&s.db, who.merchant(), affiliate).await?)
+        }
+        .await,
+    )
 }
 
 /// Queues every approved affiliate without a sync; returns how many were queued.
 #[server(prefix = "/api", endpoint = "sync_all_approved", input = server_fn::codec::Json)]
 pub async fn sync_all_approved() -> Result<u64, AppError> {
     use super::context::*;
-    answer(async { ports()?.sync.sync_all_approved(&signed_in().await?).await }.await)
+    answer(
+        async {
+            let (s, who) = caller().await?;
+            Ok(sync::sync_all_approved(&s.db, who.merchant()).await?)
+        }
+        .await,
+    )
 }

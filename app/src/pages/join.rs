@@ -1,20 +1,9 @@
 //! The public landing page where affiliates apply. The server renders it as plain HTML with no
 //! scripts: it must work with JavaScript off, load fast, and keep what was typed when it shows errors.
 
+pub use crate::api::views::PublicCampaign;
 use crate::domain::{ApplicationForm, FieldErrors};
 use leptos::prelude::*;
-
-/// The campaign as the public sees it.
-#[derive(Debug, Clone)]
-pub struct PublicCampaign {
-    pub merchant_name: String,
-    pub campaign_name: String,
-    pub pitch: String,
-    pub terms: String,
-    pub terms_version: i64,
-    pub commission: String,
-    pub cookie_days: u16,
-}
 
 /// What the page shows below the pitch.
 #[derive(Debug, Clone)]

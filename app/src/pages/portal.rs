@@ -1,30 +1,8 @@
 //! The affiliate portal: server-rendered like the landing page, plain forms that work without
 //! JavaScript (the copy buttons are the only script, and the text stays selectable without it).
 
-use crate::api::views::{EarningsView, PayoutView, ReportCommission};
+pub use crate::api::views::PortalDashboard;
 use leptos::prelude::*;
-
-/// What the signed-in affiliate sees.
-#[derive(Debug, Clone)]
-pub struct PortalDashboard {
-    pub merchant_name: String,
-    pub first_name: String,
-    pub campaign_name: String,
-    pub commission: String,
-    pub cookie_days: i64,
-    pub hold_days: i64,
-    pub link: Option<String>,
-    pub code: Option<String>,
-    pub coupon: Option<String>,
-    pub clicks: i64,
-    pub conversions: i64,
-    pub earnings: EarningsView,
-    pub recent: Vec<ReportCommission>,
-    /// Paid payouts and those on their way (in an open run), newest first.
-    pub payouts: Vec<PayoutView>,
-    pub payout_email: String,
-    pub own_email: String,
-}
 
 /// What the portal page shows.
 #[derive(Debug, Clone)]

@@ -2,6 +2,6 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    server::telemetry::init();
+    backend::telemetry::init();
     fakes::klaviyo::cli::main(std::env::args().skip(1)).await
 }

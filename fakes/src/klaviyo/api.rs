@@ -13,9 +13,9 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use backend::klaviyo::Operation;
 use rand::Rng;
 use serde_json::{json, Map, Value};
-use server::klaviyo::Operation;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
 

@@ -1,9 +1,9 @@
 //! The fake's memory: accounts, keys and their scopes, lists, profiles, consent, pending jobs and
 //! the rate-limit windows. Everything sits behind one mutex; the fake serves tests and demos.
 
+use backend::klaviyo::{ApiScope, Operation};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use server::klaviyo::{ApiScope, Operation};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant, SystemTime};
 

@@ -1,7 +1,7 @@
 //! Resolves the caller's address once per request, for rate limits: the socket peer, or, behind a
 //! trusted reverse proxy, the address that proxy appended to `X-Forwarded-For`.
 
-use app::ports::ClientIp;
+use crate::services::accounts::ClientIp;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;

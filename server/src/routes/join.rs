@@ -3,12 +3,12 @@
 //! typed values and each error in place.
 
 use crate::routes::AppState;
+use crate::services::accounts::ClientIp;
 use crate::services::affiliates::{self, AffiliateError, ApplyOutcome};
 use crate::services::invites::{AcceptProblem, LinkProblem};
 use app::domain::{ApplicationForm, FieldErrors};
 use app::error::AppError;
 use app::pages::join::{JoinPage, JoinState, PublicCampaign};
-use app::ports::ClientIp;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};

@@ -75,7 +75,7 @@ impl FromRef<AppState> for LeptosOptions {
 pub fn router(config: &Config, services: Services) -> Router {
     let leptos = config.leptos.clone();
     let routes = generate_route_list(App);
-    let ports = services.ports();
+    let for_server_fns = Arc::new(services.clone());
     let state = AppState(Arc::new(Handles { leptos: leptos.clone(), services, trust_proxy: config.trust_proxy }));
     let trusted = same_origin::TrustedOrigins(Arc::new(config.public_url.iter().cloned().collect()));
     let hooks = if config.test_hooks {
@@ -114,7 +114,7 @@ pub fn router(config: &Config, services: Services) -> Router {
             post(imports::upload).layer(DefaultBodyLimit::max(crate::services::imports::MAX_FILE_BYTES + 1)),
         )
         .route("/api/imports/{id}/confirm", post(imports::confirm))
-        .leptos_routes_with_context(&state, routes, move || provide_context(ports.clone()), {
+        .leptos_routes_with_context(&state, routes, move || provide_context(for_server_fns.clone()), {
             let leptos = leptos.clone();
             move || shell(leptos.clone())
         })

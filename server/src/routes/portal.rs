@@ -1,11 +1,11 @@
 //! `/portal/{shop}`: the affiliate portal, server-rendered with plain forms (see `app::pages::portal`).
 
 use crate::routes::AppState;
+use crate::services::accounts::ClientIp;
 use crate::services::portal::{self, LinkDelivery, COOKIE, SESSION_DAYS};
 use crate::services::Services;
 use app::domain::{AffiliateId, Email, MerchantId};
 use app::pages::portal::{PortalPage, PortalState};
-use app::ports::ClientIp;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};

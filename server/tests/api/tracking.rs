@@ -322,6 +322,60 @@ async fn the_conversion_api_is_token_authenticated_and_idempotent() {
     assert_eq!(post(bearer, Some("k9"), body).await.0, StatusCode::UNAUTHORIZED);
 }
 
+/// Inputs the fuzzer found: text PostgreSQL can't store and amounts past any real order are named
+/// as the caller's mistake (422), never a 500, and record nothing.
+#[tokio::test]
+async fn the_conversion_api_refuses_nul_text_and_impossible_amounts() {
+    let app = spawn_app().await;
+    let shop = shop(&app, json!({})).await;
+    let (ana, code) = affiliate(&app, &shop, "Ana Lima", "ana@example.com").await;
+    let token: NewApiToken = shop.merchant.call("create_api_token", json!({"name": "Woo store"})).await.expect("token");
+    let bearer = format!("Bearer {}", token.token);
+    let post = |path: &str, body: Value| {
+        let request = reqwest::Client::new().post(app.url(path)).header("authorization", &bearer).json(&body);
+        async move {
+            let response = request.send().await.expect("answered");
+            let status = response.status();
+            (status, response.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let ok = json!({"order_id": "N-1", "amount_minor": 5000, "currency": "USD", "referral_code": code});
+    for (field, value) in [
+        ("order_id", json!("N\u{0}1")),
+        ("coupon_code", json!("\u{0}")),
+        ("referral_code", json!("a\u{0}")),
+        ("order_name", json!("#\u{0}")),
+        ("customer_email", json!("\u{0}@example.com")),
+        ("idempotency_key", json!("k\u{0}")),
+    ] {
+        let mut body = ok.clone();
+        body[field] = value;
+        let (status, answer) = post("/api/v1/conversions", body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {answer}");
+        assert!(answer["error"]["message"].as_str().unwrap_or("").contains(field), "{answer}");
+    }
+    let (status, answer) = post(
+        "/api/v1/conversions",
+        json!({"order_id": "N-2", "amount_minor": i64::MAX, "currency": "USD", "referral_code": code}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(post("/api/v1/conversions", ok).await.0, StatusCode::CREATED);
+
+    let refund = json!({"refund_id": "R-1", "amount_minor": 100});
+    assert_eq!(post("/api/v1/conversions/N%001/refunds", refund.clone()).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, answer) =
+        post("/api/v1/conversions/N-1/refunds", json!({"refund_id": "R\u{0}", "amount_minor": 100})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    let (status, answer) =
+        post("/api/v1/conversions/N-1/refunds", json!({"refund_id": "R-2", "amount_minor": i64::MAX})).await;
+    assert_ne!(status, StatusCode::INTERNAL_SERVER_ERROR, "{answer}");
+    let (status, answer) =
+        post("/api/v1/conversions/nothing-yet/refunds", json!({"refund_id": "R-3", "amount_minor": i64::MAX})).await;
+    assert_ne!(status, StatusCode::INTERNAL_SERVER_ERROR, "{answer}");
+    assert_eq!(earnings_of(&shop, ana).await.conversions, 1, "only N-1");
+}
+
 #[tokio::test]
 async fn an_affiliate_signs_in_to_the_portal_once_per_link() {
     let app = spawn_app().await;

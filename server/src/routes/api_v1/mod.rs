@@ -81,6 +81,24 @@ impl FromRequestParts<AppState> for ApiCaller {
     }
 }
 
+/// The path of the first string (or key) in `value` holding a NUL: no text field accepts one, and
+/// PostgreSQL can't store it, so it is refused before anything runs.
+pub fn nul_in(value: &Value, at: &str) -> Option<String> {
+    let join = |key: &str| if at.is_empty() { key.to_owned() } else { format!("{at}.{key}") };
+    match value {
+        Value::String(s) if s.contains('\0') => Some(if at.is_empty() { "body".to_owned() } else { at.to_owned() }),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| nul_in(v, &format!("{at}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            if k.contains('\0') {
+                Some(join(&k.replace('\0', "\\u0000")))
+            } else {
+                nul_in(v, &join(k))
+            }
+        }),
+        _ => None,
+    }
+}
+
 /// Reads a JSON body as `T`, naming what is wrong.
 fn parse<T: DeserializeOwned>(body: Value) -> Result<T, (StatusCode, Value)> {
     serde_json::from_value(body)
@@ -122,6 +140,13 @@ where
             return error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_json", &format!("The body is not JSON: {e}."))
         }
     };
+    if let Some(field) = nul_in(&value, "") {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_text",
+            &format!("`{field}` contains a NUL character (\\u0000), which no text field accepts."),
+        );
+    }
     let header_key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
     let Some(key) = idempotency::key_of(&mut value, header_key) else {
         let (status, value) = match parse::<T>(value) {

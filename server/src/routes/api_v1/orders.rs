@@ -26,7 +26,7 @@ pub struct ConversionRequest {
     order_id: String,
     order_name: Option<String>,
     /// The order subtotal in minor units (cents), after discounts, before shipping and tax.
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
     amount_minor: i64,
     /// ISO 4217, e.g. `USD`.
     #[schema(pattern = "^[A-Za-z]{3}$")]
@@ -131,7 +131,7 @@ pub async fn conversions(
 pub struct RefundRequest {
     #[schema(min_length = 1, max_length = 255)]
     refund_id: String,
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 1_000_000_000_000_i64)]
     amount_minor: i64,
 }
 
@@ -158,11 +158,11 @@ pub async fn refunds(
     let services = state.services.clone();
     idempotent(&state, caller, &headers, &body, |caller, req: RefundRequest| async move {
         let merchant = caller.merchant;
-        if order_id.trim().is_empty() || order_id.len() > 255 {
+        if order_id.trim().is_empty() || order_id.len() > 255 || order_id.contains('\0') {
             return problem(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_order_id",
-                "The order id is 1 to 255 characters.",
+                "The order id is 1 to 255 characters, without NUL.",
             );
         }
         let refund_id = req.refund_id.trim().to_owned();
@@ -175,8 +175,9 @@ pub async fn refunds(
         let refund = NewRefund { merchant_id: merchant, order_id, refund_id, amount_minor: req.amount_minor };
         match orders::refund(&services.db, refund, now_ms()).await {
             Ok(outcome) => (StatusCode::OK, refund_json(outcome)),
+            Err(OrderError::Invalid(m)) => problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid", &m),
             Err(e) => {
-                tracing::error!(error = %e, "refund failed");
+                tracing::error!(error = format!("{e:#}"), "refund failed");
                 problem(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Something went wrong; retry with the same key.")
             }
         }

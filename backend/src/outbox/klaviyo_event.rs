@@ -1,0 +1,184 @@
+//! Job kind: a Klaviyo event (`POST /api/events`), paced and retried like syncs. Klaviyo answers 202
+//! and deduplicates on `unique_id`, so a resend after a crash is counted once. A merchant's events
+//! go out one after another (one Klaviyo account's pace); merchants go side by side.
+
+use super::klaviyo_sync::calls::Calls;
+use super::klaviyo_sync::plan::retry_delay;
+use super::runner::{Job, RunnerSettings};
+use crate::klaviyo::pace::Pacer;
+use crate::klaviyo::wire::NewEvent;
+use crate::klaviyo::{Client, KlaviyoError, Operation};
+use crate::services::klaviyo::{KlaviyoConnections, KlaviyoServiceError};
+use crate::store::events::{self as store, ClaimedEvent, EventOutcome};
+use crate::store::{now_ms, Claim, Db, DbResult};
+use shared::domain::{EventState, MerchantId};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// Tries before an event is given up (about a day of backoff at the cap).
+const MAX_ATTEMPTS: i64 = 12;
+
+pub struct EventJob {
+    /// Where this instance is reached: an approval's `link` is made from it when sent.
+    pub(super) public_base: String,
+    pub(super) db: Db,
+    pub(super) client: Client,
+    pub(super) connections: KlaviyoConnections,
+    pub(super) pacer: Pacer,
+}
+
+impl EventJob {
+    pub fn runner(lease: Duration) -> RunnerSettings {
+        RunnerSettings {
+            claim_limit: 500,
+            per_merchant: 100,
+            slots: 4,
+            per_merchant_slots: 1,
+            lease,
+            idle_poll: Duration::from_millis(250),
+        }
+    }
+}
+
+impl Job for EventJob {
+    type Item = ClaimedEvent;
+    type Group = ();
+    const NAME: &'static str = "events";
+    const TABLE: &'static str = "klaviyo_events";
+
+    fn wake(&self) -> &'static Notify {
+        &super::EVENTS
+    }
+
+    async fn claim(&self, db: &Db, claim: &Claim<'_>) -> DbResult<Vec<ClaimedEvent>> {
+        store::claim(db, claim).await
+    }
+
+    fn id(item: &ClaimedEvent) -> i64 {
+        item.id
+    }
+
+    fn group(item: &ClaimedEvent) -> (MerchantId, ()) {
+        (item.merchant_id, ())
+    }
+
+    async fn work(&self, token: &str, merchant: MerchantId, (): (), events: Vec<ClaimedEvent>) {
+        let outcomes = self.send(merchant, events).await;
+        if let Err(error) = store::finish(&self.db, token, &outcomes, now_ms()).await {
+            tracing::warn!(%error, "could not save event outcomes; they are sent again after the lease");
+        }
+        super::changed(merchant);
+    }
+}
+
+impl EventJob {
+    async fn send(&self, merchant: MerchantId, events: Vec<ClaimedEvent>) -> Vec<EventOutcome> {
+        let (key, connection) = match self.connections.key(merchant).await {
+            Ok(found) => found,
+            Err(error) => {
+                let reason = match error {
+                    KlaviyoServiceError::NotConnected => "Klaviyo is not connected; copy the invite link instead.",
+                    KlaviyoServiceError::KeyUnreadable => {
+                        "The saved Klaviyo key can't be read; paste it again on the Klaviyo page, then resend."
+                    }
+                    other => {
+                        tracing::warn!(error = %other, "could not load the Klaviyo key for events");
+                        return events
+                            .iter()
+                            .map(|e| later(e, None, "Rekomi could not load the Klaviyo key."))
+                            .collect();
+                    }
+                };
+                return events.iter().map(|e| failed(e, reason)).collect();
+            }
+        };
+        let mut calls = Calls::new(self.pacer.clone(), connection.account_id.clone(), merchant);
+        let mut outcomes = Vec::with_capacity(events.len());
+        let mut refused_scope = false;
+        let mut accepted = false;
+        for event in &events {
+            let mut properties: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&event.properties).unwrap_or_default();
+            let (value, value_currency) = self.complete(&mut properties);
+            let new = NewEvent {
+                metric: event.metric.clone(),
+                email: event.email.clone(),
+                unique_id: event.unique_id.clone(),
+                properties,
+                value,
+                value_currency,
+            };
+            let sent = calls.run(Operation::CreateEvent, &[], || self.client.create_event(&key, &new)).await;
+            outcomes.push(match sent {
+                Ok(()) => {
+                    accepted = true;
+                    EventOutcome {
+                        id: event.id,
+                        state: EventState::Sent,
+                        reason: None,
+                        attempts: event.attempts + 1,
+                        due_at: None,
+                        sent_at: Some(now_ms()),
+                    }
+                }
+                Err(error @ KlaviyoError::MissingScope { .. }) => {
+                    refused_scope = true;
+                    failed(event, &format!("{} Then resend the invite.", error.merchant_message()))
+                }
+                Err(error) if error.is_retryable() && event.attempts + 1 < MAX_ATTEMPTS => {
+                    later(event, error.retry_after(), &error.merchant_message())
+                }
+                Err(error) => failed(event, &error.merchant_message()),
+            });
+        }
+        let proven = if refused_scope {
+            Some(Err(Operation::CreateEvent))
+        } else {
+            (accepted && connection.scope_checks.contains("EventsFull=ReadVerifiedWritePending"))
+                .then_some(Ok(Operation::CreateEvent))
+        };
+        if let Some(write) = proven {
+            if let Err(e) = self.connections.record_write_check(merchant, write).await {
+                tracing::warn!(error = %e, "could not record what the key may write");
+            }
+        }
+        outcomes
+    }
+}
+
+impl EventJob {
+    /// Fills in what the outbox row leaves to send time: the tracking `link` of a `referral_code`,
+    /// and the event's monetary `value` (Klaviyo sums it in flows and reports), taken out of the
+    /// properties.
+    fn complete(&self, map: &mut serde_json::Map<String, serde_json::Value>) -> (Option<f64>, Option<String>) {
+        if let Some(code) = map.get("referral_code").and_then(|c| c.as_str()).map(str::to_owned) {
+            map.entry("link").or_insert_with(|| format!("{}/r/{code}", self.public_base).into());
+        }
+        let value = map.remove("value").and_then(|v| v.as_f64());
+        let currency = value.and(map.get("currency").and_then(|c| c.as_str()).map(str::to_owned));
+        (value, currency)
+    }
+}
+
+fn later(event: &ClaimedEvent, retry_after: Option<Duration>, reason: &str) -> EventOutcome {
+    let wait = retry_delay(event.attempts + 1, retry_after);
+    EventOutcome {
+        id: event.id,
+        state: EventState::Retrying,
+        reason: Some(reason.to_owned()),
+        attempts: event.attempts + 1,
+        due_at: Some(now_ms() + i64::try_from(wait.as_millis()).unwrap_or(300_000)),
+        sent_at: None,
+    }
+}
+
+fn failed(event: &ClaimedEvent, reason: &str) -> EventOutcome {
+    EventOutcome {
+        id: event.id,
+        state: EventState::Failed,
+        reason: Some(reason.to_owned()),
+        attempts: event.attempts + 1,
+        due_at: None,
+        sent_at: None,
+    }
+}

@@ -1,0 +1,498 @@
+//! Affiliates arriving through the public landing page, the merchant's approval queue, and an
+//! affiliate's terms.
+//!
+//! Each use case here opens its transaction, reads and writes through `store::affiliates`, asks
+//! the domain which state may follow which, queues its side effects through `crate::outbox`, and
+//! commits. An approval, whoever makes it, is [`approve_in`].
+
+use super::accounts::random_suffix;
+use super::campaigns::commission;
+use super::rate_limit::IpRateLimiter;
+use crate::outbox;
+use crate::store::affiliates::{self as store, AffiliateRow};
+/// The parts of [`set_terms`], named here too for its callers.
+pub use crate::store::affiliates::{NewRate, RateTriple, TermsEdit};
+use crate::store::audit::{self, ACTOR_APPLICANT, ACTOR_AUTO_APPROVE};
+use crate::store::campaigns::{self as campaign_store, CampaignRow};
+use crate::store::sync as sync_store;
+use crate::store::{now_ms, Db, DbError, DbResult, Tx};
+use serde_json::json;
+use shared::domain::affiliate::Decision;
+use shared::domain::lifecycle::{Metric, Topic};
+use shared::domain::{AffiliateId, AffiliateState, ApplicationForm, FieldErrors, MerchantId, ReferralCode};
+use shared::error::{AppError, ErrorKind};
+use shared::views::PublicCampaign;
+use shared::views::{
+    AffiliateDetail, ApplicationView, AuditEntry, DecisionOutcome, QueueFilter, QueuePage, StateCounts, SyncView,
+    QUEUE_PAGE_SIZE,
+};
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+/// At most this many ids in one bulk decision, so one request can't hold the write lock for long.
+pub const MAX_BULK_DECISION: usize = 1_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AffiliateError {
+    #[error("no such campaign")]
+    UnknownCampaign,
+    #[error("campaign closed")]
+    CampaignClosed { merchant_name: String },
+    #[error("invalid application")]
+    Invalid(FieldErrors),
+    #[error("rate limited for {0} s")]
+    RateLimited(u64),
+    #[error("too many ids in one decision")]
+    TooMany,
+    #[error("no such affiliate")]
+    UnknownAffiliate,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<AffiliateError> for AppError {
+    fn from(value: AffiliateError) -> Self {
+        match value {
+            AffiliateError::UnknownCampaign | AffiliateError::CampaignClosed { .. } => AppError::not_found("campaign"),
+            AffiliateError::UnknownAffiliate => AppError::not_found("affiliate"),
+            AffiliateError::Invalid(fields) => AppError::invalid(fields),
+            AffiliateError::RateLimited(secs) => AppError::rate_limited(secs),
+            AffiliateError::TooMany => AppError::new(
+                ErrorKind::Invalid,
+                format!("Decide on at most {MAX_BULK_DECISION} applications at once."),
+            ),
+            AffiliateError::Internal(e) => super::internal(&e),
+        }
+    }
+}
+
+impl From<DbError> for AffiliateError {
+    fn from(value: DbError) -> Self {
+        Self::Internal(value.into())
+    }
+}
+
+/// What happened to an application from the public page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApplyOutcome {
+    Received {
+        first_name: String,
+    },
+    Approved {
+        first_name: String,
+        referral_code: String,
+    },
+    /// The merchant already has this email (in this program or another). The answer names no
+    /// program, so the page can't be used to look up who is in which program.
+    AlreadyApplied,
+}
+
+/// The campaign behind `/join/{merchant}/{campaign}`, if it exists and accepts applications.
+pub async fn public_campaign(
+    db: &Db,
+    merchant_slug: &str,
+    campaign_slug: &str,
+) -> Result<(CampaignRow, PublicCampaign), AffiliateError> {
+    let row = campaign_store::by_slugs(db, merchant_slug, campaign_slug)
+        .await
+        .map_err(anyhow::Error::from)?
+        .ok_or(AffiliateError::UnknownCampaign)?;
+    if !row.accepting {
+        return Err(AffiliateError::CampaignClosed { merchant_name: row.merchant_name });
+    }
+    let public = public_view(&row)?;
+    Ok((row, public))
+}
+
+/// The campaign as its landing page shows it.
+pub fn public_view(row: &CampaignRow) -> anyhow::Result<PublicCampaign> {
+    Ok(PublicCampaign {
+        merchant_name: row.merchant_name.clone(),
+        campaign_name: row.name.clone(),
+        pitch: row.pitch.clone(),
+        terms: row.terms.clone(),
+        terms_version: row.terms_version,
+        commission: commission(row)?.describe(),
+        cookie_days: u16::try_from(row.cookie_days).unwrap_or(30),
+    })
+}
+
+/// Takes an application from the public form. Idempotent per (merchant, email); an auto-approve
+/// campaign approves in the same transaction.
+#[tracing::instrument(skip_all, fields(campaign.id = %campaign.id))]
+pub async fn apply(
+    db: &Db,
+    limiter: &IpRateLimiter,
+    campaign: &CampaignRow,
+    form: &ApplicationForm,
+    ip: IpAddr,
+) -> Result<ApplyOutcome, AffiliateError> {
+    if form.is_bot() {
+        // Look like success so the bot moves on; store nothing.
+        tracing::info!("honeypot filled in; application dropped");
+        return Ok(ApplyOutcome::Received { first_name: "there".into() });
+    }
+    let shown_version = form.terms_version.trim().parse::<i64>().ok();
+    if shown_version.is_some_and(|v| v != campaign.terms_version) {
+        let mut errors = form.parse().err().unwrap_or_default();
+        errors.add(
+            "accept_terms",
+            "The program terms changed while you were reading. Please read the new terms and accept them.",
+        );
+        return Err(AffiliateError::Invalid(errors));
+    }
+    let application = form.parse().map_err(AffiliateError::Invalid)?;
+    // Counted only once the form parses: a person fixing typos is not locked out, and what is
+    // limited is what writes.
+    limiter.check(ip).map_err(AffiliateError::RateLimited)?;
+    let (merchant, now) = (campaign.merchant_id, now_ms());
+    let first_name = application.name.first().to_owned();
+    let mut tx = db.begin().await?;
+    let inserted =
+        store::insert_applicant(&mut tx, merchant, campaign.id, &application, campaign.terms_version, "form", now)
+            .await?;
+    let Some(id) = inserted else {
+        return Ok(ApplyOutcome::AlreadyApplied);
+    };
+    audit::record(&mut tx, merchant, ACTOR_APPLICANT, "applied", id, None, Some(AffiliateState::Pending), now).await?;
+    announce_application(&mut tx, merchant, id, "form", now).await?;
+    let approval = if campaign.auto_approve {
+        let applicant = Approvable { id, from: AffiliateState::Pending, first_name: &first_name, has_code: false };
+        Some(approve_in(&mut tx, merchant, applicant, ACTOR_AUTO_APPROVE, now).await?)
+    } else {
+        None
+    };
+    tx.commit().await?;
+    Ok(match approval {
+        Some(Approval::Approved { new_code: Some(referral_code) }) => {
+            ApplyOutcome::Approved { first_name, referral_code }
+        }
+        _ => ApplyOutcome::Received { first_name },
+    })
+}
+
+pub fn new_code(first_name: &str) -> String {
+    ReferralCode::generate(first_name, &random_suffix(5)).as_str().to_owned()
+}
+
+/// Fresh candidates tried for a referral code before giving up.
+const CODE_ATTEMPTS: usize = 20;
+
+/// A referral code no affiliate has yet. Codes are unique on the whole instance (`/r/{code}` names
+/// no shop); after [`CODE_ATTEMPTS`] clashes, the unique constraint's conflict.
+async fn free_code(tx: &mut Tx, first_name: &str) -> DbResult<String> {
+    for _ in 0..CODE_ATTEMPTS {
+        let candidate = new_code(first_name);
+        if !store::code_taken(tx, &candidate).await? {
+            return Ok(candidate);
+        }
+    }
+    Err(DbError::Conflict { constraint: "affiliates_referral_code_key".into() })
+}
+
+/// An affiliate about to be approved, as the use case read it in its transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct Approvable<'a> {
+    pub id: AffiliateId,
+    /// The state it was read in; the approval applies only if it still is.
+    pub from: AffiliateState,
+    pub first_name: &'a str,
+    pub has_code: bool,
+}
+
+/// What [`approve_in`] came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Approval {
+    /// Approved; `new_code` is the referral code it was given (`None`: it kept the one it had).
+    Approved { new_code: Option<String> },
+    /// Another decision committed first; nothing was written.
+    ChangedMeanwhile,
+}
+
+/// Approves an affiliate inside the caller's transaction, whoever decides it (an auto-approving
+/// campaign, an accepted invite, the merchant): a referral code if it has none, the state guarded
+/// by the one read, the audit entry, and (the outbox: they commit with the approval, or nothing
+/// does) its Klaviyo sync, `Rekomi Affiliate Approved` and the `affiliate.approved` webhook.
+pub async fn approve_in(
+    tx: &mut Tx,
+    merchant: MerchantId,
+    affiliate: Approvable<'_>,
+    actor: &str,
+    now: i64,
+) -> DbResult<Approval> {
+    let Approvable { id, from, first_name, has_code } = affiliate;
+    let new_code = if has_code { None } else { Some(free_code(tx, first_name).await?) };
+    if !store::approve(tx, merchant, id, from, new_code.as_deref(), actor, now).await? {
+        return Ok(Approval::ChangedMeanwhile);
+    }
+    audit::record(tx, merchant, actor, "approved", id, Some(from), Some(AffiliateState::Approved), now).await?;
+    outbox::sync(tx, merchant, id, now).await?;
+    announce_approval(tx, merchant, id, now).await?;
+    Ok(Approval::Approved { new_code })
+}
+
+/// Queues `Rekomi Affiliate Applied` for a new applicant; `source` is how they came (`form`,
+/// `invite`).
+pub(crate) async fn announce_application(
+    tx: &mut Tx,
+    merchant: MerchantId,
+    id: AffiliateId,
+    source: &str,
+    now: i64,
+) -> DbResult<()> {
+    let applicant = store::announced(tx, id).await?;
+    let properties = json!({ "campaign": applicant.campaign, "source": source, "first_name": applicant.first_name });
+    outbox::lifecycle(tx, merchant, Metric::Applied, &applicant.email, &format!("applied:{id}"), &properties, now).await
+}
+
+/// Queues `Rekomi Affiliate Approved` and the `affiliate.approved` webhook. The event's `link` is
+/// added when it is sent, from this instance's public address.
+async fn announce_approval(tx: &mut Tx, merchant: MerchantId, id: AffiliateId, now: i64) -> DbResult<()> {
+    let store::Announced { email, full_name, first_name, referral_code: code, campaign } =
+        store::announced(tx, id).await?;
+    let properties = json!({ "campaign": campaign, "referral_code": code, "first_name": first_name });
+    let unique = format!("approved:{id}:{now}");
+    outbox::lifecycle(tx, merchant, Metric::Approved, &email, &unique, &properties, now).await?;
+    let data = json!({ "id": id, "email": email, "name": full_name, "campaign": campaign, "referral_code": code });
+    let event_id = format!("evt_affiliate_approved_{id}_{now}");
+    outbox::webhook(tx, merchant, Topic::AffiliateApproved, &event_id, data, now).await
+}
+
+#[tracing::instrument(skip_all, fields(merchant.id = %merchant))]
+pub async fn queue(db: &Db, merchant: MerchantId, filter: &QueueFilter) -> Result<QueuePage, AffiliateError> {
+    let (rows, total) = store::queue(db, merchant, filter).await?;
+    let mut counts = StateCounts::default();
+    for (state, n) in store::state_counts(db, merchant).await? {
+        match state {
+            AffiliateState::Pending => counts.pending = n,
+            AffiliateState::Approved => counts.approved = n,
+            AffiliateState::Rejected => counts.rejected = n,
+            AffiliateState::Disabled => counts.disabled = n,
+        }
+    }
+    Ok(QueuePage {
+        items: with_syncs(db, merchant, rows.into_iter().map(view).collect()).await?,
+        total,
+        page: filter.page,
+        page_size: QUEUE_PAGE_SIZE,
+        counts,
+    })
+}
+
+/// Why an id in a decision was left alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Skip {
+    NotFound,
+    AlreadyInState(AffiliateState),
+    NotAllowed {
+        from: AffiliateState,
+        to: AffiliateState,
+    },
+    /// Another decision on the same affiliate committed first.
+    ChangedMeanwhile,
+}
+
+/// Approves or rejects many applications in one transaction, recording `actor` on each.
+#[tracing::instrument(skip_all, fields(merchant.id = %merchant, count = ids.len(), decision = ?decision))]
+pub async fn decide(
+    db: &Db,
+    merchant: MerchantId,
+    actor: &str,
+    ids: &[AffiliateId],
+    decision: Decision,
+) -> Result<DecisionOutcome, AffiliateError> {
+    if ids.len() > MAX_BULK_DECISION {
+        return Err(AffiliateError::TooMany);
+    }
+    let mut unique = ids.to_vec();
+    unique.sort();
+    unique.dedup();
+    let (target, now) = (decision.target(), now_ms());
+    let mut changed_ids = Vec::new();
+    let mut skipped = Vec::new();
+    let mut tx = db.begin().await?;
+    for id in unique {
+        match decide_one(&mut tx, merchant, id, target, actor, now).await? {
+            Ok(()) => changed_ids.push(id),
+            Err(skip) => skipped.push((id, skip_reason(&skip))),
+        }
+    }
+    tx.commit().await?;
+    let changed = store::by_ids(db, merchant, &changed_ids).await?;
+    tracing::info!(changed = changed.len(), skipped = skipped.len(), "decision applied");
+    let changed = with_syncs(db, merchant, changed.into_iter().map(view).collect()).await?;
+    Ok(DecisionOutcome { changed, skipped })
+}
+
+impl super::Services {
+    /// [`decide`] for a signed-in merchant; then the redirect and attribution on this instance see
+    /// the change at once (other instances within the code cache's minute).
+    pub async fn decide(
+        &self,
+        who: &super::accounts::SignedIn,
+        ids: &[AffiliateId],
+        decision: Decision,
+    ) -> Result<DecisionOutcome, AffiliateError> {
+        let outcome = decide(&self.db, who.merchant(), who.actor(), ids, decision).await?;
+        if !outcome.changed.is_empty() {
+            self.tracker.forget_all();
+        }
+        Ok(outcome)
+    }
+}
+
+/// Moves one affiliate to `target` inside the decision's transaction, or says why not.
+async fn decide_one(
+    tx: &mut Tx,
+    merchant: MerchantId,
+    id: AffiliateId,
+    target: AffiliateState,
+    actor: &str,
+    now: i64,
+) -> DbResult<Result<(), Skip>> {
+    let Some(current) = store::decidable(tx, merchant, id).await? else {
+        return Ok(Err(Skip::NotFound));
+    };
+    let from = current.state;
+    if from == target {
+        return Ok(Err(Skip::AlreadyInState(from)));
+    }
+    if !from.may_become(target) {
+        return Ok(Err(Skip::NotAllowed { from, to: target }));
+    }
+    let applied = if target == AffiliateState::Approved {
+        let affiliate =
+            Approvable { id, from, first_name: &current.first_name, has_code: current.referral_code.is_some() };
+        approve_in(tx, merchant, affiliate, actor, now).await? != Approval::ChangedMeanwhile
+    } else if store::set_state(tx, merchant, id, from, target, actor, now).await? {
+        audit::record(tx, merchant, actor, target.as_str(), id, Some(from), Some(target), now).await?;
+        true
+    } else {
+        false
+    };
+    Ok(if applied { Ok(()) } else { Err(Skip::ChangedMeanwhile) })
+}
+
+fn skip_reason(skip: &Skip) -> String {
+    match skip {
+        // Another merchant's id reads exactly like a missing one.
+        Skip::NotFound => "not found".into(),
+        Skip::AlreadyInState(state) => format!("already {}", state.as_str()),
+        Skip::ChangedMeanwhile => "changed by someone else meanwhile; reload to see it".into(),
+        Skip::NotAllowed { from, to } => {
+            format!("{} applications can't be {}", from.label().to_lowercase(), to.as_str())
+        }
+    }
+}
+
+/// Sets an affiliate's coupon and rate override in one transaction, with the audit entry and, when
+/// the rate changed, `Rekomi Rate Changed`. `None` when the affiliate isn't the merchant's;
+/// otherwise the rate before. `Conflict` on `affiliates_coupon_key` when another affiliate of the
+/// merchant has the coupon (nothing is changed then).
+#[tracing::instrument(skip_all, fields(merchant.id = %merchant, affiliate.id = %id))]
+pub async fn set_terms(
+    db: &Db,
+    merchant: MerchantId,
+    id: AffiliateId,
+    edit: TermsEdit<'_>,
+    now: i64,
+) -> DbResult<Option<RateTriple>> {
+    let mut tx = db.begin().await?;
+    if let Some(coupon) = edit.coupon {
+        store::set_coupon(&mut tx, merchant, id, coupon).await?;
+    }
+    let Some(current) = store::current_rate(&mut tx, merchant, id).await? else {
+        return Ok(None);
+    };
+    let before = current.triple();
+    if let Some(rate) = edit.rate {
+        // An expiry and a reason belong to an override: back on the campaign's rule, neither is kept.
+        let overridden = rate.bps.is_some() || rate.minor.is_some();
+        let after = (rate.bps, rate.minor, rate.expires_at.filter(|_| overridden));
+        if after != before {
+            let reason = rate.reason.as_deref().filter(|_| overridden);
+            store::set_rate(&mut tx, merchant, id, after, reason).await?;
+            audit::record(&mut tx, merchant, &rate.actor, "rate changed", id, None, None, now).await?;
+            let currency = current.currency.as_str();
+            let properties = json!({
+                "campaign": current.campaign,
+                "first_name": current.first_name,
+                "rate": describe_rate(after.0, after.1, currency),
+                "previous_rate": describe_rate(before.0, before.1, currency),
+                "percent": after.0.map(|b| b as f64 / 100.0),
+                "flat_amount": after.1.map(|m| crate::store::outbox::amount(m, currency)),
+                "currency": currency,
+                "expires_at": after.2.map(crate::store::outbox::rfc3339),
+                "reason": reason,
+            });
+            let unique = format!("rate:{id}:{now}");
+            outbox::lifecycle(&mut tx, merchant, Metric::RateChanged, &current.email, &unique, &properties, now)
+                .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(Some(before))
+}
+
+/// A rate as `Rekomi Rate Changed` names it.
+fn describe_rate(bps: Option<i64>, minor: Option<i64>, currency: &str) -> String {
+    match (bps, minor) {
+        (Some(b), _) => format!("{} %", shared::domain::commission::bps_percent(b)),
+        (None, Some(m)) => format!("{} {currency} per order", crate::store::outbox::amount(m, currency)),
+        (None, None) => "campaign rate".to_owned(),
+    }
+}
+
+/// Attaches each affiliate's latest Klaviyo sync.
+async fn with_syncs(
+    db: &Db,
+    merchant: MerchantId,
+    mut items: Vec<ApplicationView>,
+) -> Result<Vec<ApplicationView>, AffiliateError> {
+    let ids: Vec<AffiliateId> = items.iter().map(|a| a.id).collect();
+    // Oldest change first, so the latest sync of each affiliate is the one left in the map.
+    let latest: HashMap<AffiliateId, SyncView> =
+        sync_store::latest_for(db, merchant, &ids).await?.into_iter().map(|s| (s.affiliate_id, s)).collect();
+    for item in &mut items {
+        item.sync = latest.get(&item.id).cloned();
+    }
+    Ok(items)
+}
+
+/// One affiliate with its audit trail, syncs and the newest Klaviyo calls made for it.
+pub async fn detail(db: &Db, merchant: MerchantId, id: AffiliateId) -> Result<AffiliateDetail, AffiliateError> {
+    let row = store::by_ids(db, merchant, &[id]).await?.into_iter().next().ok_or(AffiliateError::UnknownAffiliate)?;
+    let audit = store::audit_trail(db, merchant, id)
+        .await?
+        .into_iter()
+        .map(|(actor, action, from_state, to_state, at)| AuditEntry { actor, action, from_state, to_state, at })
+        .collect();
+    let syncs = sync_store::for_affiliate(db, merchant, id).await?;
+    let log = sync_store::log_for(db, merchant, id, 200).await?;
+    let mut affiliate = view(row);
+    affiliate.sync = syncs.first().cloned();
+    Ok(AffiliateDetail { affiliate, audit, syncs, log })
+}
+
+pub fn view(row: AffiliateRow) -> ApplicationView {
+    ApplicationView {
+        id: row.id,
+        campaign_id: row.campaign_id,
+        campaign_name: row.campaign_name,
+        full_name: row.full_name,
+        first_name: row.first_name,
+        last_name: row.last_name,
+        email: row.email,
+        website: row.website,
+        message: row.message,
+        state: row.state,
+        referral_code: row.referral_code,
+        source: row.source,
+        applied_at: row.applied_at,
+        consent_terms_version: row.consent_terms_version,
+        consent_at: row.consent_at,
+        decided_at: row.decided_at,
+        decided_by: row.decided_by,
+        sync: None,
+    }
+}

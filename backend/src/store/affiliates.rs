@@ -1,0 +1,473 @@
+//! Affiliates from application on, the approval queue, and their terms: SQL only. The use cases
+//! (apply, accept an invite, decide, change terms) are in `services::affiliates` and
+//! `services::invites`, which own the transaction and pass it to the functions here.
+
+use super::{like_pattern, Db, DbResult, Tx};
+use shared::domain::affiliate::Application;
+use shared::domain::{AffiliateId, AffiliateState, CampaignId, MerchantId};
+use shared::views::{QueueFilter, QUEUE_PAGE_SIZE};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AffiliateRow {
+    pub id: AffiliateId,
+    pub campaign_id: CampaignId,
+    pub campaign_name: String,
+    pub email: String,
+    pub full_name: String,
+    pub first_name: String,
+    pub last_name: Option<String>,
+    pub website: Option<String>,
+    pub message: Option<String>,
+    pub state: AffiliateState,
+    pub referral_code: Option<String>,
+    pub source: String,
+    pub applied_at: i64,
+    pub consent_terms_version: Option<i64>,
+    pub consent_at: Option<i64>,
+    pub decided_at: Option<i64>,
+    pub decided_by: Option<String>,
+}
+
+const SELECT: &str = "SELECT a.id, a.campaign_id, c.name AS campaign_name, a.email, a.full_name, a.first_name,
+        a.last_name, a.website, a.message, a.state, a.referral_code, a.source, a.applied_at,
+        a.consent_terms_version, a.consent_at, a.decided_at, a.decided_by
+    FROM affiliates a JOIN campaigns c ON c.id = a.campaign_id";
+
+/// Inserts a pending applicant with their consent; `None` when the merchant already has the email
+/// (a concurrent insert is waited for, then reads as taken). `source` is how they came and how they
+/// consented (`form`, `invite`).
+#[expect(clippy::too_many_arguments, reason = "one column each")]
+pub async fn insert_applicant(
+    tx: &mut Tx,
+    merchant: MerchantId,
+    campaign: CampaignId,
+    application: &Application,
+    terms_version: i64,
+    source: &str,
+    now: i64,
+) -> DbResult<Option<AffiliateId>> {
+    tx.query_scalar(
+        "INSERT INTO affiliates (merchant_id, campaign_id, email, full_name, first_name, last_name, website, message,
+             state, source, consent_terms_version, consent_at, consent_source, applied_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $11, $9, $10, $11, $10)
+         ON CONFLICT (merchant_id, email) DO NOTHING RETURNING id",
+    )
+    .bind(merchant)
+    .bind(campaign)
+    .bind(application.email.as_str())
+    .bind(application.name.full())
+    .bind(application.name.first())
+    .bind(application.name.last())
+    .bind(application.website.as_deref())
+    .bind(application.message.as_deref())
+    .bind(terms_version)
+    .bind(now)
+    .bind(source)
+    .fetch_optional()
+    .await
+}
+
+/// What the lifecycle events and webhooks about an affiliate say.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Announced {
+    pub email: String,
+    pub full_name: String,
+    pub first_name: String,
+    pub referral_code: Option<String>,
+    pub campaign: String,
+}
+
+pub async fn announced(tx: &mut Tx, id: AffiliateId) -> DbResult<Announced> {
+    tx.query_as(
+        "SELECT a.email, a.full_name, a.first_name, a.referral_code, c.name AS campaign
+         FROM affiliates a JOIN campaigns c ON c.id = a.campaign_id WHERE a.id = $1",
+    )
+    .bind(id)
+    .fetch_one()
+    .await
+}
+
+/// True when an affiliate has `code`. Codes are unique on the whole instance: `/r/{code}` names no
+/// shop.
+pub async fn code_taken(tx: &mut Tx, code: &str) -> DbResult<bool> {
+    let taken: Option<i64> = tx
+        .query_scalar("SELECT id FROM affiliates WHERE lower(referral_code) = lower($1)")
+        .bind(code)
+        .fetch_optional()
+        .await?;
+    Ok(taken.is_some())
+}
+
+/// Sets an affiliate in state `from` to approved, giving it `code` if it has none; false when its
+/// state is no longer `from`. The guard matters under PostgreSQL's READ COMMITTED: a concurrent
+/// decision may have changed the state since it was read, and then this one must not apply.
+#[expect(clippy::too_many_arguments, reason = "one column each")]
+pub async fn approve(
+    tx: &mut Tx,
+    merchant: MerchantId,
+    id: AffiliateId,
+    from: AffiliateState,
+    code: Option<&str>,
+    actor: &str,
+    now: i64,
+) -> DbResult<bool> {
+    let done = tx
+        .query(
+            "UPDATE affiliates SET state = 'approved', referral_code = COALESCE(referral_code, $3), decided_at = $4, decided_by = $5
+             WHERE merchant_id = $1 AND id = $2 AND state = $6",
+        )
+        .bind(merchant)
+        .bind(id)
+        .bind(code)
+        .bind(now)
+        .bind(actor)
+        .bind(from)
+        .execute()
+        .await?;
+    Ok(done == 1)
+}
+
+/// Moves an affiliate from `from` to `to` (a decision other than approval); false when its state is
+/// no longer `from` (see [`approve`] for why the guard).
+#[expect(clippy::too_many_arguments, reason = "one column each")]
+pub async fn set_state(
+    tx: &mut Tx,
+    merchant: MerchantId,
+    id: AffiliateId,
+    from: AffiliateState,
+    to: AffiliateState,
+    actor: &str,
+    now: i64,
+) -> DbResult<bool> {
+    let done = tx
+        .query(
+            "UPDATE affiliates SET state = $3, decided_at = $4, decided_by = $5
+             WHERE merchant_id = $1 AND id = $2 AND state = $6",
+        )
+        .bind(merchant)
+        .bind(id)
+        .bind(to)
+        .bind(now)
+        .bind(actor)
+        .bind(from)
+        .execute()
+        .await?;
+    Ok(done == 1)
+}
+
+/// What a decision on one affiliate is made from.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Decidable {
+    pub state: AffiliateState,
+    pub first_name: String,
+    pub referral_code: Option<String>,
+}
+
+pub async fn decidable(tx: &mut Tx, merchant: MerchantId, id: AffiliateId) -> DbResult<Option<Decidable>> {
+    tx.query_as("SELECT state, first_name, referral_code FROM affiliates WHERE merchant_id = $1 AND id = $2")
+        .bind(merchant)
+        .bind(id)
+        .fetch_optional()
+        .await
+}
+
+/// An affiliate the merchant already had when their invite was accepted.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Existing {
+    pub id: AffiliateId,
+    pub state: AffiliateState,
+    pub referral_code: Option<String>,
+    pub consent_at: Option<i64>,
+    pub campaign_id: CampaignId,
+}
+
+/// The merchant's affiliate with this (normalised) email, read in the caller's transaction.
+pub async fn existing(tx: &mut Tx, merchant: MerchantId, email: &str) -> DbResult<Existing> {
+    tx.query_as(
+        "SELECT id, state, referral_code, consent_at, campaign_id FROM affiliates WHERE merchant_id = $1 AND email = $2",
+    )
+    .bind(merchant)
+    .bind(email)
+    .fetch_one()
+    .await
+}
+
+/// Records the consent an affiliate gave by accepting an invite to `terms_version`.
+pub async fn record_invite_consent(
+    tx: &mut Tx,
+    merchant: MerchantId,
+    id: AffiliateId,
+    terms_version: i64,
+    now: i64,
+) -> DbResult<()> {
+    tx.query(
+        "UPDATE affiliates SET consent_terms_version = $3, consent_at = $4, consent_source = 'invite'
+         WHERE merchant_id = $1 AND id = $2",
+    )
+    .bind(merchant)
+    .bind(id)
+    .bind(terms_version)
+    .bind(now)
+    .execute()
+    .await?;
+    Ok(())
+}
+
+pub async fn by_ids(db: &Db, merchant: MerchantId, ids: &[AffiliateId]) -> DbResult<Vec<AffiliateRow>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Ids are integers from our own type, so inlining them is safe and keeps one query for both engines.
+    let list = ids.iter().map(|id| id.get().to_string()).collect::<Vec<_>>().join(",");
+    let sql = format!("{SELECT} WHERE a.merchant_id = $1 AND a.id IN ({list}) ORDER BY a.applied_at DESC, a.id DESC");
+    db.query_as(&sql).bind(merchant).fetch_all().await
+}
+
+/// One page of the queue and the number of rows matching the filter.
+pub async fn queue(db: &Db, merchant: MerchantId, filter: &QueueFilter) -> DbResult<(Vec<AffiliateRow>, i64)> {
+    // Optional filters as `CAST($n AS …) IS NULL OR …`, so one static statement serves both engines
+    // (PostgreSQL needs the cast to type a NULL parameter).
+    const WHERE: &str = "WHERE a.merchant_id = $1
+        AND (CAST($2 AS TEXT) IS NULL OR a.state = $2)
+        AND (CAST($3 AS BIGINT) IS NULL OR a.campaign_id = $3)
+        AND ($4 = '' OR a.email LIKE $4 ESCAPE '\\' OR lower(a.full_name) LIKE $4 ESCAPE '\\')";
+    let search = filter.search.trim();
+    let pattern = if search.is_empty() { String::new() } else { like_pattern(search) };
+    let offset = i64::from(filter.page) * i64::from(QUEUE_PAGE_SIZE);
+    let rows_sql = format!("{SELECT} {WHERE} ORDER BY a.applied_at DESC, a.id DESC LIMIT $5 OFFSET $6");
+    let count_sql = format!("SELECT COUNT(*) FROM affiliates a {WHERE}");
+    let rows = db
+        .query_as(&rows_sql)
+        .bind(merchant)
+        .bind(filter.state)
+        .bind(filter.campaign)
+        .bind(pattern.as_str())
+        .bind(i64::from(QUEUE_PAGE_SIZE))
+        .bind(offset)
+        .fetch_all()
+        .await?;
+    let total = db
+        .query_scalar(&count_sql)
+        .bind(merchant)
+        .bind(filter.state)
+        .bind(filter.campaign)
+        .bind(pattern.as_str())
+        .fetch_one()
+        .await?;
+    Ok((rows, total))
+}
+
+pub async fn state_counts(db: &Db, merchant: MerchantId) -> DbResult<Vec<(AffiliateState, i64)>> {
+    db.query_as("SELECT state, COUNT(*) FROM affiliates WHERE merchant_id = $1 GROUP BY state")
+        .bind(merchant)
+        .fetch_all()
+        .await
+}
+
+/// The audit trail of one affiliate, oldest first: (actor, action, from, to, at).
+pub async fn audit_trail(
+    db: &Db,
+    merchant: MerchantId,
+    id: AffiliateId,
+) -> DbResult<Vec<(String, String, Option<String>, Option<String>, i64)>> {
+    db.query_as(
+        "SELECT actor, action, from_state, to_state, at FROM audit_log WHERE merchant_id = $1 AND affiliate_id = $2 ORDER BY id",
+    )
+    .bind(merchant)
+    .bind(id)
+    .fetch_all()
+    .await
+}
+
+/// Names and campaigns of the merchant's affiliates among `ids`.
+pub async fn names(
+    db: &Db,
+    merchant: MerchantId,
+    ids: &[i64],
+) -> DbResult<std::collections::HashMap<i64, (String, CampaignId)>> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in ids.chunks(500) {
+        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT id, full_name, campaign_id FROM affiliates WHERE merchant_id = $1 AND id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = db.query_as::<(i64, String, CampaignId)>(&sql).bind(merchant);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        out.extend(query.fetch_all().await?.into_iter().map(|(id, name, campaign)| (id, (name, campaign))));
+    }
+    Ok(out)
+}
+
+/// An affiliate's tracking terms with their campaign's rule.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TermsRow {
+    pub referral_code: Option<String>,
+    pub coupon_code: Option<String>,
+    pub rate_bps: Option<i64>,
+    pub rate_minor: Option<i64>,
+    pub commission_kind: String,
+    pub commission_bps: Option<i64>,
+    pub commission_minor: Option<i64>,
+    pub currency: String,
+}
+
+pub async fn terms(db: &Db, merchant: MerchantId, id: AffiliateId) -> DbResult<Option<TermsRow>> {
+    const SQL: &str = "SELECT a.referral_code, a.coupon_code, a.rate_bps, a.rate_minor, c.commission_kind,
+            c.commission_bps, c.commission_minor, c.currency
+        FROM affiliates a JOIN campaigns c ON c.id = a.campaign_id WHERE a.merchant_id = $1 AND a.id = $2";
+    db.query_as(SQL).bind(merchant).bind(id).fetch_optional().await
+}
+
+/// A rate override to set: at most one of `bps` and `minor` (neither: back to the campaign's rule).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRate {
+    pub bps: Option<i64>,
+    pub minor: Option<i64>,
+    pub expires_at: Option<i64>,
+    pub reason: Option<String>,
+    pub actor: String,
+}
+
+/// The rate as it stood before and after a change (bps, minor, expires_at).
+pub type RateTriple = (Option<i64>, Option<i64>, Option<i64>);
+
+/// What to change of an affiliate's terms; `None` leaves a part as it is.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TermsEdit<'a> {
+    /// The coupon code (`Some(None)` removes it).
+    pub coupon: Option<Option<&'a str>>,
+    pub rate: Option<&'a NewRate>,
+}
+
+/// Sets (or with `None` removes) an affiliate's coupon code. `Conflict` on `affiliates_coupon_key`
+/// when another affiliate of the merchant has it.
+pub async fn set_coupon(tx: &mut Tx, merchant: MerchantId, id: AffiliateId, coupon: Option<&str>) -> DbResult<()> {
+    tx.query("UPDATE affiliates SET coupon_code = $3 WHERE merchant_id = $1 AND id = $2")
+        .bind(merchant)
+        .bind(id)
+        .bind(coupon)
+        .execute()
+        .await?;
+    Ok(())
+}
+
+/// An affiliate's rate override as it stands, with what `Rekomi Rate Changed` says about it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CurrentRate {
+    pub email: String,
+    pub first_name: String,
+    pub rate_bps: Option<i64>,
+    pub rate_minor: Option<i64>,
+    pub rate_expires_at: Option<i64>,
+    pub campaign: String,
+    pub currency: String,
+}
+
+impl CurrentRate {
+    pub fn triple(&self) -> RateTriple {
+        (self.rate_bps, self.rate_minor, self.rate_expires_at)
+    }
+}
+
+pub async fn current_rate(tx: &mut Tx, merchant: MerchantId, id: AffiliateId) -> DbResult<Option<CurrentRate>> {
+    tx.query_as(
+        "SELECT a.email, a.first_name, a.rate_bps, a.rate_minor, a.rate_expires_at, c.name AS campaign, c.currency
+         FROM affiliates a JOIN campaigns c ON c.id = a.campaign_id WHERE a.merchant_id = $1 AND a.id = $2",
+    )
+    .bind(merchant)
+    .bind(id)
+    .fetch_optional()
+    .await
+}
+
+/// Sets an affiliate's rate override (bps, minor, expires_at) and its reason.
+pub async fn set_rate(
+    tx: &mut Tx,
+    merchant: MerchantId,
+    id: AffiliateId,
+    rate: RateTriple,
+    reason: Option<&str>,
+) -> DbResult<()> {
+    tx.query(
+        "UPDATE affiliates SET rate_bps = $3, rate_minor = $4, rate_expires_at = $5, rate_reason = $6
+         WHERE merchant_id = $1 AND id = $2",
+    )
+    .bind(merchant)
+    .bind(id)
+    .bind(rate.0)
+    .bind(rate.1)
+    .bind(rate.2)
+    .bind(reason)
+    .execute()
+    .await?;
+    Ok(())
+}
+
+/// An affiliate as the REST API and the exports show it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ListedAffiliate {
+    pub id: AffiliateId,
+    pub email: String,
+    pub full_name: String,
+    pub first_name: String,
+    pub last_name: Option<String>,
+    pub state: AffiliateState,
+    pub source: String,
+    pub referral_code: Option<String>,
+    pub coupon_code: Option<String>,
+    pub paypal_email: Option<String>,
+    pub campaign_id: CampaignId,
+    pub campaign_name: String,
+    pub campaign_slug: String,
+    pub commission_kind: String,
+    pub commission_bps: Option<i64>,
+    pub commission_minor: Option<i64>,
+    pub currency: String,
+    pub rate_bps: Option<i64>,
+    pub rate_minor: Option<i64>,
+    pub rate_expires_at: Option<i64>,
+    pub rate_reason: Option<String>,
+    pub applied_at: i64,
+    pub decided_at: Option<i64>,
+}
+
+const LISTED: &str = "SELECT a.id, a.email, a.full_name, a.first_name, a.last_name, a.state, a.source, a.referral_code,
+        a.coupon_code, a.paypal_email, a.campaign_id, c.name AS campaign_name, c.slug AS campaign_slug,
+        c.commission_kind, c.commission_bps, c.commission_minor, c.currency, a.rate_bps, a.rate_minor,
+        a.rate_expires_at, a.rate_reason, a.applied_at, a.decided_at
+    FROM affiliates a JOIN campaigns c ON c.id = a.campaign_id";
+
+/// The merchant's affiliate with this (normalised) email.
+pub async fn by_email(db: &Db, merchant: MerchantId, email: &str) -> DbResult<Option<ListedAffiliate>> {
+    let sql = format!("{LISTED} WHERE a.merchant_id = $1 AND a.email = $2");
+    db.query_as(&sql).bind(merchant).bind(email).fetch_optional().await
+}
+
+/// A page of the merchant's affiliates, newest first, before the cursor (an id) if any,
+/// optionally in one state and applied within `window` (unix ms, end exclusive).
+pub async fn page(
+    db: &Db,
+    merchant: MerchantId,
+    before: Option<i64>,
+    state: Option<AffiliateState>,
+    window: (i64, i64),
+    limit: i64,
+) -> DbResult<Vec<ListedAffiliate>> {
+    let sql = format!(
+        "{LISTED} WHERE a.merchant_id = $1 AND a.id < $2 AND ($3 = '' OR a.state = $3)
+             AND a.applied_at >= $4 AND a.applied_at < $5
+         ORDER BY a.id DESC LIMIT $6"
+    );
+    db.query_as(&sql)
+        .bind(merchant)
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(state.map(|s| s.as_str()).unwrap_or_default())
+        .bind(window.0)
+        .bind(window.1)
+        .bind(limit)
+        .fetch_all()
+        .await
+}

@@ -1,0 +1,453 @@
+//! The Klaviyo sync outbox and its log: queueing (inside the approval's transaction), claiming due
+//! rows under a lease, writing back what a worker learned, and the reads the merchant's pages use.
+
+use super::engine::values_placeholders;
+use super::{db_err, Db, DbResult, Tx};
+use shared::domain::{AffiliateId, AffiliateState, MerchantId, SyncState};
+use shared::views::{SyncHealth, SyncLogEntry, SyncView};
+
+/// The insert shared by [`enqueue`] and [`enqueue_many`]: a sync per affiliate to the campaign's
+/// list or else the merchant's default list, none when no list is chosen (Klaviyo not connected
+/// yet: "sync all approved" picks them up later). A re-queue starts the sync over.
+fn enqueue_sql(affiliates: &str) -> String {
+    format!(
+        "INSERT INTO klaviyo_syncs (merchant_id, affiliate_id, list_id, state, due_at, created_at, updated_at)
+         SELECT a.merchant_id, a.id, COALESCE(c.klaviyo_list_id, k.default_list_id), 'queued', $2, $2, $2
+         FROM affiliates a
+         JOIN campaigns c ON c.id = a.campaign_id
+         JOIN klaviyo_connections k ON k.merchant_id = a.merchant_id
+         WHERE a.merchant_id = $1 AND a.id {affiliates} AND COALESCE(c.klaviyo_list_id, k.default_list_id) IS NOT NULL
+         ON CONFLICT (affiliate_id, list_id) DO UPDATE SET state = 'queued', reason = NULL, attempts = 0,
+             checks = 0, due_at = excluded.due_at, lease_owner = NULL, lease_until = NULL,
+             updated_at = excluded.updated_at"
+    )
+}
+
+/// Queues a sync for one affiliate inside the caller's transaction; how many rows were queued.
+pub async fn enqueue(tx: &mut Tx, merchant: MerchantId, affiliate: AffiliateId, now: i64) -> DbResult<u64> {
+    tx.query(&enqueue_sql("= $3")).bind(merchant).bind(now).bind(affiliate).execute().await
+}
+
+/// [`enqueue`] for many affiliates in one statement; how many were queued.
+pub async fn enqueue_many(tx: &mut Tx, merchant: MerchantId, affiliates: &[AffiliateId], now: i64) -> DbResult<u64> {
+    if affiliates.is_empty() {
+        return Ok(0);
+    }
+    // Ids are integers from our own type, so inlining them is safe.
+    let list = affiliates.iter().map(|id| id.get().to_string()).collect::<Vec<_>>().join(",");
+    tx.query(&enqueue_sql(&format!("IN ({list})"))).bind(merchant).bind(now).execute().await
+}
+
+/// Queues every approved affiliate of the merchant that has no sync to its list yet.
+pub async fn enqueue_unsynced(tx: &mut Tx, merchant: MerchantId, now: i64) -> DbResult<u64> {
+    tx.query(
+        "INSERT INTO klaviyo_syncs (merchant_id, affiliate_id, list_id, state, due_at, created_at, updated_at)
+         SELECT a.merchant_id, a.id, COALESCE(c.klaviyo_list_id, k.default_list_id), 'queued', $2, $2, $2
+         FROM affiliates a
+         JOIN campaigns c ON c.id = a.campaign_id
+         JOIN klaviyo_connections k ON k.merchant_id = a.merchant_id
+         WHERE a.merchant_id = $1 AND a.state = 'approved'
+           AND COALESCE(c.klaviyo_list_id, k.default_list_id) IS NOT NULL
+         ON CONFLICT (affiliate_id, list_id) DO NOTHING",
+    )
+    .bind(merchant)
+    .bind(now)
+    .execute()
+    .await
+}
+
+/// A claimed row with what the worker needs of its affiliate and campaign.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClaimedSync {
+    pub id: i64,
+    pub merchant_id: MerchantId,
+    pub affiliate_id: AffiliateId,
+    pub list_id: String,
+    pub state: SyncState,
+    pub reason: Option<String>,
+    pub attempts: i64,
+    pub checks: i64,
+    pub sent_at: Option<i64>,
+    pub verify_until: Option<i64>,
+    pub list_opt_in: Option<String>,
+    pub import_job_id: Option<String>,
+    pub profile_id: Option<String>,
+    pub fields_hash: Option<String>,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: Option<String>,
+    pub referral_code: Option<String>,
+    pub consent_at: Option<i64>,
+    pub affiliate_state: AffiliateState,
+    pub campaign_name: String,
+    pub destination_url: Option<String>,
+}
+
+/// Takes up to `limit` due rows that no live lease holds, for `owner` until `lease_until`, at most
+/// `per_merchant` of any one merchant and none of the merchants in `busy` (this instance is
+/// already working theirs), so one merchant's backlog never fills a claim. Queued and retrying rows
+/// become `sending`.
+pub async fn claim(db: &Db, claim: &super::Claim<'_>) -> DbResult<Vec<ClaimedSync>> {
+    let claim_sql = super::lease_sql(
+        db.kind(),
+        "klaviyo_syncs",
+        ", state = CASE WHEN state IN ('queued', 'retrying') THEN 'sending' ELSE state END",
+        "id",
+        claim,
+    );
+    let ids: Vec<i64> = super::bind_claim(db.query_scalar(&claim_sql), claim).fetch_all().await?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    // Ids come from the database as integers, so inlining them is safe.
+    let sql = format!(
+        "SELECT s.id, s.merchant_id, s.affiliate_id, s.list_id, s.state, s.reason, s.attempts, s.checks, s.sent_at,
+             s.verify_until, s.list_opt_in, s.import_job_id, s.profile_id, s.fields_hash, a.email, a.first_name,
+             a.last_name, a.referral_code, a.consent_at, a.state AS affiliate_state, c.name AS campaign_name,
+             c.destination_url
+         FROM klaviyo_syncs s JOIN affiliates a ON a.id = s.affiliate_id JOIN campaigns c ON c.id = a.campaign_id
+         WHERE s.id IN ({list}) AND s.lease_owner = $1 ORDER BY s.id"
+    );
+    db.query_as(&sql).bind(claim.owner).fetch_all().await
+}
+
+/// What a worker writes back for one row; the lease is released with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub id: i64,
+    pub state: SyncState,
+    pub reason: Option<String>,
+    pub attempts: i64,
+    pub checks: i64,
+    pub due_at: Option<i64>,
+    pub sent_at: Option<i64>,
+    pub verify_until: Option<i64>,
+    pub list_opt_in: Option<String>,
+    pub import_job_id: Option<String>,
+    pub profile_id: Option<String>,
+    pub fields_hash: Option<String>,
+}
+
+/// One Klaviyo call, logged against each sync it covered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogRow {
+    pub merchant_id: MerchantId,
+    pub sync_ids: Vec<i64>,
+    pub at: i64,
+    pub endpoint: String,
+    pub status: Option<i64>,
+    pub error_code: Option<String>,
+    pub error: Option<String>,
+}
+
+/// Inserts log rows (one per covered sync) in multi-row statements.
+async fn insert_log(tx: &mut Tx, log: &[LogRow]) -> DbResult<()> {
+    let rows: Vec<(&LogRow, i64)> =
+        log.iter().flat_map(|entry| entry.sync_ids.iter().map(move |id| (entry, *id))).collect();
+    // Eight parameters a row; 500 rows stay well under both engines' parameter limits.
+    for chunk in rows.chunks(500) {
+        let sql = format!(
+            "INSERT INTO klaviyo_sync_log (merchant_id, sync_id, at, endpoint, status, batch_size, error_code, error)
+             VALUES {}",
+            values_placeholders(tx.kind(), chunk.len(), 8)
+        );
+        let mut insert = tx.query(&sql);
+        for (entry, id) in chunk {
+            insert = insert
+                .bind(entry.merchant_id)
+                .bind(*id)
+                .bind(entry.at)
+                .bind(entry.endpoint.as_str())
+                .bind(entry.status)
+                .bind(i64::try_from(entry.sync_ids.len()).unwrap_or(i64::MAX))
+                .bind(entry.error_code.as_deref())
+                .bind(entry.error.as_deref());
+        }
+        insert.execute().await?;
+    }
+    Ok(())
+}
+
+/// Writes outcomes and log rows in one transaction. A row whose lease this worker lost (it ran out
+/// and another worker took the row) is left to its new owner.
+pub async fn finish(db: &Db, owner: &str, outcomes: &[Outcome], log: &[LogRow], now: i64) -> DbResult<u64> {
+    let mut tx = db.begin().await?;
+    let updated = match tx.postgres() {
+        Some(conn) => update_outcomes_at_once(conn, owner, outcomes, now).await?,
+        None => {
+            let mut updated = 0;
+            for o in outcomes {
+                updated += tx
+                    .query(
+                        "UPDATE klaviyo_syncs SET state = $3, reason = $4, attempts = $5, checks = $6, due_at = $7,
+                             sent_at = $8, verify_until = $9, list_opt_in = $10, import_job_id = $11,
+                             profile_id = $12, fields_hash = $13, lease_owner = NULL, lease_until = NULL,
+                             updated_at = $14
+                         WHERE id = $1 AND lease_owner = $2",
+                    )
+                    .bind(o.id)
+                    .bind(owner)
+                    .bind(o.state)
+                    .bind(o.reason.as_deref())
+                    .bind(o.attempts)
+                    .bind(o.checks)
+                    .bind(o.due_at)
+                    .bind(o.sent_at)
+                    .bind(o.verify_until)
+                    .bind(o.list_opt_in.as_deref())
+                    .bind(o.import_job_id.as_deref())
+                    .bind(o.profile_id.as_deref())
+                    .bind(o.fields_hash.as_deref())
+                    .bind(now)
+                    .execute()
+                    .await?;
+            }
+            updated
+        }
+    };
+    insert_log(&mut tx, log).await?;
+    tx.commit().await?;
+    Ok(updated)
+}
+
+/// PostgreSQL: one statement for the whole batch (a thousand round trips would dominate a sync).
+/// SQLite runs in-process, where a statement per row costs little.
+async fn update_outcomes_at_once(
+    conn: &mut sqlx::PgConnection,
+    owner: &str,
+    outcomes: &[Outcome],
+    now: i64,
+) -> DbResult<u64> {
+    let col = |f: fn(&Outcome) -> Option<String>| outcomes.iter().map(f).collect::<Vec<_>>();
+    let num = |f: fn(&Outcome) -> Option<i64>| outcomes.iter().map(f).collect::<Vec<_>>();
+    let done = sqlx::query(
+        "UPDATE klaviyo_syncs s SET state = v.state, reason = v.reason, attempts = v.attempts,
+             checks = v.checks, due_at = v.due_at, sent_at = v.sent_at, verify_until = v.verify_until,
+             list_opt_in = v.list_opt_in, import_job_id = v.import_job_id, profile_id = v.profile_id,
+             fields_hash = v.fields_hash, lease_owner = NULL, lease_until = NULL, updated_at = $13
+         FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[],
+             $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[])
+             AS v(id, state, reason, attempts, checks, due_at, sent_at, verify_until, list_opt_in,
+                  import_job_id, profile_id, fields_hash)
+         WHERE s.id = v.id AND s.lease_owner = $14",
+    )
+    .bind(outcomes.iter().map(|o| o.id).collect::<Vec<_>>())
+    .bind(outcomes.iter().map(|o| o.state.as_str().to_owned()).collect::<Vec<_>>())
+    .bind(col(|o| o.reason.clone()))
+    .bind(outcomes.iter().map(|o| o.attempts).collect::<Vec<_>>())
+    .bind(outcomes.iter().map(|o| o.checks).collect::<Vec<_>>())
+    .bind(num(|o| o.due_at))
+    .bind(num(|o| o.sent_at))
+    .bind(num(|o| o.verify_until))
+    .bind(col(|o| o.list_opt_in.clone()))
+    .bind(col(|o| o.import_job_id.clone()))
+    .bind(col(|o| o.profile_id.clone()))
+    .bind(col(|o| o.fields_hash.clone()))
+    .bind(now)
+    .bind(owner)
+    .execute(conn)
+    .await
+    .map_err(db_err)?;
+    Ok(done.rows_affected())
+}
+
+/// Remembers the last error a sync met, for the health panel.
+pub async fn record_error(db: &Db, merchant: MerchantId, message: &str, now: i64) -> DbResult<()> {
+    db.query("UPDATE klaviyo_connections SET last_sync_error = $2, last_sync_error_at = $3 WHERE merchant_id = $1")
+        .bind(merchant)
+        .bind(message)
+        .bind(now)
+        .execute()
+        .await
+        .map(drop)
+}
+
+/// "Retry now": failed and retrying syncs start over at once; a double opt-in sync awaiting
+/// confirmation is sent again (Klaviyo mails the affiliate a new confirmation link).
+pub async fn retry_now(tx: &mut Tx, merchant: MerchantId, affiliate: AffiliateId, now: i64) -> DbResult<u64> {
+    tx.query(
+        "UPDATE klaviyo_syncs SET state = 'queued', reason = NULL, attempts = 0, checks = 0, due_at = $3,
+             lease_owner = NULL, lease_until = NULL, updated_at = $3
+         WHERE merchant_id = $1 AND affiliate_id = $2
+           AND state IN ('failed', 'retrying', 'awaiting_confirmation')
+           AND (lease_until IS NULL OR lease_until < $3)",
+    )
+    .bind(merchant)
+    .bind(affiliate)
+    .bind(now)
+    .execute()
+    .await
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct SyncRow {
+    affiliate_id: AffiliateId,
+    list_id: String,
+    state: SyncState,
+    reason: Option<String>,
+    due_at: Option<i64>,
+    attempts: i64,
+    updated_at: i64,
+}
+
+impl From<SyncRow> for SyncView {
+    fn from(row: SyncRow) -> Self {
+        SyncView {
+            affiliate_id: row.affiliate_id,
+            list_id: row.list_id,
+            state: row.state,
+            reason: row.reason,
+            next_at: row.due_at,
+            attempts: row.attempts,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+const SYNC_COLUMNS: &str = "affiliate_id, list_id, state, reason, due_at, attempts, updated_at";
+
+/// The syncs of one affiliate, newest first.
+pub async fn for_affiliate(db: &Db, merchant: MerchantId, affiliate: AffiliateId) -> DbResult<Vec<SyncView>> {
+    let sql = format!(
+        "SELECT {SYNC_COLUMNS} FROM klaviyo_syncs WHERE merchant_id = $1 AND affiliate_id = $2
+         ORDER BY updated_at DESC, id DESC"
+    );
+    let rows: Vec<SyncRow> = db.query_as(&sql).bind(merchant).bind(affiliate).fetch_all().await?;
+    Ok(rows.into_iter().map(SyncView::from).collect())
+}
+
+/// The latest sync of each of these affiliates (for the queue page).
+pub async fn latest_for(db: &Db, merchant: MerchantId, affiliates: &[AffiliateId]) -> DbResult<Vec<SyncView>> {
+    if affiliates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = affiliates.iter().map(|id| id.get().to_string()).collect::<Vec<_>>().join(",");
+    let sql = format!(
+        "SELECT {SYNC_COLUMNS} FROM klaviyo_syncs WHERE merchant_id = $1 AND affiliate_id IN ({list})
+         ORDER BY updated_at, id"
+    );
+    let rows: Vec<SyncRow> = db.query_as(&sql).bind(merchant).fetch_all().await?;
+    Ok(rows.into_iter().map(SyncView::from).collect())
+}
+
+/// Syncs changed after the position `(updated_at, id)`, in that order, at most `limit`, each with its
+/// row id (the live feed's cursor).
+pub async fn changed_after(
+    db: &Db,
+    merchant: MerchantId,
+    after: (i64, i64),
+    limit: i64,
+) -> DbResult<Vec<(i64, SyncView)>> {
+    changes(db, merchant, "(updated_at > $2 OR (updated_at = $2 AND id > $3))", after, limit).await
+}
+
+/// Syncs changed at or after `since` (unix ms), oldest first, at most `limit`.
+pub async fn changed_since(db: &Db, merchant: MerchantId, since: i64, limit: i64) -> DbResult<Vec<(i64, SyncView)>> {
+    changes(db, merchant, "updated_at >= $2 AND $3 >= 0", (since, 0), limit).await
+}
+
+async fn changes(
+    db: &Db,
+    merchant: MerchantId,
+    condition: &str,
+    (at, id): (i64, i64),
+    limit: i64,
+) -> DbResult<Vec<(i64, SyncView)>> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: i64,
+        #[sqlx(flatten)]
+        sync: SyncRow,
+    }
+    let sql = format!(
+        "SELECT id, {SYNC_COLUMNS} FROM klaviyo_syncs WHERE merchant_id = $1 AND {condition}
+         ORDER BY updated_at, id LIMIT $4"
+    );
+    let rows: Vec<Row> = db.query_as(&sql).bind(merchant).bind(at).bind(id).bind(limit).fetch_all().await?;
+    Ok(rows.into_iter().map(|r| (r.id, SyncView::from(r.sync))).collect())
+}
+
+/// The newest calls made for an affiliate.
+pub async fn log_for(db: &Db, merchant: MerchantId, affiliate: AffiliateId, limit: i64) -> DbResult<Vec<SyncLogEntry>> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        at: i64,
+        endpoint: String,
+        status: Option<i64>,
+        batch_size: i64,
+        error_code: Option<String>,
+        error: Option<String>,
+    }
+    let rows: Vec<Row> = db
+        .query_as(
+            "SELECT l.at, l.endpoint, l.status, l.batch_size, l.error_code, l.error
+             FROM klaviyo_sync_log l JOIN klaviyo_syncs s ON s.id = l.sync_id
+             WHERE l.merchant_id = $1 AND s.affiliate_id = $2 ORDER BY l.id DESC LIMIT $3",
+        )
+        .bind(merchant)
+        .bind(affiliate)
+        .bind(limit)
+        .fetch_all()
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| SyncLogEntry {
+            at: r.at,
+            endpoint: r.endpoint,
+            status: r.status,
+            batch_size: r.batch_size,
+            error_code: r.error_code,
+            error: r.error,
+        })
+        .collect())
+}
+
+/// Counts by state, approved affiliates with no sync, and the last error.
+pub async fn health(db: &Db, merchant: MerchantId) -> DbResult<SyncHealth> {
+    let counts: Vec<(SyncState, i64)> = db
+        .query_as("SELECT state, COUNT(*) FROM klaviyo_syncs WHERE merchant_id = $1 GROUP BY state")
+        .bind(merchant)
+        .fetch_all()
+        .await?;
+    let unsynced: i64 = db
+        .query_scalar(
+            "SELECT COUNT(*) FROM affiliates a WHERE a.merchant_id = $1 AND a.state = 'approved'
+               AND NOT EXISTS (SELECT 1 FROM klaviyo_syncs s WHERE s.affiliate_id = a.id)",
+        )
+        .bind(merchant)
+        .fetch_one()
+        .await?;
+    let connection: Option<(Option<String>, Option<String>, Option<i64>)> = db
+        .query_as(
+            "SELECT default_list_id, last_sync_error, last_sync_error_at FROM klaviyo_connections
+             WHERE merchant_id = $1",
+        )
+        .bind(merchant)
+        .fetch_optional()
+        .await?;
+    let mut health = SyncHealth { unsynced, ..SyncHealth::default() };
+    if let Some((list, error, at)) = connection {
+        health.connected = true;
+        health.list_chosen = list.is_some();
+        health.last_error = error;
+        health.last_error_at = at;
+    }
+    for (state, n) in counts {
+        match state {
+            SyncState::Queued => health.queued += n,
+            SyncState::Sending | SyncState::Verifying => health.in_flight += n,
+            SyncState::Retrying => health.retrying += n,
+            SyncState::Failed => health.failed += n,
+            SyncState::AwaitingConfirmation => health.awaiting_confirmation += n,
+            SyncState::Succeeded => health.succeeded += n,
+            SyncState::Blocked => health.blocked += n,
+        }
+    }
+    Ok(health)
+}
+
+/// Counts by state over every merchant (benchmarks and the chaos test watch these).
+pub async fn global_counts(db: &Db) -> DbResult<Vec<(String, i64)>> {
+    db.query_as("SELECT state, COUNT(*) FROM klaviyo_syncs GROUP BY state").fetch_all().await
+}
