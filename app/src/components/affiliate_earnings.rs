@@ -5,11 +5,25 @@ use crate::api::earnings::{load_affiliate_earnings, portal_link, set_affiliate_t
 use crate::api::views::{AffiliateEarnings, AffiliateTermsForm};
 use crate::components::form::FieldError;
 use crate::domain::AffiliateId;
+use crate::error::AppError;
 use leptos::prelude::*;
 
+/// The earnings of the affiliate the page shows. Created by the page itself, not by the panel: the
+/// panel renders inside the page's Suspend, and a resource created there is built again (and the
+/// first one dropped, possibly unresolved) each time that closure re-runs.
+pub fn earnings_resource(id: impl Fn() -> Option<AffiliateId> + Send + Sync + 'static) -> EarningsResource {
+    Resource::new(id, |id| async move {
+        match id {
+            Some(id) => load_affiliate_earnings(id).await,
+            None => Err(AppError::not_found("affiliate")),
+        }
+    })
+}
+
+pub type EarningsResource = Resource<Result<AffiliateEarnings, AppError>>;
+
 #[component]
-pub fn EarningsPanel(id: AffiliateId) -> impl IntoView {
-    let earnings = Resource::new(move || id, load_affiliate_earnings);
+pub fn EarningsPanel(id: AffiliateId, earnings: EarningsResource) -> impl IntoView {
     view! {
         <Transition fallback=|| view! { <p class="loading">"Loading earnings…"</p> }>
             {move || Suspend::new(async move {

@@ -27,6 +27,7 @@ pub fn AffiliatePage() -> impl IntoView {
             }
         },
     );
+    let earnings = crate::components::affiliate_earnings::earnings_resource(id);
     if let Some(live) = use_live_sync() {
         Effect::new(move |seen: Option<Option<i64>>| {
             let stamp = id().and_then(|id| live.syncs.with(|m| m.get(&id).map(|s| s.updated_at)));
@@ -48,7 +49,7 @@ pub fn AffiliatePage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="loading">"Loading affiliate…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
-                    Ok(d) => view! { <Detail d retry/> }.into_any(),
+                    Ok(d) => view! { <Detail d retry earnings/> }.into_any(),
                     Err(e) => view! { <div class="banner error" role="alert">{e.message}</div> }.into_any(),
                 }
             })}
@@ -57,7 +58,11 @@ pub fn AffiliatePage() -> impl IntoView {
 }
 
 #[component]
-fn Detail(d: AffiliateDetail, retry: Action<AffiliateId, Result<Vec<SyncView>, AppError>>) -> impl IntoView {
+fn Detail(
+    d: AffiliateDetail,
+    retry: Action<AffiliateId, Result<Vec<SyncView>, AppError>>,
+    earnings: crate::components::affiliate_earnings::EarningsResource,
+) -> impl IntoView {
     let a = d.affiliate;
     let id = a.id;
     let consent = match (a.consent_terms_version, a.consent_at) {
@@ -99,7 +104,7 @@ fn Detail(d: AffiliateDetail, retry: Action<AffiliateId, Result<Vec<SyncView>, A
             <h3>"Sync log"</h3>
             <SyncLog log=d.log/>
         </section>
-        <crate::components::affiliate_earnings::EarningsPanel id/>
+        <crate::components::affiliate_earnings::EarningsPanel id earnings/>
         <section class="card">
             <h2>"History"</h2>
             <ul class="audit">

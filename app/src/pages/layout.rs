@@ -18,8 +18,13 @@ pub fn MerchantLayout() -> impl IntoView {
             navigate("/login", Default::default());
         }
     });
+    // Only the top bar waits for the session. The page (the `Outlet`) sits outside that Suspense:
+    // inside it, every re-run of the session closure built the page again, and a resource of the
+    // discarded copy could be dropped before it resolved, which left the server's HTML stream open
+    // for ever. Signed-out visitors never get here on a first load (the server redirects `/app/…`
+    // to `/login`); the redirect below covers a session that ends while the app is open.
     view! {
-        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+        <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
                 match session.0.await {
                     Ok(Some(s)) => view! {
@@ -42,12 +47,12 @@ pub fn MerchantLayout() -> impl IntoView {
                                 <button class="link" on:click=move |_| { logout.dispatch(()); }>"Log out"</button>
                             </div>
                         </header>
-                        <main class="page"><Outlet/></main>
                     }.into_any(),
                     Ok(None) => view! { <Redirect path="/login"/> }.into_any(),
-                    Err(e) => view! { <main class="narrow"><div class="banner error">{e.message}</div></main> }.into_any(),
+                    Err(e) => view! { <div class="banner error" role="alert">{e.message}</div> }.into_any(),
                 }
             })}
         </Suspense>
+        <main class="page"><Outlet/></main>
     }
 }

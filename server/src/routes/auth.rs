@@ -71,3 +71,22 @@ impl FromRequestParts<AppState> for MerchantSession {
         }
     }
 }
+
+/// Merchant pages (`/app` and below) answer a signed-out visitor with a redirect to the log-in
+/// page before anything renders: the guard holds without JavaScript, and no page is rendered (and
+/// its data asked for) on behalf of nobody. A failed lookup lets the page render its own error.
+pub async fn merchant_pages(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = request.uri().path();
+    if path != "/app" && !path.starts_with("/app/") {
+        return next.run(request).await;
+    }
+    let (mut parts, body) = request.into_parts();
+    if let Err(NotSignedIn::Missing) = MerchantSession::from_request_parts(&mut parts, &state).await {
+        return axum::response::Redirect::to("/login").into_response();
+    }
+    next.run(axum::extract::Request::from_parts(parts, body)).await
+}

@@ -84,6 +84,12 @@ pub fn router(config: &Config, services: Services) -> Router {
     } else {
         Router::new()
     };
+    let pages = Router::new()
+        .leptos_routes_with_context(&state, routes, move || provide_context(for_server_fns.clone()), {
+            let leptos = leptos.clone();
+            move || shell(leptos.clone())
+        })
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::merchant_pages));
     Router::new()
         .merge(hooks)
         .route("/join/{merchant}/{campaign}", get(join::show).post(join::submit))
@@ -114,10 +120,7 @@ pub fn router(config: &Config, services: Services) -> Router {
             post(imports::upload).layer(DefaultBodyLimit::max(crate::services::imports::MAX_FILE_BYTES + 1)),
         )
         .route("/api/imports/{id}/confirm", post(imports::confirm))
-        .leptos_routes_with_context(&state, routes, move || provide_context(for_server_fns.clone()), {
-            let leptos = leptos.clone();
-            move || shell(leptos.clone())
-        })
+        .merge(pages)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn_with_state(trusted, same_origin::check))
         .layer(middleware::from_fn_with_state(config.trust_proxy, client_ip::resolve))
