@@ -8,7 +8,8 @@ source scripts/setup.sh
 source scripts/postgres.sh
 
 apt_install chromium
-[ -d end2end/node_modules/@playwright/test ] || (cd end2end && npm ci --no-audit --no-fund)
+[ -d end2end/node_modules/@playwright/test ] && [ -d end2end/node_modules/@axe-core/playwright ] ||
+  (cd end2end && npm ci --no-audit --no-fund)
 
 summary=()
 run_cargo_tests() {
@@ -37,7 +38,7 @@ cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --version 0.13.
 summary+=("fuzz/rewardful_csv: 30 s, no crash")
 
 echo "== Release build"
-cargo leptos build --release
+cargo leptos build --release --precompress
 build_fake_klaviyo
 
 e2e() {

@@ -2,24 +2,32 @@
 //! component, the server functions, and the domain types both sides share.
 
 pub mod api;
+#[cfg(feature = "ssr")]
+pub mod assets;
 pub mod components;
 pub mod pages;
 
 pub use shared::{domain, error};
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+#[cfg(feature = "ssr")]
+use leptos_meta::MetaTags;
+use leptos_meta::{provide_meta_context, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 
-/// The HTML document around the merchant app.
+/// The HTML document around the merchant app. The stylesheet is linked here, in the part that is
+/// rendered on the server only, because its (hashed) name is known only there.
+#[cfg(feature = "ssr")]
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let stylesheet = assets::stylesheet_href(&options);
     view! {
         <!DOCTYPE html>
         <html lang="en">
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <link rel="stylesheet" href=stylesheet/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -36,7 +44,6 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     pages::session::provide_session();
     view! {
-        <Stylesheet id="leptos" href="/pkg/rekomi.css"/>
         <Title text="Rekomi"/>
         <Router>
             <Routes fallback=pages::not_found::NotFound>

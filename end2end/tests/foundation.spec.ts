@@ -38,7 +38,7 @@ test("merchant signs up, creates a campaign, an affiliate applies without JavaSc
   const shop = `Ana Shop ${uniqueId()}`;
   await signUp(page, shop, uniqueEmail("merchant"), PASSWORD);
 
-  const topbar = page.locator(".topbar");
+  const topbar = page.locator(".sidebar");
   await expect(topbar.getByRole("link", { name: "Campaigns", exact: true })).toBeVisible();
   await expect(topbar.getByRole("link", { name: "Approval queue", exact: true })).toBeVisible();
   await expect(topbar.getByRole("button", { name: "Log out" })).toBeVisible();
@@ -65,7 +65,7 @@ test("merchant signs up, creates a campaign, an affiliate applies without JavaSc
     await expect(v.getByRole("heading", { level: 1 })).toHaveText("Spring Partners");
     await expect(v.getByText(PITCH_INTRO)).toBeVisible();
     await expect(v.getByText(PITCH_MORE)).toBeVisible();
-    await expect(v.locator("ul.facts li").filter({ hasText: "Commission:" })).toHaveText("Commission: 10 % of each order");
+    await expect(v.locator("ul.facts li").filter({ hasText: "Commission:" })).toHaveText("Commission: 10% of each order");
     await expect(v.locator("details summary")).toHaveText("Program terms (version 1)");
     await expect(v.getByText(TERMS)).toBeVisible();
     await expect(v.getByRole("heading", { name: "Apply to join" })).toBeVisible();
@@ -246,7 +246,12 @@ test("campaign form shows field errors", async ({ page }) => {
   );
   await expect(page.locator("#pitch-error")).toHaveText("This field is required.");
   await expect(page.locator("#terms-error")).toHaveText("This field is required.");
-  await expect(page.locator(".banner.error")).toHaveText("Please correct the highlighted fields.");
+  await expect(page.locator(".banner.error")).toHaveText("Please correct the 4 highlighted fields.");
+  // The fields are marked, described by their message, and the first one has the focus.
+  await expect(page.getByLabel("Campaign name")).toHaveAttribute("aria-invalid", "true");
+  await expect(page.getByLabel("Campaign name")).toHaveAttribute("aria-describedby", "name-error");
+  await expect(page.getByLabel("Rate (%)")).toHaveAttribute("aria-invalid", "true");
+  await expect(page.getByLabel("Campaign name")).toBeFocused();
   await expect(page).toHaveURL(/\/app\/campaigns\/new$/);
   await expect(page.getByRole("heading", { name: "New campaign", level: 1 })).toBeVisible();
   // Defaults the merchant did not touch are still there.
@@ -264,7 +269,7 @@ test("campaign form shows field errors", async ({ page }) => {
 
   await page.getByLabel("Pitch", { exact: true }).fill(PITCH_MORE);
   await page.getByRole("button", { name: "Save changes" }).click();
-  await expect(page.getByRole("status").filter({ hasText: "Saved." })).toBeVisible();
+  await expect(page.getByRole("status").filter({ hasText: "Campaign “Summer Partners” saved." })).toBeVisible();
 
   const stored = await page.request.post("/api/get_campaign", { headers: JSON_HEADERS, data: { id } });
   expect(stored.status()).toBe(200);
@@ -415,7 +420,7 @@ test("login with wrong password shows a clear error", async ({ page }) => {
   const email = uniqueEmail("merchant");
   await signUp(page, shop, email, PASSWORD);
 
-  await page.locator(".topbar").getByRole("button", { name: "Log out" }).click();
+  await page.locator(".sidebar").getByRole("button", { name: "Log out" }).click();
   await expect(page).toHaveURL(/\/login$/);
   // The session is really gone: the dashboard sends us back to log in.
   await page.goto("/app");
@@ -435,5 +440,5 @@ test("login with wrong password shows a clear error", async ({ page }) => {
   await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
   await page.getByRole("button", { name: "Log in" }).click();
   await expect(page).toHaveURL(/\/app$/);
-  await expect(page.locator(".topbar .shop")).toHaveText(shop);
+  await expect(page.locator(".sidebar .shop")).toHaveText(shop);
 });

@@ -116,7 +116,7 @@ export async function signUp(page: Page, shopName: string, email: string, passwo
     );
   }
   await expect(page.getByRole("heading", { name: "Campaigns", level: 1 })).toBeVisible();
-  await expect(page.locator(".topbar .shop")).toHaveText(shopName);
+  await expect(page.locator(".sidebar .shop")).toHaveText(shopName);
 }
 
 export interface CampaignOptions {

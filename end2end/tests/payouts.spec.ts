@@ -31,7 +31,7 @@ test("a Klaviyo flow bumps a rate, the order earns at it, and a payout run pays 
 
   // The merchant creates an API token in the UI; it is shown once.
   await page.goto("/app/tracking");
-  await expect(page.getByRole("heading", { name: "Tracking", level: 1 })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Shop & tracking", level: 1 })).toBeVisible();
   await untilHydrated(async () => {
     if (await page.getByTestId("new-token").isVisible()) return;
     await page.getByLabel("New token for").fill("Klaviyo flows", { timeout: 2_000 });

@@ -104,7 +104,7 @@ test("affiliates approved before Klaviyo are synced with one click, and a failed
 
   await page.goto("/app/queue");
   const panel = page.getByTestId("sync-health");
-  await expect(panel).toContainText("1 approved affiliate(s) were never synced");
+  await expect(panel).toContainText("1 approved affiliate was never synced");
   const row = queueRow(page, email);
   await untilHydrated(async () => {
     if ((await row.locator("[data-sync-state]").count()) > 0) return;

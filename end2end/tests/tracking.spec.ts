@@ -28,7 +28,7 @@ test("a tracking link, the shop's snippet and an order webhook end as a pending 
 
   // The merchant pastes the Shopify signing secret and reads the snippet and webhook address.
   await page.goto("/app/tracking");
-  await expect(page.getByRole("heading", { name: "Tracking", level: 1 })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Shop & tracking", level: 1 })).toBeVisible();
   await untilHydrated(async () => {
     if (await page.getByText("Signing secret (set;").isVisible()) return;
     await page.getByLabel("Signing secret").fill(SECRET, { timeout: 2_000 });

@@ -53,7 +53,10 @@ impl std::fmt::Debug for SecretKey {
 
 impl Config {
     pub fn from_env() -> anyhow::Result<Self> {
-        let leptos = leptos::config::get_configuration(None).context("reading the LEPTOS_* settings")?.leptos_options;
+        let mut leptos = leptos::config::get_configuration(None).context("reading the LEPTOS_* settings")?.leptos_options;
+        // A release build made with `hash-files` leaves its hash file beside the binary: serve the
+        // hashed names (cacheable for ever) without asking the operator to set LEPTOS_HASH_FILES.
+        leptos.hash_files = leptos.hash_files || app::assets::hash_file(&leptos).is_some();
         let addr = match var("REKOMI_ADDR") {
             Some(raw) => {
                 raw.parse().with_context(|| format!("REKOMI_ADDR={raw:?} is not an address like 127.0.0.1:3000"))?

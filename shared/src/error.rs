@@ -41,7 +41,11 @@ impl AppError {
     }
 
     pub fn invalid(fields: FieldErrors) -> Self {
-        Self { kind: ErrorKind::Invalid, message: "Please correct the highlighted fields.".into(), fields }
+        let message = match fields.len() {
+            1 => "Please correct the highlighted field.".to_owned(),
+            n => format!("Please correct the {n} highlighted fields."),
+        };
+        Self { kind: ErrorKind::Invalid, message, fields }
     }
 
     pub fn field(field: &str, message: impl Into<String>) -> Self {

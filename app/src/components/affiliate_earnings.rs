@@ -85,7 +85,7 @@ fn Panel(id: AffiliateId, e: AffiliateEarnings) -> impl IntoView {
             {move || link.value().get().map(|r| match r {
                 Ok((url, emailed)) => view! {
                     <div role="status">
-                        <input readonly class="code" value=url data-testid="portal-link"/>
+                        <input readonly class="code" value=url data-testid="portal-link" aria-label="Portal sign-in link"/>
                         <p class="muted">{if emailed { "Also emailed through your Klaviyo flow. Works once, for 15 minutes." } else { "Works once, for 15 minutes." }}</p>
                     </div>
                 }.into_any(),
@@ -96,7 +96,7 @@ fn Panel(id: AffiliateId, e: AffiliateEarnings) -> impl IntoView {
                 view! { <p class="muted">"No commissions yet."</p> }.into_any()
             } else {
                 view! {
-                    <table>
+                    <table tabindex="0">
                         <thead><tr><th>"Order"</th><th>"Date"</th><th>"Amount"</th><th>"Rule"</th><th>"Status"</th></tr></thead>
                         <tbody>
                             {e.commissions.iter().cloned().map(|c| view! {

@@ -60,7 +60,7 @@ fn Panel(
             </h2>
             <dl class="counts">
                 {counts.into_iter().map(|(label, n, key)| view! {
-                    <div class=format!("count {key}") data-count=key><dt>{label}</dt><dd>{n}</dd></div>
+                    <div class=format!("count {key}{}", if n == 0 { " zero" } else { "" }) data-count=key><dt>{label}</dt><dd>{n}</dd></div>
                 }).collect_view()}
             </dl>
             {h.last_error.clone().map(|e| view! {
@@ -71,14 +71,20 @@ fn Panel(
             })}
             <Show when=move || { unsynced > 0 }>
                 <p>
-                    {format!("{unsynced} approved affiliate(s) were never synced (approved before Klaviyo was set up). ")}
+                    {crate::components::count_of(unsynced, "approved affiliate was", "approved affiliates were")}
+                    " never synced (approved before Klaviyo was set up). "
                     <button disabled=move || sync_all.pending().get() on:click=move |_| { sync_all.dispatch(()); }>
                         "Sync all approved"
                     </button>
                 </p>
             </Show>
             {move || sync_all.value().get().map(|r| match r {
-                Ok(n) => view! { <p class="saved" role="status">{format!("{n} affiliate(s) queued for Klaviyo.")}</p> }.into_any(),
+                Ok(n) => view! {
+                    <p class="saved" role="status">
+                        {crate::components::count_of(i64::try_from(n).unwrap_or(i64::MAX), "affiliate", "affiliates")}
+                        " queued for Klaviyo."
+                    </p>
+                }.into_any(),
                 Err(e) => view! { <p class="field-error" role="alert">{e.message}</p> }.into_any(),
             })}
         </section>

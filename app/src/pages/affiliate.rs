@@ -122,7 +122,7 @@ fn SyncLog(log: Vec<SyncLogEntry>) -> impl IntoView {
         return view! { <p class="muted">"No Klaviyo calls yet."</p> }.into_any();
     }
     view! {
-        <table class="grid sync-log" data-testid="sync-log">
+        <table tabindex="0" class="grid sync-log" data-testid="sync-log">
             <thead><tr><th>"Time"</th><th>"Call"</th><th>"Status"</th><th>"Batch"</th><th>"Error"</th></tr></thead>
             <tbody>
                 {log.into_iter().map(|e| {

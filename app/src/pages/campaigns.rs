@@ -2,7 +2,8 @@
 
 use crate::api::campaigns::{create_campaign, get_campaign, list_campaigns, update_campaign};
 use crate::api::views::CampaignView;
-use crate::components::form::{ErrorBanner, FieldError};
+use crate::components::form::{toast_on_success, ErrorBanner, FieldError};
+use crate::components::toast::use_toasts;
 use crate::domain::{CampaignForm, CampaignId, Currency};
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -39,7 +40,7 @@ pub fn CampaignList() -> impl IntoView {
 #[component]
 fn CampaignTable(list: Vec<CampaignView>) -> impl IntoView {
     view! {
-        <table class="grid">
+        <table tabindex="0" class="grid">
             <thead><tr>
                 <th>"Campaign"</th><th>"Commission"</th><th>"Applications"</th><th>"Approval"</th><th>"Public page"</th>
             </tr></thead>
@@ -68,8 +69,10 @@ fn CampaignTable(list: Vec<CampaignView>) -> impl IntoView {
 pub fn NewCampaign() -> impl IntoView {
     let action = Action::new(|form: &CampaignForm| create_campaign(form.clone()));
     let navigate = use_navigate();
+    let toasts = use_toasts();
     Effect::new(move || {
         if let Some(Ok(created)) = action.value().get() {
+            toasts.success(format!("Campaign \u{201c}{}\u{201d} created. Share its public page to get applications.", created.name));
             navigate(&format!("/app/campaigns/{}", created.id), Default::default());
         }
     });
@@ -98,6 +101,7 @@ pub fn EditCampaign() -> impl IntoView {
                     Ok(c) => {
                         let id = c.id;
                         let action = Action::new(move |form: &CampaignForm| update_campaign(id, form.clone()));
+                        toast_on_success(action, |c: &CampaignView| format!("Campaign \u{201c}{}\u{201d} saved.", c.name));
                         view! {
                             <div class="page-head">
                                 <h1>{c.name.clone()}</h1>
@@ -164,7 +168,6 @@ fn CampaignEditor(
     };
     let local_error = RwSignal::new(None::<AppError>);
     let error = Signal::derive(move || local_error.get().or_else(|| action.value().get().and_then(Result::err)));
-    let saved = Signal::derive(move || matches!(action.value().get(), Some(Ok(_))) && local_error.get().is_none());
     Effect::new(move || {
         if let Some(Ok(view)) = action.value().get() {
             slug.set(view.slug);
@@ -249,7 +252,6 @@ fn CampaignEditor(
             </fieldset>
             <div class="actions">
                 <button type="submit" disabled=move || action.pending().get()>{submit_label}</button>
-                <Show when=move || saved.get()><span class="saved" role="status">"Saved."</span></Show>
             </div>
         </form>
     }

@@ -138,7 +138,7 @@ pub fn ImportPage() -> impl IntoView {
                     return view! { <p class="muted">"None yet."</p> }.into_any();
                 }
                 view! {
-                    <table class="table" data-testid="import-history">
+                    <table tabindex="0" class="table" data-testid="import-history">
                         <thead><tr><th>"File"</th><th>"Uploaded"</th><th>"State"</th><th>"Rows"</th><th>"Created"</th><th>"Updated"</th><th>"Errors"</th></tr></thead>
                         <tbody>
                             {list.into_iter().map(|r| view! {
@@ -184,7 +184,7 @@ fn ReportView(report: ImportReport, confirm: impl Fn(i64) + Copy + 'static, busy
             })}
             {(!report.issues.is_empty()).then(|| view! {
                 <h3>"Rows with errors"</h3>
-                <table class="table" data-testid="import-issues">
+                <table tabindex="0" class="table" data-testid="import-issues">
                     <thead><tr><th>"Line"</th><th>"Column"</th><th>"Email"</th><th>"Problem"</th></tr></thead>
                     <tbody>
                         {report.issues.iter().cloned().map(|i| view! {
@@ -204,7 +204,7 @@ fn ReportView(report: ImportReport, confirm: impl Fn(i64) + Copy + 'static, busy
             {(!report.samples.is_empty()).then(|| view! {
                 <details>
                     <summary>"Rows"</summary>
-                    <table class="table">
+                    <table tabindex="0" class="table">
                         <thead><tr><th>"Line"</th><th>"Email"</th><th>"Action"</th><th>"Detail"</th></tr></thead>
                         <tbody>
                             {report.samples.iter().cloned().map(|s| view! {

@@ -3,7 +3,7 @@
 
 use crate::api::payouts::{add_webhook, change_webhook, load_integrations, redeliver_webhook, switch_event};
 use crate::api::views::{IntegrationsView, NewEndpoint};
-use crate::components::form::FieldError;
+use crate::components::form::{toast_on_success, FieldError};
 use crate::domain::DeliveryState;
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -21,6 +21,7 @@ pub fn IntegrationsPage() -> impl IntoView {
             version.update(|n| *n += 1);
         }
     });
+    toast_on_success(add, |new: &NewEndpoint| format!("Endpoint {} added.", new.endpoint.url));
     let added = move || add.value().get().and_then(Result::ok);
     view! {
         <Title text="Integrations · Rekomi"/>
@@ -28,7 +29,7 @@ pub fn IntegrationsPage() -> impl IntoView {
         {move || added().map(|NewEndpoint { endpoint, secret }| view! {
             <div class="banner" role="status">
                 <p>{format!("Signing secret for {}; copy it now, Rekomi shows it only once:", endpoint.url)}</p>
-                <input readonly class="code" value=secret data-testid="webhook-secret"/>
+                <input readonly class="code" value=secret data-testid="webhook-secret" aria-label="Signing secret"/>
             </div>
         })}
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
@@ -55,6 +56,9 @@ fn Integrations(v: IntegrationsView, version: RwSignal<u32>, add: AddAction) -> 
     Effect::new(move || bump(switch.value().get().is_some_and(|r| r.is_ok())));
     Effect::new(move || bump(change.value().get().is_some_and(|r| r.is_ok())));
     Effect::new(move || bump(redeliver.value().get().is_some_and(|r| r.is_ok())));
+    toast_on_success(switch, |_| "Klaviyo event setting saved.".to_owned());
+    toast_on_success(change, |_| "Webhook endpoint updated.".to_owned());
+    toast_on_success(redeliver, |_| "The delivery is queued again.".to_owned());
     let failure = move || {
         [switch.value().get(), change.value().get(), redeliver.value().get()]
             .into_iter()
@@ -70,7 +74,7 @@ fn Integrations(v: IntegrationsView, version: RwSignal<u32>, add: AddAction) -> 
                 <p class="banner">"Connect Klaviyo to send these events; until then none are queued."</p>
             })}
             <p>"Rekomi creates these metrics on each affiliate's profile; trigger flows on them. Amounts are numbers in the currency named beside them; every event has a unique id, so a retried send counts once."</p>
-            <table>
+            <table tabindex="0">
                 <thead><tr><th>"Metric"</th><th>"When, and what it carries"</th><th>"Send"</th></tr></thead>
                 <tbody>
                     {v.events.clone().into_iter().map(|e| {
@@ -122,7 +126,7 @@ fn Webhooks(
             <form on:submit=move |ev| { ev.prevent_default(); add.dispatch((url.get_untracked(), chosen.get_untracked())); }>
                 <label for="webhook_url">"Endpoint address"</label>
                 <input id="webhook_url" placeholder="https://example.com/hooks/rekomi" bind:value=url/>
-                <FieldError error=add_error field="url"/>
+                <FieldError error=add_error field="url" input="webhook_url"/>
                 <fieldset>
                     <legend>"Topics"</legend>
                     {v.topics.iter().map(|(name, description)| {
@@ -146,7 +150,7 @@ fn Webhooks(
                 view! { <p class="muted">"No endpoints yet."</p> }.into_any()
             } else {
                 view! {
-                    <table>
+                    <table tabindex="0">
                         <thead><tr><th>"Address"</th><th>"Topics"</th><th>"Added"</th><th></th></tr></thead>
                         <tbody>
                             {v.endpoints.into_iter().map(|e| {
@@ -175,7 +179,7 @@ fn Webhooks(
                 view! { <p class="muted">"Nothing delivered yet."</p> }.into_any()
             } else {
                 view! {
-                    <table data-testid="deliveries">
+                    <table tabindex="0" data-testid="deliveries">
                         <thead><tr><th>"Event"</th><th>"Endpoint"</th><th>"State"</th><th>"Tries"</th><th>"Last answer"</th><th></th></tr></thead>
                         <tbody>
                             {v.deliveries.into_iter().map(|d| {

@@ -45,17 +45,17 @@ pub fn InvitesPage() -> impl IntoView {
             <ErrorBanner error/>
             <label for="invite-campaign">"Campaign"</label>
             <CampaignSelect id="invite-campaign" campaign/>
-            <FieldError error field="campaign"/>
+            <FieldError error field="campaign" input="invite-campaign"/>
             <label for="invite-people">"People"</label>
             <textarea id="invite-people" rows="8" placeholder="ana@example.com, Ana Berg"
                 prop:value=move || people.get() on:input=move |ev| { people.set(event_target_value(&ev)); preview.value().set(None); }></textarea>
-            <FieldError error field="people"/>
+            <FieldError error field="people" input="invite-people"/>
             <label for="invite-file">"…or load a CSV or text file"</label>
             <input id="invite-file" type="file" accept=".csv,.txt,text/csv,text/plain" on:change=move |ev| load_file(&ev, people)/>
             <label for="invite-days">"Links expire after (days)"</label>
             <input id="invite-days" type="number" min="1" max="90" prop:value=move || days.get()
                 on:input=move |ev| days.set(event_target_value(&ev))/>
-            <FieldError error field="expires_days"/>
+            <FieldError error field="expires_days" input="invite-days"/>
             <div class="actions">
                 <button type="submit" disabled=move || preview.pending().get()>"Check list"</button>
             </div>
@@ -98,7 +98,7 @@ fn PreviewTable(preview: InvitePreview) -> impl IntoView {
     view! {
         <section class="card" data-testid="invite-preview">
             <p role="status">{summary}</p>
-            <table class="table">
+            <table tabindex="0" class="table">
                 <thead><tr><th>"Line"</th><th>"Email"</th><th>"Name"</th><th>"Check"</th></tr></thead>
                 <tbody>
                     {preview.rows.into_iter().map(|r| {
@@ -122,7 +122,7 @@ fn SentMessage(sent: InvitesSent) -> impl IntoView {
         "{} invite{} sent{}.",
         sent.sent,
         if sent.sent == 1 { "" } else { "s" },
-        if sent.skipped.is_empty() { String::new() } else { format!("; {} line(s) skipped", sent.skipped.len()) }
+        if sent.skipped.is_empty() { String::new() } else { format!("; {} skipped", crate::components::count_of(i64::try_from(sent.skipped.len()).unwrap_or(i64::MAX), "line", "lines")) }
     );
     view! {
         <div class="banner success" role="status" data-testid="invites-sent">{text}</div>
@@ -150,7 +150,7 @@ fn InviteTable(list: Vec<InviteView>, version: RwSignal<u32>) -> impl IntoView {
     });
     view! {
         <ErrorBanner error=action_error/>
-        <table class="table" data-testid="invite-list">
+        <table tabindex="0" class="table" data-testid="invite-list">
             <thead><tr><th>"Email"</th><th>"Campaign"</th><th>"Status"</th><th>"Delivery"</th><th>"Sent"</th><th>"Expires"</th><th></th></tr></thead>
             <tbody>
                 {list.into_iter().map(|i| {

@@ -11,6 +11,7 @@ use crate::domain::klaviyo::{KeyScope, OptIn, PrivateKey, ScopeCheck, ScopeState
 use crate::domain::CampaignId;
 use crate::error::AppError;
 use leptos::prelude::*;
+use crate::components::toast::use_toasts;
 use leptos_meta::Title;
 
 #[component]
@@ -26,17 +27,22 @@ pub fn KlaviyoSettings() -> impl IntoView {
             connect.value().set(None);
         }
     });
+    let toasts = use_toasts();
     Effect::new(move || {
-        if let Some(Ok(ConnectOutcome::Connected(_))) = connect.value().get() {
+        if let Some(Ok(ConnectOutcome::Connected(c))) = connect.value().get() {
             replacing.set(false);
+            toasts.success(format!("Connected to {}.", c.account.name));
             overview.refetch();
         }
     });
-    Effect::new(move || {
-        if disconnect.value().get().is_some() {
+    Effect::new(move || match disconnect.value().get() {
+        Some(Ok(_)) => {
             connect.value().set(None);
+            toasts.success("Klaviyo disconnected.");
             overview.refetch();
         }
+        Some(Err(e)) => toasts.error(e.message),
+        None => {}
     });
     view! {
         <Title text="Klaviyo · Rekomi"/>
@@ -56,7 +62,7 @@ pub fn KlaviyoSettings() -> impl IntoView {
                             <Show when=move || replacing.get()>
                                 <KeyForm connect title="Replace the key"/>
                             </Show>
-                            <DefaultList connection=c on_saved=move || overview.refetch()/>
+                            <DefaultList connection=c/>
                         }.into_any(),
                         None => view! {
                             <Required/>
@@ -247,20 +253,27 @@ fn chosen_summary(list: &ChosenList) -> impl IntoView {
 }
 
 #[component]
-fn DefaultList(connection: ConnectionView, on_saved: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
+fn DefaultList(connection: ConnectionView) -> impl IntoView {
     let current = connection.default_list.clone();
+    // The saved list is shown from the answer, not by reloading the page around the picker: the
+    // merchant's search and selection stay where they were.
+    let shown = RwSignal::new(current.clone());
     let save = Action::new(|id: &String| choose_default_list(id.clone()));
+    let toasts = use_toasts();
     Effect::new(move || {
-        if let Some(Ok(_)) = save.value().get() {
-            on_saved();
+        if let Some(Ok(connection)) = save.value().get() {
+            if let Some(list) = &connection.default_list {
+                toasts.success(format!("Default list saved: {}.", list.name));
+            }
+            shown.set(connection.default_list);
         }
     });
     view! {
         <section class="card">
             <h2>"Default list"</h2>
             <p class="muted">"Approved affiliates go to this list unless their campaign picks its own."</p>
-            {match &current {
-                Some(list) => chosen_summary(list).into_any(),
+            {move || match shown.get() {
+                Some(list) => chosen_summary(&list).into_any(),
                 None => view! { <p class="banner warning">"No list chosen yet: approved affiliates are not added to Klaviyo until you pick one."</p> }.into_any(),
             }}
             <ListPicker
@@ -338,6 +351,14 @@ fn ListRows(
     allow_default: bool,
 ) -> impl IntoView {
     let total = all.len();
+    // The list chosen when the picker opened stays on top, so it is in view without scrolling.
+    let mut all = all;
+    if let Some(chosen) = selected.get_untracked() {
+        if let Some(at) = all.iter().position(|l| l.id == chosen) {
+            let list = all.remove(at);
+            all.insert(0, list);
+        }
+    }
     let all = StoredValue::new(all);
     let visible = move || {
         let needle = search.get().trim().to_lowercase();
@@ -356,7 +377,8 @@ fn ListRows(
                 if shown == total { format!("{total} lists") } else { format!("{shown} of {total} lists") }
             }}
         </p>
-        <ul class="lists" role="radiogroup" aria-label="Klaviyo lists">
+        <div role="radiogroup" aria-label="Klaviyo lists">
+        <ul class="lists">
             {allow_default.then(|| view! {
                 <li>
                     <label>
@@ -386,6 +408,7 @@ fn ListRows(
                 }
             </For>
         </ul>
+        </div>
         <Show when=move || visible().is_empty()>
             <p class="muted">"No list matches. Lists are created in Klaviyo; use “Reload lists” after adding one."</p>
         </Show>
@@ -397,12 +420,18 @@ fn ListRows(
 pub fn CampaignListChoice(campaign: CampaignId, current: Option<ChosenList>) -> impl IntoView {
     let shown = RwSignal::new(current.clone());
     let save = Action::new(move |id: &Option<String>| choose_campaign_list(campaign, id.clone()));
+    let toasts = use_toasts();
+    let open = RwSignal::new(false);
     Effect::new(move || {
         if let Some(Ok(list)) = save.value().get() {
+            toasts.success(match &list {
+                Some(l) => format!("This campaign now uses the list {}.", l.name),
+                None => "This campaign now uses your default list.".to_owned(),
+            });
             shown.set(list);
+            open.set(false);
         }
     });
-    let open = RwSignal::new(false);
     view! {
         <section class="card">
             <h2>"Klaviyo list"</h2>

@@ -50,7 +50,7 @@ fn Payouts(p: PayoutsPage, version: RwSignal<u32>) -> impl IntoView {
                 view! { <p class="muted">"Nothing owed yet: commissions appear here once orders are attributed."</p> }.into_any()
             } else {
                 view! {
-                    <table>
+                    <table tabindex="0">
                         <thead><tr><th>"Currency"</th><th>"Approved, ready to pay"</th><th>"In the hold period"</th></tr></thead>
                         <tbody>
                             {p.outstanding.into_iter().map(|o| view! {
@@ -119,7 +119,7 @@ fn Run(run: RunView, version: RwSignal<u32>) -> impl IntoView {
                 <form on:submit=move |ev| { ev.prevent_default(); pay.dispatch(reference.get_untracked()); }>
                     <label for=format!("reference-{id}")>"Payment reference (your PayPal or Wise batch id)"</label>
                     <input id=format!("reference-{id}") bind:value=reference data-testid="reference"/>
-                    <FieldError error=pay_error field="reference"/>
+                    <FieldError error=pay_error field="reference" input=format!("reference-{id}")/>
                     <button type="submit" disabled=move || pay.pending().get() data-testid="mark-paid">"Mark paid"</button>
                     <button type="button" class="secondary" on:click=move |_| { cancel.dispatch(()); }>"Cancel run"</button>
                 </form>
@@ -133,7 +133,7 @@ fn Run(run: RunView, version: RwSignal<u32>) -> impl IntoView {
 #[component]
 fn PayoutTable(payouts: Vec<crate::api::views::PayoutView>) -> impl IntoView {
     view! {
-        <table>
+        <table tabindex="0">
             <thead><tr><th>"Affiliate"</th><th>"Pay to"</th><th>"Amount"</th><th>"Commissions"</th><th>"State"</th></tr></thead>
             <tbody>
                 {payouts.into_iter().map(|p| view! {

@@ -107,7 +107,7 @@ fn Dashboard(
                     <div><dt>"Paid"</dt><dd>{d.earnings.paid.clone()}</dd></div>
                 </dl>
                 {(!d.recent.is_empty()).then(|| view! {
-                    <table>
+                    <table tabindex="0">
                         <thead><tr><th>"Order"</th><th>"Date"</th><th>"Commission"</th><th>"Status"</th></tr></thead>
                         <tbody>
                             {d.recent.into_iter().map(|c| view! {
@@ -128,7 +128,7 @@ fn Dashboard(
                     view! { <p class="muted">"No payouts yet: approved commissions are paid in the shop's next payout run."</p> }.into_any()
                 } else {
                     view! {
-                        <table data-testid="payouts">
+                        <table tabindex="0" data-testid="payouts">
                             <thead><tr><th>"Payout"</th><th>"Amount"</th><th>"Commissions"</th><th>"Status"</th></tr></thead>
                             <tbody>
                                 {d.payouts.into_iter().map(|p| view! {

@@ -160,7 +160,7 @@ fn QueueTable(
     let current = page_data.page;
     let many_pages = pages > 1;
     view! {
-        <table class="grid queue">
+        <table tabindex="0" class="grid queue">
             <thead><tr>
                 <th><input type="checkbox" aria-label="Select all on this page" prop:checked=all_selected.clone()
                     on:change=move |ev| {
@@ -174,7 +174,7 @@ fn QueueTable(
             </tbody>
         </table>
         <div class="pager">
-            <span>{format!("{} application(s)", page_data.total)}</span>
+            <span>{crate::components::count_of(page_data.total, "application", "applications")}</span>
             <Show when=move || many_pages>
                 <button class="secondary" disabled=current == 0 on:click=move |_| page.update(|p| *p = p.saturating_sub(1))>"Previous"</button>
                 <span>{format!("Page {} of {}", current + 1, pages)}</span>

@@ -70,7 +70,7 @@ fn TotalsTable(rows: Vec<ReportTotals>, link: bool) -> impl IntoView {
             .into_any();
     }
     view! {
-        <table>
+        <table tabindex="0">
             <thead><tr><th>"Name"</th><th>"Clicks"</th><th>"Conversions"</th><th>"Pending"</th><th>"Approved"</th><th>"Paid"</th></tr></thead>
             <tbody>
                 {rows.into_iter().map(|t| view! {
@@ -99,7 +99,7 @@ fn Held(held: Vec<ReportCommission>, decide: Action<(i64, bool), Result<(), crat
         <section class="held">
             <h2>"Held for review"</h2>
             <p class="muted">"These orders were placed with the affiliate's own email. Release to pay them as usual, or void."</p>
-            <table>
+            <table tabindex="0">
                 <thead><tr><th>"Affiliate"</th><th>"Order"</th><th>"Commission"</th><th>"Why"</th><th></th></tr></thead>
                 <tbody>
                     {held.into_iter().map(|c| {

@@ -2,7 +2,8 @@
 //! signing secret, and API tokens for stores that report orders through the conversion API.
 
 use crate::api::earnings::{create_api_token, load_tracking_settings, revoke_api_token, set_shopify_secret};
-use crate::api::views::{NewApiToken, TrackingSettings};
+use crate::api::views::{ApiTokenView, NewApiToken, TrackingSettings};
+use crate::components::toast::use_toasts;
 use crate::components::form::FieldError;
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -13,8 +14,8 @@ pub fn TrackingPage() -> impl IntoView {
     let version = RwSignal::new(0_u32);
     let settings = Resource::new(move || version.get(), |_| load_tracking_settings());
     view! {
-        <Title text="Tracking · Rekomi"/>
-        <div class="page-head"><h1>"Tracking"</h1></div>
+        <Title text="Shop & tracking · Rekomi"/>
+        <div class="page-head"><h1>"Shop & tracking"</h1></div>
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match settings.await {
@@ -33,10 +34,30 @@ fn Settings(s: TrackingSettings, version: RwSignal<u32>) -> impl IntoView {
     let token_name = RwSignal::new(String::new());
     let create = Action::new(|name: &String| create_api_token(name.clone()));
     let revoke = Action::new(|id: &i64| revoke_api_token(*id));
+    // The token list is this section's own state, updated from each answer: reloading the whole
+    // page would also drop the banner with the token that was just created.
+    let tokens = RwSignal::new(s.tokens.clone());
+    let toasts = use_toasts();
     Effect::new(move || {
-        if save.value().get().is_some_and(|r| r.is_ok()) || revoke.value().get().is_some_and(|r| r.is_ok()) {
+        if save.value().get().is_some_and(|r| r.is_ok()) {
+            toasts.success("Shopify signing secret saved.");
             version.update(|v| *v += 1);
         }
+    });
+    Effect::new(move || {
+        if let Some(Ok(new)) = create.value().get() {
+            token_name.set(String::new());
+            toasts.success(format!("Token \u{201c}{}\u{201d} created.", new.view.name));
+            tokens.update(|list| list.insert(0, new.view));
+        }
+    });
+    Effect::new(move || match revoke.value().get() {
+        Some(Ok(settings)) => {
+            toasts.success("Token revoked.");
+            tokens.set(settings.tokens);
+        }
+        Some(Err(e)) => toasts.error(e.message),
+        None => {}
     });
     let save_error = Signal::derive(move || save.value().get().and_then(Result::err));
     let create_error = Signal::derive(move || create.value().get().and_then(Result::err));
@@ -46,21 +67,20 @@ fn Settings(s: TrackingSettings, version: RwSignal<u32>) -> impl IntoView {
             <h2>"1. Add the snippet to your shop"</h2>
             <p>"Paste this before " <code>"</head>"</code> " in your theme (Shopify: Online Store → Themes → Edit code → theme.liquid). \
                It remembers " <code>"?ref="</code> " and " <code>"?via="</code> " codes in a first-party cookie and passes them to the order."</p>
-            <textarea readonly rows="2" class="code" data-testid="snippet">{s.snippet_tag.clone()}</textarea>
+            <textarea readonly rows="2" class="code" data-testid="snippet" aria-label="Tracking snippet">{s.snippet_tag.clone()}</textarea>
             <p class="muted">"Affiliate links look like " <code>{format!("{}ana-7k2q", s.link_base)}</code> "."</p>
         </section>
         <section>
             <h2>"2. Send Shopify's order webhooks to Rekomi"</h2>
             <p>"In your Shopify app's webhook settings, subscribe " <code>"orders/paid"</code> " and " <code>"refunds/create"</code>
                " (JSON) to this address, then paste the app's signing secret below."</p>
-            <input readonly class="code" value=s.webhook_url.clone() data-testid="webhook-url"/>
+            <input readonly class="code" value=s.webhook_url.clone() data-testid="webhook-url" aria-label="Webhook address"/>
             <form on:submit=move |ev| { ev.prevent_default(); save.dispatch(secret.get_untracked()); }>
                 <label for="shopify_secret">{if s.shopify_secret_set { "Signing secret (set; paste a new one to replace it)" } else { "Signing secret" }}</label>
                 <input id="shopify_secret" type="password" autocomplete="off" bind:value=secret/>
                 <FieldError error=save_error field="shopify_secret"/>
                 <button type="submit" disabled=move || save.pending().get()>"Save secret"</button>
-                <Show when=move || save.value().get().is_some_and(|r| r.is_ok())><span class="saved" role="status">"Saved."</span></Show>
-            </form>
+                            </form>
         </section>
         <section>
             <h2>"Not on Shopify? Report orders through the API"</h2>
@@ -71,16 +91,16 @@ fn Settings(s: TrackingSettings, version: RwSignal<u32>) -> impl IntoView {
             <form on:submit=move |ev| { ev.prevent_default(); create.dispatch(token_name.get_untracked()); }>
                 <label for="token_name">"New token for"</label>
                 <input id="token_name" placeholder="e.g. WooCommerce store" bind:value=token_name/>
-                <FieldError error=create_error field="name"/>
+                <FieldError error=create_error field="name" input="token_name"/>
                 <button type="submit" disabled=move || create.pending().get()>"Create token"</button>
             </form>
             {move || created().map(|NewApiToken { token, .. }| view! {
                 <div class="banner" role="status">
                     <p>"Copy this token now; Rekomi shows it only once:"</p>
-                    <input readonly class="code" value=token data-testid="new-token"/>
+                    <input readonly class="code" value=token data-testid="new-token" aria-label="New API token"/>
                 </div>
             })}
-            <TokenList s=s.clone() revoke/>
+            <TokenList tokens revoke/>
         </section>
         <section>
             <h2>"Affiliate portal"</h2>
@@ -92,15 +112,20 @@ fn Settings(s: TrackingSettings, version: RwSignal<u32>) -> impl IntoView {
 }
 
 #[component]
-fn TokenList(s: TrackingSettings, revoke: Action<i64, Result<TrackingSettings, AppError>>) -> impl IntoView {
-    if s.tokens.is_empty() {
+fn TokenList(
+    tokens: RwSignal<Vec<ApiTokenView>>,
+    revoke: Action<i64, Result<TrackingSettings, AppError>>,
+) -> impl IntoView {
+    move || {
+    let list = tokens.get();
+    if list.is_empty() {
         return view! { <p class="muted">"No API tokens yet."</p> }.into_any();
     }
     view! {
-        <table>
+        <table tabindex="0">
             <thead><tr><th>"Name"</th><th>"Token"</th><th>"Created"</th><th>"Last used"</th><th></th></tr></thead>
             <tbody>
-                {s.tokens.into_iter().map(|t| {
+                {list.into_iter().map(|t| {
                     let id = t.id;
                     view! {
                         <tr>
@@ -111,7 +136,7 @@ fn TokenList(s: TrackingSettings, revoke: Action<i64, Result<TrackingSettings, A
                             <td>{if t.revoked {
                                 view! { <span class="muted">"Revoked"</span> }.into_any()
                             } else {
-                                view! { <button class="secondary" on:click=move |_| { revoke.dispatch(id); }>"Revoke"</button> }.into_any()
+                                view! { <button class="danger" on:click=move |_| { revoke.dispatch(id); }>"Revoke"</button> }.into_any()
                             }}</td>
                         </tr>
                     }
@@ -120,4 +145,5 @@ fn TokenList(s: TrackingSettings, revoke: Action<i64, Result<TrackingSettings, A
         </table>
     }
     .into_any()
+    }
 }

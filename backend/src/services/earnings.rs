@@ -179,7 +179,7 @@ pub async fn affiliate_earnings(
     let currency = Currency::parse(&terms.currency).ok();
     let percent = terms.commission_kind == "percent";
     let campaign_rule = match (percent, terms.commission_bps, terms.commission_minor, currency) {
-        (true, Some(bps), _, _) => format!("{} % of each order", bps_text(bps)),
+        (true, Some(bps), _, _) => format!("{}% of each order", bps_text(bps)),
         (false, _, Some(minor), Some(c)) => format!("{} per order", Money::new(minor, c)),
         _ => String::new(),
     };

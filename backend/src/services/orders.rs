@@ -88,7 +88,7 @@ pub async fn record(db: &Db, tracker: &Tracker, order: Order, now: i64) -> Resul
     let self_referral = order.customer_email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(&code.email));
     let (state, held_reason) = CommissionState::new_sale(self_referral);
     let describe = match rule {
-        CommissionRule::Percent(rate) => format!("{} % of {}", rate.percent(), order.subtotal),
+        CommissionRule::Percent(rate) => format!("{}% of {}", rate.percent(), order.subtotal),
         CommissionRule::Flat(money) => format!("{money} per order"),
     };
     let conversion = NewConversion {

@@ -192,10 +192,11 @@ pub(crate) fn message_page(status: StatusCode, heading: &str, text: &str) -> Res
 /// The page around a rendered body. No scripts: nothing here needs them.
 pub(crate) fn document(status: StatusCode, title: &str, body: &str) -> Response {
     let title = format!("<title>{}</title>", app::pages::join::escape_html(title));
+    let css = app::assets::stylesheet();
     let html = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"/>\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>{title}\
-         <link rel=\"stylesheet\" href=\"/pkg/rekomi.css\"/></head><body class=\"public\">{body}</body></html>"
+         <link rel=\"stylesheet\" href=\"{css}\"/></head><body class=\"public\">{body}</body></html>"
     );
     (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
 }

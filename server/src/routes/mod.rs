@@ -3,6 +3,7 @@
 //! request, call a service, and shape the answer; they never touch the store.
 
 pub mod api_v1;
+pub mod assets;
 pub mod auth;
 pub mod client_ip;
 pub mod downloads;
@@ -26,6 +27,7 @@ use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::sync::Arc;
+use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 /// What every handler can reach.
@@ -74,6 +76,8 @@ impl FromRef<AppState> for LeptosOptions {
 /// Every route of the server, with its middleware.
 pub fn router(config: &Config, services: Services) -> Router {
     let leptos = config.leptos.clone();
+    app::assets::stylesheet_href(&leptos);
+    let hashed_assets = leptos.hash_files;
     let routes = generate_route_list(App);
     let for_server_fns = Arc::new(services.clone());
     let state = AppState(Arc::new(Handles { leptos: leptos.clone(), services, trust_proxy: config.trust_proxy }));
@@ -121,7 +125,13 @@ pub fn router(config: &Config, services: Services) -> Router {
         )
         .route("/api/imports/{id}/confirm", post(imports::confirm))
         .merge(pages)
+        // Static files: leptos serves the precompressed `.br`/`.gz` siblings that
+        // `cargo leptos build --release --precompress` writes; `assets::cache` says how long to keep them.
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn_with_state(hashed_assets, assets::cache))
+        // Everything else compressible (pages, server-function answers, the API) is compressed on
+        // the fly: brotli at level 4 or gzip, as the browser accepts; event streams and images are not.
+        .layer(CompressionLayer::new().br(true).gzip(true))
         .layer(middleware::from_fn_with_state(trusted, same_origin::check))
         .layer(middleware::from_fn_with_state(config.trust_proxy, client_ip::resolve))
         .layer(SetResponseHeaderLayer::if_not_present(

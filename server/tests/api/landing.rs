@@ -17,7 +17,7 @@ async fn the_landing_page_is_plain_html_with_the_pitch_and_terms() {
     assert!(html.contains("Socks &lt;for&gt; everyone"), "pitch, escaped");
     assert!(html.contains("No paid search on our brand."), "terms");
     assert!(html.contains("Program terms (version 1)"));
-    assert!(html.contains("10 % of each order"));
+    assert!(html.contains("10% of each order"));
     assert!(!html.contains("<script"), "the public page needs no JavaScript");
     assert!(html.contains("<title>Spring Partners · Sunny Socks</title>"));
 }

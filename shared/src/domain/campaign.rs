@@ -51,7 +51,7 @@ impl CommissionRule {
 
     pub fn describe(&self) -> String {
         match self {
-            Self::Percent(rate) => format!("{} % of each order", rate.percent()),
+            Self::Percent(rate) => format!("{}% of each order", rate.percent()),
             Self::Flat(money) => format!("{money} per order"),
         }
     }
@@ -261,9 +261,9 @@ mod tests {
             override_bps: None,
             override_minor: None,
         };
-        assert_eq!(CommissionRule::in_force(stored).map(|r| r.describe()), Some("10 % of each order".into()));
+        assert_eq!(CommissionRule::in_force(stored).map(|r| r.describe()), Some("10% of each order".into()));
         let bumped = StoredRule { override_bps: Some(1500), ..stored };
-        assert_eq!(CommissionRule::in_force(bumped).map(|r| r.describe()), Some("15 % of each order".into()));
+        assert_eq!(CommissionRule::in_force(bumped).map(|r| r.describe()), Some("15% of each order".into()));
         let flat = StoredRule { override_minor: Some(250), ..stored };
         assert_eq!(CommissionRule::in_force(flat).map(|r| r.describe()), Some("2.50 USD per order".into()));
         assert_eq!(CommissionRule::in_force(StoredRule { bps: Some(0), ..stored }), None);

@@ -32,6 +32,10 @@ impl FieldErrors {
         self.0.iter().find(|(f, _)| f == field).map(|(_, m)| m.as_str())
     }
 
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

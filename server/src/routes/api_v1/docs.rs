@@ -70,9 +70,10 @@ pub async fn page() -> Html<String> {
 fn render() -> String {
     let doc: serde_json::Value = serde_json::from_str(document()).unwrap_or_default();
     let schemas = &doc["components"]["schemas"];
-    let mut html = String::from(
+    let css = app::assets::stylesheet();
+    let mut html = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>Rekomi API</title><link rel=\"stylesheet\" href=\"/pkg/rekomi.css\"></head><body><main class=\"page docs\">",
+         <title>Rekomi API</title><link rel=\"stylesheet\" href=\"{css}\"></head><body><main class=\"page docs\">",
     );
     html.push_str(&format!(
         "<h1>Rekomi API</h1><p>{}</p><p>The OpenAPI 3 document: <a href=\"/api/v1/openapi.json\"><code>/api/v1/openapi.json</code></a>.</p>",
