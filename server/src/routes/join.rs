@@ -192,6 +192,10 @@ pub(crate) fn message_page(status: StatusCode, heading: &str, text: &str) -> Res
 /// The page around a rendered body. No scripts: nothing here needs them.
 pub(crate) fn document(status: StatusCode, title: &str, body: &str) -> Response {
     let title = format!("<title>{}</title>", app::pages::join::escape_html(title));
+    // Built with `erase_components`, leptos marks dynamic text with `<!>` comments for hydration.
+    // These pages are never hydrated, so the markers go; text from people is escaped, so a literal
+    // `<!>` can only be a marker.
+    let body = body.replace("<!>", "");
     let css = app::assets::stylesheet();
     let html = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"/>\
