@@ -110,7 +110,7 @@ test("a tracking link, the shop's snippet and an order webhook end as a pending 
   // The merchant's results show the click and the conversion on the chart.
   await page.goto("/app/results");
   await expect(page.getByRole("heading", { name: "Results", level: 1 })).toBeVisible();
-  await expect(page.getByRole("img", { name: /1 clicks, 1 conversions/ })).toBeVisible({ timeout: 10_000 });
+  await expect(page.getByRole("img", { name: /1 click, 1 conversion\./ })).toBeVisible({ timeout: 10_000 });
   await expect(page.getByRole("link", { name: "Ana Lima" })).toBeVisible();
   await visitor.close();
   expect(errors).toEqual([]);

@@ -53,7 +53,8 @@ impl std::fmt::Debug for SecretKey {
 
 impl Config {
     pub fn from_env() -> anyhow::Result<Self> {
-        let mut leptos = leptos::config::get_configuration(None).context("reading the LEPTOS_* settings")?.leptos_options;
+        let mut leptos =
+            leptos::config::get_configuration(None).context("reading the LEPTOS_* settings")?.leptos_options;
         // A release build made with `hash-files` leaves its hash file beside the binary: serve the
         // hashed names (cacheable for ever) without asking the operator to set LEPTOS_HASH_FILES.
         leptos.hash_files = leptos.hash_files || app::assets::hash_file(&leptos).is_some();

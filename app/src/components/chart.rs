@@ -2,6 +2,7 @@
 //! commission as a line on its own. No chart library, no CDN.
 
 use crate::api::views::DailyPoint;
+use crate::components::count_of;
 use leptos::prelude::*;
 
 const W: f64 = 720.0;
@@ -32,7 +33,12 @@ pub fn DailyChart(days: Vec<DailyPoint>, currency: Option<String>, exponent: u8)
         .map(|(i, d)| {
             let x = PAD_L + slot * i as f64;
             let bw = (slot * 0.38).max(1.0);
-            let title = format!("{}: {} clicks, {} conversions", d.day, d.clicks, d.conversions);
+            let title = format!(
+                "{}: {}, {}",
+                d.day,
+                count_of(d.clicks, "click", "clicks"),
+                count_of(d.conversions, "conversion", "conversions")
+            );
             view! {
                 <g>
                     <title>{title}</title>
@@ -56,8 +62,12 @@ pub fn DailyChart(days: Vec<DailyPoint>, currency: Option<String>, exponent: u8)
     let last = days.last().map(|d| d.day.clone()).unwrap_or_default();
     let total_clicks: i64 = days.iter().map(|d| d.clicks).sum();
     let total_conversions: i64 = days.iter().map(|d| d.conversions).sum();
-    let summary =
-        format!("{} days from {first} to {last}: {total_clicks} clicks, {total_conversions} conversions.", days.len());
+    let summary = format!(
+        "{} from {first} to {last}: {}, {}.",
+        count_of(i64::try_from(days.len()).unwrap_or(i64::MAX), "day", "days"),
+        count_of(total_clicks, "click", "clicks"),
+        count_of(total_conversions, "conversion", "conversions")
+    );
     view! {
         <figure class="chart">
             <svg viewBox=format!("0 0 {W} {H}") role="img" aria-label=summary.clone()>

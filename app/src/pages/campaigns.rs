@@ -72,7 +72,10 @@ pub fn NewCampaign() -> impl IntoView {
     let toasts = use_toasts();
     Effect::new(move || {
         if let Some(Ok(created)) = action.value().get() {
-            toasts.success(format!("Campaign \u{201c}{}\u{201d} created. Share its public page to get applications.", created.name));
+            toasts.success(format!(
+                "Campaign \u{201c}{}\u{201d} created. Share its public page to get applications.",
+                created.name
+            ));
             navigate(&format!("/app/campaigns/{}", created.id), Default::default());
         }
     });

@@ -122,7 +122,14 @@ fn SentMessage(sent: InvitesSent) -> impl IntoView {
         "{} invite{} sent{}.",
         sent.sent,
         if sent.sent == 1 { "" } else { "s" },
-        if sent.skipped.is_empty() { String::new() } else { format!("; {} skipped", crate::components::count_of(i64::try_from(sent.skipped.len()).unwrap_or(i64::MAX), "line", "lines")) }
+        if sent.skipped.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; {} skipped",
+                crate::components::count_of(i64::try_from(sent.skipped.len()).unwrap_or(i64::MAX), "line", "lines")
+            )
+        }
     );
     view! {
         <div class="banner success" role="status" data-testid="invites-sent">{text}</div>

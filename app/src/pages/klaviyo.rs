@@ -6,12 +6,12 @@ use crate::api::klaviyo::{
 };
 use crate::api::views::{ChosenList, ConnectOutcome, ConnectionView, KlaviyoListView};
 use crate::components::form::NeedsJavascript;
+use crate::components::toast::use_toasts;
 use crate::domain::clock::format_utc;
 use crate::domain::klaviyo::{KeyScope, OptIn, PrivateKey, ScopeCheck, ScopeState, DOUBLE_OPT_IN_WARNING};
 use crate::domain::CampaignId;
 use crate::error::AppError;
 use leptos::prelude::*;
-use crate::components::toast::use_toasts;
 use leptos_meta::Title;
 
 #[component]

@@ -3,8 +3,8 @@
 
 use crate::api::earnings::{create_api_token, load_tracking_settings, revoke_api_token, set_shopify_secret};
 use crate::api::views::{ApiTokenView, NewApiToken, TrackingSettings};
-use crate::components::toast::use_toasts;
 use crate::components::form::FieldError;
+use crate::components::toast::use_toasts;
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -117,11 +117,11 @@ fn TokenList(
     revoke: Action<i64, Result<TrackingSettings, AppError>>,
 ) -> impl IntoView {
     move || {
-    let list = tokens.get();
-    if list.is_empty() {
-        return view! { <p class="muted">"No API tokens yet."</p> }.into_any();
-    }
-    view! {
+        let list = tokens.get();
+        if list.is_empty() {
+            return view! { <p class="muted">"No API tokens yet."</p> }.into_any();
+        }
+        view! {
         <table tabindex="0">
             <thead><tr><th>"Name"</th><th>"Token"</th><th>"Created"</th><th>"Last used"</th><th></th></tr></thead>
             <tbody>
