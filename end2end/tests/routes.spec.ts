@@ -416,6 +416,15 @@ test.describe("every route, on a desktop and a phone", () => {
     const page = await context.newPage();
     const drain = watchPage(page, required(baseURL));
     const findings: string[] = [];
+    // How the first page and its build output are delivered: compressed, and the hashed files
+    // cached for a year (a reload then downloads only the page).
+    const delivered = new Map<string, Record<string, string>>();
+    page.on("response", async (r) => {
+      const path = new URL(r.url()).pathname;
+      if (path === "/app" || /^\/pkg\/rekomi\.[\w-]+\.(wasm|js|css)$/.test(path)) {
+        delivered.set(path.endsWith(".wasm") ? "wasm" : path.endsWith(".js") ? "js" : path.endsWith(".css") ? "css" : "page", await r.allHeaders());
+      }
+    });
     try {
       for (const route of merchantRoutes(seed)) {
         await test.step(route.path, async () => {
@@ -438,6 +447,16 @@ test.describe("every route, on a desktop and a phone", () => {
       await expect(page.getByRole("button", { name: "Menu" })).toBeHidden();
       await expect(page.locator(".sidebar").getByRole("button", { name: "Log out" })).toBeVisible();
       findings.push(...drain());
+
+      for (const kind of ["page", "wasm", "js", "css"]) {
+        const headers = delivered.get(kind);
+        expect(headers, `${kind} was requested`).toBeDefined();
+        expect(headers?.["content-encoding"], `${kind} is compressed`).toBe("br");
+        if (kind !== "page") {
+          expect(headers?.["cache-control"], `${kind} is cached for a year`).toBe("public, max-age=31536000, immutable");
+          expect(headers?.["vary"], `${kind} varies by encoding`).toMatch(/accept-encoding/i);
+        }
+      }
     } finally {
       await context.close();
     }

@@ -35,7 +35,11 @@ fn mark_invalid(id: &str, message_id: &str, invalid: bool) {
     let Some(document) = web_sys::window().and_then(|w| w.document()) else { return };
     let Some(element) = document.get_element_by_id(id) else { return };
     if !invalid {
-        let _ = element.remove_attribute("aria-invalid");
+        // Only what this message set: another description of the input stays.
+        if element.get_attribute("aria-describedby").as_deref() == Some(message_id) {
+            let _ = element.remove_attribute("aria-describedby");
+            let _ = element.remove_attribute("aria-invalid");
+        }
         return;
     }
     let _ = element.set_attribute("aria-invalid", "true");
