@@ -11,7 +11,7 @@ DURATION=${DURATION:-15s}
 CONNECTIONS=${CONNECTIONS:-64}
 PORT=${PORT:-3900}
 BASE="http://127.0.0.1:$PORT"
-[ -x "$CARGO_TARGET_DIR/release/server" ] && [ -f "$CARGO_TARGET_DIR/release/hash.txt" ] || cargo leptos build --release --precompress
+[ -x "$CARGO_TARGET_DIR/release/server" ] && [ -f "$CARGO_TARGET_DIR/release/hash.txt" ] || cargo leptos build --release --precompress --split
 
 data=$(mktemp -d)
 DATABASE_URL="sqlite:$data/bench.db" REKOMI_DATA_DIR="$data" REKOMI_ADDR="127.0.0.1:$PORT" RUST_LOG=warn \

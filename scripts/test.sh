@@ -38,7 +38,7 @@ cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --version 0.13.
 summary+=("fuzz/rewardful_csv: 30 s, no crash")
 
 echo "== Release build"
-cargo leptos build --release --precompress
+cargo leptos build --release --precompress --split
 build_fake_klaviyo
 
 e2e() {

@@ -14,7 +14,7 @@
 // target/wire-size.json (env OUT).
 //
 // Run it:
-//   cargo leptos build --release --precompress   (writes target/site/pkg and its .br/.gz siblings)
+//   cargo leptos build --release --precompress --split   (writes target/site/pkg and its .br/.gz siblings)
 //   then start the server: scripts/run.sh (it runs that build itself and serves the app in demo mode
 //     at http://127.0.0.1:3000), or the built binary, e.g.
 //     LEPTOS_SITE_ROOT=target/site REKOMI_AUTH_RATE_PER_MINUTE=0 "$CARGO_TARGET_DIR/release/server"
@@ -716,7 +716,7 @@ function markdown(result) {
   out.push(`### Static assets on disk (\`${rel && !rel.startsWith("..") ? rel : st.dir}\`)`);
   out.push("");
   if (st.missing) {
-    out.push(`Not found: build first with \`cargo leptos build --release --precompress\`.`);
+    out.push(`Not found: build first with \`cargo leptos build --release --precompress --split\`.`);
   } else {
     const served = new Map();
     for (const r of result.browser?.firstLoad.requests ?? []) {
@@ -752,7 +752,7 @@ function markdown(result) {
       out.push("");
       out.push(
         '"computed": no such sibling on disk; the size is what brotli quality 11 / gzip level 9 give here ' +
-          "(`cargo leptos build --release --precompress` writes the siblings).",
+          "(`cargo leptos build --release --precompress --split` writes the siblings).",
       );
     }
   }

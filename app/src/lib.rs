@@ -14,7 +14,7 @@ use leptos::prelude::*;
 use leptos_meta::MetaTags;
 use leptos_meta::{provide_meta_context, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{lazy_route, path, Lazy, LazyRoute};
 
 /// The HTML document around the merchant app. The stylesheet is linked here, in the part that is
 /// rendered on the server only, because its (hashed) name is known only there.
@@ -48,23 +48,61 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=pages::not_found::NotFound>
                 <Route path=path!("/") view=pages::home::Home/>
-                <Route path=path!("/signup") view=pages::auth::SignUp/>
-                <Route path=path!("/login") view=pages::auth::LogIn/>
+                <Route path=path!("/signup") view={Lazy::<SignUpRoute>::new()}/>
+                <Route path=path!("/login") view={Lazy::<LogInRoute>::new()}/>
                 <ParentRoute path=path!("/app") view=pages::layout::MerchantLayout>
                     <Route path=path!("") view=pages::campaigns::CampaignList/>
-                    <Route path=path!("campaigns/new") view=pages::campaigns::NewCampaign/>
-                    <Route path=path!("campaigns/:id") view=pages::campaigns::EditCampaign/>
-                    <Route path=path!("queue") view=pages::queue::ApprovalQueue/>
-                    <Route path=path!("affiliates/:id") view=pages::affiliate::AffiliatePage/>
-                    <Route path=path!("klaviyo") view=pages::klaviyo::KlaviyoSettings/>
-                    <Route path=path!("invites") view=pages::invites::InvitesPage/>
-                    <Route path=path!("import") view=pages::import::ImportPage/>
-                    <Route path=path!("results") view=pages::reports::ReportsPage/>
-                    <Route path=path!("tracking") view=pages::tracking::TrackingPage/>
-                    <Route path=path!("payouts") view=pages::payouts::PayoutsPage/>
-                    <Route path=path!("integrations") view=pages::integrations::IntegrationsPage/>
+                    <Route path=path!("campaigns/new") view={Lazy::<NewCampaignRoute>::new()}/>
+                    <Route path=path!("campaigns/:id") view={Lazy::<EditCampaignRoute>::new()}/>
+                    <Route path=path!("queue") view={Lazy::<QueueRoute>::new()}/>
+                    <Route path=path!("affiliates/:id") view={Lazy::<AffiliateRoute>::new()}/>
+                    <Route path=path!("klaviyo") view={Lazy::<KlaviyoRoute>::new()}/>
+                    <Route path=path!("invites") view={Lazy::<InvitesRoute>::new()}/>
+                    <Route path=path!("import") view={Lazy::<ImportRoute>::new()}/>
+                    <Route path=path!("results") view={Lazy::<ResultsRoute>::new()}/>
+                    <Route path=path!("tracking") view={Lazy::<TrackingRoute>::new()}/>
+                    <Route path=path!("payouts") view={Lazy::<PayoutsRoute>::new()}/>
+                    <Route path=path!("integrations") view={Lazy::<IntegrationsRoute>::new()}/>
                 </ParentRoute>
             </Routes>
         </Router>
     }
+}
+
+/// Declares a page as a lazy route: with `cargo leptos build --split` its code (and whatever only it
+/// uses) leaves the main wasm for a chunk the browser fetches when the page is first shown, so the
+/// first load of the merchant app carries the shell and the campaign list only. The server renders
+/// every page as before and names the chunks a page needs in `<link rel="modulepreload">`, so a
+/// reload hydrates without waiting for a second round trip.
+macro_rules! lazy_pages {
+    ($($route:ident => $page:path;)*) => {$(
+        struct $route;
+
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                Self
+            }
+
+            fn view(_this: Self) -> AnyView {
+                $page().into_any()
+            }
+        }
+    )*};
+}
+
+lazy_pages! {
+    SignUpRoute => pages::auth::SignUp;
+    LogInRoute => pages::auth::LogIn;
+    NewCampaignRoute => pages::campaigns::NewCampaign;
+    EditCampaignRoute => pages::campaigns::EditCampaign;
+    QueueRoute => pages::queue::ApprovalQueue;
+    AffiliateRoute => pages::affiliate::AffiliatePage;
+    KlaviyoRoute => pages::klaviyo::KlaviyoSettings;
+    InvitesRoute => pages::invites::InvitesPage;
+    ImportRoute => pages::import::ImportPage;
+    ResultsRoute => pages::reports::ReportsPage;
+    TrackingRoute => pages::tracking::TrackingPage;
+    PayoutsRoute => pages::payouts::PayoutsPage;
+    IntegrationsRoute => pages::integrations::IntegrationsPage;
 }

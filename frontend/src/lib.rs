@@ -5,5 +5,6 @@
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    // `hydrate_lazy`: a lazy route's chunk is loaded before its part of the page is hydrated.
+    leptos::mount::hydrate_lazy(app::App);
 }
