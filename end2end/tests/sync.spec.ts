@@ -130,3 +130,69 @@ test("affiliates approved before Klaviyo are synced with one click, and a failed
   await expect(page.getByTestId("affiliate-sync")).toContainText("In Klaviyo", { timeout: 15_000 });
   expect(errors).toEqual([]);
 });
+
+test("disabling an affiliate takes them out of the Klaviyo list with consent untouched, and enabling brings them back", async ({
+  page,
+  browser,
+  baseURL,
+}) => {
+  const errors = collectPageErrors(page);
+  await signUp(page, `Pause Shop ${uniqueId()}`, uniqueEmail("pause"), PASSWORD);
+  const call = async (endpoint: string, data: unknown) => {
+    const response = await page.request.post(`/api/${endpoint}`, { headers: { "content-type": "application/json" }, data });
+    expect(response.status(), await response.text()).toBe(200);
+    return response.json();
+  };
+  await call("connect_klaviyo", { key: "pk_demo_rekomi_full_access_0001", confirm_account_id: null });
+  await call("choose_default_list", { list_id: "AFFIL1" });
+  const campaign = await createCampaign(page, { name: `Pause ${uniqueId()}`, pitch: "Earn with us.", terms: "Be nice." });
+  const email = uniqueEmail("cy");
+  const visitor = await openWithoutJavaScript(browser, baseURL);
+  try {
+    await visitor.page.goto(campaign.landingPath);
+    expect((await submitApplication(visitor.page, { name: "Cy Park", email })).status()).toBe(200);
+  } finally {
+    await visitor.context.close();
+  }
+  const queue = (await call("approval_queue", { filter: {} })) as { items: { id: number; email: string }[] };
+  const id = queue.items.find((item) => item.email === email)?.id;
+  expect(id).toBeDefined();
+  await call("decide_applications", { ids: [id], decision: "approve" });
+
+  /** Cy as the fake Klaviyo holds them: in the list?, consent, and the Rekomi properties. */
+  const inKlaviyo = async () => {
+    const account = await (await page.request.get(`${FAKE}/_fake/accounts/DEMO01`)).json();
+    const profile = Object.values(account.profiles as Record<string, any>).find((p) => p.email === email);
+    return {
+      member: profile ? profile.id in account.lists.AFFIL1.members : false,
+      consent: profile?.consent,
+      affiliate: profile?.properties?.["Rekomi affiliate"],
+      status: profile?.properties?.["Rekomi status"],
+    };
+  };
+
+  await page.goto(`/app/affiliates/${id}`);
+  await expect(page.getByTestId("affiliate-sync")).toContainText("In Klaviyo", { timeout: 15_000 });
+  expect(await inKlaviyo()).toEqual({ member: true, consent: "SUBSCRIBED", affiliate: true, status: "active" });
+
+  const standing = page.getByTestId("standing");
+  await untilHydrated(async () => {
+    await standing.getByLabel("Reason (optional, kept in the history)").fill("Paused for the season", { timeout: 2_000 });
+    await standing.getByRole("button", { name: "Disable affiliate" }).click({ timeout: 2_000 });
+    await expect(page.getByRole("heading", { name: "Disabled", level: 2 })).toBeVisible({ timeout: 3_000 });
+  });
+  await expect(page.getByRole("status").filter({ hasText: "is disabled" })).toBeVisible();
+  await expect(page.getByTestId("affiliate-sync")).toContainText("Out of the list", { timeout: 15_000 });
+  await expect(page.locator(".audit")).toContainText("Paused for the season");
+  expect(await inKlaviyo()).toEqual({ member: false, consent: "SUBSCRIBED", affiliate: false, status: "disabled" });
+
+  // After a reload the page still knows, and enabling brings Cy back with the consent they had.
+  await page.reload();
+  await untilHydrated(async () => {
+    await page.getByRole("button", { name: "Enable affiliate" }).click({ timeout: 2_000 });
+    await expect(page.getByRole("heading", { name: "Disable", level: 2 })).toBeVisible({ timeout: 3_000 });
+  });
+  await expect(page.getByTestId("affiliate-sync")).toContainText("In Klaviyo", { timeout: 15_000 });
+  expect(await inKlaviyo()).toEqual({ member: true, consent: "SUBSCRIBED", affiliate: true, status: "active" });
+  expect(errors).toEqual([]);
+});

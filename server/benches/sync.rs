@@ -44,7 +44,7 @@ async fn main() {
     let mut latencies = Vec::with_capacity(single);
     for id in singles {
         let start = Instant::now();
-        server::services::affiliates::decide(&services.db, seeded.merchant, "bench", &[*id], Decision::Approve)
+        server::services::affiliates::decide(&services.db, seeded.merchant, "bench", &[*id], Decision::Approve, None)
             .await
             .expect("approved");
         wait_until_succeeded(&services.db, latencies.len() as i64 + 1, Duration::from_secs(60)).await;
@@ -62,7 +62,7 @@ async fn main() {
     // 2. Bulk approval, as the queue's "approve selected" does it (1,000 per decision).
     let start = Instant::now();
     for chunk in rest.chunks(1_000) {
-        server::services::affiliates::decide(&services.db, seeded.merchant, "bench", chunk, Decision::Approve)
+        server::services::affiliates::decide(&services.db, seeded.merchant, "bench", chunk, Decision::Approve, None)
             .await
             .expect("approved");
     }

@@ -124,7 +124,7 @@ async fn syncs_survive_faults_lost_jobs_and_sigkill() {
         if !pending.is_empty() {
             let take = rng.gen_range(1..=100).min(pending.len());
             let (now, rest) = pending.split_at(take);
-            server::services::affiliates::decide(&services.db, seeded.merchant, "chaos", now, Decision::Approve)
+            server::services::affiliates::decide(&services.db, seeded.merchant, "chaos", now, Decision::Approve, None)
                 .await
                 .expect("approved");
             pending = rest;

@@ -212,6 +212,19 @@ pub struct SyncView {
     pub next_at: Option<i64>,
     pub attempts: i64,
     pub updated_at: i64,
+    /// The affiliate is disabled: this sync takes them out of the list instead of adding them.
+    pub leaving: bool,
+}
+
+impl SyncView {
+    /// What the merchant reads: a finished sync of a disabled affiliate took them out.
+    pub fn label(&self) -> &'static str {
+        match (self.leaving, self.state) {
+            (true, SyncState::Succeeded) => "Out of the list",
+            (true, SyncState::Verifying | SyncState::Sending | SyncState::Queued) => "Leaving the list",
+            (_, state) => state.label(),
+        }
+    }
 }
 
 /// One Klaviyo call made for an affiliate.
@@ -262,6 +275,8 @@ pub struct AuditEntry {
     pub action: String,
     pub from_state: Option<String>,
     pub to_state: Option<String>,
+    /// The merchant's reason, when they gave one.
+    pub note: Option<String>,
     pub at: i64,
 }
 
@@ -705,4 +720,6 @@ pub struct PortalDashboard {
     pub payouts: Vec<PayoutView>,
     pub payout_email: String,
     pub own_email: String,
+    /// The merchant disabled the affiliate: links and coupon don't earn until they are enabled.
+    pub paused: bool,
 }

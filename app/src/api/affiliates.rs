@@ -18,14 +18,19 @@ pub async fn approval_queue(filter: QueueFilter) -> Result<QueuePage, AppError> 
     )
 }
 
-/// Approves or rejects one or many applications at once.
+/// Approves, rejects, disables or enables one or many affiliates at once; `note` (why) goes into
+/// the audit log and, for a disable, the event and webhook.
 #[server(prefix = "/api", endpoint = "decide_applications", input = server_fn::codec::Json)]
-pub async fn decide_applications(ids: Vec<AffiliateId>, decision: Decision) -> Result<DecisionOutcome, AppError> {
+pub async fn decide_applications(
+    ids: Vec<AffiliateId>,
+    decision: Decision,
+    note: Option<String>,
+) -> Result<DecisionOutcome, AppError> {
     use super::context::*;
     answer(
         async {
             let (s, who) = caller().await?;
-            Ok(s.decide(&who, &ids, decision).await?)
+            Ok(s.decide(&who, &ids, decision, note.as_deref()).await?)
         }
         .await,
     )

@@ -95,7 +95,7 @@ pub fn SyncBadge(affiliate: AffiliateId, initial: Option<SyncView>) -> impl Into
             view! {
                 <span class="sync" data-sync-state=sync.state.as_str()>
                     <span class=format!("badge sync-{}", sync.state.as_str()) title=sync.reason.clone().unwrap_or_default()>
-                        {sync.state.label()}
+                        {sync.label()}
                     </span>
                     {detail.map(|d| view! { <span class="muted small">" "{d}</span> })}
                 </span>

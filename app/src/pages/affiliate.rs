@@ -1,12 +1,16 @@
 //! One affiliate: who they are, their consent, the decisions taken, and their Klaviyo sync with
 //! every call made for it. The sync part follows the live feed.
 
+use crate::api::affiliates::decide_applications;
 use crate::api::sync::{get_affiliate, retry_sync};
-use crate::api::views::{AffiliateDetail, SyncLogEntry, SyncView};
+use crate::api::views::{AffiliateDetail, DecisionOutcome, SyncLogEntry, SyncView};
 use crate::components::live_sync::{use_live_sync, SyncBadge};
 use crate::components::state_badge::StateBadge;
+use crate::components::toast::use_toasts;
+use crate::domain::affiliate::{Decision, MAX_DECISION_NOTE};
 use crate::domain::clock::{format_utc, format_utc_seconds};
 use crate::domain::AffiliateId;
+use crate::domain::AffiliateState;
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -43,13 +47,39 @@ pub fn AffiliatePage() -> impl IntoView {
             version.update(|v| *v += 1);
         }
     });
+    let toasts = use_toasts();
+    let decide = Action::new(|(id, decision, note): &(AffiliateId, Decision, String)| {
+        decide_applications(vec![*id], *decision, Some(note.clone()))
+    });
+    Effect::new(move || match decide.value().get() {
+        Some(Ok(outcome)) => {
+            match (outcome.changed.first(), outcome.skipped.first()) {
+                // Klaviyo is mentioned only when a sync was queued (Klaviyo connected, a list chosen).
+                (Some(a), _) if a.state == AffiliateState::Disabled => toasts.success(format!(
+                    "{} is disabled: their link and code no longer earn{}.",
+                    a.full_name,
+                    if a.sync.is_some() { ", and they are leaving your Klaviyo list" } else { "" }
+                )),
+                (Some(a), _) => toasts.success(format!(
+                    "{} is enabled again{}.",
+                    a.full_name,
+                    if a.sync.is_some() { " and rejoins your Klaviyo list" } else { "" }
+                )),
+                (None, Some((_, why))) => toasts.error(format!("Nothing changed: {why}.")),
+                (None, None) => {}
+            }
+            version.update(|v| *v += 1);
+        }
+        Some(Err(e)) => toasts.error(e.message),
+        None => {}
+    });
     view! {
         <Title text="Affiliate · Rekomi"/>
         <p><a href="/app/queue">"← Approval queue"</a></p>
         <Transition fallback=|| view! { <p class="loading">"Loading affiliate…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
-                    Ok(d) => view! { <Detail d retry earnings/> }.into_any(),
+                    Ok(d) => view! { <Detail d retry decide earnings/> }.into_any(),
                     Err(e) => view! { <div class="banner error" role="alert">{e.message}</div> }.into_any(),
                 }
             })}
@@ -61,6 +91,7 @@ pub fn AffiliatePage() -> impl IntoView {
 fn Detail(
     d: AffiliateDetail,
     retry: Action<AffiliateId, Result<Vec<SyncView>, AppError>>,
+    decide: Action<(AffiliateId, Decision, String), Result<DecisionOutcome, AppError>>,
     earnings: crate::components::affiliate_earnings::EarningsResource,
 ) -> impl IntoView {
     let a = d.affiliate;
@@ -104,15 +135,74 @@ fn Detail(
             <h3>"Sync log"</h3>
             <SyncLog log=d.log/>
         </section>
+        <Standing id state=a.state in_klaviyo=!d.syncs.is_empty() decide/>
         <crate::components::affiliate_earnings::EarningsPanel id earnings/>
         <section class="card">
             <h2>"History"</h2>
             <ul class="audit">
                 {d.audit.into_iter().map(|e| view! {
-                    <li>{format_utc(e.at)}" · "{e.action}" by "{e.actor}</li>
+                    <li>
+                        {format_utc(e.at)}" · "{e.action}" by "{e.actor}
+                        {e.note.map(|n| view! { <span class="muted">" — “"{n}"”"</span> })}
+                    </li>
                 }).collect_view()}
             </ul>
         </section>
+    }
+}
+
+/// Taking an approved affiliate out of the program (and back), with what it does said up front.
+#[component]
+fn Standing(
+    id: AffiliateId,
+    state: AffiliateState,
+    /// Rekomi has synced them to Klaviyo, so the list is part of what changes.
+    in_klaviyo: bool,
+    decide: Action<(AffiliateId, Decision, String), Result<DecisionOutcome, AppError>>,
+) -> impl IntoView {
+    let note = RwSignal::new(String::new());
+    let busy = move || decide.pending().get();
+    match state {
+        AffiliateState::Approved => view! {
+            <section class="card" data-testid="standing">
+                <h2>"Disable"</h2>
+                <p class="muted">
+                    "Disabling pauses this affiliate: their link still takes visitors to your shop but no longer \
+                     earns, their coupon stops matching, and pending commissions are held for your review. You can \
+                     enable them again at any time."
+                    {in_klaviyo.then_some(" In Klaviyo they leave your list and \"Rekomi affiliate\" becomes false; \
+                     their email consent is theirs and stays as it is.")}
+                </p>
+                <label for="standing-note">"Reason (optional, kept in the history)"</label>
+                <textarea id="standing-note" maxlength=MAX_DECISION_NOTE.to_string() rows="2"
+                    prop:value=move || note.get() on:input=move |ev| note.set(event_target_value(&ev))></textarea>
+                <div class="actions">
+                    <button class="danger" disabled=busy
+                        on:click=move |_| { decide.dispatch((id, Decision::Disable, note.get_untracked())); }>
+                        "Disable affiliate"
+                    </button>
+                </div>
+            </section>
+        }
+        .into_any(),
+        AffiliateState::Disabled => view! {
+            <section class="card" data-testid="standing">
+                <h2>"Disabled"</h2>
+                <p class="muted">
+                    "This affiliate's link and coupon don't earn while disabled. Enabling them releases the \
+                     commissions held when they were disabled."
+                    {in_klaviyo.then_some(" They rejoin your Klaviyo list with the consent they have there: \
+                     if they unsubscribed meanwhile, they stay unsubscribed.")}
+                </p>
+                <div class="actions">
+                    <button disabled=busy on:click=move |_| { decide.dispatch((id, Decision::Enable, String::new())); }>
+                        "Enable affiliate"
+                    </button>
+                </div>
+            </section>
+        }
+        .into_any(),
+        _ => ().into_any(),
     }
 }
 

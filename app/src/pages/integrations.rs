@@ -114,8 +114,6 @@ fn Webhooks(
     redeliver: Action<i64, Result<IntegrationsView, AppError>>,
     add: AddAction,
 ) -> impl IntoView {
-    let url = RwSignal::new(String::new());
-    let chosen = RwSignal::new(Vec::<String>::new());
     let add_error = Signal::derive(move || add.value().get().and_then(Result::err));
     view! {
         <section>
@@ -123,21 +121,23 @@ fn Webhooks(
             <p>"Rekomi POSTs JSON " <code>"{id, type, created_at, data}"</code> " to your endpoints, signed in the "
                <code>"Rekomi-Signature"</code> " header as " <code>"t=<unix seconds>,v1=<hex HMAC-SHA256>"</code>
                " of " <code>"<t>.<raw body>"</code> " under the endpoint's secret. Answer 2xx within 10 s; otherwise Rekomi retries with backoff for a day."</p>
-            <form on:submit=move |ev| { ev.prevent_default(); add.dispatch((url.get_untracked(), chosen.get_untracked())); }>
+            // The form is read as the browser holds it when sent, so what was typed or ticked while the
+            // page was still loading its script counts too.
+            <form on:submit=move |ev| {
+                ev.prevent_default();
+                let (url, topics) = form_fields(&ev);
+                add.dispatch((url, topics));
+            }>
                 <label for="webhook_url">"Endpoint address"</label>
-                <input id="webhook_url" placeholder="https://example.com/hooks/rekomi" bind:value=url/>
+                <input id="webhook_url" name="url" placeholder="https://example.com/hooks/rekomi"/>
                 <FieldError error=add_error field="url" input="webhook_url"/>
                 <fieldset>
                     <legend>"Topics"</legend>
                     {v.topics.iter().map(|(name, description)| {
                         let name = name.clone();
-                        let toggle = name.clone();
                         view! {
                             <label class="check">
-                                <input type="checkbox" value=name.clone() on:change=move |ev| {
-                                    let on = event_target_checked(&ev);
-                                    chosen.update(|c| { c.retain(|t| t != &toggle); if on { c.push(toggle.clone()); } });
-                                }/>
+                                <input type="checkbox" name="topic" value=name.clone()/>
                                 <code>{name}</code>" "{description.clone()}
                             </label>
                         }
@@ -210,4 +210,16 @@ fn Webhooks(
             }}
         </section>
     }
+}
+
+/// The endpoint form's address and ticked topics, from the submitted form element.
+fn form_fields(ev: &leptos::ev::SubmitEvent) -> (String, Vec<String>) {
+    use wasm_bindgen::JsCast;
+    let Some(form) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlFormElement>().ok()) else {
+        return (String::new(), Vec::new());
+    };
+    let Ok(data) = web_sys::FormData::new_with_form(&form) else { return (String::new(), Vec::new()) };
+    let url = data.get("url").as_string().unwrap_or_default();
+    let topics = data.get_all("topic").iter().filter_map(|v| v.as_string()).collect();
+    (url, topics)
 }

@@ -82,6 +82,12 @@ fn Dashboard(
             <h1>{format!("Hi {}", d.first_name)}</h1>
             {notice.map(|n| view! { <p class="notice" role="status">{n}</p> })}
             {error.map(|e| view! { <p class="error" role="alert">{e}</p> })}
+            {d.paused.then(|| view! {
+                <p class="error" role="status" data-testid="paused">
+                    {format!("{} has paused your affiliate account: your link and code don't earn commissions \
+                      right now. What you earned before stays below; ask the shop if you have questions.", d.merchant_name.clone())}
+                </p>
+            })}
             <p>{format!("{}: {}. Cookie window {} days; commissions are approved {} days after the order.",
                 d.campaign_name, d.commission, d.cookie_days, d.hold_days)}</p>
             <section>

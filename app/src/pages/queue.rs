@@ -30,7 +30,7 @@ pub fn ApprovalQueue() -> impl IntoView {
     let campaigns = Resource::new(|| (), |_| list_campaigns());
 
     let decide =
-        Action::new(|(ids, decision): &(Vec<AffiliateId>, Decision)| decide_applications(ids.clone(), *decision));
+        Action::new(|(ids, decision): &(Vec<AffiliateId>, Decision)| decide_applications(ids.clone(), *decision, None));
     Effect::new(move || {
         if decide.value().get().is_some() {
             selected.set(BTreeSet::new());
@@ -60,6 +60,7 @@ pub fn ApprovalQueue() -> impl IntoView {
                         (Some(AffiliateState::Pending), "Pending", counts.pending),
                         (Some(AffiliateState::Approved), "Approved", counts.approved),
                         (Some(AffiliateState::Rejected), "Rejected", counts.rejected),
+                        (Some(AffiliateState::Disabled), "Disabled", counts.disabled),
                         (None, "All", counts.pending + counts.approved + counts.rejected + counts.disabled),
                     ];
                     view! {
@@ -93,10 +94,26 @@ pub fn ApprovalQueue() -> impl IntoView {
         </div>
         <div class="bulk-actions">
             <span>{move || format!("{} selected", selected.read().len())}</span>
-            <button disabled=move || selected.read().is_empty() || decide.pending().get()
-                on:click=move |_| decide_selected(Decision::Approve)>"Approve selected"</button>
-            <button class="secondary" disabled=move || selected.read().is_empty() || decide.pending().get()
-                on:click=move |_| decide_selected(Decision::Reject)>"Reject selected"</button>
+            // The bulk actions of the tab in view: approved affiliates can be disabled, disabled ones enabled.
+            {move || {
+                let none = move || selected.read().is_empty() || decide.pending().get();
+                match state.get() {
+                    Some(AffiliateState::Approved) => view! {
+                        <button class="danger" disabled=none on:click=move |_| decide_selected(Decision::Disable)>
+                            "Disable selected"
+                        </button>
+                    }.into_any(),
+                    Some(AffiliateState::Disabled) => view! {
+                        <button disabled=none on:click=move |_| decide_selected(Decision::Enable)>"Enable selected"</button>
+                    }.into_any(),
+                    _ => view! {
+                        <button disabled=none on:click=move |_| decide_selected(Decision::Approve)>"Approve selected"</button>
+                        <button class="secondary" disabled=none on:click=move |_| decide_selected(Decision::Reject)>
+                            "Reject selected"
+                        </button>
+                    }.into_any(),
+                }
+            }}
             <DecisionMessage outcome=Signal::derive(move || decide.value().get())/>
         </div>
         <Transition fallback=|| view! { <p class="loading">"Loading applications…"</p> }>
@@ -216,11 +233,14 @@ fn QueueRow(
             </td>
             <td><SyncBadge affiliate=id initial=a.sync.clone()/></td>
             <td class="row-actions">
-                <Show when=move || a.state != AffiliateState::Approved>
+                <Show when=move || Decision::Approve.applies_to(a.state)>
                     <button on:click=move |_| { decide.dispatch((vec![id], Decision::Approve)); }>"Approve"</button>
                 </Show>
-                <Show when=move || a.state == AffiliateState::Pending>
+                <Show when=move || Decision::Reject.applies_to(a.state)>
                     <button class="secondary" on:click=move |_| { decide.dispatch((vec![id], Decision::Reject)); }>"Reject"</button>
+                </Show>
+                <Show when=move || Decision::Enable.applies_to(a.state)>
+                    <button class="secondary" on:click=move |_| { decide.dispatch((vec![id], Decision::Enable)); }>"Enable"</button>
                 </Show>
             </td>
         </tr>

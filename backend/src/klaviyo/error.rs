@@ -110,6 +110,13 @@ impl KlaviyoError {
         }
     }
 
+    /// Worth trying again for a step that is safe to repeat (NOTES §8): a read, a write of a state
+    /// just read, an event with its `unique_id`. Those also retry 500 and 502, within their attempt
+    /// budget: an occasional 5xx is transient, and one must not end a sync that repeating would finish.
+    pub fn is_retryable_when_idempotent(&self) -> bool {
+        self.is_retryable() || matches!(self, KlaviyoError::Server { status: 500 | 502, .. })
+    }
+
     /// How long Klaviyo asked us to wait, when it said.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
@@ -281,6 +288,18 @@ mod tests {
         );
         assert_eq!(conflict, KlaviyoError::Conflict { operation: op, duplicate_profile_id: Some("01ABC".into()) });
         assert!(!conflict.is_retryable());
+    }
+
+    #[test]
+    fn a_500_or_502_is_retried_only_by_a_step_that_is_safe_to_repeat() {
+        for status in [500, 502] {
+            let error = KlaviyoError::Server { operation: Operation::Subscribe, status };
+            assert!(!error.is_retryable(), "{status}");
+            assert!(error.is_retryable_when_idempotent(), "{status}");
+        }
+        let refused = KlaviyoError::MissingScope { operation: Operation::Subscribe };
+        assert!(!refused.is_retryable_when_idempotent());
+        assert!(KlaviyoError::Server { operation: Operation::Subscribe, status: 503 }.is_retryable_when_idempotent());
     }
 
     #[test]

@@ -125,7 +125,7 @@ impl EventJob {
                     refused_scope = true;
                     failed(event, &format!("{} Then resend the invite.", error.merchant_message()))
                 }
-                Err(error) if error.is_retryable() && event.attempts + 1 < MAX_ATTEMPTS => {
+                Err(error) if error.is_retryable_when_idempotent() && event.attempts + 1 < MAX_ATTEMPTS => {
                     later(event, error.retry_after(), &error.merchant_message())
                 }
                 Err(error) => failed(event, &error.merchant_message()),

@@ -14,10 +14,11 @@ use crate::store::affiliates::{self as store, AffiliateRow};
 pub use crate::store::affiliates::{NewRate, RateTriple, TermsEdit};
 use crate::store::audit::{self, ACTOR_APPLICANT, ACTOR_AUTO_APPROVE};
 use crate::store::campaigns::{self as campaign_store, CampaignRow};
+use crate::store::earnings as earnings_store;
 use crate::store::sync as sync_store;
 use crate::store::{now_ms, Db, DbError, DbResult, Tx};
 use serde_json::json;
-use shared::domain::affiliate::Decision;
+use shared::domain::affiliate::{Decision, MAX_DECISION_NOTE};
 use shared::domain::lifecycle::{Metric, Topic};
 use shared::domain::{AffiliateId, AffiliateState, ApplicationForm, FieldErrors, MerchantId, ReferralCode};
 use shared::error::{AppError, ErrorKind};
@@ -44,6 +45,8 @@ pub enum AffiliateError {
     RateLimited(u64),
     #[error("too many ids in one decision")]
     TooMany,
+    #[error("note too long")]
+    NoteTooLong,
     #[error("no such affiliate")]
     UnknownAffiliate,
     #[error(transparent)]
@@ -61,6 +64,9 @@ impl From<AffiliateError> for AppError {
                 ErrorKind::Invalid,
                 format!("Decide on at most {MAX_BULK_DECISION} applications at once."),
             ),
+            AffiliateError::NoteTooLong => {
+                AppError::new(ErrorKind::Invalid, format!("Keep the reason under {MAX_DECISION_NOTE} characters."))
+            }
             AffiliateError::Internal(e) => super::internal(&e),
         }
     }
@@ -292,7 +298,8 @@ pub enum Skip {
     ChangedMeanwhile,
 }
 
-/// Approves or rejects many applications in one transaction, recording `actor` on each.
+/// Applies one decision to many affiliates in one transaction, recording `actor` (and the
+/// merchant's `note`, when given) on each.
 #[tracing::instrument(skip_all, fields(merchant.id = %merchant, count = ids.len(), decision = ?decision))]
 pub async fn decide(
     db: &Db,
@@ -300,19 +307,24 @@ pub async fn decide(
     actor: &str,
     ids: &[AffiliateId],
     decision: Decision,
+    note: Option<&str>,
 ) -> Result<DecisionOutcome, AffiliateError> {
     if ids.len() > MAX_BULK_DECISION {
         return Err(AffiliateError::TooMany);
     }
+    let note = note.map(str::trim).filter(|n| !n.is_empty());
+    if note.is_some_and(|n| n.chars().count() > MAX_DECISION_NOTE) {
+        return Err(AffiliateError::NoteTooLong);
+    }
     let mut unique = ids.to_vec();
     unique.sort();
     unique.dedup();
-    let (target, now) = (decision.target(), now_ms());
+    let now = now_ms();
     let mut changed_ids = Vec::new();
     let mut skipped = Vec::new();
     let mut tx = db.begin().await?;
     for id in unique {
-        match decide_one(&mut tx, merchant, id, target, actor, now).await? {
+        match decide_one(&mut tx, merchant, id, decision, actor, note, now).await? {
             Ok(()) => changed_ids.push(id),
             Err(skip) => skipped.push((id, skip_reason(&skip))),
         }
@@ -332,8 +344,9 @@ impl super::Services {
         who: &super::accounts::SignedIn,
         ids: &[AffiliateId],
         decision: Decision,
+        note: Option<&str>,
     ) -> Result<DecisionOutcome, AffiliateError> {
-        let outcome = decide(&self.db, who.merchant(), who.actor(), ids, decision).await?;
+        let outcome = decide(&self.db, who.merchant(), who.actor(), ids, decision, note).await?;
         if !outcome.changed.is_empty() {
             self.tracker.forget_all();
         }
@@ -341,15 +354,23 @@ impl super::Services {
     }
 }
 
-/// Moves one affiliate to `target` inside the decision's transaction, or says why not.
+/// Applies `decision` to one affiliate inside the decision's transaction, or says why not.
+///
+/// Disabling takes the affiliate out of the program without deciding anything about the money or
+/// the person: their link and coupon stop earning (attribution only counts approved affiliates),
+/// pending commissions are held for review, Klaviyo gets `Rekomi affiliate` false and the profile
+/// leaves the list (consent untouched), and flows hear `Rekomi Affiliate Disabled`. Enabling
+/// reverses each of those.
 async fn decide_one(
     tx: &mut Tx,
     merchant: MerchantId,
     id: AffiliateId,
-    target: AffiliateState,
+    decision: Decision,
     actor: &str,
+    note: Option<&str>,
     now: i64,
 ) -> DbResult<Result<(), Skip>> {
+    let target = decision.target();
     let Some(current) = store::decidable(tx, merchant, id).await? else {
         return Ok(Err(Skip::NotFound));
     };
@@ -357,20 +378,65 @@ async fn decide_one(
     if from == target {
         return Ok(Err(Skip::AlreadyInState(from)));
     }
-    if !from.may_become(target) {
+    if !decision.applies_to(from) {
         return Ok(Err(Skip::NotAllowed { from, to: target }));
     }
-    let applied = if target == AffiliateState::Approved {
+    if decision == Decision::Approve {
         let affiliate =
             Approvable { id, from, first_name: &current.first_name, has_code: current.referral_code.is_some() };
-        approve_in(tx, merchant, affiliate, actor, now).await? != Approval::ChangedMeanwhile
-    } else if store::set_state(tx, merchant, id, from, target, actor, now).await? {
-        audit::record(tx, merchant, actor, target.as_str(), id, Some(from), Some(target), now).await?;
-        true
+        let approved = approve_in(tx, merchant, affiliate, actor, now).await? != Approval::ChangedMeanwhile;
+        return Ok(if approved { Ok(()) } else { Err(Skip::ChangedMeanwhile) });
+    }
+    if !store::set_state(tx, merchant, id, from, target, actor, now).await? {
+        return Ok(Err(Skip::ChangedMeanwhile));
+    }
+    audit::record_noted(tx, merchant, actor, decision.done(), id, Some(from), Some(target), note, now).await?;
+    match decision {
+        Decision::Disable => {
+            earnings_store::hold_for_disabled(tx, merchant, id, now).await?;
+            outbox::sync(tx, merchant, id, now).await?;
+            announce_standing(tx, merchant, id, decision, note, now).await?;
+        }
+        Decision::Enable => {
+            earnings_store::release_disabled_holds(tx, merchant, id, now).await?;
+            outbox::sync(tx, merchant, id, now).await?;
+            announce_standing(tx, merchant, id, decision, note, now).await?;
+        }
+        Decision::Approve | Decision::Reject => {}
+    }
+    Ok(Ok(()))
+}
+
+/// Queues what a disable or enable tells the outside: the `affiliate.disabled`/`affiliate.enabled`
+/// webhook, and `Rekomi Affiliate Disabled` for the merchant's flows (re-enabling needs no event:
+/// the list and the properties say it).
+async fn announce_standing(
+    tx: &mut Tx,
+    merchant: MerchantId,
+    id: AffiliateId,
+    decision: Decision,
+    note: Option<&str>,
+    now: i64,
+) -> DbResult<()> {
+    let store::Announced { email, full_name, first_name, referral_code: code, campaign } =
+        store::announced(tx, id).await?;
+    let topic = if decision == Decision::Disable {
+        let mut properties = json!({ "campaign": campaign, "referral_code": code, "first_name": first_name });
+        if let Some(note) = note {
+            properties["reason"] = json!(note);
+        }
+        let unique = format!("disabled:{id}:{now}");
+        outbox::lifecycle(tx, merchant, Metric::Disabled, &email, &unique, &properties, now).await?;
+        Topic::AffiliateDisabled
     } else {
-        false
+        Topic::AffiliateEnabled
     };
-    Ok(if applied { Ok(()) } else { Err(Skip::ChangedMeanwhile) })
+    let mut data = json!({ "id": id, "email": email, "name": full_name, "campaign": campaign, "referral_code": code });
+    if decision == Decision::Disable {
+        data["reason"] = json!(note);
+    }
+    let event_id = format!("evt_affiliate_{}_{id}_{now}", decision.done());
+    outbox::webhook(tx, merchant, topic, &event_id, data, now).await
 }
 
 fn skip_reason(skip: &Skip) -> String {
@@ -380,7 +446,7 @@ fn skip_reason(skip: &Skip) -> String {
         Skip::AlreadyInState(state) => format!("already {}", state.as_str()),
         Skip::ChangedMeanwhile => "changed by someone else meanwhile; reload to see it".into(),
         Skip::NotAllowed { from, to } => {
-            format!("{} applications can't be {}", from.label().to_lowercase(), to.as_str())
+            format!("{} affiliates can't be {}", from.label().to_lowercase(), to.as_str())
         }
     }
 }
@@ -465,7 +531,14 @@ pub async fn detail(db: &Db, merchant: MerchantId, id: AffiliateId) -> Result<Af
     let audit = store::audit_trail(db, merchant, id)
         .await?
         .into_iter()
-        .map(|(actor, action, from_state, to_state, at)| AuditEntry { actor, action, from_state, to_state, at })
+        .map(|(actor, action, from_state, to_state, note, at)| AuditEntry {
+            actor,
+            action,
+            from_state,
+            to_state,
+            note,
+            at,
+        })
         .collect();
     let syncs = sync_store::for_affiliate(db, merchant, id).await?;
     let log = sync_store::log_for(db, merchant, id, 200).await?;

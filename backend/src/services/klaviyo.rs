@@ -181,7 +181,20 @@ impl KlaviyoConnections {
             Ok(op) => (op, true),
             Err(op) => (op, false),
         };
-        let scopes = op.suspect_key_scopes();
+        let mut scopes = op.suspect_key_scopes();
+        if !accepted {
+            // Klaviyo's 403 does not say which permission was missing: it is one this call needs that
+            // no accepted write has proven. Only when all were proven (the key was edited since) are
+            // they all suspect again.
+            let unproven: Vec<_> = scopes
+                .iter()
+                .copied()
+                .filter(|s| checks.iter().any(|c| c.scope == *s && c.state != ScopeState::Verified))
+                .collect();
+            if !unproven.is_empty() {
+                scopes = unproven;
+            }
+        }
         for check in checks.iter_mut().filter(|c| scopes.contains(&c.scope)) {
             if !accepted {
                 check.state = ScopeState::Missing;

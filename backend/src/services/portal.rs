@@ -212,6 +212,7 @@ pub async fn dashboard(
         payouts,
         payout_email: p.paypal_email.unwrap_or_default(),
         own_email: p.email,
+        paused: p.state == AffiliateState::Disabled,
     })
 }
 

@@ -269,9 +269,9 @@ pub async fn audit_trail(
     db: &Db,
     merchant: MerchantId,
     id: AffiliateId,
-) -> DbResult<Vec<(String, String, Option<String>, Option<String>, i64)>> {
+) -> DbResult<Vec<(String, String, Option<String>, Option<String>, Option<String>, i64)>> {
     db.query_as(
-        "SELECT actor, action, from_state, to_state, at FROM audit_log WHERE merchant_id = $1 AND affiliate_id = $2 ORDER BY id",
+        "SELECT actor, action, from_state, to_state, note, at FROM audit_log WHERE merchant_id = $1 AND affiliate_id = $2 ORDER BY id",
     )
     .bind(merchant)
     .bind(id)

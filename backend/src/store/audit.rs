@@ -20,9 +20,25 @@ pub async fn record(
     to: Option<AffiliateState>,
     now: i64,
 ) -> DbResult<()> {
+    record_noted(tx, merchant, actor, action, affiliate, from, to, None, now).await
+}
+
+/// [`record`] with the merchant's reason for it ("why").
+#[expect(clippy::too_many_arguments, reason = "one column each")]
+pub async fn record_noted(
+    tx: &mut Tx,
+    merchant: MerchantId,
+    actor: &str,
+    action: &str,
+    affiliate: AffiliateId,
+    from: Option<AffiliateState>,
+    to: Option<AffiliateState>,
+    note: Option<&str>,
+    now: i64,
+) -> DbResult<()> {
     tx.query(
-        "INSERT INTO audit_log (merchant_id, actor, action, affiliate_id, from_state, to_state, at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO audit_log (merchant_id, actor, action, affiliate_id, from_state, to_state, note, at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(merchant)
     .bind(actor)
@@ -30,6 +46,7 @@ pub async fn record(
     .bind(affiliate)
     .bind(from)
     .bind(to)
+    .bind(note)
     .bind(now)
     .execute()
     .await?;

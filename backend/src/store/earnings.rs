@@ -308,6 +308,40 @@ pub async fn approve_batch(tx: &mut Tx, now: i64) -> DbResult<Vec<i64>> {
     tx.query_scalar(&sql).bind(now).fetch_all().await
 }
 
+/// Holds the affiliate's pending sale lines for the merchant's review when the affiliate is
+/// disabled; how many. Approved and paid lines are money already owed or settled and stay as they are.
+pub async fn hold_for_disabled(tx: &mut Tx, merchant: MerchantId, affiliate: AffiliateId, now: i64) -> DbResult<u64> {
+    tx.query(
+        "UPDATE commissions SET state = 'held', held_reason = 'affiliate_disabled', decided_at = $3
+         WHERE merchant_id = $1 AND affiliate_id = $2 AND state = 'pending'",
+    )
+    .bind(merchant)
+    .bind(affiliate)
+    .bind(now)
+    .execute()
+    .await
+}
+
+/// Releases the lines [`hold_for_disabled`] held when the affiliate is enabled again: approved when
+/// their hold period is over, pending otherwise (as if they had never been held); how many.
+pub async fn release_disabled_holds(
+    tx: &mut Tx,
+    merchant: MerchantId,
+    affiliate: AffiliateId,
+    now: i64,
+) -> DbResult<u64> {
+    tx.query(
+        "UPDATE commissions SET held_reason = NULL, decided_at = $3,
+             state = CASE WHEN approve_at <= $3 THEN 'approved' ELSE 'pending' END
+         WHERE merchant_id = $1 AND affiliate_id = $2 AND state = 'held' AND held_reason = 'affiliate_disabled'",
+    )
+    .bind(merchant)
+    .bind(affiliate)
+    .bind(now)
+    .execute()
+    .await
+}
+
 /// A line of the merchant's as the review of a held line needs it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Reviewed {

@@ -101,10 +101,11 @@ pub async fn insert_session(
     Ok(())
 }
 
-/// The approved affiliate a live portal session belongs to.
+/// The affiliate a live portal session belongs to: approved, or disabled (they still see their
+/// earnings and that they are paused).
 pub async fn session(db: &Db, merchant: MerchantId, hash: &str, now: i64) -> DbResult<Option<AffiliateId>> {
     const SQL: &str = "SELECT s.affiliate_id FROM portal_sessions s JOIN affiliates a ON a.id = s.affiliate_id
-        WHERE s.token_hash = $1 AND s.merchant_id = $2 AND s.expires_at > $3 AND a.state = 'approved'";
+        WHERE s.token_hash = $1 AND s.merchant_id = $2 AND s.expires_at > $3 AND a.state IN ('approved', 'disabled')";
     db.query_scalar(SQL).bind(hash).bind(merchant).bind(now).fetch_optional().await
 }
 
@@ -138,12 +139,13 @@ pub struct PortalProfile {
     pub rate_expires_at: Option<i64>,
     pub cookie_days: i64,
     pub hold_days: i64,
+    pub state: AffiliateState,
 }
 
 pub async fn profile(db: &Db, merchant: MerchantId, affiliate: AffiliateId) -> DbResult<PortalProfile> {
     const SQL: &str = "SELECT a.full_name, a.email, a.referral_code, a.coupon_code, a.paypal_email,
             c.name AS campaign_name, c.commission_kind, c.commission_bps, c.commission_minor, c.currency, a.rate_bps,
-            a.rate_minor, a.rate_expires_at, c.cookie_days, c.hold_days
+            a.rate_minor, a.rate_expires_at, c.cookie_days, c.hold_days, a.state
         FROM affiliates a JOIN campaigns c ON c.id = a.campaign_id WHERE a.merchant_id = $1 AND a.id = $2";
     db.query_as(SQL).bind(merchant).bind(affiliate).fetch_one().await
 }

@@ -289,6 +289,7 @@ struct SyncRow {
     due_at: Option<i64>,
     attempts: i64,
     updated_at: i64,
+    affiliate_state: AffiliateState,
 }
 
 impl From<SyncRow> for SyncView {
@@ -301,11 +302,13 @@ impl From<SyncRow> for SyncView {
             next_at: row.due_at,
             attempts: row.attempts,
             updated_at: row.updated_at,
+            leaving: row.affiliate_state == AffiliateState::Disabled,
         }
     }
 }
 
-const SYNC_COLUMNS: &str = "affiliate_id, list_id, state, reason, due_at, attempts, updated_at";
+const SYNC_COLUMNS: &str = "affiliate_id, list_id, state, reason, due_at, attempts, updated_at,
+    (SELECT a.state FROM affiliates a WHERE a.id = klaviyo_syncs.affiliate_id) AS affiliate_state";
 
 /// The syncs of one affiliate, newest first.
 pub async fn for_affiliate(db: &Db, merchant: MerchantId, affiliate: AffiliateId) -> DbResult<Vec<SyncView>> {
@@ -406,7 +409,13 @@ pub async fn log_for(db: &Db, merchant: MerchantId, affiliate: AffiliateId, limi
 /// Counts by state, approved affiliates with no sync, and the last error.
 pub async fn health(db: &Db, merchant: MerchantId) -> DbResult<SyncHealth> {
     let counts: Vec<(SyncState, i64)> = db
-        .query_as("SELECT state, COUNT(*) FROM klaviyo_syncs WHERE merchant_id = $1 GROUP BY state")
+        // A disabled affiliate taken out of the list is done, but not "in Klaviyo": left out.
+        .query_as(
+            "SELECT s.state, COUNT(*) FROM klaviyo_syncs s WHERE s.merchant_id = $1
+               AND NOT (s.state = 'succeeded'
+                        AND EXISTS (SELECT 1 FROM affiliates a WHERE a.id = s.affiliate_id AND a.state = 'disabled'))
+             GROUP BY s.state",
+        )
         .bind(merchant)
         .fetch_all()
         .await?;

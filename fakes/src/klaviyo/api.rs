@@ -141,6 +141,10 @@ fn answer(
     if rng.gen_bool(faults.throttle_rate.clamp(0.0, 1.0)) {
         return (refusal(Refusal::throttled(1)), None);
     }
+    if faults.internal_errors_next > 0 {
+        world.faults.internal_errors_next -= 1;
+        return (refusal(Refusal::server_error(StatusCode::INTERNAL_SERVER_ERROR)), None);
+    }
     if rng.gen_bool(faults.server_error_rate.clamp(0.0, 1.0)) {
         return (refusal(Refusal::server_error(StatusCode::SERVICE_UNAVAILABLE)), None);
     }

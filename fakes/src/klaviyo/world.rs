@@ -344,6 +344,9 @@ pub struct Faults {
     pub next_link_origin: Option<String>,
     /// Turn the per-account rate limits off (load tests that measure Rekomi, not the limits).
     pub rate_limits_off: bool,
+    /// The next this many API requests are answered 500 (Klaviyo's JSON:API `server_error`), then
+    /// the fake behaves again: a transient outage at a chosen moment.
+    pub internal_errors_next: u32,
 }
 
 impl Default for Faults {
@@ -359,6 +362,7 @@ impl Default for Faults {
             job_delay_ms: 500,
             next_link_origin: None,
             rate_limits_off: false,
+            internal_errors_next: 0,
         }
     }
 }

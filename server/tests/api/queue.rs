@@ -82,7 +82,7 @@ async fn rejected_applications_can_be_approved_later_but_approved_ones_are_not_r
     let approved = merchant.decide(&[ana.id], "approve").await.expect("approved");
     assert!(approved.changed[0].referral_code.is_some());
     let refused = merchant.decide(&[ana.id], "reject").await.expect("answered");
-    assert_eq!(refused.skipped, vec![(ana.id, "approved applications can't be rejected".to_owned())]);
+    assert_eq!(refused.skipped, vec![(ana.id, "approved affiliates can't be rejected".to_owned())]);
 }
 
 #[tokio::test]

@@ -263,6 +263,9 @@ async fn a_missing_write_permission_fails_with_its_name_and_is_recorded_on_the_c
     let checks = status.connection.expect("connected").checks;
     let subscriptions = checks.iter().find(|c| c.scope == KeyScope::SubscriptionsFull).expect("listed");
     assert_eq!(subscriptions.state, ScopeState::Missing);
+    // The profile import before the subscribe was accepted: that permission is proven, not suspect.
+    let profiles = checks.iter().find(|c| c.scope == KeyScope::ProfilesFull).expect("listed");
+    assert_eq!(profiles.state, ScopeState::Verified, "{checks:?}");
     let health: SyncHealth = merchant.call("sync_health", json!({})).await.expect("health");
     assert_eq!(health.failed, 1);
     assert!(health.last_error.is_some_and(|e| e.contains("Subscriptions Full")));
@@ -437,4 +440,105 @@ async fn a_list_deleted_in_klaviyo_fails_the_sync_with_what_to_do_and_retry_reco
         .insert(SINGLE.into(), list);
     let _: Vec<SyncView> = merchant.call("retry_sync", json!({"affiliate": ana.id})).await.expect("retried");
     wait_for(&merchant, &ana, SyncState::Succeeded).await;
+}
+
+#[tokio::test]
+async fn a_500_from_klaviyo_is_retried_and_does_not_end_the_sync() {
+    let app = spawn_app().await;
+    account(&app);
+    let (merchant, landing) = set_up(&app, "Trail Shop", KEY, SINGLE).await;
+    let ana = apply(&merchant, &landing, "Ana Silva", "ana@example.com").await;
+    // More than one attempt's in-place retries (the approval event shares them): the row must be
+    // rescheduled, not failed.
+    app.klaviyo.world.lock().expect("world").faults.internal_errors_next = 10;
+    approve(&merchant, &ana).await;
+    wait_for(&merchant, &ana, SyncState::Succeeded).await;
+    let log = detail(&merchant, &ana).await.log;
+    assert!(log.iter().any(|e| e.status == Some(500)), "the 500s are in the affiliate's log: {log:?}");
+}
+
+/// The fake account's view of one email: (in the list, consent, `Rekomi affiliate`, `Rekomi status`).
+fn in_klaviyo(app: &TestApp, email: &str, list: &str) -> (bool, String, Value, Value) {
+    let world = app.klaviyo.world.lock().expect("world");
+    let account = world.accounts.get("SYNC01").expect("account");
+    let id = account.by_email.get(email).expect("profile exists").clone();
+    let profile = account.profiles.get(&id).expect("profile");
+    let member = account.lists.get(list).expect("list").members.contains_key(&id);
+    (
+        member,
+        profile.consent.clone(),
+        profile.properties.get("Rekomi affiliate").cloned().unwrap_or(Value::Null),
+        profile.properties.get("Rekomi status").cloned().unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn disabling_takes_the_affiliate_out_of_the_list_and_enabling_brings_them_back_with_consent_untouched() {
+    let app = spawn_app().await;
+    account(&app);
+    let (merchant, landing) = set_up(&app, "Trail Shop", KEY, SINGLE).await;
+    let ana = apply(&merchant, &landing, "Ana Silva", "ana@example.com").await;
+    approve(&merchant, &ana).await;
+    wait_for(&merchant, &ana, SyncState::Succeeded).await;
+    assert_eq!(
+        in_klaviyo(&app, "ana@example.com", SINGLE),
+        (true, "SUBSCRIBED".to_owned(), json!(true), json!("active"))
+    );
+
+    let outcome: app::api::views::DecisionOutcome = merchant
+        .call("decide_applications", json!({"ids": [ana.id], "decision": "disable", "note": "Bidding on our brand"}))
+        .await
+        .expect("disabled");
+    assert_eq!(outcome.changed.first().map(|a| a.state), Some(app::domain::AffiliateState::Disabled));
+    let left = wait_for(&merchant, &ana, SyncState::Succeeded).await;
+    assert!(left.leaving && left.label() == "Out of the list", "{left:?}");
+    assert_eq!(
+        in_klaviyo(&app, "ana@example.com", SINGLE),
+        (false, "SUBSCRIBED".to_owned(), json!(false), json!("disabled")),
+        "out of the list, the properties say so, and the consent is the person's own"
+    );
+    let disabled = crate::invites::wait_for_events(&app, "SYNC01", "Rekomi Affiliate Disabled", 1).await;
+    assert_eq!(disabled[0]["properties"]["reason"], "Bidding on our brand", "{disabled:?}");
+    let history = detail(&merchant, &ana).await.audit;
+    assert!(
+        history.iter().any(|e| e.action == "disabled" && e.note.as_deref() == Some("Bidding on our brand")),
+        "{history:?}"
+    );
+    // A second disable changes nothing and says why.
+    let again = merchant.decide(&[ana.id], "disable").await.expect("answered");
+    assert!(again.changed.is_empty() && again.skipped.len() == 1, "{again:?}");
+
+    let outcome = merchant.decide(&[ana.id], "enable").await.expect("enabled");
+    assert_eq!(outcome.changed.first().map(|a| a.state), Some(app::domain::AffiliateState::Approved));
+    let back = wait_for(&merchant, &ana, SyncState::Succeeded).await;
+    assert!(!back.leaving, "{back:?}");
+    assert_eq!(
+        in_klaviyo(&app, "ana@example.com", SINGLE),
+        (true, "SUBSCRIBED".to_owned(), json!(true), json!("active"))
+    );
+}
+
+#[tokio::test]
+async fn a_disabled_affiliate_who_unsubscribed_meanwhile_is_not_resubscribed_when_enabled() {
+    let app = spawn_app().await;
+    account(&app);
+    let (merchant, landing) = set_up(&app, "Trail Shop", KEY, SINGLE).await;
+    let ana = apply(&merchant, &landing, "Ana Silva", "ana@example.com").await;
+    approve(&merchant, &ana).await;
+    wait_for(&merchant, &ana, SyncState::Succeeded).await;
+    merchant.decide(&[ana.id], "disable").await.expect("disabled");
+    wait_for(&merchant, &ana, SyncState::Succeeded).await;
+    {
+        let mut world = app.klaviyo.world.lock().expect("world");
+        let account = world.accounts.get_mut("SYNC01").expect("account");
+        let id = account.by_email.get("ana@example.com").expect("profile").clone();
+        let profile = account.profiles.get_mut(&id).expect("profile");
+        profile.consent = "UNSUBSCRIBED".into();
+        profile.suppressions = vec!["UNSUBSCRIBE".into()];
+    }
+    merchant.decide(&[ana.id], "enable").await.expect("enabled");
+    let blocked = wait_for(&merchant, &ana, SyncState::Blocked).await;
+    assert!(blocked.reason.as_deref().is_some_and(|r| r.contains("never re-subscribes")), "{blocked:?}");
+    let (member, consent, ..) = in_klaviyo(&app, "ana@example.com", SINGLE);
+    assert!(!member && consent == "UNSUBSCRIBED");
 }

@@ -45,17 +45,6 @@ impl AffiliateState {
         }
     }
 
-    /// Whether a merchant's decision may move an affiliate from this state to `target`: a pending
-    /// application is approved or rejected, and a rejected one may still be approved. Nobody is
-    /// decided back to pending, and disabling is not a decision in the queue.
-    pub fn may_become(self, target: Self) -> bool {
-        match target {
-            Self::Approved => matches!(self, Self::Pending | Self::Rejected),
-            Self::Rejected => self == Self::Pending,
-            Self::Pending | Self::Disabled => false,
-        }
-    }
-
     /// Whether accepting an invite records the consent of an affiliate in this state: not of one the
     /// merchant decided against (rejected or disabled), who stays out whatever the invite said.
     pub fn takes_invite_consent(self) -> bool {
@@ -63,22 +52,52 @@ impl AffiliateState {
     }
 }
 
-/// A merchant's decision in the approval queue.
+/// What a merchant does to an affiliate: decide an application in the queue, or take an approved
+/// affiliate out of the program for a while (disable) and back (enable).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Decision {
     Approve,
     Reject,
+    Disable,
+    Enable,
 }
 
 impl Decision {
     pub fn target(&self) -> AffiliateState {
         match self {
-            Self::Approve => AffiliateState::Approved,
+            Self::Approve | Self::Enable => AffiliateState::Approved,
             Self::Reject => AffiliateState::Rejected,
+            Self::Disable => AffiliateState::Disabled,
+        }
+    }
+
+    /// Whether this decision applies to an affiliate in `from`: a pending application is approved
+    /// or rejected, a rejected one may still be approved, an approved affiliate is disabled and a
+    /// disabled one enabled. Nobody is decided back to pending.
+    pub fn applies_to(self, from: AffiliateState) -> bool {
+        use AffiliateState::*;
+        match self {
+            Self::Approve => matches!(from, Pending | Rejected),
+            Self::Reject => from == Pending,
+            Self::Disable => from == Approved,
+            Self::Enable => from == Disabled,
+        }
+    }
+
+    /// The word in the audit log and in messages ("3 affiliates disabled").
+    pub fn done(self) -> &'static str {
+        match self {
+            Self::Approve => "approved",
+            Self::Reject => "rejected",
+            Self::Disable => "disabled",
+            Self::Enable => "enabled",
         }
     }
 }
+
+/// Why a merchant disabled an affiliate: optional, kept in the audit log, at most this long.
+pub const MAX_DECISION_NOTE: usize = 500;
 
 /// The public application form exactly as posted.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -236,28 +255,17 @@ mod tests {
     }
 
     #[test]
-    fn pending_and_rejected_applications_may_be_approved() {
+    fn each_decision_applies_only_where_it_makes_sense() {
         use AffiliateState::*;
-        assert!(Pending.may_become(Approved));
-        assert!(Rejected.may_become(Approved));
-        assert!(!Approved.may_become(Approved));
-        assert!(!Disabled.may_become(Approved));
-    }
-
-    #[test]
-    fn only_pending_applications_may_be_rejected() {
-        use AffiliateState::*;
-        assert!(Pending.may_become(Rejected));
-        assert!(!Rejected.may_become(Rejected));
-        assert!(!Approved.may_become(Rejected));
-        assert!(!Disabled.may_become(Rejected));
-    }
-
-    #[test]
-    fn no_decision_leads_back_to_pending_or_to_disabled() {
-        for from in AffiliateState::ALL {
-            assert!(!from.may_become(AffiliateState::Pending), "{from:?}");
-            assert!(!from.may_become(AffiliateState::Disabled), "{from:?}");
+        let allowed = |d: Decision| AffiliateState::ALL.into_iter().filter(|s| d.applies_to(*s)).collect::<Vec<_>>();
+        assert_eq!(allowed(Decision::Approve), vec![Pending, Rejected]);
+        assert_eq!(allowed(Decision::Reject), vec![Pending]);
+        assert_eq!(allowed(Decision::Disable), vec![Approved]);
+        assert_eq!(allowed(Decision::Enable), vec![Disabled]);
+        assert_eq!(Decision::Enable.target(), Approved);
+        for d in [Decision::Approve, Decision::Reject, Decision::Disable, Decision::Enable] {
+            assert_ne!(d.target(), Pending, "nobody is decided back to pending");
+            assert!(!d.applies_to(d.target()), "{d:?} never applies to the state it leads to");
         }
     }
 

@@ -18,7 +18,8 @@ pub enum CommissionState {
     Paid,
     /// Fully refunded before it was paid, or rejected by the merchant.
     Voided,
-    /// Flagged (the affiliate bought through their own link): waits for the merchant.
+    /// Waits for the merchant: flagged (the affiliate bought through their own link), or earned
+    /// before the affiliate was disabled.
     Held,
 }
 
@@ -88,23 +89,28 @@ impl CommissionState {
 pub enum HeldReason {
     /// The customer's email is the affiliate's own.
     SelfReferral,
+    /// Pending when the merchant disabled the affiliate: never voided silently, released again
+    /// when the affiliate is enabled (or reviewed by hand like any held line).
+    AffiliateDisabled,
 }
 
 impl HeldReason {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::SelfReferral => "self_referral",
+            Self::AffiliateDisabled => "affiliate_disabled",
         }
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
-        (raw == Self::SelfReferral.as_str()).then_some(Self::SelfReferral)
+        [Self::SelfReferral, Self::AffiliateDisabled].into_iter().find(|r| r.as_str() == raw)
     }
 
     /// The reason as the merchant reads it.
     pub fn explain(self) -> &'static str {
         match self {
             Self::SelfReferral => "The customer's email is the affiliate's own.",
+            Self::AffiliateDisabled => "Earned before the affiliate was disabled; released if they are enabled again.",
         }
     }
 }

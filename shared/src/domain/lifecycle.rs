@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 pub enum Metric {
     Applied,
     Approved,
+    Disabled,
     Invited,
     CommissionEarned,
     CommissionApproved,
@@ -18,9 +19,10 @@ pub enum Metric {
 }
 
 impl Metric {
-    pub const ALL: [Metric; 7] = [
+    pub const ALL: [Metric; 8] = [
         Self::Applied,
         Self::Approved,
+        Self::Disabled,
         Self::Invited,
         Self::CommissionEarned,
         Self::CommissionApproved,
@@ -33,6 +35,7 @@ impl Metric {
         match self {
             Self::Applied => "Rekomi Affiliate Applied",
             Self::Approved => "Rekomi Affiliate Approved",
+            Self::Disabled => "Rekomi Affiliate Disabled",
             Self::Invited => "Rekomi Affiliate Invited",
             Self::CommissionEarned => "Rekomi Commission Earned",
             Self::CommissionApproved => "Rekomi Commission Approved",
@@ -53,6 +56,9 @@ impl Metric {
             }
             Self::Approved => {
                 "An affiliate is approved (by you, in bulk, or by auto-approve). Properties: campaign, referral_code, link, first_name."
+            }
+            Self::Disabled => {
+                "You disable an affiliate: they leave your program's list (their consent stays as it is), their link and coupon stop earning. Use it to stop affiliate flows. Properties: campaign, referral_code, reason."
             }
             Self::Invited => {
                 "You invite someone (bulk invite or the API). Properties: invite_url, campaign, expires_at; your flow emails the link."
@@ -83,18 +89,28 @@ impl Metric {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Topic {
     AffiliateApproved,
+    AffiliateDisabled,
+    AffiliateEnabled,
     CommissionCreated,
     CommissionVoided,
     PayoutPaid,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 4] =
-        [Self::AffiliateApproved, Self::CommissionCreated, Self::CommissionVoided, Self::PayoutPaid];
+    pub const ALL: [Topic; 6] = [
+        Self::AffiliateApproved,
+        Self::AffiliateDisabled,
+        Self::AffiliateEnabled,
+        Self::CommissionCreated,
+        Self::CommissionVoided,
+        Self::PayoutPaid,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Self::AffiliateApproved => "affiliate.approved",
+            Self::AffiliateDisabled => "affiliate.disabled",
+            Self::AffiliateEnabled => "affiliate.enabled",
             Self::CommissionCreated => "commission.created",
             Self::CommissionVoided => "commission.voided",
             Self::PayoutPaid => "payout.paid",
@@ -108,6 +124,10 @@ impl Topic {
     pub fn description(self) -> &'static str {
         match self {
             Self::AffiliateApproved => "An affiliate is approved: id, email, name, campaign, referral_code.",
+            Self::AffiliateDisabled => "An affiliate is disabled: id, email, name, campaign, referral_code, reason.",
+            Self::AffiliateEnabled => {
+                "A disabled affiliate is enabled again: id, email, name, campaign, referral_code."
+            }
             Self::CommissionCreated => {
                 "An attributed order earns a commission: id, affiliate, order, amount, currency, state."
             }

@@ -11,7 +11,7 @@ use crate::klaviyo::{Client, KlaviyoError, Operation};
 use crate::store::now_ms;
 use crate::store::sync::{ClaimedSync, Outcome};
 use shared::domain::klaviyo::{OptIn, PrivateKey};
-use shared::domain::SyncState;
+use shared::domain::{AffiliateState, SyncState};
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
@@ -29,8 +29,6 @@ pub struct Batch<'a> {
     pub error: Option<KlaviyoError>,
     /// What to show for it when Rekomi can say more than Klaviyo's error does.
     pub error_message: Option<String>,
-    /// Set when a subscribe was accepted, proving the key's write permissions.
-    pub subscribe_accepted: bool,
 }
 
 /// A row on its way through the batch, and where it ended up.
@@ -71,7 +69,7 @@ impl Batch<'_> {
         let now = now_ms();
         // Being throttled is Klaviyo pacing us, not the sync failing: it doesn't use up attempts.
         let attempts = if matches!(error, KlaviyoError::Throttled { .. }) { row.attempts } else { row.attempts + 1 };
-        let outcome = if !error.is_retryable() {
+        let outcome = if !error.is_retryable_when_idempotent() {
             self.settle(row, SyncState::Failed, Some(error.merchant_message()))
         } else if attempts >= i64::from(self.settings.max_attempts) {
             let reason = format!("Gave up after {attempts} attempts. {}", error.merchant_message());
@@ -107,7 +105,8 @@ impl Batch<'_> {
     pub async fn send(&mut self, rows: Vec<ClaimedSync>) -> Vec<Outcome> {
         let mut work: Vec<Work> = rows.into_iter().map(|row| Work { row, outcome: None }).collect();
         for w in &mut work {
-            if w.row.affiliate_state != shared::domain::AffiliateState::Approved {
+            // Approved affiliates join the list; disabled ones leave it. Anyone else is not synced.
+            if !matches!(w.row.affiliate_state, AffiliateState::Approved | AffiliateState::Disabled) {
                 w.outcome = Some(self.settle(
                     &w.row,
                     SyncState::Blocked,
@@ -148,10 +147,14 @@ impl Batch<'_> {
             }
         };
 
-        // Names and properties, only where they changed since the last write.
+        // Names and properties, only where they changed since the last write. A leaving affiliate's
+        // profile is only updated, never created: nothing of theirs is in Klaviyo to take out.
         let now = now_ms();
         let mut writes: Vec<(usize, ProfileFields, String)> = Vec::new();
         for (i, w) in work.iter().enumerate().filter(|(_, w)| w.outcome.is_none()) {
+            if leaving(&w.row) && !existing.contains_key(&w.row.email.to_lowercase()) {
+                continue;
+            }
             let fields = plan::profile_fields(&w.row);
             let hash = plan::fields_hash(&fields);
             if w.row.fields_hash.as_deref() != Some(hash.as_str()) {
@@ -164,12 +167,23 @@ impl Batch<'_> {
             return Self::finish(work);
         }
 
-        // Consent and membership.
+        // Consent and membership. Leaving takes the profile out of the list and nothing else: the
+        // consent belongs to the person, and Rekomi never changes it on their behalf.
         let mut subscribe: Vec<usize> = Vec::new();
         let mut add: Vec<(usize, String)> = Vec::new();
+        let mut remove: Vec<(usize, String)> = Vec::new();
         let mut steps: HashMap<usize, Step> = HashMap::new();
         for (i, w) in work.iter().enumerate().filter(|(_, w)| w.outcome.is_none()) {
             let email = w.row.email.to_lowercase();
+            if leaving(&w.row) {
+                match existing.get(&email).filter(|_| members.contains(&email)) {
+                    Some(profile) => remove.push((i, profile.id.clone())),
+                    None => {
+                        steps.insert(i, Step::AlreadyIn);
+                    }
+                }
+                continue;
+            }
             let step = plan::step(w.row.consent_at.is_some(), existing.get(&email), members.contains(&email));
             match &step {
                 Step::Subscribe => subscribe.push(i),
@@ -191,6 +205,20 @@ impl Batch<'_> {
             if refused.is_none() {
                 let call = || client.add_to_list(key, list_id, &profiles);
                 refused = self.calls.run(Operation::AddToList, &ids, call).await.err();
+            }
+            if let Some(e) = refused.clone() {
+                for (i, _) in chunk {
+                    work[*i].outcome = Some(self.failed(&work[*i].row.clone(), &e));
+                }
+            }
+        }
+
+        for chunk in remove.chunks(MAX_LIST_MEMBERSHIP) {
+            let ids: Vec<i64> = chunk.iter().map(|(i, _)| work[*i].row.id).collect();
+            let profiles: Vec<String> = chunk.iter().map(|(_, p)| p.clone()).collect();
+            if refused.is_none() {
+                let call = || client.remove_from_list(key, list_id, &profiles);
+                refused = self.calls.run(Operation::RemoveFromList, &ids, call).await.err();
             }
             if let Some(e) = refused.clone() {
                 for (i, _) in chunk {
@@ -222,7 +250,10 @@ impl Batch<'_> {
                 }
                 Some(Step::AlreadyIn) if !pending_job => {
                     o.state = SyncState::Succeeded;
-                    o.reason = None;
+                    o.reason = leaving(&w.row).then(|| {
+                        let known = existing.contains_key(&w.row.email.to_lowercase());
+                        (if known { LEFT_THE_LIST } else { NOT_IN_KLAVIYO }).to_owned()
+                    });
                     o.due_at = None;
                 }
                 _ => {
@@ -240,7 +271,8 @@ impl Batch<'_> {
         Self::finish(work)
     }
 
-    /// Profiles by email for every open row, and which subscribed ones are in the list.
+    /// Profiles by email for every open row, and which subscribed ones (and leaving ones, whatever
+    /// their consent) are in the list.
     async fn read_state(
         &mut self,
         work: &[Work],
@@ -258,7 +290,9 @@ impl Batch<'_> {
             .iter()
             .copied()
             .filter(|r| {
-                existing.get(&r.email.to_lowercase()).is_some_and(|p| p.consent.as_deref() == Some("SUBSCRIBED"))
+                existing
+                    .get(&r.email.to_lowercase())
+                    .is_some_and(|p| leaving(r) || p.consent.as_deref() == Some("SUBSCRIBED"))
             })
             .collect();
         let mut members = HashSet::new();
@@ -344,10 +378,7 @@ impl Batch<'_> {
                     .run(Operation::Subscribe, &ids, || client.subscribe(key, list_id, &emails, plan::CUSTOM_SOURCE))
                     .await;
                 match result {
-                    Ok(()) => {
-                        self.subscribe_accepted = true;
-                        break;
-                    }
+                    Ok(()) => break,
                     Err(e @ KlaviyoError::Invalid { .. }) => {
                         let bad = invalid_row(&e);
                         let Some(bad) = bad.filter(|b| *b < chunk.len()) else { return Err(e) };
@@ -388,7 +419,7 @@ impl Batch<'_> {
             }
         }
         if let Some(e) = read_error {
-            if matches!(e, KlaviyoError::NotFound { .. }) || !e.is_retryable() {
+            if matches!(e, KlaviyoError::NotFound { .. }) || !e.is_retryable_when_idempotent() {
                 let reason = match e {
                     KlaviyoError::NotFound { .. } => list_gone(list_id),
                     ref other => other.merchant_message(),
@@ -432,6 +463,11 @@ impl Batch<'_> {
             let subscribed = member.is_some_and(|p| p.consent.as_deref() == Some("SUBSCRIBED"));
             let double = row.list_opt_in.as_deref() == Some(OptIn::Double.as_klaviyo());
             let mut o = base(row);
+            if leaving(row) {
+                self.verify_leaving(row, &mut o, member.is_some(), job, now);
+                w.outcome = Some(o);
+                continue;
+            }
             if let Some(JobState::Done { failed }) = job {
                 if let Some(detail) = failed.get(&email) {
                     o.state = SyncState::Failed;
@@ -513,6 +549,52 @@ impl Batch<'_> {
         Self::finish(work)
     }
 
+    /// A disabled affiliate's row once read back: done when the profile is out of the list and the
+    /// properties are written; otherwise looked at again, sent again, and in the end failed.
+    fn verify_leaving(&self, row: &ClaimedSync, o: &mut Outcome, member: bool, job: Option<&JobState>, now: i64) {
+        let job_done = match job {
+            Some(JobState::Done { failed }) => match failed.get(&row.email.to_lowercase()) {
+                Some(detail) => {
+                    o.state = SyncState::Failed;
+                    o.reason = Some(format!("Klaviyo refused this profile's properties: {detail}"));
+                    o.due_at = None;
+                    return;
+                }
+                None => true,
+            },
+            Some(_) => false,
+            None => row.import_job_id.is_none(),
+        };
+        if job_done {
+            o.import_job_id = None;
+        }
+        if !member && job_done {
+            o.state = SyncState::Succeeded;
+            o.reason = Some(LEFT_THE_LIST.into());
+            o.due_at = None;
+        } else if now < row.verify_until.unwrap_or(0) {
+            o.state = SyncState::Verifying;
+            o.checks = row.checks + 1;
+            o.due_at = Some(now + ms(plan::check_delay(o.checks)));
+        } else if row.attempts >= i64::from(self.settings.max_attempts) {
+            o.state = SyncState::Failed;
+            o.reason = Some(format!(
+                "Klaviyo still showed the affiliate in the list after {} tries. Remove them from the list in \
+                 Klaviyo, or retry.",
+                row.attempts
+            ));
+            o.due_at = None;
+        } else {
+            if !job_done {
+                o.import_job_id = None;
+                o.fields_hash = None;
+            }
+            o.state = SyncState::Retrying;
+            o.reason = Some("Klaviyo had not applied the removal yet; sending it again.".into());
+            o.due_at = Some(now + ms(plan::retry_delay(row.attempts, None)));
+        }
+    }
+
     /// The state of each bulk import job these rows wait on; a job that can't be read stays pending.
     async fn import_jobs(&mut self, work: &[Work]) -> HashMap<String, JobState> {
         let (client, key) = (self.client, self.key);
@@ -546,6 +628,15 @@ impl Batch<'_> {
         states
     }
 }
+
+/// A disabled affiliate's sync takes them out of the list instead of adding them.
+fn leaving(row: &ClaimedSync) -> bool {
+    row.affiliate_state == AffiliateState::Disabled
+}
+
+const LEFT_THE_LIST: &str =
+    "Out of the list, with \"Rekomi affiliate\" set to false. Their email consent is unchanged: it is theirs.";
+const NOT_IN_KLAVIYO: &str = "Not in Klaviyo, so there was nothing to take out of the list.";
 
 fn list_gone(list_id: &str) -> String {
     format!("The Klaviyo list {list_id} no longer exists. Choose another list on the Klaviyo page, then retry.")

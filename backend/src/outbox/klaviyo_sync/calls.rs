@@ -20,11 +20,13 @@ pub struct Calls {
     account: String,
     merchant: MerchantId,
     pub log: Vec<LogRow>,
+    /// Writes Klaviyo accepted: each proves the key holds every permission that call needs.
+    pub accepted_writes: Vec<Operation>,
 }
 
 impl Calls {
     pub fn new(pacer: Pacer, account: String, merchant: MerchantId) -> Self {
-        Self { pacer, account, merchant, log: Vec::new() }
+        Self { pacer, account, merchant, log: Vec::new(), accepted_writes: Vec::new() }
     }
 
     /// Runs `call` for the syncs `ids`, up to four attempts.
@@ -44,10 +46,16 @@ impl Calls {
             let result = call().await;
             self.record(op, ids, result.as_ref().err());
             let error = match result {
-                Ok(value) => return Ok(value),
+                Ok(value) => {
+                    if op.method() != reqwest::Method::GET && !self.accepted_writes.contains(&op) {
+                        self.accepted_writes.push(op);
+                    }
+                    return Ok(value);
+                }
                 Err(error) => error,
             };
-            if !error.is_retryable() || error.retry_after().is_some_and(|wait| wait > MAX_IN_PLACE_WAIT) {
+            if !error.is_retryable_when_idempotent() || error.retry_after().is_some_and(|wait| wait > MAX_IN_PLACE_WAIT)
+            {
                 return Err(error);
             }
             let Some(planned) = backoff.next() else { return Err(error) };

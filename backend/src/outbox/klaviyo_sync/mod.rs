@@ -129,7 +129,6 @@ impl SyncJob {
             calls: Calls::new(self.pacer.clone(), connection.account_id.clone(), merchant),
             error: None,
             error_message: None,
-            subscribe_accepted: false,
         };
         let started = std::time::Instant::now();
         let outcomes = if group.sending { batch.send(rows).await } else { batch.verify(rows).await };
@@ -138,21 +137,20 @@ impl SyncJob {
         }
         let log = std::mem::take(&mut batch.calls.log);
         let error = batch.error.take();
+        // What the writes proved about the key's permissions: a refusal marks what that call needs
+        // (less what other writes proved), an acceptance verifies the write half still pending.
+        let mut findings: Vec<Result<crate::klaviyo::Operation, crate::klaviyo::Operation>> = Vec::new();
+        if connection.scope_checks.contains("=ReadVerifiedWritePending") {
+            findings.extend(batch.calls.accepted_writes.iter().copied().map(Ok));
+        }
         if let Some(crate::klaviyo::KlaviyoError::MissingScope { operation }) = &error {
             if operation.method() != reqwest::Method::GET {
-                if let Err(e) = self.connections.record_write_check(merchant, Err(*operation)).await {
-                    tracing::warn!(error = %e, "could not record the missing permission");
-                }
+                findings.push(Err(*operation));
             }
-        } else if batch.subscribe_accepted
-            && ["ListsFull", "ProfilesFull", "SubscriptionsFull"]
-                .iter()
-                .any(|s| connection.scope_checks.contains(&format!("{s}=ReadVerifiedWritePending")))
-        {
-            if let Err(e) =
-                self.connections.record_write_check(merchant, Ok(crate::klaviyo::Operation::Subscribe)).await
-            {
-                tracing::warn!(error = %e, "could not record the proven permissions");
+        }
+        for finding in findings {
+            if let Err(e) = self.connections.record_write_check(merchant, finding).await {
+                tracing::warn!(error = %e, "could not record what a write proved about the key's permissions");
             }
         }
         tracing::debug!(

@@ -6,6 +6,7 @@ use crate::store::sync::ClaimedSync;
 use rand::Rng;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+use shared::domain::AffiliateState;
 use std::time::Duration;
 
 /// Custom properties Rekomi owns on a profile.
@@ -13,14 +14,18 @@ pub const PROPERTY_AFFILIATE: &str = "Rekomi affiliate";
 pub const PROPERTY_CAMPAIGN: &str = "Rekomi campaign";
 pub const PROPERTY_CODE: &str = "Rekomi referral code";
 pub const PROPERTY_LINK: &str = "Rekomi referral link";
+pub const PROPERTY_STATUS: &str = "Rekomi status";
 
 /// Shown in Klaviyo as where the consent came from.
 pub const CUSTOM_SOURCE: &str = "Rekomi affiliate program";
 
 /// Names and properties for profile-import. Empty values are left out so Klaviyo keeps its own.
+/// `Rekomi affiliate` and `Rekomi status` follow the affiliate's state, so a flow can filter on them.
 pub fn profile_fields(row: &ClaimedSync) -> ProfileFields {
     let mut properties = Map::new();
-    properties.insert(PROPERTY_AFFILIATE.into(), Value::Bool(true));
+    let active = row.affiliate_state == AffiliateState::Approved;
+    properties.insert(PROPERTY_AFFILIATE.into(), Value::Bool(active));
+    properties.insert(PROPERTY_STATUS.into(), Value::String(if active { "active" } else { "disabled" }.into()));
     let present = |v: &str| !v.trim().is_empty();
     if present(&row.campaign_name) {
         properties.insert(PROPERTY_CAMPAIGN.into(), Value::String(row.campaign_name.trim().to_owned()));
