@@ -85,7 +85,9 @@ macro_rules! lazy_pages {
             }
 
             fn view(_this: Self) -> AnyView {
-                $page().into_any()
+                let page = $page().into_any();
+                pages::layout::page_ready();
+                page
             }
         }
     )*};

@@ -43,6 +43,20 @@ pub async fn retry_sync(affiliate: AffiliateId) -> Result<Vec<SyncView>, AppErro
     )
 }
 
+/// Writes these affiliates to Klaviyo again and reads them back, also after a sync that succeeded;
+/// returns how many were queued.
+#[server(prefix = "/api", endpoint = "resync_affiliates", input = server_fn::codec::Json)]
+pub async fn resync_affiliates(ids: Vec<AffiliateId>) -> Result<u64, AppError> {
+    use super::context::*;
+    answer(
+        async {
+            let (s, who) = caller().await?;
+            Ok(sync::resync(&s.db, who.merchant(), &ids).await?)
+        }
+        .await,
+    )
+}
+
 /// Queues every approved affiliate without a sync; returns how many were queued.
 #[server(prefix = "/api", endpoint = "sync_all_approved", input = server_fn::codec::Json)]
 pub async fn sync_all_approved() -> Result<u64, AppError> {

@@ -2,7 +2,7 @@
 //! every call made for it. The sync part follows the live feed.
 
 use crate::api::affiliates::decide_applications;
-use crate::api::sync::{get_affiliate, retry_sync};
+use crate::api::sync::{get_affiliate, resync_affiliates, retry_sync};
 use crate::api::views::{AffiliateDetail, DecisionOutcome, SyncLogEntry, SyncView};
 use crate::components::live_sync::{use_live_sync, SyncBadge};
 use crate::components::state_badge::StateBadge;
@@ -47,6 +47,12 @@ pub fn AffiliatePage() -> impl IntoView {
             version.update(|v| *v += 1);
         }
     });
+    let resync = Action::new(|id: &AffiliateId| resync_affiliates(vec![*id]));
+    Effect::new(move || {
+        if resync.value().get().is_some_and(|r| r.is_ok()) {
+            version.update(|v| *v += 1);
+        }
+    });
     let toasts = use_toasts();
     let decide = Action::new(|(id, decision, note): &(AffiliateId, Decision, String)| {
         decide_applications(vec![*id], *decision, Some(note.clone()))
@@ -63,7 +69,11 @@ pub fn AffiliatePage() -> impl IntoView {
                 (Some(a), _) => toasts.success(format!(
                     "{} is enabled again{}.",
                     a.full_name,
-                    if a.sync.is_some() { " and rejoins your Klaviyo list" } else { "" }
+                    if a.sync.is_some() {
+                        " and is synced to your Klaviyo list again (an opt-out made meanwhile is respected)"
+                    } else {
+                        ""
+                    }
                 )),
                 (None, Some((_, why))) => toasts.error(format!("Nothing changed: {why}.")),
                 (None, None) => {}
@@ -79,7 +89,7 @@ pub fn AffiliatePage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="loading">"Loading affiliate…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
-                    Ok(d) => view! { <Detail d retry decide earnings/> }.into_any(),
+                    Ok(d) => view! { <Detail d retry resync decide earnings/> }.into_any(),
                     Err(e) => view! { <div class="banner error" role="alert">{e.message}</div> }.into_any(),
                 }
             })}
@@ -91,6 +101,7 @@ pub fn AffiliatePage() -> impl IntoView {
 fn Detail(
     d: AffiliateDetail,
     retry: Action<AffiliateId, Result<Vec<SyncView>, AppError>>,
+    resync: Action<AffiliateId, Result<u64, AppError>>,
     decide: Action<(AffiliateId, Decision, String), Result<DecisionOutcome, AppError>>,
     earnings: crate::components::affiliate_earnings::EarningsResource,
 ) -> impl IntoView {
@@ -101,6 +112,8 @@ fn Detail(
         _ => "No consent recorded: Rekomi will not subscribe this affiliate to email marketing.".to_owned(),
     };
     let can_retry = d.syncs.first().is_some_and(|s| s.state.retryable());
+    // A finished sync can still be run again: Klaviyo may have been edited by hand since.
+    let can_resync = d.syncs.first().is_some_and(|s| !s.state.retryable() && !s.state.in_progress());
     let reason = d.syncs.first().and_then(|s| s.reason.clone());
     let list = d.syncs.first().map(|s| s.list_id.clone());
     view! {
@@ -129,7 +142,12 @@ fn Detail(
                     <Show when=move || can_retry>
                         <button disabled=move || retry.pending().get() on:click=move |_| { retry.dispatch(id); }>"Retry now"</button>
                     </Show>
+                    <Show when=move || can_resync>
+                        <button class="secondary" title="Write the names and properties again and read everything back"
+                            disabled=move || resync.pending().get() on:click=move |_| { resync.dispatch(id); }>"Re-sync"</button>
+                    </Show>
                     {move || retry.value().get().and_then(|r| r.err()).map(|e| view! { <p class="field-error" role="alert">{e.message}</p> })}
+                    {move || resync.value().get().and_then(|r| r.err()).map(|e| view! { <p class="field-error" role="alert">{e.message}</p> })}
                 }.into_any()
             }}
             <h3>"Sync log"</h3>
@@ -173,7 +191,10 @@ fn Standing(
                     {in_klaviyo.then_some(" In Klaviyo they leave your list and \"Rekomi affiliate\" becomes false; \
                      their email consent is theirs and stays as it is.")}
                 </p>
-                <label for="standing-note">"Reason (optional, kept in the history)"</label>
+                <label for="standing-note">
+                    "Reason (optional: kept in the history, and sent with the "<code>"affiliate.disabled"</code>
+                    " webhook and the "<code>"Rekomi Affiliate Disabled"</code>" event, so don't write what the affiliate shouldn't read)"
+                </label>
                 <textarea id="standing-note" maxlength=MAX_DECISION_NOTE.to_string() rows="2"
                     prop:value=move || note.get() on:input=move |ev| note.set(event_target_value(&ev))></textarea>
                 <div class="actions">

@@ -13,6 +13,7 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 
 #[component]
 pub fn CampaignList() -> impl IntoView {
+    crate::pages::layout::page_ready();
     let campaigns = Resource::new(|| (), |_| list_campaigns());
     view! {
         <Title text="Campaigns · Rekomi"/>

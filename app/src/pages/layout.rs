@@ -56,9 +56,30 @@ fn current_label(path: &str) -> &'static str {
     NAV.iter().flat_map(|(_, items)| items.iter()).find(|i| i.is_current(path)).map_or("Rekomi", |i| i.label)
 }
 
+/// Whether the page in the frame is live: hydrated, its handlers attached. Until then the page is
+/// `inert`, so nothing typed or clicked while the browser is still loading the page's code (a lazy
+/// route's chunk arrives after the page is visible) is silently lost.
+#[derive(Debug, Clone, Copy)]
+pub struct PageReady(RwSignal<bool>);
+
+/// Called by each page in the frame when it is created: once it is mounted (in the browser, after
+/// hydration) the frame stops being inert. Effects never run on the server, so the server's HTML is
+/// inert until the page is live.
+pub fn page_ready() {
+    if let Some(PageReady(ready)) = use_context::<PageReady>() {
+        Effect::new(move || ready.set(true));
+    }
+}
+
 #[component]
 pub fn MerchantLayout() -> impl IntoView {
     let session = use_session();
+    let ready = RwSignal::new(false);
+    provide_context(PageReady(ready));
+    // A page that never reports (an error while it loads) must not stay locked.
+    Effect::new(move || {
+        set_timeout(move || ready.set(true), std::time::Duration::from_secs(8));
+    });
     crate::components::live_sync::provide_live_sync();
     provide_toasts();
     let logout = Action::new(|_: &()| log_out());
@@ -137,7 +158,9 @@ pub fn MerchantLayout() -> impl IntoView {
                     </Suspense>
                 </div>
             </header>
-            <main class="page"><Outlet/></main>
+            <main class="page" inert=move || !ready.get() aria-busy=move || (!ready.get()).then_some("true")>
+                <Outlet/>
+            </main>
         </div>
         <ToastRegion/>
     }

@@ -2,6 +2,7 @@
 
 use crate::api::affiliates::{approval_queue, decide_applications};
 use crate::api::campaigns::list_campaigns;
+use crate::api::sync::resync_affiliates;
 use crate::api::views::{ApplicationView, DecisionOutcome, QueueFilter, QueuePage};
 use crate::components::live_sync::SyncBadge;
 use crate::components::state_badge::StateBadge;
@@ -37,6 +38,19 @@ pub fn ApprovalQueue() -> impl IntoView {
             version.update(|v| *v += 1);
         }
     });
+    let resync = Action::new(|ids: &Vec<AffiliateId>| resync_affiliates(ids.clone()));
+    Effect::new(move || {
+        if resync.value().get().is_some() {
+            selected.set(BTreeSet::new());
+            version.update(|v| *v += 1);
+        }
+    });
+    let resync_selected = move || {
+        let ids: Vec<AffiliateId> = selected.get_untracked().into_iter().collect();
+        if !ids.is_empty() {
+            resync.dispatch(ids);
+        }
+    };
     let decide_selected = move |decision: Decision| {
         let ids: Vec<AffiliateId> = selected.get_untracked().into_iter().collect();
         if !ids.is_empty() {
@@ -99,12 +113,14 @@ pub fn ApprovalQueue() -> impl IntoView {
                 let none = move || selected.read().is_empty() || decide.pending().get();
                 match state.get() {
                     Some(AffiliateState::Approved) => view! {
+                        <button class="secondary" disabled=none on:click=move |_| resync_selected()>"Re-sync selected"</button>
                         <button class="danger" disabled=none on:click=move |_| decide_selected(Decision::Disable)>
                             "Disable selected"
                         </button>
                     }.into_any(),
                     Some(AffiliateState::Disabled) => view! {
                         <button disabled=none on:click=move |_| decide_selected(Decision::Enable)>"Enable selected"</button>
+                        <button class="secondary" disabled=none on:click=move |_| resync_selected()>"Re-sync selected"</button>
                     }.into_any(),
                     _ => view! {
                         <button disabled=none on:click=move |_| decide_selected(Decision::Approve)>"Approve selected"</button>
@@ -115,6 +131,10 @@ pub fn ApprovalQueue() -> impl IntoView {
                 }
             }}
             <DecisionMessage outcome=Signal::derive(move || decide.value().get())/>
+            {move || resync.value().get().map(|r| match r {
+                Ok(n) => view! { <span class="saved" role="status">{format!("{n} queued to sync again.")}</span> }.into_any(),
+                Err(e) => view! { <span class="field-error" role="alert">{e.message}</span> }.into_any(),
+            })}
         </div>
         <Transition fallback=|| view! { <p class="loading">"Loading applications…"</p> }>
             {move || Suspend::new(async move {

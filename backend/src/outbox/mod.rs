@@ -72,6 +72,7 @@ pub fn start(handles: Handles, settings: &Settings) -> Vec<JoinHandle<()>> {
         connections: handles.connections.clone(),
         pacer: pacer.clone(),
         settings: settings.clone(),
+        public_base: handles.public_base.clone(),
     };
     let events = klaviyo_event::EventJob {
         public_base: handles.public_base,
@@ -126,6 +127,38 @@ pub async fn syncs(tx: &mut Tx, merchant: MerchantId, affiliates: &[AffiliateId]
 /// Queues a Klaviyo sync for every approved affiliate of the merchant that has none yet.
 pub async fn unsynced(tx: &mut Tx, merchant: MerchantId, now: i64) -> DbResult<u64> {
     let queued = store::sync::enqueue_unsynced(tx, merchant, now).await?;
+    if queued > 0 {
+        tx.wake_on_commit(&SYNCS);
+    }
+    Ok(queued)
+}
+
+/// Sends an affiliate's syncs again after something written on their profile changed.
+pub async fn refresh_affiliate(tx: &mut Tx, merchant: MerchantId, affiliate: AffiliateId, now: i64) -> DbResult<u64> {
+    let queued = store::sync::requeue_affiliate(tx, merchant, affiliate, now).await?;
+    if queued > 0 {
+        tx.wake_on_commit(&SYNCS);
+    }
+    Ok(queued)
+}
+
+/// Sends the syncs of a campaign's affiliates again after the campaign changed.
+pub async fn refresh_campaign(
+    tx: &mut Tx,
+    merchant: MerchantId,
+    campaign: shared::domain::CampaignId,
+    now: i64,
+) -> DbResult<u64> {
+    let queued = store::sync::requeue_campaign(tx, merchant, campaign, now).await?;
+    if queued > 0 {
+        tx.wake_on_commit(&SYNCS);
+    }
+    Ok(queued)
+}
+
+/// Queues a fresh sync of these affiliates, rewriting everything ("Re-sync").
+pub async fn resync(tx: &mut Tx, merchant: MerchantId, affiliates: &[AffiliateId], now: i64) -> DbResult<u64> {
+    let queued = store::sync::enqueue_resync(tx, merchant, affiliates, now).await?;
     if queued > 0 {
         tx.wake_on_commit(&SYNCS);
     }

@@ -398,7 +398,9 @@ async fn decide_one(
             announce_standing(tx, merchant, id, decision, note, now).await?;
         }
         Decision::Enable => {
-            earnings_store::release_disabled_holds(tx, merchant, id, now).await?;
+            for line in earnings_store::release_disabled_holds(tx, merchant, id, now).await? {
+                super::earnings::announce(tx, line, Some(Metric::CommissionApproved), None, now).await?;
+            }
             outbox::sync(tx, merchant, id, now).await?;
             announce_standing(tx, merchant, id, decision, note, now).await?;
         }
@@ -494,6 +496,8 @@ pub async fn set_terms(
             let unique = format!("rate:{id}:{now}");
             outbox::lifecycle(&mut tx, merchant, Metric::RateChanged, &current.email, &unique, &properties, now)
                 .await?;
+            // `Rekomi commission` on their Klaviyo profile follows.
+            outbox::refresh_affiliate(&mut tx, merchant, id, now).await?;
         }
     }
     tx.commit().await?;

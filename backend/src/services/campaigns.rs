@@ -71,13 +71,23 @@ pub async fn update(
     form: &CampaignForm,
 ) -> Result<CampaignView, CampaignError> {
     let draft = form.parse().map_err(CampaignError::Invalid)?;
+    let before = get(db, merchant, id).await?;
+    // What the campaign writes on its affiliates' Klaviyo profiles (`Rekomi campaign`, `Rekomi
+    // commission`, whether a tracked link is written): only a change there re-sends their syncs.
+    let on_profiles_changed = before.name != draft.name
+        || before.commission != draft.commission
+        || before.destination_url.is_some() != draft.destination_url.is_some();
     let mut tx = db.begin().await.context("updating the campaign")?;
     let (terms, version) = store::lock_terms(&mut tx, merchant, id)
         .await
         .context("reading the campaign")?
         .ok_or(CampaignError::NotFound)?;
     let version = terms_version_after(&terms, version, &draft.terms);
-    match store::update(&mut tx, merchant, id, &draft, version, now_ms()).await {
+    let now = now_ms();
+    match store::update(&mut tx, merchant, id, &draft, version, now).await {
+        Ok(true) if on_profiles_changed => {
+            crate::outbox::refresh_campaign(&mut tx, merchant, id, now).await.context("queueing the syncs")?;
+        }
         Ok(true) => {}
         Ok(false) => return Err(CampaignError::NotFound),
         Err(e) if slug_taken(&e) => return Err(CampaignError::SlugTaken),

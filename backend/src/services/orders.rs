@@ -16,10 +16,10 @@ use anyhow::Context;
 use serde::Deserialize;
 use serde_json::Value;
 use shared::domain::campaign::CommissionRule;
-use shared::domain::commission::{self, CommissionState, RefundRoute};
+use shared::domain::commission::{self, CommissionState, HeldReason, RefundRoute};
 use shared::domain::lifecycle::{Metric, Topic};
 use shared::domain::tracking::{attribute, Touches};
-use shared::domain::{AffiliateId, Currency, MerchantId, Money};
+use shared::domain::{AffiliateId, AffiliateState, Currency, MerchantId, Money};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -160,6 +160,20 @@ async fn record_conversion(db: &Db, c: &NewConversion, now: i64) -> DbResult<Rec
             earnings::conversion_id(&mut tx, c.merchant_id, &c.order_id).await?.ok_or(DbError::NotFound)?;
         let stored = earnings::sale_of(&mut tx, conversion_id).await?;
         return Ok(Recorded::Duplicate { conversion_id, stored });
+    };
+    // Attribution read the affiliate from a cache that may be up to a minute old on this or another
+    // instance: a line earned by an affiliate disabled meanwhile waits for review like the others.
+    let state = crate::store::affiliates::state_for_update(&mut tx, c.merchant_id, c.affiliate_id).await?;
+    let held;
+    let c = if state == Some(AffiliateState::Disabled) && c.state == CommissionState::Pending {
+        held = NewConversion {
+            state: CommissionState::Held,
+            held_reason: Some(HeldReason::AffiliateDisabled),
+            ..c.clone()
+        };
+        &held
+    } else {
+        c
     };
     let commission_id = earnings::insert_sale(&mut tx, c, conversion_id, now).await?;
     announce(&mut tx, commission_id, Some(Metric::CommissionEarned), Some(Topic::CommissionCreated), now).await?;

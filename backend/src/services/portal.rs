@@ -102,7 +102,8 @@ pub async fn request_link(
         return Ok(LinkDelivery::AskMerchant);
     }
     let found = store::affiliate_by_email(&s.db, merchant, email.as_str()).await.context("finding the affiliate")?;
-    if let Some(affiliate) = found.filter(|a| a.state == AffiliateState::Approved) {
+    // A disabled affiliate may still sign in: the portal tells them they are paused and shows what they earned.
+    if let Some(affiliate) = found.filter(|a| matches!(a.state, AffiliateState::Approved | AffiliateState::Disabled)) {
         issue(s, slug, &affiliate, "affiliate", true).await?;
     }
     Ok(LinkDelivery::Emailed)

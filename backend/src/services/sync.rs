@@ -14,6 +14,8 @@ pub enum SyncError {
     NothingToRetry,
     #[error("Klaviyo not set up")]
     NotSetUp,
+    #[error("too many affiliates at once")]
+    TooMany,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -29,6 +31,10 @@ impl From<SyncError> for AppError {
             SyncError::NotSetUp => AppError::new(
                 ErrorKind::Conflict,
                 "Connect Klaviyo and choose a default list first (Klaviyo page); then approved affiliates can be synced.",
+            ),
+            SyncError::TooMany => AppError::new(
+                ErrorKind::Invalid,
+                format!("Re-sync at most {MAX_RESYNC} affiliates at once."),
             ),
             SyncError::Internal(e) => super::internal(&e),
         }
@@ -52,6 +58,28 @@ pub async fn retry(db: &Db, merchant: MerchantId, affiliate: AffiliateId) -> Res
     tx.commit().await.map_err(internal)?;
     crate::outbox::changed(merchant);
     store::for_affiliate(db, merchant, affiliate).await.map_err(internal)
+}
+
+/// At most this many affiliates in one "Re-sync" (a page of the queue is far fewer).
+pub const MAX_RESYNC: usize = 1_000;
+
+/// "Re-sync": writes these affiliates to Klaviyo again and reads them back, whatever their last sync
+/// came to (approved ones join the list, disabled ones leave it); how many were queued.
+pub async fn resync(db: &Db, merchant: MerchantId, affiliates: &[AffiliateId]) -> Result<u64, SyncError> {
+    if affiliates.len() > MAX_RESYNC {
+        return Err(SyncError::TooMany);
+    }
+    let health = store::health(db, merchant).await.map_err(internal)?;
+    if !health.connected || !health.list_chosen {
+        return Err(SyncError::NotSetUp);
+    }
+    let mut tx = db.begin().await.map_err(internal)?;
+    let queued = crate::outbox::resync(&mut tx, merchant, affiliates, now_ms()).await.map_err(internal)?;
+    tx.commit().await.map_err(internal)?;
+    if queued > 0 {
+        crate::outbox::changed(merchant);
+    }
+    Ok(queued)
 }
 
 /// Queues every approved affiliate with no sync yet; returns how many.

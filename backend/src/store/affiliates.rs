@@ -155,6 +155,13 @@ pub async fn set_state(
     Ok(done == 1)
 }
 
+/// The affiliate's state, locked on PostgreSQL until the transaction ends (a disable waits for an
+/// order being recorded, and the other way round).
+pub async fn state_for_update(tx: &mut Tx, merchant: MerchantId, id: AffiliateId) -> DbResult<Option<AffiliateState>> {
+    let sql = format!("SELECT state FROM affiliates WHERE merchant_id = $1 AND id = $2{}", tx.kind().for_update());
+    tx.query_scalar(&sql).bind(merchant).bind(id).fetch_optional().await
+}
+
 /// What a decision on one affiliate is made from.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Decidable {

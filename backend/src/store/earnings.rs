@@ -323,23 +323,27 @@ pub async fn hold_for_disabled(tx: &mut Tx, merchant: MerchantId, affiliate: Aff
 }
 
 /// Releases the lines [`hold_for_disabled`] held when the affiliate is enabled again: approved when
-/// their hold period is over, pending otherwise (as if they had never been held); how many.
+/// their hold period is over, pending otherwise (as if they had never been held); the ids of the
+/// lines approved now (the caller announces them, as the hold-period sweep would have).
 pub async fn release_disabled_holds(
     tx: &mut Tx,
     merchant: MerchantId,
     affiliate: AffiliateId,
     now: i64,
-) -> DbResult<u64> {
-    tx.query(
-        "UPDATE commissions SET held_reason = NULL, decided_at = $3,
-             state = CASE WHEN approve_at <= $3 THEN 'approved' ELSE 'pending' END
-         WHERE merchant_id = $1 AND affiliate_id = $2 AND state = 'held' AND held_reason = 'affiliate_disabled'",
-    )
-    .bind(merchant)
-    .bind(affiliate)
-    .bind(now)
-    .execute()
-    .await
+) -> DbResult<Vec<i64>> {
+    let released: Vec<(i64, CommissionState)> = tx
+        .query_as(
+            "UPDATE commissions SET held_reason = NULL, decided_at = $3,
+                 state = CASE WHEN approve_at <= $3 THEN 'approved' ELSE 'pending' END
+             WHERE merchant_id = $1 AND affiliate_id = $2 AND state = 'held' AND held_reason = 'affiliate_disabled'
+             RETURNING id, state",
+        )
+        .bind(merchant)
+        .bind(affiliate)
+        .bind(now)
+        .fetch_all()
+        .await?;
+    Ok(released.into_iter().filter(|(_, s)| *s == CommissionState::Approved).map(|(id, _)| id).collect())
 }
 
 /// A line of the merchant's as the review of a held line needs it.

@@ -64,12 +64,12 @@ pub async fn insert_link(tx: &mut Tx, link: &NewLink<'_>, now: i64) -> DbResult<
 }
 
 /// Marks a sign-in link used; the affiliate it signs in. `None` when the link is unknown, used or
-/// expired, or the affiliate is no longer approved.
+/// expired, or the affiliate is no longer in the program (approved, or disabled and paused).
 pub async fn use_link(tx: &mut Tx, merchant: MerchantId, link_hash: &str, now: i64) -> DbResult<Option<AffiliateId>> {
     tx.query_scalar(
         "UPDATE portal_links SET used_at = $3 WHERE merchant_id = $1 AND token_hash = $2 AND used_at IS NULL
              AND expires_at > $3
-             AND affiliate_id IN (SELECT id FROM affiliates WHERE merchant_id = $1 AND state = 'approved')
+             AND affiliate_id IN (SELECT id FROM affiliates WHERE merchant_id = $1 AND state IN ('approved', 'disabled'))
          RETURNING affiliate_id",
     )
     .bind(merchant)

@@ -3,12 +3,14 @@
 
 use super::engine::values_placeholders;
 use super::{db_err, Db, DbResult, Tx};
-use shared::domain::{AffiliateId, AffiliateState, MerchantId, SyncState};
+use shared::domain::{AffiliateId, AffiliateState, CampaignId, MerchantId, SyncState};
 use shared::views::{SyncHealth, SyncLogEntry, SyncView};
 
 /// The insert shared by [`enqueue`] and [`enqueue_many`]: a sync per affiliate to the campaign's
 /// list or else the merchant's default list, none when no list is chosen (Klaviyo not connected
-/// yet: "sync all approved" picks them up later). A re-queue starts the sync over.
+/// yet: "sync all approved" picks them up later). A re-queue starts the sync over; it keeps when the
+/// last subscribe was sent only while that send is still unconfirmed, since Klaviyo may yet apply
+/// it (a disabled affiliate's sync then watches the list until it can't).
 fn enqueue_sql(affiliates: &str) -> String {
     format!(
         "INSERT INTO klaviyo_syncs (merchant_id, affiliate_id, list_id, state, due_at, created_at, updated_at)
@@ -17,8 +19,11 @@ fn enqueue_sql(affiliates: &str) -> String {
          JOIN campaigns c ON c.id = a.campaign_id
          JOIN klaviyo_connections k ON k.merchant_id = a.merchant_id
          WHERE a.merchant_id = $1 AND a.id {affiliates} AND COALESCE(c.klaviyo_list_id, k.default_list_id) IS NOT NULL
+           AND a.state IN ('approved', 'disabled')
          ON CONFLICT (affiliate_id, list_id) DO UPDATE SET state = 'queued', reason = NULL, attempts = 0,
              checks = 0, due_at = excluded.due_at, lease_owner = NULL, lease_until = NULL,
+             sent_at = CASE WHEN klaviyo_syncs.state IN ('sending', 'verifying', 'retrying', 'awaiting_confirmation')
+                            THEN klaviyo_syncs.sent_at END,
              updated_at = excluded.updated_at"
     )
 }
@@ -36,6 +41,50 @@ pub async fn enqueue_many(tx: &mut Tx, merchant: MerchantId, affiliates: &[Affil
     // Ids are integers from our own type, so inlining them is safe.
     let list = affiliates.iter().map(|id| id.get().to_string()).collect::<Vec<_>>().join(",");
     tx.query(&enqueue_sql(&format!("IN ({list})"))).bind(merchant).bind(now).execute().await
+}
+
+/// "Re-sync": queues these affiliates (approved or disabled; anyone else is left alone) to their
+/// current list and forgets what was last written, so names and properties are written again and
+/// everything is read back, even after a sync that succeeded; how many were queued.
+pub async fn enqueue_resync(tx: &mut Tx, merchant: MerchantId, affiliates: &[AffiliateId], now: i64) -> DbResult<u64> {
+    if affiliates.is_empty() {
+        return Ok(0);
+    }
+    // Ids are integers from our own type, so inlining them is safe.
+    let list = affiliates.iter().map(|id| id.get().to_string()).collect::<Vec<_>>().join(",");
+    let eligible = format!("IN (SELECT id FROM affiliates WHERE merchant_id = $1 AND id IN ({list}) AND state IN ('approved', 'disabled'))");
+    let queued = tx.query(&enqueue_sql(&eligible)).bind(merchant).bind(now).execute().await?;
+    tx.query(&format!(
+        "UPDATE klaviyo_syncs SET fields_hash = NULL WHERE merchant_id = $1 AND affiliate_id IN ({list})"
+    ))
+    .bind(merchant)
+    .execute()
+    .await?;
+    Ok(queued)
+}
+
+/// Sends the existing syncs of the affiliates `scope` names again, because something Rekomi writes
+/// on their profiles changed (a rate, the campaign's name or commission). Only what changed is
+/// written: the last write's hash tells. Affiliates never synced are left to "Sync all approved".
+fn requeue_sql(scope: &str) -> String {
+    format!(
+        "UPDATE klaviyo_syncs SET state = 'queued', reason = NULL, attempts = 0, checks = 0, due_at = $2,
+             lease_owner = NULL, lease_until = NULL, updated_at = $2,
+             sent_at = CASE WHEN state IN ('sending', 'verifying', 'retrying', 'awaiting_confirmation') THEN sent_at END
+         WHERE merchant_id = $1 AND affiliate_id IN ({scope})
+           AND affiliate_id IN (SELECT id FROM affiliates WHERE merchant_id = $1 AND state IN ('approved', 'disabled'))"
+    )
+}
+
+/// [`requeue_sql`] for one affiliate; how many rows were queued.
+pub async fn requeue_affiliate(tx: &mut Tx, merchant: MerchantId, affiliate: AffiliateId, now: i64) -> DbResult<u64> {
+    tx.query(&requeue_sql("$3")).bind(merchant).bind(now).bind(affiliate).execute().await
+}
+
+/// [`requeue_sql`] for every affiliate of a campaign; how many rows were queued.
+pub async fn requeue_campaign(tx: &mut Tx, merchant: MerchantId, campaign: CampaignId, now: i64) -> DbResult<u64> {
+    let scope = "SELECT id FROM affiliates WHERE merchant_id = $1 AND campaign_id = $3";
+    tx.query(&requeue_sql(scope)).bind(merchant).bind(now).bind(campaign).execute().await
 }
 
 /// Queues every approved affiliate of the merchant that has no sync to its list yet.
@@ -81,6 +130,16 @@ pub struct ClaimedSync {
     pub affiliate_state: AffiliateState,
     pub campaign_name: String,
     pub destination_url: Option<String>,
+    /// When the affiliate was approved (the last decision, while approved).
+    pub decided_at: Option<i64>,
+    pub merchant_slug: String,
+    pub commission_kind: String,
+    pub commission_bps: Option<i64>,
+    pub commission_minor: Option<i64>,
+    pub currency: String,
+    pub rate_bps: Option<i64>,
+    pub rate_minor: Option<i64>,
+    pub rate_expires_at: Option<i64>,
 }
 
 /// Takes up to `limit` due rows that no live lease holds, for `owner` until `lease_until`, at most
@@ -105,8 +164,10 @@ pub async fn claim(db: &Db, claim: &super::Claim<'_>) -> DbResult<Vec<ClaimedSyn
         "SELECT s.id, s.merchant_id, s.affiliate_id, s.list_id, s.state, s.reason, s.attempts, s.checks, s.sent_at,
              s.verify_until, s.list_opt_in, s.import_job_id, s.profile_id, s.fields_hash, a.email, a.first_name,
              a.last_name, a.referral_code, a.consent_at, a.state AS affiliate_state, c.name AS campaign_name,
-             c.destination_url
+             c.destination_url, a.decided_at, m.slug AS merchant_slug, c.commission_kind, c.commission_bps,
+             c.commission_minor, c.currency, a.rate_bps, a.rate_minor, a.rate_expires_at
          FROM klaviyo_syncs s JOIN affiliates a ON a.id = s.affiliate_id JOIN campaigns c ON c.id = a.campaign_id
+             JOIN merchants m ON m.id = s.merchant_id
          WHERE s.id IN ({list}) AND s.lease_owner = $1 ORDER BY s.id"
     );
     db.query_as(&sql).bind(claim.owner).fetch_all().await

@@ -133,8 +133,15 @@ async fn an_approval_lands_subscribed_in_the_list_with_names_and_properties_and_
         let code = profile.properties.get("Rekomi referral code").and_then(Value::as_str).expect("code").to_owned();
         assert_eq!(
             profile.properties.get("Rekomi referral link"),
-            Some(&json!(format!("https://shop.example.com/?via={code}")))
+            Some(&json!(format!("{}/r/{code}", app.address))),
+            "the tracked link, so clicks from emails count"
         );
+        let portal = profile.properties.get("Rekomi portal").and_then(Value::as_str).expect("portal");
+        assert!(portal.starts_with(&format!("{}/portal/", app.address)), "{portal}");
+        assert_eq!(profile.properties.get("Rekomi commission"), Some(&json!("10% of each order")));
+        assert_eq!(profile.properties.get("Rekomi status"), Some(&json!("active")));
+        let approved = profile.properties.get("Rekomi approved at").and_then(Value::as_str).expect("date");
+        assert!(approved.len() == 10 && approved.starts_with("20"), "{approved}");
         assert!(account.lists[SINGLE].members.contains_key(&profile.id), "in the chosen list");
         assert_eq!(account.profiles.len(), 1);
     }
@@ -541,4 +548,102 @@ async fn a_disabled_affiliate_who_unsubscribed_meanwhile_is_not_resubscribed_whe
     assert!(blocked.reason.as_deref().is_some_and(|r| r.contains("never re-subscribes")), "{blocked:?}");
     let (member, consent, ..) = in_klaviyo(&app, "ana@example.com", SINGLE);
     assert!(!member && consent == "UNSUBSCRIBED");
+}
+
+#[tokio::test]
+async fn re_sync_writes_a_succeeded_affiliate_again_and_reads_it_back() {
+    let app = spawn_app().await;
+    account(&app);
+    let (merchant, landing) = set_up(&app, "Trail Shop", KEY, SINGLE).await;
+    let ana = apply(&merchant, &landing, "Ana Silva", "ana@example.com").await;
+    let bo = apply(&merchant, &landing, "Bo Lind", "bo@example.com").await;
+    approve(&merchant, &ana).await;
+    wait_for(&merchant, &ana, SyncState::Succeeded).await;
+    // Someone edits the profile and the list by hand in Klaviyo.
+    {
+        let mut world = app.klaviyo.world.lock().expect("world");
+        let account = world.accounts.get_mut("SYNC01").expect("account");
+        let id = account.by_email.get("ana@example.com").expect("profile").clone();
+        account.profiles.get_mut(&id).expect("profile").properties.remove("Rekomi referral code");
+        account.lists.get_mut(SINGLE).expect("list").members.remove(&id);
+    }
+    // Bo is still pending: a re-sync leaves him alone.
+    let queued: u64 = merchant.call("resync_affiliates", json!({"ids": [ana.id, bo.id]})).await.expect("queued");
+    assert_eq!(queued, 1);
+    let done = wait_for(&merchant, &ana, SyncState::Succeeded).await;
+    assert!(!done.leaving);
+    let world = app.klaviyo.world.lock().expect("world");
+    let account = world.accounts.get("SYNC01").expect("account");
+    let id = account.by_email.get("ana@example.com").expect("profile");
+    assert!(account.profiles[id].properties.contains_key("Rekomi referral code"), "the property is written again");
+    assert!(account.lists[SINGLE].members.contains_key(id), "back in the list");
+    drop(world);
+    assert!(detail(&merchant, &bo).await.syncs.is_empty(), "a pending applicant is not synced");
+}
+
+#[tokio::test]
+async fn a_subscribe_applied_after_the_disable_is_taken_out_again() {
+    let app = spawn_app().await;
+    account(&app);
+    // Klaviyo applies accepted jobs slowly: the subscribe lands after the disable.
+    app.klaviyo.world.lock().expect("world").faults.job_delay_ms = 1_500;
+    let (merchant, landing) = set_up(&app, "Trail Shop", KEY, SINGLE).await;
+    let ana = apply(&merchant, &landing, "Ana Silva", "ana@example.com").await;
+    approve(&merchant, &ana).await;
+    wait_for(&merchant, &ana, SyncState::Verifying).await;
+    merchant.decide(&[ana.id], "disable").await.expect("disabled");
+    let done = wait_for(&merchant, &ana, SyncState::Succeeded).await;
+    assert!(done.leaving, "{done:?}");
+    let (member, consent, affiliate, _) = in_klaviyo(&app, "ana@example.com", SINGLE);
+    assert!(!member, "the late subscribe put them in the list; the leaving sync took them out again");
+    assert_eq!((consent.as_str(), affiliate), ("SUBSCRIBED", json!(false)));
+}
+
+/// The property `name` on `email`'s profile in the fake account.
+fn property(app: &TestApp, email: &str, name: &str) -> Value {
+    let world = app.klaviyo.world.lock().expect("world");
+    let account = &world.accounts["SYNC01"];
+    let profile = account.profile_by_email(email).expect("a profile");
+    profile.properties.get(name).cloned().unwrap_or(Value::Null)
+}
+
+async fn wait_for_property(app: &TestApp, email: &str, name: &str, expected: Value) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while property(app, email, name) != expected {
+        assert!(Instant::now() < deadline, "{name} is {:?}, not {expected:?}", property(app, email, name));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_changed_rate_or_campaign_is_written_on_the_profile_again() {
+    let app = spawn_app().await;
+    account(&app);
+    let (merchant, landing) = set_up(&app, "Trail Shop", KEY, SINGLE).await;
+    let ana = apply(&merchant, &landing, "Ana Silva", "ana@example.com").await;
+    approve(&merchant, &ana).await;
+    wait_for(&merchant, &ana, SyncState::Succeeded).await;
+    assert_eq!(property(&app, "ana@example.com", "Rekomi commission"), json!("10% of each order"));
+
+    let _: Value = merchant
+        .call("set_affiliate_terms", json!({"id": ana.id, "form": {"coupon_code": "", "rate_override": "12.5"}}))
+        .await
+        .expect("rate set");
+    wait_for_property(&app, "ana@example.com", "Rekomi commission", json!("12.5% of each order")).await;
+
+    let campaign = ana.campaign_id;
+    let _: Value = merchant
+        .call(
+            "update_campaign",
+            json!({"id": campaign, "form": campaign_form(json!({
+                "name": "Trail Partners Club", "destination_url": "https://shop.example.com/"
+            }))}),
+        )
+        .await
+        .expect("campaign updated");
+    wait_for_property(&app, "ana@example.com", "Rekomi campaign", json!("Trail Partners Club")).await;
+    // Only what changed was written: the subscription and list membership were not sent again.
+    let log = calls(&app);
+    let subscribes = log.iter().filter(|c| c.contains("profile-subscription-bulk-create-jobs")).count();
+    assert_eq!(subscribes, 1, "{log:?}");
 }

@@ -24,6 +24,7 @@ pub struct Batch<'a> {
     pub key: &'a PrivateKey,
     pub list_id: &'a str,
     pub settings: &'a Settings,
+    pub public_base: &'a str,
     pub calls: Calls,
     /// The first error that stopped some rows, for the health panel.
     pub error: Option<KlaviyoError>,
@@ -155,7 +156,7 @@ impl Batch<'_> {
             if leaving(&w.row) && !existing.contains_key(&w.row.email.to_lowercase()) {
                 continue;
             }
-            let fields = plan::profile_fields(&w.row);
+            let fields = plan::profile_fields(&w.row, self.public_base, now);
             let hash = plan::fields_hash(&fields);
             if w.row.fields_hash.as_deref() != Some(hash.as_str()) {
                 writes.push((i, fields, hash));
@@ -242,6 +243,27 @@ impl Batch<'_> {
                 o.import_job_id = None;
             }
             let pending_job = o.import_job_id.is_some();
+            if leaving(&w.row) {
+                // Nothing sent now, and no earlier subscribe that Klaviyo may still apply: done.
+                let sent_nothing = matches!(steps.get(&i), Some(Step::AlreadyIn)) && !pending_job;
+                if sent_nothing && !self.join_may_still_apply(&w.row, now) {
+                    o.state = SyncState::Succeeded;
+                    let known = existing.contains_key(&w.row.email.to_lowercase());
+                    o.reason = Some((if known { LEFT_THE_LIST } else { NOT_IN_KLAVIYO }).to_owned());
+                    o.due_at = None;
+                } else {
+                    // Keeps `sent_at`: it says when the last subscribe went out, which decides how
+                    // long the list is watched for it.
+                    o.state = SyncState::Verifying;
+                    o.reason = None;
+                    o.attempts = w.row.attempts + 1;
+                    o.checks = 0;
+                    o.verify_until = Some(verify_until);
+                    o.due_at = Some(now + ms(plan::check_delay(0)));
+                }
+                w.outcome = Some(o);
+                continue;
+            }
             match steps.remove(&i) {
                 Some(Step::Blocked(reason)) => {
                     o.state = SyncState::Blocked;
@@ -250,10 +272,7 @@ impl Batch<'_> {
                 }
                 Some(Step::AlreadyIn) if !pending_job => {
                     o.state = SyncState::Succeeded;
-                    o.reason = leaving(&w.row).then(|| {
-                        let known = existing.contains_key(&w.row.email.to_lowercase());
-                        (if known { LEFT_THE_LIST } else { NOT_IN_KLAVIYO }).to_owned()
-                    });
+                    o.reason = None;
                     o.due_at = None;
                 }
                 _ => {
@@ -568,21 +587,38 @@ impl Batch<'_> {
         if job_done {
             o.import_job_id = None;
         }
-        if !member && job_done {
+        if !member && job_done && !self.join_may_still_apply(row, now) {
             o.state = SyncState::Succeeded;
             o.reason = Some(LEFT_THE_LIST.into());
             o.due_at = None;
+        } else if !member && job_done {
+            // Out of the list, but a subscribe sent before the disable may still be applied (or a
+            // double opt-in confirmation clicked): keep looking until that can no longer happen.
+            o.state = SyncState::Verifying;
+            o.checks = row.checks + 1;
+            o.reason = Some(WATCHING.into());
+            let double = row.list_opt_in.as_deref() == Some(OptIn::Double.as_klaviyo());
+            let recheck = if double { CONFIRMATION_RECHECK } else { plan::check_delay(o.checks) };
+            o.due_at = Some(now + ms(recheck));
         } else if now < row.verify_until.unwrap_or(0) {
             o.state = SyncState::Verifying;
             o.checks = row.checks + 1;
             o.due_at = Some(now + ms(plan::check_delay(o.checks)));
         } else if row.attempts >= i64::from(self.settings.max_attempts) {
             o.state = SyncState::Failed;
-            o.reason = Some(format!(
-                "Klaviyo still showed the affiliate in the list after {} tries. Remove them from the list in \
-                 Klaviyo, or retry.",
-                row.attempts
-            ));
+            o.reason = Some(if member {
+                format!(
+                    "Klaviyo still showed the affiliate in the list after {} tries. Remove them from the list in \
+                     Klaviyo, or retry.",
+                    row.attempts
+                )
+            } else {
+                format!(
+                    "Out of the list, but Klaviyo never finished writing \"Rekomi affiliate\" false ({} tries). \
+                     Retry to send it again.",
+                    row.attempts
+                )
+            });
             o.due_at = None;
         } else {
             if !job_done {
@@ -593,6 +629,15 @@ impl Batch<'_> {
             o.reason = Some("Klaviyo had not applied the removal yet; sending it again.".into());
             o.due_at = Some(now + ms(plan::retry_delay(row.attempts, None)));
         }
+    }
+
+    /// Whether a subscribe sent before the affiliate was disabled may still be applied by Klaviyo:
+    /// its job within the verification window, or a double opt-in confirmation email within its week.
+    fn join_may_still_apply(&self, row: &ClaimedSync, now: i64) -> bool {
+        let Some(sent) = row.sent_at else { return false };
+        let double = row.list_opt_in.as_deref() == Some(OptIn::Double.as_klaviyo());
+        let window = if double { CONFIRMATION_WINDOW } else { self.settings.verify_timeout };
+        now < sent + ms(window)
     }
 
     /// The state of each bulk import job these rows wait on; a job that can't be read stays pending.
@@ -637,6 +682,8 @@ fn leaving(row: &ClaimedSync) -> bool {
 const LEFT_THE_LIST: &str =
     "Out of the list, with \"Rekomi affiliate\" set to false. Their email consent is unchanged: it is theirs.";
 const NOT_IN_KLAVIYO: &str = "Not in Klaviyo, so there was nothing to take out of the list.";
+const WATCHING: &str = "Out of the list. A subscription sent before the disable may still be applied by Klaviyo (or \
+     confirmed by the affiliate); Rekomi keeps checking and takes them out again if it is.";
 
 fn list_gone(list_id: &str) -> String {
     format!("The Klaviyo list {list_id} no longer exists. Choose another list on the Klaviyo page, then retry.")

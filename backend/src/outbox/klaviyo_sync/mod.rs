@@ -59,6 +59,8 @@ pub struct SyncJob {
     pub(super) connections: KlaviyoConnections,
     pub(super) pacer: Pacer,
     pub(super) settings: Settings,
+    /// This instance's public address, for the links written on profiles.
+    pub(super) public_base: String,
 }
 
 /// A merchant's rows for one list in one phase (sending or verifying).
@@ -126,6 +128,7 @@ impl SyncJob {
             key: &key,
             list_id: &group.list_id,
             settings: &self.settings,
+            public_base: &self.public_base,
             calls: Calls::new(self.pacer.clone(), connection.account_id.clone(), merchant),
             error: None,
             error_message: None,

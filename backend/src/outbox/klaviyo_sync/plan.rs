@@ -6,6 +6,7 @@ use crate::store::sync::ClaimedSync;
 use rand::Rng;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+use shared::domain::campaign::{CommissionRule, StoredRule};
 use shared::domain::AffiliateState;
 use std::time::Duration;
 
@@ -15,13 +16,18 @@ pub const PROPERTY_CAMPAIGN: &str = "Rekomi campaign";
 pub const PROPERTY_CODE: &str = "Rekomi referral code";
 pub const PROPERTY_LINK: &str = "Rekomi referral link";
 pub const PROPERTY_STATUS: &str = "Rekomi status";
+pub const PROPERTY_PORTAL: &str = "Rekomi portal";
+pub const PROPERTY_COMMISSION: &str = "Rekomi commission";
+pub const PROPERTY_APPROVED_AT: &str = "Rekomi approved at";
 
 /// Shown in Klaviyo as where the consent came from.
 pub const CUSTOM_SOURCE: &str = "Rekomi affiliate program";
 
 /// Names and properties for profile-import. Empty values are left out so Klaviyo keeps its own.
 /// `Rekomi affiliate` and `Rekomi status` follow the affiliate's state, so a flow can filter on them.
-pub fn profile_fields(row: &ClaimedSync) -> ProfileFields {
+/// `public_base` is this instance's public address: the referral link is Rekomi's tracked `/r/CODE`
+/// (the click is counted, then the visitor goes on to the shop) and the portal link its sign-in page.
+pub fn profile_fields(row: &ClaimedSync, public_base: &str, now: i64) -> ProfileFields {
     let mut properties = Map::new();
     let active = row.affiliate_state == AffiliateState::Approved;
     properties.insert(PROPERTY_AFFILIATE.into(), Value::Bool(active));
@@ -32,9 +38,28 @@ pub fn profile_fields(row: &ClaimedSync) -> ProfileFields {
     }
     if let Some(code) = row.referral_code.as_deref().filter(|c| present(c)) {
         properties.insert(PROPERTY_CODE.into(), Value::String(code.to_owned()));
-        if let Some(link) = referral_link(row.destination_url.as_deref(), code) {
-            properties.insert(PROPERTY_LINK.into(), Value::String(link));
+        // The redirect needs the shop's address to send the visitor on to.
+        if row.destination_url.as_deref().is_some_and(present) {
+            properties.insert(PROPERTY_LINK.into(), Value::String(format!("{public_base}/r/{code}")));
         }
+    }
+    properties.insert(PROPERTY_PORTAL.into(), Value::String(format!("{public_base}/portal/{}", row.merchant_slug)));
+    let rule = |overridden: bool| {
+        CommissionRule::in_force(StoredRule {
+            kind: &row.commission_kind,
+            bps: row.commission_bps,
+            minor: row.commission_minor,
+            currency: &row.currency,
+            override_bps: row.rate_bps.filter(|_| overridden),
+            override_minor: row.rate_minor.filter(|_| overridden),
+        })
+    };
+    let override_live = row.rate_expires_at.is_none_or(|until| now < until);
+    if let Some(rule) = rule(override_live) {
+        properties.insert(PROPERTY_COMMISSION.into(), Value::String(rule.describe()));
+    }
+    if let Some(at) = row.decided_at.filter(|_| active) {
+        properties.insert(PROPERTY_APPROVED_AT.into(), Value::String(iso_date(at)));
     }
     ProfileFields {
         email: row.email.clone(),
@@ -44,11 +69,9 @@ pub fn profile_fields(row: &ClaimedSync) -> ProfileFields {
     }
 }
 
-/// The shop's address with `?via=CODE`, the link an affiliate shares.
-pub fn referral_link(destination: Option<&str>, code: &str) -> Option<String> {
-    let mut url = url::Url::parse(destination?.trim()).ok()?;
-    url.query_pairs_mut().append_pair("via", code);
-    Some(url.into())
+/// "2026-12-07", the form Klaviyo reads as a date property (flows can then wait on it).
+fn iso_date(ms: i64) -> String {
+    shared::domain::clock::format_utc(ms).chars().take(10).collect()
 }
 
 /// Identifies what was last written, so a re-sync with nothing new sends nothing.
@@ -198,12 +221,7 @@ mod tests {
     }
 
     #[test]
-    fn referral_links_carry_the_code() {
-        assert_eq!(
-            referral_link(Some("https://shop.example.com/?utm=x"), "ana-7k2"),
-            Some("https://shop.example.com/?utm=x&via=ana-7k2".into())
-        );
-        assert_eq!(referral_link(None, "ana"), None);
-        assert_eq!(referral_link(Some("not a url"), "ana"), None);
+    fn dates_are_written_the_way_klaviyo_reads_them() {
+        assert_eq!(iso_date(1_796_601_600_000), "2026-12-07");
     }
 }
