@@ -197,36 +197,11 @@ impl Batch<'_> {
             self.fail_open(&mut work, &e);
             return Self::finish(work);
         }
-        // A refusal here stops only the rows being added; subscribes already accepted go on to
-        // verification.
+        // A refusal here stops only the rows being added or removed; subscribes already accepted go
+        // on to verification.
         let mut refused: Option<KlaviyoError> = None;
-        for chunk in add.chunks(MAX_LIST_MEMBERSHIP) {
-            let ids: Vec<i64> = chunk.iter().map(|(i, _)| work[*i].row.id).collect();
-            let profiles: Vec<String> = chunk.iter().map(|(_, p)| p.clone()).collect();
-            if refused.is_none() {
-                let call = || client.add_to_list(key, list_id, &profiles);
-                refused = self.calls.run(Operation::AddToList, &ids, call).await.err();
-            }
-            if let Some(e) = refused.clone() {
-                for (i, _) in chunk {
-                    work[*i].outcome = Some(self.failed(&work[*i].row.clone(), &e));
-                }
-            }
-        }
-
-        for chunk in remove.chunks(MAX_LIST_MEMBERSHIP) {
-            let ids: Vec<i64> = chunk.iter().map(|(i, _)| work[*i].row.id).collect();
-            let profiles: Vec<String> = chunk.iter().map(|(_, p)| p.clone()).collect();
-            if refused.is_none() {
-                let call = || client.remove_from_list(key, list_id, &profiles);
-                refused = self.calls.run(Operation::RemoveFromList, &ids, call).await.err();
-            }
-            if let Some(e) = refused.clone() {
-                for (i, _) in chunk {
-                    work[*i].outcome = Some(self.failed(&work[*i].row.clone(), &e));
-                }
-            }
-        }
+        self.membership(&mut work, Operation::AddToList, &add, &mut refused).await;
+        self.membership(&mut work, Operation::RemoveFromList, &remove, &mut refused).await;
 
         let verify_until = now + ms(self.settings.verify_timeout);
         for (i, w) in work.iter_mut().enumerate() {
@@ -288,6 +263,36 @@ impl Batch<'_> {
             w.outcome = Some(o);
         }
         Self::finish(work)
+    }
+
+    /// Adds profiles to the list or removes them (`op`), a call per chunk; once Klaviyo refuses one
+    /// (`refused`), the remaining rows fail with that answer instead of being sent.
+    async fn membership(
+        &mut self,
+        work: &mut [Work],
+        op: Operation,
+        rows: &[(usize, String)],
+        refused: &mut Option<KlaviyoError>,
+    ) {
+        let (client, key, list_id) = (self.client, self.key, self.list_id);
+        for chunk in rows.chunks(MAX_LIST_MEMBERSHIP) {
+            let ids: Vec<i64> = chunk.iter().map(|(i, _)| work[*i].row.id).collect();
+            let profiles: Vec<String> = chunk.iter().map(|(_, p)| p.clone()).collect();
+            if refused.is_none() {
+                let result = match op {
+                    Operation::RemoveFromList => {
+                        self.calls.run(op, &ids, || client.remove_from_list(key, list_id, &profiles)).await
+                    }
+                    _ => self.calls.run(op, &ids, || client.add_to_list(key, list_id, &profiles)).await,
+                };
+                *refused = result.err();
+            }
+            if let Some(e) = refused.clone() {
+                for (i, _) in chunk {
+                    work[*i].outcome = Some(self.failed(&work[*i].row.clone(), &e));
+                }
+            }
+        }
     }
 
     /// Profiles by email for every open row, and which subscribed ones (and leaving ones, whatever
