@@ -153,8 +153,8 @@ fn Detail(
             <h3>"Sync log"</h3>
             <SyncLog log=d.log/>
         </section>
-        <Standing id state=a.state in_klaviyo=!d.syncs.is_empty() decide/>
         <crate::components::affiliate_earnings::EarningsPanel id earnings/>
+        <Standing id state=a.state in_klaviyo=!d.syncs.is_empty() decide/>
         <section class="card">
             <h2>"History"</h2>
             <ul class="audit">
@@ -191,11 +191,12 @@ fn Standing(
                     {in_klaviyo.then_some(" In Klaviyo they leave your list and \"Rekomi affiliate\" becomes false; \
                      their email consent is theirs and stays as it is.")}
                 </p>
-                <label for="standing-note">
-                    "Reason (optional: kept in the history, and sent with the "<code>"affiliate.disabled"</code>
-                    " webhook and the "<code>"Rekomi Affiliate Disabled"</code>" event, so don't write what the affiliate shouldn't read)"
-                </label>
-                <textarea id="standing-note" maxlength=MAX_DECISION_NOTE.to_string() rows="2"
+                <label for="standing-note">"Reason (optional)"</label>
+                <p class="muted small" id="standing-note-hint">
+                    "Kept in the history, and sent with the "<code>"affiliate.disabled"</code>" webhook and the "
+                    <code>"Rekomi Affiliate Disabled"</code>" event: don't write what the affiliate shouldn't read."
+                </p>
+                <textarea id="standing-note" aria-describedby="standing-note-hint" maxlength=MAX_DECISION_NOTE.to_string() rows="2"
                     prop:value=move || note.get() on:input=move |ev| note.set(event_target_value(&ev))></textarea>
                 <div class="actions">
                     <button class="danger" disabled=busy
