@@ -120,10 +120,11 @@ pub async fn link_for_merchant(
         .await
         .map_err(|e| super::internal(&anyhow::Error::new(e)))?
         .ok_or_else(|| shared::error::AppError::not_found("affiliate"))?;
-    if found.state != AffiliateState::Approved {
+    // A disabled affiliate signs in to a portal that says they are paused.
+    if !matches!(found.state, AffiliateState::Approved | AffiliateState::Disabled) {
         return Err(shared::error::AppError::new(
             shared::error::ErrorKind::Conflict,
-            "Only approved affiliates can sign in to the portal.",
+            "Only approved (or paused) affiliates can sign in to the portal.",
         ));
     }
     let (slug, _) = crate::store::tracking::shopify_status(&s.db, merchant)

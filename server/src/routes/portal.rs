@@ -154,16 +154,14 @@ pub async fn request_link(
         Ok(LinkDelivery::Emailed) => sign_in(
             StatusCode::OK,
             Some(format!(
-                "If {} belongs to an approved affiliate of {name}, a sign-in link is on its way. It works once, for 15 minutes.",
+                "If {} belongs to an affiliate of {name}, a sign-in link is on its way. It works once, for 15 minutes.",
                 email.as_str()
             )),
             None,
         ),
-        Ok(LinkDelivery::AskMerchant) => sign_in(
-            StatusCode::OK,
-            Some(format!("{name} sends sign-in links personally: ask them for one.")),
-            None,
-        ),
+        Ok(LinkDelivery::AskMerchant) => {
+            sign_in(StatusCode::OK, Some(format!("{name} sends sign-in links personally: ask them for one.")), None)
+        }
         Err(e) => failed(&e),
     }
 }

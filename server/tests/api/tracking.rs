@@ -465,3 +465,54 @@ async fn with_klaviyo_connected_a_sign_in_link_is_sent_as_an_event() {
     let page = affiliate.client.get(&portal).send().await.expect("portal").text().await.expect("html");
     assert!(page.contains("Hi Ana"));
 }
+
+#[tokio::test]
+async fn a_disabled_affiliate_earns_nothing_new_sees_they_are_paused_and_their_pending_line_waits_for_enable() {
+    let app = spawn_app().await;
+    let shop = shop(&app, json!({})).await;
+    let (ana, code) = affiliate(&app, &shop, "Ana Lima", "ana@example.com").await;
+    webhook(&app, &shop, "orders/paid", &order(21, "80.00", &touch(&code, 0), "b@example.com"), SECRET).await;
+    let before = earnings_of(&shop, ana).await;
+    assert_eq!((before.conversions, before.commissions.len()), (1, 1));
+    let decide = |decision: &'static str| {
+        shop.merchant.call::<app::api::views::DecisionOutcome>(
+            "decide_applications",
+            json!({"ids": [ana], "decision": decision, "note": "Coupon on a deal site"}),
+        )
+    };
+    assert_eq!(decide("disable").await.expect("disabled").changed.len(), 1);
+
+    // The pending line is held for review, not voided.
+    let held = earnings_of(&shop, ana).await;
+    let line = &held.commissions[0];
+    assert!(line.held_reason.as_deref().is_some_and(|r| r.contains("disabled")), "{line:?}");
+    assert_eq!(held.earnings.pending, before.earnings.held, "nothing pending any more");
+    // Their link no longer earns.
+    webhook(&app, &shop, "orders/paid", &order(22, "50.00", &touch(&code, 0), "c@example.com"), SECRET).await;
+    assert_eq!(
+        earnings_of(&shop, ana).await.conversions,
+        1,
+        "an order through a disabled affiliate's link is not theirs"
+    );
+
+    // The portal still opens, and says they are paused.
+    let (url, _): (String, bool) = shop.merchant.call("portal_link", json!({"id": ana})).await.expect("link");
+    let token = url.split("token=").nth(1).expect("token").to_owned();
+    let affiliate = app.browser();
+    let path = format!("/portal/{}", shop.slug);
+    let login = affiliate
+        .client
+        .post(app.url(&format!("{path}/login")))
+        .form(&[("token", &token)])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(login.status(), StatusCode::SEE_OTHER);
+    let page = affiliate.client.get(app.url(&path)).send().await.expect("portal").text().await.expect("html");
+    assert!(page.contains("paused your affiliate account"), "{page}");
+
+    assert_eq!(decide("enable").await.expect("enabled").changed.len(), 1);
+    let released = earnings_of(&shop, ana).await;
+    assert_eq!(released.earnings.pending, before.earnings.pending, "the held line is pending again");
+    assert_eq!(released.commissions[0].held_reason, None);
+}
