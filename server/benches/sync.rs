@@ -70,6 +70,13 @@ async fn main() {
     let total = (single + bulk) as i64;
     wait_until_succeeded(&services.db, total, Duration::from_secs(300)).await;
     let elapsed = start.elapsed();
+    // And both of each approval's messages out: the subscription above, the event here.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while events_sent(&services.db).await < total {
+        assert!(Instant::now() < deadline, "not all approval events were sent");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let events_done = start.elapsed();
     let calls = fake.fake.world.lock().map(|w| w.log.len()).unwrap_or(0);
     let throttled = fake.fake.world.lock().map(|w| w.log.iter().filter(|e| e.status == 429).count()).unwrap_or(0);
     println!(
@@ -86,6 +93,20 @@ async fn main() {
         }
     }
     println!("sync/bulk calls by operation: {by_operation:?}");
+    println!(
+        "sync/bulk events ({engine}): all {total} `Rekomi Affiliate Approved` events accepted by Klaviyo {:.2} s after \
+         the first bulk approval",
+        events_done.as_secs_f64()
+    );
+}
+
+async fn events_sent(db: &server::store::Db) -> i64 {
+    let sql = "SELECT COUNT(*) FROM klaviyo_events WHERE state = 'sent'";
+    match db {
+        server::store::Db::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+        server::store::Db::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+    }
+    .expect("count")
 }
 
 async fn wait_until_succeeded(db: &server::store::Db, expected: i64, limit: Duration) {

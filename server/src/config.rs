@@ -135,6 +135,7 @@ fn sync_settings() -> anyhow::Result<crate::outbox::Settings> {
         lease: secs("REKOMI_SYNC_LEASE_SECS", defaults.lease)?,
         verify_timeout: secs("REKOMI_SYNC_VERIFY_SECS", defaults.verify_timeout)?,
         max_attempts,
+        reconcile_every: secs("REKOMI_KLAVIYO_CHECK_SECS", defaults.reconcile_every)?,
         worker: !matches!(var("REKOMI_SYNC_WORKER").as_deref(), Some("off" | "0" | "false" | "no")),
     })
 }

@@ -2,7 +2,7 @@
 
 use crate::domain::campaign::CommissionRule;
 use crate::domain::klaviyo::{OptIn, ScopeCheck};
-use crate::domain::{AffiliateId, AffiliateState, CampaignForm, CampaignId, MerchantId, SyncState};
+use crate::domain::{AffiliateId, AffiliateState, CampaignForm, CampaignId, Drift, MerchantId, SyncState};
 use serde::{Deserialize, Serialize};
 
 /// Who is signed in.
@@ -103,6 +103,8 @@ pub struct QueueFilter {
     pub campaign: Option<CampaignId>,
     /// Matches email or name, case-insensitively.
     pub search: String,
+    /// Only affiliates whose consent or membership changed in Klaviyo.
+    pub drift: bool,
     /// Zero-based page.
     pub page: u32,
 }
@@ -115,6 +117,7 @@ pub struct StateCounts {
     pub approved: i64,
     pub rejected: i64,
     pub disabled: i64,
+    pub banned: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -214,11 +217,19 @@ pub struct SyncView {
     pub updated_at: i64,
     /// The affiliate is disabled: this sync takes them out of the list instead of adding them.
     pub leaving: bool,
+    /// What changed in Klaviyo since Rekomi last made it true, and when Rekomi noticed.
+    pub drift: Option<Drift>,
+    pub drift_at: Option<i64>,
+    /// When Klaviyo's state was last read back by the daily check.
+    pub checked_at: Option<i64>,
 }
 
 impl SyncView {
     /// What the merchant reads: a finished sync of a disabled affiliate took them out.
     pub fn label(&self) -> &'static str {
+        if let (Some(drift), false) = (self.drift, self.leaving) {
+            return drift.label();
+        }
         match (self.leaving, self.state) {
             (true, SyncState::Succeeded) => "Out of the list",
             (true, SyncState::Verifying | SyncState::Sending | SyncState::Queued) => "Leaving the list",
@@ -257,6 +268,14 @@ pub struct SyncHealth {
     pub blocked: i64,
     /// Approved affiliates with no sync yet (approved before Klaviyo was connected).
     pub unsynced: i64,
+    /// Approved affiliates whose consent or membership changed in Klaviyo (unsubscribed, suppressed,
+    /// removed from the list, deleted), as the last checks found.
+    pub drifted: i64,
+    /// When the last full check of every synced affiliate finished, and when the next one starts.
+    pub checked_at: Option<i64>,
+    pub next_check_at: Option<i64>,
+    /// A check is running now (rows checked so far in this pass).
+    pub checking: Option<i64>,
     pub last_error: Option<String>,
     pub last_error_at: Option<i64>,
 }
@@ -643,6 +662,15 @@ pub struct PayoutView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IntegrationsView {
     pub klaviyo_connected: bool,
+    /// Klaviyo was connected before (so events may be kept while it is not).
+    pub klaviyo_was_connected: bool,
+    /// Keep lifecycle events while Klaviyo is disconnected (7 days) and send them on reconnect.
+    pub keep_events_offline: bool,
+    /// Events kept now, and the oldest one's time.
+    pub kept_events: i64,
+    pub kept_since: Option<i64>,
+    /// Events dropped because Klaviyo was disconnected (or they were kept too long).
+    pub dropped_events: i64,
     pub events: Vec<EventSwitch>,
     pub topics: Vec<(String, String)>,
     pub endpoints: Vec<EndpointView>,
@@ -722,4 +750,6 @@ pub struct PortalDashboard {
     pub own_email: String,
     /// The merchant disabled the affiliate: links and coupon don't earn until they are enabled.
     pub paused: bool,
+    /// The merchant banned the affiliate: the account is closed; what was earned before stays.
+    pub closed: bool,
 }

@@ -35,3 +35,21 @@ pub async fn decide_applications(
         .await,
     )
 }
+
+/// Bans one or many affiliates with a reason (required); with `block_address`, the address each
+/// applied from can't apply again either.
+#[server(prefix = "/api", endpoint = "ban_affiliates", input = server_fn::codec::Json)]
+pub async fn ban_affiliates(
+    ids: Vec<AffiliateId>,
+    reason: String,
+    block_address: bool,
+) -> Result<DecisionOutcome, AppError> {
+    use super::context::*;
+    answer(
+        async {
+            let (s, who) = caller().await?;
+            Ok(s.ban(&who, &ids, &reason, block_address).await?)
+        }
+        .await,
+    )
+}

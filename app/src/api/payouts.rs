@@ -80,6 +80,32 @@ pub async fn switch_event(metric: String, on: bool) -> Result<IntegrationsView, 
     )
 }
 
+/// Keeps lifecycle events while Klaviyo is disconnected (sent on reconnect), or drops them.
+#[server(prefix = "/api", endpoint = "keep_events_offline", input = server_fn::codec::Json)]
+pub async fn keep_events_offline(keep: bool) -> Result<IntegrationsView, AppError> {
+    use super::context::*;
+    answer(
+        async {
+            let (s, who) = caller().await?;
+            Ok(integrations::keep_events_offline(&s, who.merchant(), keep).await?)
+        }
+        .await,
+    )
+}
+
+/// Drops the lifecycle events kept while Klaviyo is disconnected.
+#[server(prefix = "/api", endpoint = "drop_kept_events", input = server_fn::codec::Json)]
+pub async fn drop_kept_events() -> Result<IntegrationsView, AppError> {
+    use super::context::*;
+    answer(
+        async {
+            let (s, who) = caller().await?;
+            Ok(integrations::drop_kept_events(&s, who.merchant()).await?)
+        }
+        .await,
+    )
+}
+
 /// Adds a webhook endpoint; its signing secret is in the answer and never again.
 #[server(prefix = "/api", endpoint = "add_webhook", input = server_fn::codec::Json)]
 pub async fn add_webhook(url: String, topics: Vec<String>) -> Result<NewEndpoint, AppError> {

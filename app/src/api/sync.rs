@@ -69,3 +69,16 @@ pub async fn sync_all_approved() -> Result<u64, AppError> {
         .await,
     )
 }
+
+/// "Check now": reads every synced affiliate's membership and consent back from Klaviyo now.
+#[server(prefix = "/api", endpoint = "check_klaviyo_now", input = server_fn::codec::Json)]
+pub async fn check_klaviyo_now() -> Result<SyncHealth, AppError> {
+    use super::context::*;
+    answer(
+        async {
+            let (s, who) = caller().await?;
+            Ok(sync::check_now(&s.db, who.merchant()).await?)
+        }
+        .await,
+    )
+}

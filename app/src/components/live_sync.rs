@@ -88,12 +88,14 @@ pub fn SyncBadge(affiliate: AffiliateId, initial: Option<SyncView>) -> impl Into
     };
     move || {
         current().map(|sync| {
-            let detail = match (sync.state, sync.next_at) {
-                (SyncState::Retrying, Some(at)) => Some(format!("next attempt {}", format_utc(at))),
+            let detail = match (sync.state, sync.next_at, sync.drift_at) {
+                (_, _, Some(at)) if sync.drift.is_some() && !sync.leaving => Some(format!("noticed {}", format_utc(at))),
+                (SyncState::Retrying, Some(at), _) => Some(format!("next attempt {}", format_utc(at))),
                 _ => None,
             };
+            let drift = sync.drift.filter(|_| !sync.leaving).map(|d| d.as_str());
             view! {
-                <span class="sync" data-sync-state=sync.state.as_str()>
+                <span class="sync" data-sync-state=sync.state.as_str() data-drift=drift>
                     <span class=format!("badge sync-{}", sync.state.as_str()) title=sync.reason.clone().unwrap_or_default()>
                         {sync.label()}
                     </span>

@@ -2,7 +2,7 @@
 //! for affiliates approved before Klaviyo was connected.
 
 use super::live_sync::use_live_sync;
-use crate::api::sync::{get_sync_health, sync_all_approved};
+use crate::api::sync::{check_klaviyo_now, get_sync_health, sync_all_approved};
 use crate::api::views::SyncHealth;
 use crate::domain::clock::format_utc;
 use leptos::prelude::*;
@@ -12,13 +12,14 @@ pub fn SyncPanel() -> impl IntoView {
     let live = use_live_sync();
     let loaded = Resource::new(|| (), |_| get_sync_health());
     let sync_all = Action::new(|_: &()| sync_all_approved());
+    let check = Action::new(|_: &()| check_klaviyo_now());
     view! {
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
                 let initial = loaded.await.ok();
                 let health = move || live.and_then(|l| l.health.get()).or_else(|| initial.clone());
                 let live_on = move || live.is_some_and(|l| l.connected.get());
-                move || health().map(|h| view! { <Panel h live_on=Signal::derive(live_on) sync_all/> })
+                move || health().map(|h| view! { <Panel h live_on=Signal::derive(live_on) sync_all check/> })
             })}
         </Transition>
     }
@@ -29,6 +30,7 @@ fn Panel(
     h: SyncHealth,
     live_on: Signal<bool>,
     sync_all: Action<(), Result<u64, crate::error::AppError>>,
+    check: Action<(), Result<SyncHealth, crate::error::AppError>>,
 ) -> impl IntoView {
     if !h.connected || !h.list_chosen {
         let text = if h.connected {
@@ -53,6 +55,7 @@ fn Panel(
         ("Not subscribed", h.blocked, "blocked"),
     ];
     let unsynced = h.unsynced;
+    let drifted = h.drifted;
     view! {
         <section class="sync-panel" data-testid="sync-health">
             <h2>"Klaviyo sync"
@@ -69,6 +72,36 @@ fn Panel(
                     {h.last_error_at.map(|at| format!(" ({})", format_utc(at)))}": "{e}
                 </p>
             })}
+            <p class="small" data-testid="klaviyo-checks">
+                {match (h.checking, h.checked_at) {
+                    (Some(n), _) => format!(
+                        "Checking every synced affiliate against Klaviyo now ({} so far). ",
+                        n
+                    ),
+                    (None, Some(at)) => format!(
+                        "Membership and consent last read back from Klaviyo {}. ",
+                        format_utc(at)
+                    ),
+                    (None, None) => "Not checked against Klaviyo yet. ".to_owned(),
+                }}
+                {h.next_check_at.filter(|_| h.checking.is_none()).map(|at| format!("Next check {}. ", format_utc(at)))}
+                <button class="secondary" disabled=move || check.pending().get() on:click=move |_| { check.dispatch(()); }>
+                    "Check now"
+                </button>
+                {move || check.value().get().and_then(Result::err).map(|e| view! {
+                    <span class="field-error" role="alert">" "{e.message}</span>
+                })}
+            </p>
+            <Show when=move || { drifted > 0 }>
+                <p class="drift" data-testid="drifted">
+                    <a href="/app/queue?drift=1">
+                        {crate::components::count_of(drifted, "affiliate changed", "affiliates changed")}
+                        " in Klaviyo"
+                    </a>
+                    " (unsubscribed, suppressed, removed from the list or deleted there). Klaviyo holds their consent: \
+                     Rekomi leaves them as they are and never subscribes them again."
+                </p>
+            </Show>
             <Show when=move || { unsynced > 0 }>
                 <p>
                     {crate::components::count_of(unsynced, "approved affiliate was", "approved affiliates were")}

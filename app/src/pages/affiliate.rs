@@ -1,7 +1,7 @@
 //! One affiliate: who they are, their consent, the decisions taken, and their Klaviyo sync with
 //! every call made for it. The sync part follows the live feed.
 
-use crate::api::affiliates::decide_applications;
+use crate::api::affiliates::{ban_affiliates, decide_applications};
 use crate::api::sync::{get_affiliate, resync_affiliates, retry_sync};
 use crate::api::views::{AffiliateDetail, DecisionOutcome, SyncLogEntry, SyncView};
 use crate::components::live_sync::{use_live_sync, SyncBadge};
@@ -83,13 +83,32 @@ pub fn AffiliatePage() -> impl IntoView {
         Some(Err(e)) => toasts.error(e.message),
         None => {}
     });
+    let ban = Action::new(|(id, reason, address): &(AffiliateId, String, bool)| {
+        ban_affiliates(vec![*id], reason.clone(), *address)
+    });
+    Effect::new(move || match ban.value().get() {
+        Some(Ok(outcome)) => {
+            match (outcome.changed.first(), outcome.skipped.first()) {
+                (Some(a), _) => toasts.success(format!(
+                    "{} is banned: their link and code no longer earn and their email can't apply again{}.",
+                    a.full_name,
+                    if a.sync.is_some() { "; they are leaving your Klaviyo list" } else { "" }
+                )),
+                (None, Some((_, why))) => toasts.error(format!("Nothing changed: {why}.")),
+                (None, None) => {}
+            }
+            version.update(|v| *v += 1);
+        }
+        Some(Err(e)) => toasts.error(e.message),
+        None => {}
+    });
     view! {
         <Title text="Affiliate · Rekomi"/>
         <p><a href="/app/queue">"← Approval queue"</a></p>
         <Transition fallback=|| view! { <p class="loading">"Loading affiliate…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
-                    Ok(d) => view! { <Detail d retry resync decide earnings/> }.into_any(),
+                    Ok(d) => view! { <Detail d retry resync decide ban earnings/> }.into_any(),
                     Err(e) => view! { <div class="banner error" role="alert">{e.message}</div> }.into_any(),
                 }
             })}
@@ -103,6 +122,7 @@ fn Detail(
     retry: Action<AffiliateId, Result<Vec<SyncView>, AppError>>,
     resync: Action<AffiliateId, Result<u64, AppError>>,
     decide: Action<(AffiliateId, Decision, String), Result<DecisionOutcome, AppError>>,
+    ban: Action<(AffiliateId, String, bool), Result<DecisionOutcome, AppError>>,
     earnings: crate::components::affiliate_earnings::EarningsResource,
 ) -> impl IntoView {
     let a = d.affiliate;
@@ -155,6 +175,7 @@ fn Detail(
         </section>
         <crate::components::affiliate_earnings::EarningsPanel id earnings/>
         <Standing id state=a.state in_klaviyo=!d.syncs.is_empty() decide/>
+        {(a.state != AffiliateState::Banned).then(|| view! { <Ban id in_klaviyo=!d.syncs.is_empty() ban/> })}
         <section class="card">
             <h2>"History"</h2>
             <ul class="audit">
@@ -224,7 +245,62 @@ fn Standing(
             </section>
         }
         .into_any(),
+        AffiliateState::Banned => view! {
+            <section class="card" data-testid="standing">
+                <h2>"Banned"</h2>
+                <p class="muted">
+                    "This affiliate's link and coupon don't earn, and their email can't apply again. Enabling them \
+                     lifts the ban and releases the commissions held when they were banned."
+                </p>
+                <div class="actions">
+                    <button disabled=busy on:click=move |_| { decide.dispatch((id, Decision::Enable, String::new())); }>
+                        "Lift the ban and enable"
+                    </button>
+                </div>
+            </section>
+        }
+        .into_any(),
         _ => ().into_any(),
+    }
+}
+
+/// Banning: out for good, with a reason, and no new application from their email (or address).
+#[component]
+fn Ban(
+    id: AffiliateId,
+    in_klaviyo: bool,
+    ban: Action<(AffiliateId, String, bool), Result<DecisionOutcome, AppError>>,
+) -> impl IntoView {
+    let reason = RwSignal::new(String::new());
+    let address = RwSignal::new(false);
+    let busy = move || ban.pending().get();
+    view! {
+        <section class="card" data-testid="ban">
+            <h2>"Ban"</h2>
+            <p class="muted">
+                "For fraud or abuse: everything disabling does, and their email can't apply to your programs again. \
+                 A ban can be lifted later."
+                {in_klaviyo.then_some(" In Klaviyo they leave your list and \"Rekomi status\" becomes banned; their \
+                 consent stays as it is.")}
+            </p>
+            <label for="ban-reason">"Reason (required)"</label>
+            <p class="muted small" id="ban-reason-hint">
+                "Kept in the history and sent with the "<code>"affiliate.banned"</code>" webhook; not sent to Klaviyo."
+            </p>
+            <textarea id="ban-reason" aria-describedby="ban-reason-hint" maxlength=MAX_DECISION_NOTE.to_string() rows="2"
+                prop:value=move || reason.get() on:input=move |ev| reason.set(event_target_value(&ev))></textarea>
+            <label class="inline">
+                <input type="checkbox" prop:checked=move || address.get()
+                    on:change=move |ev| address.set(event_target_checked(&ev))/>
+                " Also refuse applications from the address they applied from"
+            </label>
+            <div class="actions">
+                <button class="danger" disabled=move || busy() || reason.read().trim().is_empty()
+                    on:click=move |_| { ban.dispatch((id, reason.get_untracked(), address.get_untracked())); }>
+                    "Ban affiliate"
+                </button>
+            </div>
+        </section>
     }
 }
 

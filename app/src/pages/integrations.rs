@@ -1,9 +1,13 @@
 //! Integrations: the lifecycle events Rekomi sends into Klaviyo (each can be switched off), the
 //! merchant's webhook endpoints with their delivery log, and where the REST API is documented.
 
-use crate::api::payouts::{add_webhook, change_webhook, load_integrations, redeliver_webhook, switch_event};
+use crate::api::payouts::{
+    add_webhook, change_webhook, drop_kept_events, keep_events_offline, load_integrations, redeliver_webhook,
+    switch_event,
+};
 use crate::api::views::{IntegrationsView, NewEndpoint};
 use crate::components::form::{toast_on_success, FieldError};
+use crate::domain::clock::format_utc;
 use crate::domain::DeliveryState;
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -53,6 +57,12 @@ fn Integrations(v: IntegrationsView, version: RwSignal<u32>, add: AddAction) -> 
     let switch = Action::new(|(metric, on): &(String, bool)| switch_event(metric.clone(), *on));
     let change = Action::new(|(id, enabled, remove): &(i64, bool, bool)| change_webhook(*id, *enabled, *remove));
     let redeliver = Action::new(|id: &i64| redeliver_webhook(*id));
+    let keep = Action::new(|keep: &bool| keep_events_offline(*keep));
+    let drop_kept = Action::new(|_: &()| drop_kept_events());
+    Effect::new(move || bump(keep.value().get().is_some_and(|r| r.is_ok())));
+    Effect::new(move || bump(drop_kept.value().get().is_some_and(|r| r.is_ok())));
+    toast_on_success(keep, |_| "Saved: what happens to events while Klaviyo is disconnected.".to_owned());
+    toast_on_success(drop_kept, |_| "The kept events were dropped.".to_owned());
     Effect::new(move || bump(switch.value().get().is_some_and(|r| r.is_ok())));
     Effect::new(move || bump(change.value().get().is_some_and(|r| r.is_ok())));
     Effect::new(move || bump(redeliver.value().get().is_some_and(|r| r.is_ok())));
@@ -60,19 +70,59 @@ fn Integrations(v: IntegrationsView, version: RwSignal<u32>, add: AddAction) -> 
     toast_on_success(change, |_| "Webhook endpoint updated.".to_owned());
     toast_on_success(redeliver, |_| "The delivery is queued again.".to_owned());
     let failure = move || {
-        [switch.value().get(), change.value().get(), redeliver.value().get()]
-            .into_iter()
-            .flatten()
-            .find_map(Result::err)
-            .map(|e: AppError| e.message)
+        [
+            switch.value().get(),
+            change.value().get(),
+            redeliver.value().get(),
+            keep.value().get(),
+            drop_kept.value().get(),
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(Result::err)
+        .map(|e: AppError| e.message)
     };
     view! {
         {move || failure().map(|m| view! { <div class="banner error" role="alert">{m}</div> })}
         <section>
             <h2>"Klaviyo events"</h2>
-            {(!v.klaviyo_connected).then(|| view! {
-                <p class="banner">"Connect Klaviyo to send these events; until then none are queued."</p>
+            {match (v.klaviyo_connected, v.klaviyo_was_connected, v.keep_events_offline) {
+                (true, _, _) => ().into_any(),
+                (false, false, _) => view! {
+                    <p class="banner">"Connect Klaviyo to send these events; until then none are queued."</p>
+                }.into_any(),
+                (false, true, true) => view! {
+                    <p class="banner" data-testid="kept-events">
+                        {format!(
+                            "Klaviyo is disconnected. {}{}: they are sent when you connect Klaviyo again (any kept \
+                             more than 7 days are dropped then). ",
+                            crate::components::count_of(v.kept_events, "event is kept", "events are kept"),
+                            v.kept_since.map(|at| format!(" (the oldest from {})", format_utc(at))).unwrap_or_default()
+                        )}
+                        {(v.kept_events > 0).then(|| view! {
+                            <button class="secondary" disabled=move || drop_kept.pending().get()
+                                on:click=move |_| { drop_kept.dispatch(()); }>"Drop them"</button>
+                        })}
+                    </p>
+                }.into_any(),
+                (false, true, false) => view! {
+                    <p class="banner" data-testid="kept-events">
+                        "Klaviyo is disconnected, and events are not kept meanwhile: nothing that happens now reaches \
+                         your flows later."
+                    </p>
+                }.into_any(),
+            }}
+            {(v.dropped_events > 0).then(|| view! {
+                <p class="muted small" data-testid="dropped-events">
+                    {crate::components::count_of(v.dropped_events, "event was", "events were")}
+                    " dropped because Klaviyo was disconnected."
+                </p>
             })}
+            <label class="inline">
+                <input type="checkbox" checked=v.keep_events_offline data-testid="keep-events-offline"
+                    on:change=move |ev| { keep.dispatch(event_target_checked(&ev)); }/>
+                " While Klaviyo is disconnected, keep events (up to 7 days) and send them when it is connected again"
+            </label>
             <p>"Rekomi creates these metrics on each affiliate's profile; trigger flows on them. Amounts are numbers in the currency named beside them; every event has a unique id, so a retried send counts once."</p>
             <table tabindex="0">
                 <thead><tr><th>"Metric"</th><th>"When, and what it carries"</th><th>"Send"</th></tr></thead>

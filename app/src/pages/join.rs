@@ -18,6 +18,8 @@ pub enum JoinState {
     Approved { first_name: String, referral_code: String, link: String, portal: String },
     /// This email already applied to this campaign.
     AlreadyApplied,
+    /// The merchant doesn't accept applications from this email or address.
+    NotAccepted,
     /// The per-address limit was hit.
     TooMany { retry_after_secs: u64 },
 }
@@ -59,6 +61,12 @@ pub fn JoinPage(campaign: PublicCampaign, state: JoinState, action: String) -> i
                     <section class="outcome" role="status">
                         <h2>"You've already applied"</h2>
                         <p>{format!("We already have an application from this email, so there is nothing more to do. {merchant_name} will be in touch.")}</p>
+                    </section>
+                }.into_any(),
+                JoinState::NotAccepted => view! {
+                    <section class="outcome error" role="alert">
+                        <h2>"Application not accepted"</h2>
+                        <p>{format!("{merchant_name} doesn't accept an application from you for this program.")}</p>
                     </section>
                 }.into_any(),
                 JoinState::TooMany { retry_after_secs } => view! {

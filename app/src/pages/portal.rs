@@ -88,6 +88,12 @@ fn Dashboard(
                       right now. What you earned before stays below; ask the shop if you have questions.", d.merchant_name.clone())}
                 </p>
             })}
+            {d.closed.then(|| view! {
+                <p class="error" role="status" data-testid="closed">
+                    {format!("{} has closed your affiliate account: your link and code no longer earn commissions. \
+                      What you earned before stays below; ask the shop if you have questions.", d.merchant_name.clone())}
+                </p>
+            })}
             <p>{format!("{}: {}. Cookie window {} days; commissions are approved {} days after the order.",
                 d.campaign_name, d.commission, d.cookie_days, d.hold_days)}</p>
             <section>

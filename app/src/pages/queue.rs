@@ -1,6 +1,6 @@
 //! The approval queue: filter, search, select, approve or reject one or many.
 
-use crate::api::affiliates::{approval_queue, decide_applications};
+use crate::api::affiliates::{approval_queue, ban_affiliates, decide_applications};
 use crate::api::campaigns::list_campaigns;
 use crate::api::sync::resync_affiliates;
 use crate::api::views::{ApplicationView, DecisionOutcome, QueueFilter, QueuePage};
@@ -17,7 +17,11 @@ use std::collections::BTreeSet;
 
 #[component]
 pub fn ApprovalQueue() -> impl IntoView {
-    let state = RwSignal::new(Some(AffiliateState::Pending));
+    // The health panel links here with `?drift=1`: the approved affiliates changed in Klaviyo.
+    let from_drift_link =
+        leptos_router::hooks::use_query_map().with_untracked(|q| q.get("drift").is_some_and(|v| v == "1"));
+    let drift = RwSignal::new(from_drift_link);
+    let state = RwSignal::new(Some(if from_drift_link { AffiliateState::Approved } else { AffiliateState::Pending }));
     let campaign = RwSignal::new(None::<CampaignId>);
     let search = RwSignal::new(String::new());
     let page = RwSignal::new(0_u32);
@@ -25,8 +29,13 @@ pub fn ApprovalQueue() -> impl IntoView {
     // Bumped after each decision so the list refetches in place.
     let version = RwSignal::new(0_u32);
 
-    let filter =
-        move || QueueFilter { state: state.get(), campaign: campaign.get(), search: search.get(), page: page.get() };
+    let filter = move || QueueFilter {
+        state: state.get(),
+        campaign: campaign.get(),
+        search: search.get(),
+        drift: drift.get(),
+        page: page.get(),
+    };
     let queue = Resource::new(move || (filter(), version.get()), |(filter, _)| approval_queue(filter));
     let campaigns = Resource::new(|| (), |_| list_campaigns());
 
@@ -57,6 +66,22 @@ pub fn ApprovalQueue() -> impl IntoView {
             decide.dispatch((ids, decision));
         }
     };
+    let ban_reason = RwSignal::new(String::new());
+    let ban =
+        Action::new(|(ids, reason): &(Vec<AffiliateId>, String)| ban_affiliates(ids.clone(), reason.clone(), false));
+    Effect::new(move || {
+        if ban.value().get().is_some_and(|r| r.is_ok()) {
+            selected.set(BTreeSet::new());
+            ban_reason.set(String::new());
+            version.update(|v| *v += 1);
+        }
+    });
+    let ban_selected = move || {
+        let ids: Vec<AffiliateId> = selected.get_untracked().into_iter().collect();
+        if !ids.is_empty() {
+            ban.dispatch((ids, ban_reason.get_untracked()));
+        }
+    };
     let reset_page = move || {
         page.set(0);
         selected.set(BTreeSet::new());
@@ -75,7 +100,8 @@ pub fn ApprovalQueue() -> impl IntoView {
                         (Some(AffiliateState::Approved), "Approved", counts.approved),
                         (Some(AffiliateState::Rejected), "Rejected", counts.rejected),
                         (Some(AffiliateState::Disabled), "Disabled", counts.disabled),
-                        (None, "All", counts.pending + counts.approved + counts.rejected + counts.disabled),
+                        (Some(AffiliateState::Banned), "Banned", counts.banned),
+                        (None, "All", counts.pending + counts.approved + counts.rejected + counts.disabled + counts.banned),
                     ];
                     view! {
                         <div class="tabs" role="tablist">
@@ -105,32 +131,54 @@ pub fn ApprovalQueue() -> impl IntoView {
             <input type="search" class="search" placeholder="Search email or name" aria-label="Search email or name"
                 prop:value=move || search.get()
                 on:input=move |ev| { search.set(event_target_value(&ev)); reset_page(); }/>
+            <label class="inline">
+                <input type="checkbox" data-testid="drift-filter" prop:checked=move || drift.get()
+                    on:change=move |ev| { drift.set(event_target_checked(&ev)); reset_page(); }/>
+                " Changed in Klaviyo"
+            </label>
         </div>
         <div class="bulk-actions">
             <span>{move || format!("{} selected", selected.read().len())}</span>
             // The bulk actions of the tab in view: approved affiliates can be disabled, disabled ones enabled.
             {move || {
                 let none = move || selected.read().is_empty() || decide.pending().get();
+                // Anyone but the banned can be banned, with a reason.
+                let ban_controls = move || view! {
+                    <input class="ban-reason" placeholder="Reason for a ban" aria-label="Reason for banning the selected"
+                        maxlength="500" prop:value=move || ban_reason.get()
+                        on:input=move |ev| ban_reason.set(event_target_value(&ev))/>
+                    <button class="danger" disabled=move || none() || ban.pending().get() || ban_reason.read().trim().is_empty()
+                        on:click=move |_| ban_selected()>"Ban selected"</button>
+                };
                 match state.get() {
                     Some(AffiliateState::Approved) => view! {
                         <button class="secondary" disabled=none on:click=move |_| resync_selected()>"Re-sync selected"</button>
                         <button class="danger" disabled=none on:click=move |_| decide_selected(Decision::Disable)>
                             "Disable selected"
                         </button>
+                        {ban_controls()}
                     }.into_any(),
                     Some(AffiliateState::Disabled) => view! {
                         <button disabled=none on:click=move |_| decide_selected(Decision::Enable)>"Enable selected"</button>
                         <button class="secondary" disabled=none on:click=move |_| resync_selected()>"Re-sync selected"</button>
+                        {ban_controls()}
+                    }.into_any(),
+                    Some(AffiliateState::Banned) => view! {
+                        <button disabled=none on:click=move |_| decide_selected(Decision::Enable)>
+                            "Lift ban and enable selected"
+                        </button>
                     }.into_any(),
                     _ => view! {
                         <button disabled=none on:click=move |_| decide_selected(Decision::Approve)>"Approve selected"</button>
                         <button class="secondary" disabled=none on:click=move |_| decide_selected(Decision::Reject)>
                             "Reject selected"
                         </button>
+                        {ban_controls()}
                     }.into_any(),
                 }
             }}
             <DecisionMessage outcome=Signal::derive(move || decide.value().get())/>
+            <DecisionMessage outcome=Signal::derive(move || ban.value().get())/>
             {move || resync.value().get().map(|r| match r {
                 Ok(n) => view! { <span class="saved" role="status">{format!("{n} queued to sync again.")}</span> }.into_any(),
                 Err(e) => view! { <span class="field-error" role="alert">{e.message}</span> }.into_any(),

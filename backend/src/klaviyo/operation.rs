@@ -94,10 +94,12 @@ pub enum Operation {
     RemoveFromList,
     GetEvents,
     CreateEvent,
+    /// Up to 1,000 events in one call (`POST /api/event-bulk-create-jobs`).
+    CreateEventBulk,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 17] = [
+    pub const ALL: [Operation; 18] = [
         Operation::GetAccounts,
         Operation::GetLists,
         Operation::GetList,
@@ -115,6 +117,7 @@ impl Operation {
         Operation::RemoveFromList,
         Operation::GetEvents,
         Operation::CreateEvent,
+        Operation::CreateEventBulk,
     ];
 
     pub fn method(self) -> Method {
@@ -122,9 +125,8 @@ impl Operation {
         match self {
             GetAccounts | GetLists | GetList | GetListProfiles | GetProfiles | GetSuppressionJobs
             | GetBulkImportJob | GetBulkImportErrors | GetEvents => Method::GET,
-            ProfileImport | CreateProfile | CreateBulkImportJob | Subscribe | Unsubscribe | AddToList | CreateEvent => {
-                Method::POST
-            }
+            ProfileImport | CreateProfile | CreateBulkImportJob | Subscribe | Unsubscribe | AddToList | CreateEvent
+            | CreateEventBulk => Method::POST,
             RemoveFromList => Method::DELETE,
         }
     }
@@ -148,6 +150,7 @@ impl Operation {
             Unsubscribe => "/api/profile-subscription-bulk-delete-jobs",
             AddToList | RemoveFromList => "/api/lists/{id}/relationships/profiles",
             GetEvents | CreateEvent => "/api/events",
+            CreateEventBulk => "/api/event-bulk-create-jobs",
         }
     }
 
@@ -177,7 +180,7 @@ impl Operation {
             CreateBulkImportJob | AddToList | RemoveFromList => &[ListsWrite, ProfilesWrite],
             Subscribe | Unsubscribe => &[ListsWrite, ProfilesWrite, SubscriptionsWrite],
             GetEvents => &[EventsRead],
-            CreateEvent => &[EventsWrite],
+            CreateEvent | CreateEventBulk => &[EventsWrite],
         }
     }
 
@@ -185,7 +188,8 @@ impl Operation {
         use Operation::*;
         match self {
             GetAccounts => XS,
-            CreateBulkImportJob | GetBulkImportJob | GetBulkImportErrors | AddToList | RemoveFromList => M,
+            CreateBulkImportJob | GetBulkImportJob | GetBulkImportErrors | AddToList | RemoveFromList
+            | CreateEventBulk => M,
             CreateEvent | GetEvents => XL,
             GetLists | GetList | GetListProfiles | GetProfiles | GetSuppressionJobs | ProfileImport | CreateProfile
             | Subscribe | Unsubscribe => L,
@@ -222,6 +226,7 @@ impl Operation {
             RemoveFromList => "remove profiles from a list",
             GetEvents => "read events",
             CreateEvent => "record an event",
+            CreateEventBulk => "record events in bulk",
         }
     }
 }

@@ -15,10 +15,11 @@ struct Buckets {
 }
 
 impl Buckets {
-    fn for_operation(operation: Operation) -> Self {
+    /// The operation's limits divided by `share` (1: all of them; 2: half, for background work).
+    fn for_operation(operation: Operation, share: u32) -> Self {
         let limit = operation.rate_limit();
-        let per_second = NonZeroU32::new(limit.burst_per_second).unwrap_or(NonZeroU32::MIN);
-        let per_minute = NonZeroU32::new(limit.steady_per_minute).unwrap_or(NonZeroU32::MIN);
+        let per_second = NonZeroU32::new(limit.burst_per_second / share).unwrap_or(NonZeroU32::MIN);
+        let per_minute = NonZeroU32::new(limit.steady_per_minute / share).unwrap_or(NonZeroU32::MIN);
         Self {
             burst: RateLimiter::direct(Quota::per_second(per_second)),
             steady: RateLimiter::direct(Quota::per_minute(per_minute)),
@@ -29,23 +30,39 @@ impl Buckets {
 /// Buckets by (Klaviyo account id, operation).
 type BucketMap = HashMap<(String, Operation), Arc<Buckets>>;
 
-/// One set of buckets per (Klaviyo account, operation), created on first use.
+/// One set of buckets per (Klaviyo account, operation), created on first use; background work
+/// (the daily reconcile) also passes a second set at half the limits, so it never takes more than
+/// half of any limit and live syncs and events always have the rest.
 #[derive(Clone, Default)]
 pub struct Pacer {
     buckets: Arc<Mutex<BucketMap>>,
+    background: Arc<Mutex<BucketMap>>,
 }
 
 impl Pacer {
     /// Waits until `operation` may be called for `account` without exceeding either limit.
     pub async fn ready(&self, account: &str, operation: Operation) {
-        let buckets = {
-            let Ok(mut map) = self.buckets.lock() else { return };
-            map.entry((account.to_owned(), operation))
-                .or_insert_with(|| Arc::new(Buckets::for_operation(operation)))
-                .clone()
-        };
+        let Some(buckets) = Self::buckets(&self.buckets, account, operation, 1) else { return };
         buckets.steady.until_ready().await;
         buckets.burst.until_ready().await;
+    }
+
+    /// [`ready`](Self::ready) for background work: within half of each limit first.
+    pub async fn ready_background(&self, account: &str, operation: Operation) {
+        if let Some(half) = Self::buckets(&self.background, account, operation, 2) {
+            half.steady.until_ready().await;
+            half.burst.until_ready().await;
+        }
+        self.ready(account, operation).await;
+    }
+
+    fn buckets(map: &Mutex<BucketMap>, account: &str, operation: Operation, share: u32) -> Option<Arc<Buckets>> {
+        let mut map = map.lock().ok()?;
+        Some(
+            map.entry((account.to_owned(), operation))
+                .or_insert_with(|| Arc::new(Buckets::for_operation(operation, share)))
+                .clone(),
+        )
     }
 }
 
@@ -64,6 +81,23 @@ mod tests {
         assert!(start.elapsed() < Duration::from_millis(200), "other accounts and operations do not wait");
         pacer.ready("A", Operation::GetAccounts).await;
         assert!(start.elapsed() >= Duration::from_millis(900), "the second account read waits about a second");
+    }
+
+    #[tokio::test]
+    async fn background_work_gets_at_most_half_of_a_limit() {
+        let pacer = Pacer::default();
+        let start = Instant::now();
+        for _ in 0..5 {
+            pacer.ready_background("A", Operation::AddToList).await; // half of 10/s
+        }
+        assert!(start.elapsed() < Duration::from_millis(200));
+        pacer.ready_background("A", Operation::AddToList).await;
+        assert!(start.elapsed() >= Duration::from_millis(100), "the sixth background call waits");
+        let live = Instant::now();
+        for _ in 0..4 {
+            pacer.ready("A", Operation::AddToList).await;
+        }
+        assert!(live.elapsed() < Duration::from_millis(100), "live calls still have the other half");
     }
 
     #[tokio::test]

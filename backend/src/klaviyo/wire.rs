@@ -176,6 +176,51 @@ pub(crate) struct EventResource<'a> {
     pub attributes: EventAttributes<'a>,
 }
 
+/// `event-bulk-create-job`: one entry per profile, each with its events (Rekomi sends one each).
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct BulkEventsJob<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub attributes: BulkEventsJobAttributes<'a>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct BulkEventsJobAttributes<'a> {
+    #[serde(rename = "events-bulk-create")]
+    pub events_bulk_create: Document<Vec<BulkEventResource<'a>>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct BulkEventResource<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub attributes: BulkEventAttributes<'a>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct BulkEventAttributes<'a> {
+    pub profile: Document<ProfileResource<EmailOnly<'a>>>,
+    pub events: Document<Vec<BulkEventOne<'a>>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct BulkEventOne<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub attributes: BulkEventOneAttributes<'a>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct BulkEventOneAttributes<'a> {
+    pub properties: &'a Map<String, Value>,
+    pub unique_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_currency: Option<&'a str>,
+    pub metric: Document<MetricResource<'a>>,
+}
+
 // ---- responses -----------------------------------------------------------------------------------
 
 #[derive(Debug, Clone, Deserialize)]

@@ -1,10 +1,13 @@
-//! Job kind: a Klaviyo event (`POST /api/events`), paced and retried like syncs. Klaviyo answers 202
-//! and deduplicates on `unique_id`, so a resend after a crash is counted once. A merchant's events
-//! go out one after another (one Klaviyo account's pace); merchants go side by side.
+//! Job kind: Klaviyo events, a thousand to a call (`POST /api/event-bulk-create-jobs`, one alone
+//! through `POST /api/events`), paced and retried like syncs. Klaviyo answers 202 and deduplicates
+//! on `unique_id`, so a resend after a crash is counted once; a batch it refuses is sent event by
+//! event, so one bad event never holds back the rest. A merchant's events go out one batch after
+//! another (one Klaviyo account's pace); merchants go side by side.
 
 use super::klaviyo_sync::calls::Calls;
 use super::klaviyo_sync::plan::retry_delay;
 use super::runner::{Job, RunnerSettings};
+use crate::klaviyo::client::MAX_BULK_EVENTS;
 use crate::klaviyo::pace::Pacer;
 use crate::klaviyo::wire::NewEvent;
 use crate::klaviyo::{Client, KlaviyoError, Operation};
@@ -30,8 +33,9 @@ pub struct EventJob {
 impl EventJob {
     pub fn runner(lease: Duration) -> RunnerSettings {
         RunnerSettings {
-            claim_limit: 500,
-            per_merchant: 100,
+            // A merchant's thousand due events make one bulk call.
+            claim_limit: 2_000,
+            per_merchant: MAX_BULK_EVENTS as i64,
             slots: 4,
             per_merchant_slots: 1,
             lease,
@@ -75,9 +79,21 @@ impl EventJob {
     async fn send(&self, merchant: MerchantId, events: Vec<ClaimedEvent>) -> Vec<EventOutcome> {
         let (key, connection) = match self.connections.key(merchant).await {
             Ok(found) => found,
+            Err(KlaviyoServiceError::NotConnected) => {
+                // Disconnected after these were queued: an invite says so at once (its link can be
+                // copied instead); lifecycle events wait for the next connection, as the merchant chose.
+                let keep = store::keeps_offline(&self.db, merchant).await.unwrap_or(true);
+                return events
+                    .iter()
+                    .map(|e| match (e.invite_id, keep) {
+                        (None, true) => kept(e),
+                        (None, false) => failed(e, "Dropped: it happened while Klaviyo was disconnected."),
+                        (Some(_), _) => failed(e, "Klaviyo is not connected; copy the invite link instead."),
+                    })
+                    .collect();
+            }
             Err(error) => {
                 let reason = match error {
-                    KlaviyoServiceError::NotConnected => "Klaviyo is not connected; copy the invite link instead.",
                     KlaviyoServiceError::KeyUnreadable => {
                         "The saved Klaviyo key can't be read; paste it again on the Klaviyo page, then resend."
                     }
@@ -93,44 +109,53 @@ impl EventJob {
             }
         };
         let mut calls = Calls::new(self.pacer.clone(), connection.account_id.clone(), merchant);
+        let mut tally = Tally::default();
+        let built: Vec<(&ClaimedEvent, NewEvent)> = events.iter().map(|e| (e, self.build(e))).collect();
         let mut outcomes = Vec::with_capacity(events.len());
-        let mut refused_scope = false;
-        let mut accepted = false;
-        for event in &events {
-            let mut properties: serde_json::Map<String, serde_json::Value> =
-                serde_json::from_str(&event.properties).unwrap_or_default();
-            let (value, value_currency) = self.complete(&mut properties);
-            let new = NewEvent {
-                metric: event.metric.clone(),
-                email: event.email.clone(),
-                unique_id: event.unique_id.clone(),
-                properties,
-                value,
-                value_currency,
-            };
-            let sent = calls.run(Operation::CreateEvent, &[], || self.client.create_event(&key, &new)).await;
-            outcomes.push(match sent {
-                Ok(()) => {
-                    accepted = true;
-                    EventOutcome {
-                        id: event.id,
-                        state: EventState::Sent,
-                        reason: None,
-                        attempts: event.attempts + 1,
-                        due_at: None,
-                        sent_at: Some(now_ms()),
+        // One bulk call per thousand events; a lone event, and every event of a batch Klaviyo
+        // refuses, goes on its own, so one bad event never holds back the others.
+        for chunk in built.chunks(MAX_BULK_EVENTS) {
+            if chunk.len() > 1 {
+                let news: Vec<NewEvent> = chunk.iter().map(|(_, n)| n.clone()).collect();
+                let sent =
+                    calls.run(Operation::CreateEventBulk, &[], || self.client.create_events_bulk(&key, &news)).await;
+                match sent {
+                    Ok(()) => {
+                        tally.accepted = true;
+                        outcomes.extend(chunk.iter().map(|(e, _)| sent_now(e)));
+                        continue;
+                    }
+                    Err(error) if matches!(error, KlaviyoError::MissingScope { .. }) => {
+                        tally.refused_scope = true;
+                        let reason = format!("{} Then resend the invite.", error.merchant_message());
+                        outcomes.extend(chunk.iter().map(|(e, _)| failed(e, &reason)));
+                        continue;
+                    }
+                    Err(error) if error.is_retryable_when_idempotent() => {
+                        outcomes.extend(chunk.iter().map(|(e, _)| self.after_error(e, &error)));
+                        continue;
+                    }
+                    Err(error) => {
+                        tracing::info!(%error, events = chunk.len(), "a bulk of events was refused; sending each alone");
                     }
                 }
-                Err(error @ KlaviyoError::MissingScope { .. }) => {
-                    refused_scope = true;
-                    failed(event, &format!("{} Then resend the invite.", error.merchant_message()))
-                }
-                Err(error) if error.is_retryable_when_idempotent() && event.attempts + 1 < MAX_ATTEMPTS => {
-                    later(event, error.retry_after(), &error.merchant_message())
-                }
-                Err(error) => failed(event, &error.merchant_message()),
-            });
+            }
+            for (event, new) in chunk {
+                let sent = calls.run(Operation::CreateEvent, &[], || self.client.create_event(&key, new)).await;
+                outcomes.push(match sent {
+                    Ok(()) => {
+                        tally.accepted = true;
+                        sent_now(event)
+                    }
+                    Err(error @ KlaviyoError::MissingScope { .. }) => {
+                        tally.refused_scope = true;
+                        failed(event, &format!("{} Then resend the invite.", error.merchant_message()))
+                    }
+                    Err(error) => self.after_error(event, &error),
+                });
+            }
         }
+        let (refused_scope, accepted) = (tally.refused_scope, tally.accepted);
         let proven = if refused_scope {
             Some(Err(Operation::CreateEvent))
         } else {
@@ -146,7 +171,38 @@ impl EventJob {
     }
 }
 
+/// What the sends proved about the key's write permission.
+#[derive(Default)]
+struct Tally {
+    refused_scope: bool,
+    accepted: bool,
+}
+
 impl EventJob {
+    /// The event as Klaviyo gets it, completed at send time.
+    fn build(&self, event: &ClaimedEvent) -> NewEvent {
+        let mut properties: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&event.properties).unwrap_or_default();
+        let (value, value_currency) = self.complete(&mut properties);
+        NewEvent {
+            metric: event.metric.clone(),
+            email: event.email.clone(),
+            unique_id: event.unique_id.clone(),
+            properties,
+            value,
+            value_currency,
+        }
+    }
+
+    /// A send that failed: tried again later when it may work then, else failed with Klaviyo's word.
+    fn after_error(&self, event: &ClaimedEvent, error: &KlaviyoError) -> EventOutcome {
+        if error.is_retryable_when_idempotent() && event.attempts + 1 < MAX_ATTEMPTS {
+            later(event, error.retry_after(), &error.merchant_message())
+        } else {
+            failed(event, &error.merchant_message())
+        }
+    }
+
     /// Fills in what the outbox row leaves to send time: the tracking `link` of a `referral_code`,
     /// and the event's monetary `value` (Klaviyo sums it in flows and reports), taken out of the
     /// properties.
@@ -157,6 +213,29 @@ impl EventJob {
         let value = map.remove("value").and_then(|v| v.as_f64());
         let currency = value.and(map.get("currency").and_then(|c| c.as_str()).map(str::to_owned));
         (value, currency)
+    }
+}
+
+/// Kept, not due, until Klaviyo is connected again.
+fn kept(event: &ClaimedEvent) -> EventOutcome {
+    EventOutcome {
+        id: event.id,
+        state: EventState::Queued,
+        reason: Some(store::KEPT.to_owned()),
+        attempts: event.attempts,
+        due_at: None,
+        sent_at: None,
+    }
+}
+
+fn sent_now(event: &ClaimedEvent) -> EventOutcome {
+    EventOutcome {
+        id: event.id,
+        state: EventState::Sent,
+        reason: None,
+        attempts: event.attempts + 1,
+        due_at: None,
+        sent_at: Some(now_ms()),
     }
 }
 

@@ -12,6 +12,7 @@
 //!   in [`start`].
 
 pub mod klaviyo_event;
+pub mod klaviyo_reconcile;
 pub mod klaviyo_sync;
 pub mod runner;
 pub mod webhook_delivery;
@@ -34,6 +35,8 @@ use tokio::task::JoinHandle;
 pub static SYNCS: Notify = Notify::const_new();
 /// Wakes the Klaviyo events runner.
 pub static EVENTS: Notify = Notify::const_new();
+/// Wakes the reconcile runner (a check asked for now).
+pub static RECONCILES: Notify = Notify::const_new();
 /// Wakes the webhook deliveries runner.
 pub static WEBHOOKS: Notify = Notify::const_new();
 
@@ -74,6 +77,14 @@ pub fn start(handles: Handles, settings: &Settings) -> Vec<JoinHandle<()>> {
         settings: settings.clone(),
         public_base: handles.public_base.clone(),
     };
+    let reconcile = klaviyo_reconcile::ReconcileJob {
+        db: handles.db.clone(),
+        client: client.clone(),
+        connections: handles.connections.clone(),
+        pacer: pacer.clone(),
+        every: settings.reconcile_every,
+        lease: settings.lease,
+    };
     let events = klaviyo_event::EventJob {
         public_base: handles.public_base,
         db: handles.db.clone(),
@@ -88,6 +99,12 @@ pub fn start(handles: Handles, settings: &Settings) -> Vec<JoinHandle<()>> {
             handles.db.clone(),
             owner.clone(),
             klaviyo_event::EventJob::runner(settings.lease),
+        )),
+        tokio::spawn(runner::run(
+            Arc::new(reconcile),
+            handles.db.clone(),
+            owner.clone(),
+            klaviyo_reconcile::ReconcileJob::runner(settings.lease),
         )),
     ];
     match webhook_delivery::DeliveryJob::new(handles.db.clone(), handles.sealer, handles.webhooks_allow_private) {
@@ -104,6 +121,16 @@ pub fn start(handles: Handles, settings: &Settings) -> Vec<JoinHandle<()>> {
 
 fn hostname() -> String {
     std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).unwrap_or_else(|_| "rekomi".into())
+}
+
+/// Asks for a check of every synced affiliate against Klaviyo at `due` (now: "Check now", or a
+/// sync that ran into a change made in Klaviyo), unless one is due sooner.
+pub async fn check_klaviyo(db: &Db, merchant: MerchantId, due: i64, now: i64) -> DbResult<()> {
+    store::reconcile::schedule(db, merchant, due, now).await?;
+    if due <= now {
+        RECONCILES.notify_one();
+    }
+    Ok(())
 }
 
 /// Queues a Klaviyo sync of one affiliate to their list (see [`store::sync::enqueue`]).

@@ -47,6 +47,8 @@ pub enum AffiliateError {
     TooMany,
     #[error("note too long")]
     NoteTooLong,
+    #[error("a ban needs a reason")]
+    ReasonRequired,
     #[error("no such affiliate")]
     UnknownAffiliate,
     #[error(transparent)]
@@ -67,6 +69,10 @@ impl From<AffiliateError> for AppError {
             AffiliateError::NoteTooLong => {
                 AppError::new(ErrorKind::Invalid, format!("Keep the reason under {MAX_DECISION_NOTE} characters."))
             }
+            AffiliateError::ReasonRequired => AppError::new(
+                ErrorKind::Invalid,
+                "Say why you are banning: the reason is kept in the audit log and sent with affiliate.banned.",
+            ),
             AffiliateError::Internal(e) => super::internal(&e),
         }
     }
@@ -91,6 +97,8 @@ pub enum ApplyOutcome {
     /// The merchant already has this email (in this program or another). The answer names no
     /// program, so the page can't be used to look up who is in which program.
     AlreadyApplied,
+    /// The merchant banned this email or the address the application came from.
+    NotAccepted,
 }
 
 /// The campaign behind `/join/{merchant}/{campaign}`, if it exists and accepts applications.
@@ -154,12 +162,18 @@ pub async fn apply(
     let (merchant, now) = (campaign.merchant_id, now_ms());
     let first_name = application.name.first().to_owned();
     let mut tx = db.begin().await?;
+    let address = ip.to_string();
+    if store::is_banned(&mut tx, merchant, application.email.as_str(), Some(&address)).await? {
+        tracing::info!("application from a banned email or address refused");
+        return Ok(ApplyOutcome::NotAccepted);
+    }
     let inserted =
         store::insert_applicant(&mut tx, merchant, campaign.id, &application, campaign.terms_version, "form", now)
             .await?;
     let Some(id) = inserted else {
         return Ok(ApplyOutcome::AlreadyApplied);
     };
+    store::record_ip(&mut tx, id, &address).await?;
     audit::record(&mut tx, merchant, ACTOR_APPLICANT, "applied", id, None, Some(AffiliateState::Pending), now).await?;
     announce_application(&mut tx, merchant, id, "form", now).await?;
     let approval = if campaign.auto_approve {
@@ -274,6 +288,7 @@ pub async fn queue(db: &Db, merchant: MerchantId, filter: &QueueFilter) -> Resul
             AffiliateState::Approved => counts.approved = n,
             AffiliateState::Rejected => counts.rejected = n,
             AffiliateState::Disabled => counts.disabled = n,
+            AffiliateState::Banned => counts.banned = n,
         }
     }
     Ok(QueuePage {
@@ -309,12 +324,40 @@ pub async fn decide(
     decision: Decision,
     note: Option<&str>,
 ) -> Result<DecisionOutcome, AffiliateError> {
+    decide_with(db, merchant, actor, ids, decision, note, false).await
+}
+
+/// Bans affiliates with a reason (required); with `address`, the address each applied from can't
+/// apply again either.
+pub async fn ban(
+    db: &Db,
+    merchant: MerchantId,
+    actor: &str,
+    ids: &[AffiliateId],
+    reason: &str,
+    address: bool,
+) -> Result<DecisionOutcome, AffiliateError> {
+    decide_with(db, merchant, actor, ids, Decision::Ban, Some(reason), address).await
+}
+
+async fn decide_with(
+    db: &Db,
+    merchant: MerchantId,
+    actor: &str,
+    ids: &[AffiliateId],
+    decision: Decision,
+    note: Option<&str>,
+    ban_address: bool,
+) -> Result<DecisionOutcome, AffiliateError> {
     if ids.len() > MAX_BULK_DECISION {
         return Err(AffiliateError::TooMany);
     }
     let note = note.map(str::trim).filter(|n| !n.is_empty());
     if note.is_some_and(|n| n.chars().count() > MAX_DECISION_NOTE) {
         return Err(AffiliateError::NoteTooLong);
+    }
+    if decision == Decision::Ban && note.is_none() {
+        return Err(AffiliateError::ReasonRequired);
     }
     let mut unique = ids.to_vec();
     unique.sort();
@@ -324,7 +367,8 @@ pub async fn decide(
     let mut skipped = Vec::new();
     let mut tx = db.begin().await?;
     for id in unique {
-        match decide_one(&mut tx, merchant, id, decision, actor, note, now).await? {
+        let how = How { actor, note, ban_address };
+        match decide_one(&mut tx, merchant, id, decision, how, now).await? {
             Ok(()) => changed_ids.push(id),
             Err(skip) => skipped.push((id, skip_reason(&skip))),
         }
@@ -352,6 +396,29 @@ impl super::Services {
         }
         Ok(outcome)
     }
+
+    /// [`ban`] for a signed-in merchant.
+    pub async fn ban(
+        &self,
+        who: &super::accounts::SignedIn,
+        ids: &[AffiliateId],
+        reason: &str,
+        address: bool,
+    ) -> Result<DecisionOutcome, AffiliateError> {
+        let outcome = ban(&self.db, who.merchant(), who.actor(), ids, reason, address).await?;
+        if !outcome.changed.is_empty() {
+            self.tracker.forget_all();
+        }
+        Ok(outcome)
+    }
+}
+
+/// Who decides, why, and (for a ban) whether the address they applied from is banned too.
+#[derive(Debug, Clone, Copy)]
+struct How<'a> {
+    actor: &'a str,
+    note: Option<&'a str>,
+    ban_address: bool,
 }
 
 /// Applies `decision` to one affiliate inside the decision's transaction, or says why not.
@@ -359,17 +426,18 @@ impl super::Services {
 /// Disabling takes the affiliate out of the program without deciding anything about the money or
 /// the person: their link and coupon stop earning (attribution only counts approved affiliates),
 /// pending commissions are held for review, Klaviyo gets `Rekomi affiliate` false and the profile
-/// leaves the list (consent untouched), and flows hear `Rekomi Affiliate Disabled`. Enabling
+/// leaves the list (consent untouched), and flows hear `Rekomi Affiliate Disabled`. Banning does
+/// the same, for good, and keeps their email (optionally address) from applying again. Enabling
 /// reverses each of those.
 async fn decide_one(
     tx: &mut Tx,
     merchant: MerchantId,
     id: AffiliateId,
     decision: Decision,
-    actor: &str,
-    note: Option<&str>,
+    how: How<'_>,
     now: i64,
 ) -> DbResult<Result<(), Skip>> {
+    let How { actor, note, ban_address } = how;
     let target = decision.target();
     let Some(current) = store::decidable(tx, merchant, id).await? else {
         return Ok(Err(Skip::NotFound));
@@ -397,10 +465,18 @@ async fn decide_one(
             outbox::sync(tx, merchant, id, now).await?;
             announce_standing(tx, merchant, id, decision, note, now).await?;
         }
+        Decision::Ban => {
+            earnings_store::hold_for_disabled(tx, merchant, id, now).await?;
+            store::ban(tx, merchant, id, note.unwrap_or_default(), actor, ban_address, now).await?;
+            // Only a profile Rekomi wrote before leaves the list; a banned applicant never reached it.
+            outbox::refresh_affiliate(tx, merchant, id, now).await?;
+            announce_standing(tx, merchant, id, decision, note, now).await?;
+        }
         Decision::Enable => {
             for line in earnings_store::release_disabled_holds(tx, merchant, id, now).await? {
                 super::earnings::announce(tx, line, Some(Metric::CommissionApproved), None, now).await?;
             }
+            store::lift_bans(tx, merchant, id).await?;
             outbox::sync(tx, merchant, id, now).await?;
             announce_standing(tx, merchant, id, decision, note, now).await?;
         }
@@ -422,19 +498,22 @@ async fn announce_standing(
 ) -> DbResult<()> {
     let store::Announced { email, full_name, first_name, referral_code: code, campaign } =
         store::announced(tx, id).await?;
-    let topic = if decision == Decision::Disable {
+    let (metric, topic) = match decision {
+        Decision::Disable => (Some(Metric::Disabled), Topic::AffiliateDisabled),
+        Decision::Ban => (Some(Metric::Banned), Topic::AffiliateBanned),
+        _ => (None, Topic::AffiliateEnabled),
+    };
+    if let Some(metric) = metric {
         let mut properties = json!({ "campaign": campaign, "referral_code": code, "first_name": first_name });
-        if let Some(note) = note {
+        // A ban's reason is the merchant's own record, not something to mail the person.
+        if let Some(note) = note.filter(|_| decision == Decision::Disable) {
             properties["reason"] = json!(note);
         }
-        let unique = format!("disabled:{id}:{now}");
-        outbox::lifecycle(tx, merchant, Metric::Disabled, &email, &unique, &properties, now).await?;
-        Topic::AffiliateDisabled
-    } else {
-        Topic::AffiliateEnabled
-    };
+        let unique = format!("{}:{id}:{now}", decision.done());
+        outbox::lifecycle(tx, merchant, metric, &email, &unique, &properties, now).await?;
+    }
     let mut data = json!({ "id": id, "email": email, "name": full_name, "campaign": campaign, "referral_code": code });
-    if decision == Decision::Disable {
+    if metric.is_some() {
         data["reason"] = json!(note);
     }
     let event_id = format!("evt_affiliate_{}_{id}_{now}", decision.done());

@@ -18,10 +18,19 @@ pub const MAX_ENDPOINTS: usize = 10;
 pub async fn view(s: &Services, merchant: MerchantId) -> Result<IntegrationsView, AppError> {
     let off = events::switched_off(&s.db, merchant).await.map_err(db)?;
     let klaviyo_connected = crate::store::klaviyo::get(&s.db, merchant).await.map_err(db)?.is_some();
+    let klaviyo_was_connected = crate::store::klaviyo::last_account(&s.db, merchant).await.map_err(db)?.is_some();
+    let keep_events_offline = events::keeps_offline(&s.db, merchant).await.map_err(db)?;
+    let (kept_events, kept_since) = events::kept(&s.db, merchant).await.map_err(db)?;
+    let dropped_events = events::dropped(&s.db, merchant).await.map_err(db)?;
     let endpoints = webhooks::endpoints(&s.db, merchant).await.map_err(db)?;
     let deliveries = webhooks::deliveries(&s.db, merchant, 100).await.map_err(db)?;
     Ok(IntegrationsView {
         klaviyo_connected,
+        klaviyo_was_connected,
+        keep_events_offline,
+        kept_events,
+        kept_since,
+        dropped_events,
         events: Metric::ALL
             .iter()
             .map(|m| EventSwitch {
@@ -77,6 +86,22 @@ pub async fn switch_event(
         ));
     }
     events::switch(&s.db, merchant, metric.name(), on).await.map_err(db)?;
+    view(s, merchant).await
+}
+
+/// Keeps lifecycle events while Klaviyo is disconnected (the default), or drops them; choosing to
+/// drop also drops those kept now.
+pub async fn keep_events_offline(s: &Services, merchant: MerchantId, keep: bool) -> Result<IntegrationsView, AppError> {
+    events::set_keep_offline(&s.db, merchant, keep).await.map_err(db)?;
+    if !keep {
+        events::drop_kept(&s.db, merchant, now_ms()).await.map_err(db)?;
+    }
+    view(s, merchant).await
+}
+
+/// Drops the events kept while Klaviyo is disconnected.
+pub async fn drop_kept_events(s: &Services, merchant: MerchantId) -> Result<IntegrationsView, AppError> {
+    events::drop_kept(&s.db, merchant, now_ms()).await.map_err(db)?;
     view(s, merchant).await
 }
 

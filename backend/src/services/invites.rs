@@ -490,7 +490,10 @@ impl Invites {
             | Accepted::Existing { state: Approved, referral_code: Some(referral_code) } => {
                 ApplyOutcome::Approved { first_name, referral_code }
             }
-            Accepted::Existing { state: AffiliateState::Rejected | AffiliateState::Disabled, .. }
+            Accepted::Existing {
+                state: AffiliateState::Rejected | AffiliateState::Disabled | AffiliateState::Banned,
+                ..
+            }
             | Accepted::OtherProgram => ApplyOutcome::AlreadyApplied,
             Accepted::Created { .. } | Accepted::Existing { .. } => ApplyOutcome::Received { first_name },
         })

@@ -306,6 +306,16 @@ impl KlaviyoConnections {
         }
         store::remember_account(&mut tx, merchant, record.account_id, record.account_name).await?;
         tx.commit().await?;
+        // A first check right away: cheap with nothing synced, and after a new key it reads what
+        // that account holds; later passes follow the configured interval.
+        let now = now_ms();
+        crate::outbox::check_klaviyo(&self.db, merchant, now, now).await?;
+        // Events kept while Klaviyo was disconnected go out now (those kept too long are dropped).
+        let (released, dropped) = crate::store::events::release_kept(&self.db, merchant, now).await?;
+        if released > 0 || dropped > 0 {
+            tracing::info!(released, dropped, "events kept while Klaviyo was disconnected");
+            crate::outbox::EVENTS.notify_one();
+        }
         Ok(())
     }
 
@@ -455,6 +465,7 @@ impl KlaviyoConnections {
     #[tracing::instrument(skip_all, fields(merchant.id = %merchant))]
     pub async fn disconnect(&self, merchant: MerchantId) -> Result<KlaviyoOverview, KlaviyoServiceError> {
         store::delete(&self.db, merchant).await.context("deleting the Klaviyo connection")?;
+        crate::store::reconcile::stop(&self.db, merchant, now_ms()).await.context("stopping the Klaviyo checks")?;
         tracing::info!("Klaviyo disconnected");
         self.status(merchant).await
     }

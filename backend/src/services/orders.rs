@@ -165,7 +165,7 @@ async fn record_conversion(db: &Db, c: &NewConversion, now: i64) -> DbResult<Rec
     // instance: a line earned by an affiliate disabled meanwhile waits for review like the others.
     let state = crate::store::affiliates::state_for_update(&mut tx, c.merchant_id, c.affiliate_id).await?;
     let held;
-    let c = if state == Some(AffiliateState::Disabled) && c.state == CommissionState::Pending {
+    let c = if state.is_some_and(AffiliateState::is_out) && c.state == CommissionState::Pending {
         held = NewConversion {
             state: CommissionState::Held,
             held_reason: Some(HeldReason::AffiliateDisabled),

@@ -103,7 +103,8 @@ pub async fn request_link(
     }
     let found = store::affiliate_by_email(&s.db, merchant, email.as_str()).await.context("finding the affiliate")?;
     // A disabled affiliate may still sign in: the portal tells them they are paused and shows what they earned.
-    if let Some(affiliate) = found.filter(|a| matches!(a.state, AffiliateState::Approved | AffiliateState::Disabled)) {
+    // So may a banned one: what they earned before stays theirs to see.
+    if let Some(affiliate) = found.filter(|a| a.state == AffiliateState::Approved || a.state.is_out()) {
         issue(s, slug, &affiliate, "affiliate", true).await?;
     }
     Ok(LinkDelivery::Emailed)
@@ -121,10 +122,10 @@ pub async fn link_for_merchant(
         .map_err(|e| super::internal(&anyhow::Error::new(e)))?
         .ok_or_else(|| shared::error::AppError::not_found("affiliate"))?;
     // A disabled affiliate signs in to a portal that says they are paused.
-    if !matches!(found.state, AffiliateState::Approved | AffiliateState::Disabled) {
+    if !(found.state == AffiliateState::Approved || found.state.is_out()) {
         return Err(shared::error::AppError::new(
             shared::error::ErrorKind::Conflict,
-            "Only approved (or paused) affiliates can sign in to the portal.",
+            "Only approved (or disabled or banned) affiliates can sign in to the portal.",
         ));
     }
     let (slug, _) = crate::store::tracking::shopify_status(&s.db, merchant)
@@ -215,6 +216,7 @@ pub async fn dashboard(
         payout_email: p.paypal_email.unwrap_or_default(),
         own_email: p.email,
         paused: p.state == AffiliateState::Disabled,
+        closed: p.state == AffiliateState::Banned,
     })
 }
 

@@ -116,7 +116,7 @@ pub struct AffiliateOut {
     pub name: String,
     pub first_name: String,
     pub last_name: Option<String>,
-    /// pending, approved, rejected or disabled.
+    /// pending, approved, rejected, disabled or banned.
     pub state: String,
     /// form, invite or import.
     pub source: String,
@@ -480,7 +480,7 @@ fn page_of<T, R>(rows: Vec<R>, limit: i64, id: impl Fn(&R) -> i64, out: impl Fn(
     Page { data: rows.into_iter().map(out).collect(), next_cursor }
 }
 
-pub const AFFILIATE_STATES: [&str; 4] = ["pending", "approved", "rejected", "disabled"];
+pub const AFFILIATE_STATES: [&str; 5] = ["pending", "approved", "rejected", "disabled", "banned"];
 pub const COMMISSION_STATES: [&str; 5] = ["pending", "approved", "paid", "voided", "held"];
 
 fn state_filter<S>(raw: Option<&str>, allowed: &[&str], parse: fn(&str) -> Option<S>) -> Result<Option<S>, RestError> {

@@ -82,6 +82,18 @@ pub async fn resync(db: &Db, merchant: MerchantId, affiliates: &[AffiliateId]) -
     Ok(queued)
 }
 
+/// "Check now": reads every synced affiliate's membership and consent back from Klaviyo now,
+/// instead of at the next daily pass.
+pub async fn check_now(db: &Db, merchant: MerchantId) -> Result<SyncHealth, SyncError> {
+    let health = store::health(db, merchant).await.map_err(internal)?;
+    if !health.connected {
+        return Err(SyncError::NotSetUp);
+    }
+    let now = now_ms();
+    crate::outbox::check_klaviyo(db, merchant, now, now).await.map_err(internal)?;
+    store::health(db, merchant).await.map_err(internal)
+}
+
 /// Queues every approved affiliate with no sync yet; returns how many.
 pub async fn sync_all_approved(db: &Db, merchant: MerchantId) -> Result<u64, SyncError> {
     let health = store::health(db, merchant).await.map_err(internal)?;

@@ -67,6 +67,76 @@ pub async fn insert_applicant(
     .await
 }
 
+/// Keeps the address an application came from, so a ban can cover it.
+pub async fn record_ip(tx: &mut Tx, id: AffiliateId, ip: &str) -> DbResult<()> {
+    tx.query("UPDATE affiliates SET applied_ip = $2 WHERE id = $1").bind(id).bind(ip).execute().await.map(drop)
+}
+
+/// Whether the merchant banned this email, or (when given) this address.
+pub async fn is_banned(tx: &mut Tx, merchant: MerchantId, email: &str, ip: Option<&str>) -> DbResult<bool> {
+    let found: i64 = tx
+        .query_scalar(
+            "SELECT COUNT(*) FROM affiliate_bans WHERE merchant_id = $1
+               AND ((kind = 'email' AND value = $2) OR (kind = 'ip' AND value = $3))",
+        )
+        .bind(merchant)
+        .bind(email.to_lowercase())
+        .bind(ip.unwrap_or(""))
+        .fetch_one()
+        .await?;
+    Ok(found > 0)
+}
+
+/// Bans the affiliate's email from applying again, and with `address` the address they applied from.
+pub async fn ban(
+    tx: &mut Tx,
+    merchant: MerchantId,
+    id: AffiliateId,
+    reason: &str,
+    actor: &str,
+    address: bool,
+    now: i64,
+) -> DbResult<()> {
+    tx.query(
+        "INSERT INTO affiliate_bans (merchant_id, affiliate_id, kind, value, reason, created_by, created_at)
+         SELECT merchant_id, id, 'email', lower(email), $3, $4, $5 FROM affiliates WHERE merchant_id = $1 AND id = $2
+         ON CONFLICT (merchant_id, kind, value) DO NOTHING",
+    )
+    .bind(merchant)
+    .bind(id)
+    .bind(reason)
+    .bind(actor)
+    .bind(now)
+    .execute()
+    .await?;
+    if address {
+        tx.query(
+            "INSERT INTO affiliate_bans (merchant_id, affiliate_id, kind, value, reason, created_by, created_at)
+             SELECT merchant_id, id, 'ip', applied_ip, $3, $4, $5 FROM affiliates
+             WHERE merchant_id = $1 AND id = $2 AND applied_ip IS NOT NULL
+             ON CONFLICT (merchant_id, kind, value) DO NOTHING",
+        )
+        .bind(merchant)
+        .bind(id)
+        .bind(reason)
+        .bind(actor)
+        .bind(now)
+        .execute()
+        .await?;
+    }
+    Ok(())
+}
+
+/// Lifts the bans made with this affiliate (they were enabled again).
+pub async fn lift_bans(tx: &mut Tx, merchant: MerchantId, id: AffiliateId) -> DbResult<()> {
+    tx.query("DELETE FROM affiliate_bans WHERE merchant_id = $1 AND affiliate_id = $2")
+        .bind(merchant)
+        .bind(id)
+        .execute()
+        .await
+        .map(drop)
+}
+
 /// What the lifecycle events and webhooks about an affiliate say.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Announced {
@@ -237,11 +307,12 @@ pub async fn queue(db: &Db, merchant: MerchantId, filter: &QueueFilter) -> DbRes
     const WHERE: &str = "WHERE a.merchant_id = $1
         AND (CAST($2 AS TEXT) IS NULL OR a.state = $2)
         AND (CAST($3 AS BIGINT) IS NULL OR a.campaign_id = $3)
-        AND ($4 = '' OR a.email LIKE $4 ESCAPE '\\' OR lower(a.full_name) LIKE $4 ESCAPE '\\')";
+        AND ($4 = '' OR a.email LIKE $4 ESCAPE '\\' OR lower(a.full_name) LIKE $4 ESCAPE '\\')
+        AND ($5 = 0 OR EXISTS (SELECT 1 FROM klaviyo_syncs s WHERE s.affiliate_id = a.id AND s.drift IS NOT NULL))";
     let search = filter.search.trim();
     let pattern = if search.is_empty() { String::new() } else { like_pattern(search) };
     let offset = i64::from(filter.page) * i64::from(QUEUE_PAGE_SIZE);
-    let rows_sql = format!("{SELECT} {WHERE} ORDER BY a.applied_at DESC, a.id DESC LIMIT $5 OFFSET $6");
+    let rows_sql = format!("{SELECT} {WHERE} ORDER BY a.applied_at DESC, a.id DESC LIMIT $6 OFFSET $7");
     let count_sql = format!("SELECT COUNT(*) FROM affiliates a {WHERE}");
     let rows = db
         .query_as(&rows_sql)
@@ -249,6 +320,7 @@ pub async fn queue(db: &Db, merchant: MerchantId, filter: &QueueFilter) -> DbRes
         .bind(filter.state)
         .bind(filter.campaign)
         .bind(pattern.as_str())
+        .bind(i64::from(filter.drift))
         .bind(i64::from(QUEUE_PAGE_SIZE))
         .bind(offset)
         .fetch_all()
@@ -259,6 +331,7 @@ pub async fn queue(db: &Db, merchant: MerchantId, filter: &QueueFilter) -> DbRes
         .bind(filter.state)
         .bind(filter.campaign)
         .bind(pattern.as_str())
+        .bind(i64::from(filter.drift))
         .fetch_one()
         .await?;
     Ok((rows, total))

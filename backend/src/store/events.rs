@@ -36,10 +36,97 @@ pub async fn enqueue(
     Ok(added > 0)
 }
 
+/// The reason on an event kept while Klaviyo is disconnected.
+pub const KEPT: &str = "Kept until Klaviyo is connected again.";
+/// How long a kept event stays worth sending: older ones are dropped on reconnect.
+pub const KEEP_FOR_MS: i64 = 7 * 24 * 3_600_000;
+const DROPPED: &str = "Dropped: it happened while Klaviyo was disconnected.";
+const TOO_OLD: &str = "Dropped: kept more than 7 days while Klaviyo was disconnected.";
+
+/// Events kept while Klaviyo is disconnected: how many, and since when.
+pub async fn kept(db: &Db, merchant: MerchantId) -> DbResult<(i64, Option<i64>)> {
+    db.query_as(
+        "SELECT COUNT(*), MIN(created_at) FROM klaviyo_events
+         WHERE merchant_id = $1 AND state = 'queued' AND due_at IS NULL",
+    )
+    .bind(merchant)
+    .fetch_one()
+    .await
+}
+
+/// Klaviyo is connected again: kept events under [`KEEP_FOR_MS`] old are due now, older ones are
+/// dropped (failed, with why); (sent, dropped).
+pub async fn release_kept(db: &Db, merchant: MerchantId, now: i64) -> DbResult<(u64, u64)> {
+    let mut tx = db.begin().await?;
+    let dropped = tx
+        .query(
+            "UPDATE klaviyo_events SET state = 'failed', reason = $3, updated_at = $2
+             WHERE merchant_id = $1 AND state = 'queued' AND due_at IS NULL AND created_at < $2 - $4",
+        )
+        .bind(merchant)
+        .bind(now)
+        .bind(TOO_OLD)
+        .bind(KEEP_FOR_MS)
+        .execute()
+        .await?;
+    let released = tx
+        .query(
+            "UPDATE klaviyo_events SET due_at = $2, reason = NULL, updated_at = $2
+             WHERE merchant_id = $1 AND state = 'queued' AND due_at IS NULL",
+        )
+        .bind(merchant)
+        .bind(now)
+        .execute()
+        .await?;
+    tx.commit().await?;
+    Ok((released, dropped))
+}
+
+/// The merchant drops the kept events (or stops keeping them); how many were dropped.
+pub async fn drop_kept(db: &Db, merchant: MerchantId, now: i64) -> DbResult<u64> {
+    db.query(
+        "UPDATE klaviyo_events SET state = 'failed', reason = $3, updated_at = $2
+         WHERE merchant_id = $1 AND state = 'queued' AND due_at IS NULL",
+    )
+    .bind(merchant)
+    .bind(now)
+    .bind(DROPPED)
+    .execute()
+    .await
+}
+
+/// How many events were dropped because Klaviyo was disconnected.
+pub async fn dropped(db: &Db, merchant: MerchantId) -> DbResult<i64> {
+    db.query_scalar(
+        "SELECT COUNT(*) FROM klaviyo_events WHERE merchant_id = $1 AND state = 'failed' AND reason IN ($2, $3)",
+    )
+    .bind(merchant)
+    .bind(DROPPED)
+    .bind(TOO_OLD)
+    .fetch_one()
+    .await
+}
+
+/// Whether events are kept while Klaviyo is disconnected (the default) or dropped.
+pub async fn keeps_offline(db: &Db, merchant: MerchantId) -> DbResult<bool> {
+    db.query_scalar("SELECT keep_events_offline FROM merchants WHERE id = $1").bind(merchant).fetch_one().await
+}
+
+pub async fn set_keep_offline(db: &Db, merchant: MerchantId, keep: bool) -> DbResult<()> {
+    db.query("UPDATE merchants SET keep_events_offline = $2 WHERE id = $1")
+        .bind(merchant)
+        .bind(keep)
+        .execute()
+        .await
+        .map(drop)
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ClaimedEvent {
     pub id: i64,
     pub merchant_id: MerchantId,
+    /// Set on the event that delivers an invite (it fails visibly rather than wait).
+    pub invite_id: Option<i64>,
     pub metric: String,
     pub email: String,
     pub unique_id: String,
@@ -57,7 +144,7 @@ pub async fn claim(db: &Db, claim: &Claim<'_>) -> DbResult<Vec<ClaimedEvent>> {
     // Ids come from the database as integers, so inlining them is safe.
     let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
     let sql = format!(
-        "SELECT id, merchant_id, metric, email, unique_id, properties, attempts FROM klaviyo_events
+        "SELECT id, merchant_id, invite_id, metric, email, unique_id, properties, attempts FROM klaviyo_events
          WHERE id IN ({list}) AND lease_owner = $1 ORDER BY due_at, id"
     );
     db.query_as(&sql).bind(claim.owner).fetch_all().await

@@ -22,6 +22,7 @@ pub mod klaviyo;
 pub mod outbox;
 pub mod payouts;
 pub mod portal;
+pub mod reconcile;
 pub mod sync;
 pub mod tracking;
 pub mod webhooks;
@@ -115,10 +116,27 @@ impl Db {
     async fn migrate(&self) -> anyhow::Result<()> {
         use anyhow::Context;
         match self {
-            Db::Sqlite(pool) => sqlx::migrate!("../migrations/sqlite").run(pool).await,
-            Db::Postgres(pool) => sqlx::migrate!("../migrations/postgres").run(pool).await,
+            Db::Sqlite(pool) => {
+                // SQLite changes some constraints only by rebuilding a table (migration 0009), and a
+                // DROP TABLE with foreign keys on would cascade to every referencing row. So the
+                // migrations run on one connection with foreign keys off (the pragma is a no-op
+                // inside the migrator's transactions, so it is set around them), the integrity of
+                // every reference is checked before they are turned back on, and a violation fails
+                // the start instead of going unnoticed.
+                let mut conn = pool.acquire().await.context("could not open a connection to migrate")?;
+                sqlx::query("PRAGMA foreign_keys = OFF").execute(&mut *conn).await?;
+                let ran = sqlx::migrate!("../migrations/sqlite").run(&mut *conn).await;
+                let broken: Vec<(String,)> =
+                    sqlx::query_as("SELECT \"table\" FROM pragma_foreign_key_check").fetch_all(&mut *conn).await?;
+                sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                ran.context("database migrations failed")?;
+                anyhow::ensure!(broken.is_empty(), "database migrations left broken references in {broken:?}");
+                Ok(())
+            }
+            Db::Postgres(pool) => {
+                sqlx::migrate!("../migrations/postgres").run(pool).await.context("database migrations failed")
+            }
         }
-        .context("database migrations failed")
     }
 
     pub fn engine(&self) -> &'static str {

@@ -7,9 +7,11 @@ use serde_json::{json, Value};
 use shared::domain::lifecycle::{Metric, Topic};
 use shared::domain::{Currency, MerchantId, Money};
 
-/// Queues a lifecycle event when the merchant has Klaviyo connected and hasn't switched the metric
-/// off; true when a row was added. `unique_id` is unique per merchant: queueing the same event twice
-/// keeps one row, and Klaviyo counts a resend once.
+/// Queues a lifecycle event unless the merchant switched the metric off; true when a row was added.
+/// With Klaviyo disconnected (after it was connected once) the event is kept, not due, until it is
+/// connected again ([`super::events::release_kept`]), unless the merchant chose to drop such events.
+/// `unique_id` is unique per merchant: queueing the same event twice keeps one row, and Klaviyo
+/// counts a resend once.
 pub async fn lifecycle(
     tx: &mut Tx,
     merchant: MerchantId,
@@ -21,10 +23,13 @@ pub async fn lifecycle(
 ) -> DbResult<bool> {
     let added = tx
         .query(
-            "INSERT INTO klaviyo_events (merchant_id, metric, email, unique_id, properties, state, due_at, created_at,
-                 updated_at)
-             SELECT $1, $2, $3, $4, $5, 'queued', $6, $6, $6
-             WHERE EXISTS (SELECT 1 FROM klaviyo_connections WHERE merchant_id = $1)
+            "INSERT INTO klaviyo_events (merchant_id, metric, email, unique_id, properties, state, reason, due_at,
+                 created_at, updated_at)
+             SELECT $1, $2, $3, $4, $5, 'queued', CASE WHEN k.merchant_id IS NULL THEN $7 END,
+                 CASE WHEN k.merchant_id IS NULL THEN NULL ELSE $6 END, $6, $6
+             FROM merchants m LEFT JOIN klaviyo_connections k ON k.merchant_id = m.id
+             WHERE m.id = $1
+               AND (k.merchant_id IS NOT NULL OR (m.klaviyo_account_id IS NOT NULL AND m.keep_events_offline))
                AND NOT EXISTS (SELECT 1 FROM lifecycle_events_off WHERE merchant_id = $1 AND metric = $2)
              ON CONFLICT (merchant_id, unique_id) DO NOTHING",
         )
@@ -36,6 +41,7 @@ pub async fn lifecycle(
         // Due at once: a caller working ahead of the clock (approving at a future instant in a
         // test) still has its events sent now.
         .bind(now_ms().min(now))
+        .bind(super::events::KEPT)
         .execute()
         .await?;
     Ok(added > 0)

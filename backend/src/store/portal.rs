@@ -69,7 +69,7 @@ pub async fn use_link(tx: &mut Tx, merchant: MerchantId, link_hash: &str, now: i
     tx.query_scalar(
         "UPDATE portal_links SET used_at = $3 WHERE merchant_id = $1 AND token_hash = $2 AND used_at IS NULL
              AND expires_at > $3
-             AND affiliate_id IN (SELECT id FROM affiliates WHERE merchant_id = $1 AND state IN ('approved', 'disabled'))
+             AND affiliate_id IN (SELECT id FROM affiliates WHERE merchant_id = $1 AND state IN ('approved', 'disabled', 'banned'))
          RETURNING affiliate_id",
     )
     .bind(merchant)
@@ -105,7 +105,7 @@ pub async fn insert_session(
 /// earnings and that they are paused).
 pub async fn session(db: &Db, merchant: MerchantId, hash: &str, now: i64) -> DbResult<Option<AffiliateId>> {
     const SQL: &str = "SELECT s.affiliate_id FROM portal_sessions s JOIN affiliates a ON a.id = s.affiliate_id
-        WHERE s.token_hash = $1 AND s.merchant_id = $2 AND s.expires_at > $3 AND a.state IN ('approved', 'disabled')";
+        WHERE s.token_hash = $1 AND s.merchant_id = $2 AND s.expires_at > $3 AND a.state IN ('approved', 'disabled', 'banned')";
     db.query_scalar(SQL).bind(hash).bind(merchant).bind(now).fetch_optional().await
 }
 

@@ -3,7 +3,7 @@
 
 use super::engine::values_placeholders;
 use super::{db_err, Db, DbResult, Tx};
-use shared::domain::{AffiliateId, AffiliateState, CampaignId, MerchantId, SyncState};
+use shared::domain::{AffiliateId, AffiliateState, CampaignId, Drift, MerchantId, SyncState};
 use shared::views::{SyncHealth, SyncLogEntry, SyncView};
 
 /// The insert shared by [`enqueue`] and [`enqueue_many`]: a sync per affiliate to the campaign's
@@ -19,7 +19,7 @@ fn enqueue_sql(affiliates: &str) -> String {
          JOIN campaigns c ON c.id = a.campaign_id
          JOIN klaviyo_connections k ON k.merchant_id = a.merchant_id
          WHERE a.merchant_id = $1 AND a.id {affiliates} AND COALESCE(c.klaviyo_list_id, k.default_list_id) IS NOT NULL
-           AND a.state IN ('approved', 'disabled')
+           AND a.state IN ('approved', 'disabled', 'banned')
          ON CONFLICT (affiliate_id, list_id) DO UPDATE SET state = 'queued', reason = NULL, attempts = 0,
              checks = 0, due_at = excluded.due_at, lease_owner = NULL, lease_until = NULL,
              sent_at = CASE WHEN klaviyo_syncs.state IN ('sending', 'verifying', 'retrying', 'awaiting_confirmation')
@@ -52,10 +52,11 @@ pub async fn enqueue_resync(tx: &mut Tx, merchant: MerchantId, affiliates: &[Aff
     }
     // Ids are integers from our own type, so inlining them is safe.
     let list = affiliates.iter().map(|id| id.get().to_string()).collect::<Vec<_>>().join(",");
-    let eligible = format!("IN (SELECT id FROM affiliates WHERE merchant_id = $1 AND id IN ({list}) AND state IN ('approved', 'disabled'))");
+    let eligible = format!("IN (SELECT id FROM affiliates WHERE merchant_id = $1 AND id IN ({list}) AND state IN ('approved', 'disabled', 'banned'))");
     let queued = tx.query(&enqueue_sql(&eligible)).bind(merchant).bind(now).execute().await?;
     tx.query(&format!(
-        "UPDATE klaviyo_syncs SET fields_hash = NULL WHERE merchant_id = $1 AND affiliate_id IN ({list})"
+        "UPDATE klaviyo_syncs SET fields_hash = NULL, drift = NULL, drift_at = NULL, in_list_at = NULL
+         WHERE merchant_id = $1 AND affiliate_id IN ({list})"
     ))
     .bind(merchant)
     .execute()
@@ -72,7 +73,7 @@ fn requeue_sql(scope: &str) -> String {
              lease_owner = NULL, lease_until = NULL, updated_at = $2,
              sent_at = CASE WHEN state IN ('sending', 'verifying', 'retrying', 'awaiting_confirmation') THEN sent_at END
          WHERE merchant_id = $1 AND affiliate_id IN ({scope})
-           AND affiliate_id IN (SELECT id FROM affiliates WHERE merchant_id = $1 AND state IN ('approved', 'disabled'))"
+           AND affiliate_id IN (SELECT id FROM affiliates WHERE merchant_id = $1 AND state IN ('approved', 'disabled', 'banned'))"
     )
 }
 
@@ -122,6 +123,10 @@ pub struct ClaimedSync {
     pub import_job_id: Option<String>,
     pub profile_id: Option<String>,
     pub fields_hash: Option<String>,
+    /// What the last check found changed in Klaviyo; a removal or deletion there is not undone.
+    pub drift: Option<Drift>,
+    /// When Rekomi last saw the affiliate in the list (so an absence now is a change in Klaviyo).
+    pub in_list_at: Option<i64>,
     pub email: String,
     pub first_name: String,
     pub last_name: Option<String>,
@@ -162,7 +167,8 @@ pub async fn claim(db: &Db, claim: &super::Claim<'_>) -> DbResult<Vec<ClaimedSyn
     // Ids come from the database as integers, so inlining them is safe.
     let sql = format!(
         "SELECT s.id, s.merchant_id, s.affiliate_id, s.list_id, s.state, s.reason, s.attempts, s.checks, s.sent_at,
-             s.verify_until, s.list_opt_in, s.import_job_id, s.profile_id, s.fields_hash, a.email, a.first_name,
+             s.verify_until, s.list_opt_in, s.import_job_id, s.profile_id, s.fields_hash, s.drift, s.in_list_at,
+             a.email, a.first_name,
              a.last_name, a.referral_code, a.consent_at, a.state AS affiliate_state, c.name AS campaign_name,
              c.destination_url, a.decided_at, m.slug AS merchant_slug, c.commission_kind, c.commission_bps,
              c.commission_minor, c.currency, a.rate_bps, a.rate_minor, a.rate_expires_at
@@ -244,7 +250,11 @@ pub async fn finish(db: &Db, owner: &str, outcomes: &[Outcome], log: &[LogRow], 
                         "UPDATE klaviyo_syncs SET state = $3, reason = $4, attempts = $5, checks = $6, due_at = $7,
                              sent_at = $8, verify_until = $9, list_opt_in = $10, import_job_id = $11,
                              profile_id = $12, fields_hash = $13, lease_owner = NULL, lease_until = NULL,
-                             updated_at = $14
+                             updated_at = $14, drift = CASE WHEN $3 = 'succeeded' THEN NULL ELSE drift END,
+                             drift_at = CASE WHEN $3 = 'succeeded' THEN NULL ELSE drift_at END,
+                             in_list_at = CASE WHEN $3 <> 'succeeded' THEN in_list_at
+                                 WHEN (SELECT a.state FROM affiliates a WHERE a.id = klaviyo_syncs.affiliate_id)
+                                     = 'approved' THEN $14 END
                          WHERE id = $1 AND lease_owner = $2",
                     )
                     .bind(o.id)
@@ -286,7 +296,11 @@ async fn update_outcomes_at_once(
         "UPDATE klaviyo_syncs s SET state = v.state, reason = v.reason, attempts = v.attempts,
              checks = v.checks, due_at = v.due_at, sent_at = v.sent_at, verify_until = v.verify_until,
              list_opt_in = v.list_opt_in, import_job_id = v.import_job_id, profile_id = v.profile_id,
-             fields_hash = v.fields_hash, lease_owner = NULL, lease_until = NULL, updated_at = $13
+             fields_hash = v.fields_hash, lease_owner = NULL, lease_until = NULL, updated_at = $13,
+             drift = CASE WHEN v.state = 'succeeded' THEN NULL ELSE s.drift END,
+             drift_at = CASE WHEN v.state = 'succeeded' THEN NULL ELSE s.drift_at END,
+             in_list_at = CASE WHEN v.state <> 'succeeded' THEN s.in_list_at
+                 WHEN (SELECT a.state FROM affiliates a WHERE a.id = s.affiliate_id) = 'approved' THEN $13 END
          FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[],
              $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[])
              AS v(id, state, reason, attempts, checks, due_at, sent_at, verify_until, list_opt_in,
@@ -351,6 +365,9 @@ struct SyncRow {
     attempts: i64,
     updated_at: i64,
     affiliate_state: AffiliateState,
+    drift: Option<Drift>,
+    drift_at: Option<i64>,
+    checked_at: Option<i64>,
 }
 
 impl From<SyncRow> for SyncView {
@@ -363,12 +380,16 @@ impl From<SyncRow> for SyncView {
             next_at: row.due_at,
             attempts: row.attempts,
             updated_at: row.updated_at,
-            leaving: row.affiliate_state == AffiliateState::Disabled,
+            leaving: row.affiliate_state.is_out(),
+            drift: row.drift,
+            drift_at: row.drift_at,
+            checked_at: row.checked_at,
         }
     }
 }
 
-const SYNC_COLUMNS: &str = "affiliate_id, list_id, state, reason, due_at, attempts, updated_at,
+const SYNC_COLUMNS: &str =
+    "affiliate_id, list_id, state, reason, due_at, attempts, updated_at, drift, drift_at, checked_at,
     (SELECT a.state FROM affiliates a WHERE a.id = klaviyo_syncs.affiliate_id) AS affiliate_state";
 
 /// The syncs of one affiliate, newest first.
@@ -474,7 +495,7 @@ pub async fn health(db: &Db, merchant: MerchantId) -> DbResult<SyncHealth> {
         .query_as(
             "SELECT s.state, COUNT(*) FROM klaviyo_syncs s WHERE s.merchant_id = $1
                AND NOT (s.state = 'succeeded'
-                        AND EXISTS (SELECT 1 FROM affiliates a WHERE a.id = s.affiliate_id AND a.state = 'disabled'))
+                        AND EXISTS (SELECT 1 FROM affiliates a WHERE a.id = s.affiliate_id AND a.state IN ('disabled', 'banned')))
              GROUP BY s.state",
         )
         .bind(merchant)
@@ -488,6 +509,21 @@ pub async fn health(db: &Db, merchant: MerchantId) -> DbResult<SyncHealth> {
         .bind(merchant)
         .fetch_one()
         .await?;
+    let drifted: i64 = db
+        .query_scalar(
+            "SELECT COUNT(DISTINCT s.affiliate_id) FROM klaviyo_syncs s JOIN affiliates a ON a.id = s.affiliate_id
+             WHERE s.merchant_id = $1 AND s.drift IS NOT NULL AND a.state = 'approved'",
+        )
+        .bind(merchant)
+        .fetch_one()
+        .await?;
+    let check: Option<(Option<i64>, Option<i64>, Option<i64>, i64)> = db
+        .query_as(
+            "SELECT last_finished_at, due_at, pass_started_at, checked FROM klaviyo_reconciles WHERE merchant_id = $1",
+        )
+        .bind(merchant)
+        .fetch_optional()
+        .await?;
     let connection: Option<(Option<String>, Option<String>, Option<i64>)> = db
         .query_as(
             "SELECT default_list_id, last_sync_error, last_sync_error_at FROM klaviyo_connections
@@ -496,7 +532,12 @@ pub async fn health(db: &Db, merchant: MerchantId) -> DbResult<SyncHealth> {
         .bind(merchant)
         .fetch_optional()
         .await?;
-    let mut health = SyncHealth { unsynced, ..SyncHealth::default() };
+    let mut health = SyncHealth { unsynced, drifted, ..SyncHealth::default() };
+    if let Some((finished, due, started, checked)) = check {
+        health.checked_at = finished;
+        health.next_check_at = due;
+        health.checking = started.map(|_| checked);
+    }
     if let Some((list, error, at)) = connection {
         health.connected = true;
         health.list_chosen = list.is_some();

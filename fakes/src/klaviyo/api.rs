@@ -56,6 +56,7 @@ pub async fn handle(State(fake): State<Fake>, method: Method, uri: Uri, headers:
         response: response_body,
         operation: operation.map(|o| format!("{o:?}")),
         edge: matches!(outcome, Outcome::Html { .. }),
+        at: std::time::SystemTime::now(),
     });
     drop(world);
     match outcome {
@@ -303,6 +304,7 @@ fn dispatch(op: Operation, id: &str, account: &mut Account, ctx: &Ctx<'_>, body:
             Ok((StatusCode::OK, Some(json!({ "data": [], "links": ctx.links(None) }))))
         }
         Operation::CreateEvent => create_event(account, ctx, body),
+        Operation::CreateEventBulk => create_events_bulk(account, ctx, body),
     }
 }
 
@@ -922,6 +924,7 @@ fn create_event(account: &mut Account, ctx: &Ctx<'_>, body: &Value) -> Answer {
         ));
     }
     let email = email_at(body, "/data/attributes/profile/data/attributes/email")?;
+    refused_for(ctx, &email, "/data/attributes/profile/data/attributes/email")?;
     let unique = attributes.get("unique_id").and_then(Value::as_str).unwrap_or("").to_owned();
     let key = (metric.to_owned(), email.clone(), unique);
     if account.event_keys.insert(key) {
@@ -929,6 +932,75 @@ fn create_event(account: &mut Account, ctx: &Ctx<'_>, body: &Value) -> Answer {
         account.events.push(body["data"]["attributes"].clone());
     }
     Ok((StatusCode::ACCEPTED, None))
+}
+
+/// Bulk events: the whole batch is checked first and refused as one (400, pointing at the bad
+/// event), as Klaviyo does; accepted events are recorded like single ones, deduplicated the same way.
+fn create_events_bulk(account: &mut Account, ctx: &Ctx<'_>, body: &Value) -> Answer {
+    only(&ctx.query, &[])?;
+    expect_type(body, "/data", "event-bulk-create-job")?;
+    let entries = at(body, "/data/attributes/events-bulk-create/data")?
+        .as_array()
+        .ok_or_else(|| Refusal::invalid("'data' must be an array.", "/data/attributes/events-bulk-create/data"))?;
+    let total: usize = entries
+        .iter()
+        .map(|e| e.pointer("/attributes/events/data").and_then(Value::as_array).map_or(0, Vec::len))
+        .sum();
+    if entries.is_empty() || total > 1000 {
+        return Err(Refusal::invalid(
+            "A bulk request takes 1 to 1,000 events.",
+            "/data/attributes/events-bulk-create/data",
+        ));
+    }
+    let mut accepted = Vec::new();
+    for (i, entry) in entries.iter().enumerate() {
+        let base = format!("/data/attributes/events-bulk-create/data/{i}");
+        expect_type(body, &base, "event-bulk-create")?;
+        let email = email_at(body, &format!("{base}/attributes/profile/data/attributes/email"))?;
+        refused_for(ctx, &email, &format!("{base}/attributes/profile/data/attributes/email"))?;
+        let events = at(body, &format!("{base}/attributes/events/data"))?
+            .as_array()
+            .ok_or_else(|| Refusal::invalid("'data' must be an array.", &format!("{base}/attributes/events/data")))?;
+        for (j, event) in events.iter().enumerate() {
+            let pointer = format!("{base}/attributes/events/data/{j}");
+            expect_type(body, &pointer, "event")?;
+            let attributes = object(body, &format!("{pointer}/attributes"))?;
+            only_keys(
+                attributes,
+                &["properties", "time", "value", "value_currency", "unique_id", "metric", "backfill"],
+                &format!("{pointer}/attributes"),
+                "event",
+            )?;
+            object(body, &format!("{pointer}/attributes/properties"))?;
+            let name_at = format!("{pointer}/attributes/metric/data/attributes/name");
+            let metric = at(body, &name_at)?.as_str().unwrap_or("");
+            if metric.is_empty() || metric.chars().count() >= 128 {
+                return Err(Refusal::invalid("Metric names are 1 to 127 characters.", &name_at));
+            }
+            let mut recorded = event["attributes"].clone();
+            recorded["profile"] = entry["attributes"]["profile"].clone();
+            let unique = attributes.get("unique_id").and_then(Value::as_str).unwrap_or("").to_owned();
+            accepted.push(((metric.to_owned(), email.clone(), unique), recorded));
+        }
+    }
+    for (key, recorded) in accepted {
+        let email = key.1.clone();
+        if account.event_keys.insert(key) {
+            account.upsert(&ProfileUpsert { email, ..ProfileUpsert::default() });
+            account.events.push(recorded);
+        }
+    }
+    Ok((StatusCode::ACCEPTED, None))
+}
+
+/// The `refuse_events_for` fault.
+fn refused_for(ctx: &Ctx<'_>, email: &str, pointer: &str) -> Result<(), Refusal> {
+    match &ctx.faults.refuse_events_for {
+        Some(bad) if bad.eq_ignore_ascii_case(email) => {
+            Err(Refusal::invalid(format!("The event for '{email}' is invalid."), pointer))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The request log keeps only a hint of a key (`Klaviyo-API-Key pk_…abcd`): someone may paste a

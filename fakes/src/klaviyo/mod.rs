@@ -72,6 +72,7 @@ pub fn router(fake: Fake) -> Router {
         .route("/_fake/accounts/{account}/lists/{list}", delete(delete_list))
         .route("/_fake/keys/{key}/revoke", post(revoke_key))
         .route("/_fake/confirm", post(confirm))
+        .route("/_fake/accounts/{account}/people", post(person_acts))
         .route("/_fake/faults", get(get_faults).put(put_faults))
         .route("/_fake/requests", get(requests).delete(clear_requests))
         .fallback(api::handle)
@@ -209,6 +210,32 @@ async fn confirm(State(fake): Shared, Json(c): Json<Confirmation>) -> Response {
     let confirmed =
         world.accounts.values_mut().any(|a| a.lists.contains_key(&c.list_id) && a.confirm(&c.list_id, &c.email));
     if confirmed { StatusCode::NO_CONTENT } else { StatusCode::NOT_FOUND }.into_response()
+}
+
+/// What a person or the merchant does in Klaviyo's own screens, outside any API call.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "action")]
+pub enum PersonAction {
+    /// The person clicks "unsubscribe" in an email.
+    Unsubscribe { email: String },
+    /// The merchant suppresses the address (or it hard-bounces: `reason` HARD_BOUNCE).
+    Suppress { email: String, reason: Option<String> },
+    /// The merchant takes the profile out of a list; consent is unchanged.
+    RemoveFromList { email: String, list_id: String },
+    /// The merchant deletes the profile (a data-privacy request).
+    Delete { email: String },
+    /// The person subscribes again through one of the merchant's own forms for that list.
+    Resubscribe { email: String, list_id: String },
+}
+
+async fn person_acts(State(fake): Shared, Path(account): Path<String>, Json(action): Json<PersonAction>) -> Response {
+    let mut world = match locked(&fake) {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    world.settle_all(std::time::Instant::now());
+    let Some(account) = world.accounts.get_mut(&account) else { return StatusCode::NOT_FOUND.into_response() };
+    if account.person_acts(action) { StatusCode::NO_CONTENT } else { StatusCode::NOT_FOUND }.into_response()
 }
 
 async fn get_faults(State(fake): Shared) -> Response {

@@ -265,6 +265,61 @@ impl Account {
         }
     }
 
+    /// Something done in Klaviyo's screens (see [`super::PersonAction`]); false when the profile
+    /// or list is unknown.
+    pub fn person_acts(&mut self, action: super::PersonAction) -> bool {
+        use super::PersonAction as A;
+        let now = SystemTime::now();
+        let email = match &action {
+            A::Unsubscribe { email }
+            | A::Suppress { email, .. }
+            | A::RemoveFromList { email, .. }
+            | A::Delete { email }
+            | A::Resubscribe { email, .. } => email.to_lowercase(),
+        };
+        let Some(id) = self.by_email.get(&email).cloned() else { return false };
+        match action {
+            A::Unsubscribe { .. } => {
+                let Some(p) = self.profiles.get_mut(&id) else { return false };
+                p.consent = "UNSUBSCRIBED".into();
+                p.consent_at = Some(now);
+                if !p.suppressions.iter().any(|s| s == "UNSUBSCRIBE") {
+                    p.suppressions.push("UNSUBSCRIBE".into());
+                }
+                p.updated = now;
+            }
+            A::Suppress { reason, .. } => {
+                let Some(p) = self.profiles.get_mut(&id) else { return false };
+                let reason = reason.unwrap_or_else(|| "USER_SUPPRESSED".into());
+                if !p.suppressions.contains(&reason) {
+                    p.suppressions.push(reason);
+                }
+                p.updated = now;
+            }
+            A::RemoveFromList { list_id, .. } => {
+                let Some(list) = self.lists.get_mut(&list_id) else { return false };
+                if list.members.remove(&id).is_none() {
+                    return false;
+                }
+            }
+            A::Delete { .. } => {
+                self.profiles.remove(&id);
+                self.by_email.remove(&email);
+                for list in self.lists.values_mut() {
+                    list.members.remove(&id);
+                    list.awaiting_confirmation.remove(&id);
+                }
+            }
+            A::Resubscribe { list_id, .. } => {
+                let Some(list) = self.lists.get_mut(&list_id) else { return false };
+                list.members.entry(id.clone()).or_insert(now);
+                let Some(p) = self.profiles.get_mut(&id) else { return false };
+                subscribe_profile(p, false, None, now);
+            }
+        }
+        true
+    }
+
     /// The affiliate clicked the confirmation link of a double opt-in list.
     pub fn confirm(&mut self, list_id: &str, email: &str) -> bool {
         let Some(id) = self.by_email.get(&email.to_lowercase()).cloned() else { return false };
@@ -347,6 +402,9 @@ pub struct Faults {
     /// The next this many API requests are answered 500 (Klaviyo's JSON:API `server_error`), then
     /// the fake behaves again: a transient outage at a chosen moment.
     pub internal_errors_next: u32,
+    /// Events about this email are refused as invalid (400), alone or in a bulk call, which
+    /// refuses the whole batch as Klaviyo does.
+    pub refuse_events_for: Option<String>,
 }
 
 impl Default for Faults {
@@ -363,6 +421,7 @@ impl Default for Faults {
             next_link_origin: None,
             rate_limits_off: false,
             internal_errors_next: 0,
+            refuse_events_for: None,
         }
     }
 }
@@ -389,6 +448,8 @@ pub struct Exchange {
     pub operation: Option<String>,
     /// Answered by the simulated Cloudflare edge (HTML), which the spec does not describe.
     pub edge: bool,
+    /// When the fake answered.
+    pub at: SystemTime,
 }
 
 /// Fixed windows per account and operation: a one-second burst window and a one-minute steady one.

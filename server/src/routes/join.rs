@@ -84,6 +84,7 @@ async fn submit_invite(state: &AppState, merchant: &str, campaign: &str, form: A
         }
         Ok(ApplyOutcome::Received { first_name }) => JoinState::Received { first_name },
         Ok(ApplyOutcome::AlreadyApplied) => JoinState::AlreadyApplied,
+        Ok(ApplyOutcome::NotAccepted) => JoinState::NotAccepted,
         Err(AcceptProblem::Form(AffiliateError::Invalid(errors))) => {
             let accept_terms = if errors.get("accept_terms").is_some() { None } else { form.accept_terms.clone() };
             let values = ApplicationForm { rk_trap: String::new(), accept_terms, email: invite.email.clone(), ..form };
@@ -133,6 +134,7 @@ pub async fn submit(
             (StatusCode::OK, approved(&state, &merchant, first_name, referral_code))
         }
         Ok(ApplyOutcome::AlreadyApplied) => (StatusCode::OK, JoinState::AlreadyApplied),
+        Ok(ApplyOutcome::NotAccepted) => (StatusCode::FORBIDDEN, JoinState::NotAccepted),
         Err(AffiliateError::Invalid(errors)) => {
             // Consent is given anew whenever the submission had an error about it.
             let accept_terms = if errors.get("accept_terms").is_some() { None } else { form.accept_terms.clone() };

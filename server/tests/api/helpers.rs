@@ -42,6 +42,7 @@ impl Default for Options {
                 lease: std::time::Duration::from_secs(10),
                 verify_timeout: std::time::Duration::from_secs(3),
                 max_attempts: 3,
+                reconcile_every: std::time::Duration::from_secs(24 * 3600),
                 worker: true,
             },
         }

@@ -5,7 +5,7 @@
 use crate::helpers::{campaign_form, spawn_app, spawn_app_with, Browser, Options, TestApp};
 use app::api::views::{AffiliateDetail, ApplicationView, ConnectOutcome, SyncHealth, SyncView};
 use app::domain::klaviyo::{KeyScope, ScopeState};
-use app::domain::SyncState;
+use app::domain::{Drift, SyncState};
 use fakes::klaviyo::world::Faults;
 use fakes::klaviyo::{AccountSpec, KeySpec, ListSpec};
 use serde_json::{json, Value};
@@ -646,4 +646,362 @@ async fn a_changed_rate_or_campaign_is_written_on_the_profile_again() {
     let log = calls(&app);
     let subscribes = log.iter().filter(|c| c.contains("profile-subscription-bulk-create-jobs")).count();
     assert_eq!(subscribes, 1, "{log:?}");
+}
+
+/// Something done in Klaviyo's own screens, through the fake's control panel.
+fn in_klaviyo_someone(app: &TestApp, action: Value) {
+    let action: fakes::klaviyo::PersonAction = serde_json::from_value(action).expect("an action");
+    let mut world = app.klaviyo.world.lock().expect("world");
+    assert!(world.accounts.get_mut("SYNC01").expect("account").person_acts(action), "the fake knew the profile");
+}
+
+/// Waits until the affiliate's sync shows `drift` (None: no drift and in the list).
+async fn wait_for_drift(merchant: &Browser, who: &ApplicationView, drift: Option<Drift>) -> SyncView {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let sync = detail(merchant, who).await.syncs.into_iter().next();
+        let settled = |s: &SyncView| !s.state.in_progress() && s.drift == drift;
+        if let Some(sync) = sync.as_ref().filter(|s| settled(s)) {
+            return sync.clone();
+        }
+        assert!(Instant::now() < deadline, "{} never showed {drift:?}; last {sync:?}", who.email);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_check_finds_what_changed_in_klaviyo_shows_it_and_never_undoes_it() {
+    let app = spawn_app().await;
+    account(&app);
+    let (merchant, landing) = set_up(&app, "Trail Shop", KEY, SINGLE).await;
+    let mut people = Vec::new();
+    for (name, email) in [
+        ("Ana Silva", "ana@example.com"),
+        ("Bo Lind", "bo@example.com"),
+        ("Cy Park", "cy@example.com"),
+        ("Dee Moss", "dee@example.com"),
+        ("Eli Stone", "eli@example.com"),
+    ] {
+        let who = apply(&merchant, &landing, name, email).await;
+        approve(&merchant, &who).await;
+        people.push(who);
+    }
+    for who in &people {
+        wait_for(&merchant, who, SyncState::Succeeded).await;
+    }
+    let [ana, bo, cy, dee, eli] = &people[..] else { unreachable!() };
+
+    in_klaviyo_someone(&app, json!({"action": "unsubscribe", "email": "ana@example.com"}));
+    in_klaviyo_someone(&app, json!({"action": "remove_from_list", "email": "bo@example.com", "list_id": SINGLE}));
+    in_klaviyo_someone(&app, json!({"action": "suppress", "email": "cy@example.com", "reason": "HARD_BOUNCE"}));
+    in_klaviyo_someone(&app, json!({"action": "delete", "email": "dee@example.com"}));
+    clear_calls(&app);
+    let _: SyncHealth = merchant.call("check_klaviyo_now", json!({})).await.expect("check queued");
+
+    let unsubscribed = wait_for_drift(&merchant, ana, Some(Drift::Unsubscribed)).await;
+    assert_eq!(unsubscribed.state, SyncState::Blocked);
+    assert_eq!(unsubscribed.label(), "Unsubscribed in Klaviyo");
+    assert!(unsubscribed.drift_at.is_some() && unsubscribed.checked_at.is_some(), "{unsubscribed:?}");
+    wait_for_drift(&merchant, bo, Some(Drift::Removed)).await;
+    wait_for_drift(&merchant, cy, Some(Drift::Suppressed)).await;
+    wait_for_drift(&merchant, dee, Some(Drift::Deleted)).await;
+    let unchanged = wait_for_drift(&merchant, eli, None).await;
+    assert_eq!(unchanged.state, SyncState::Succeeded);
+    // Reads only, 100 to a call: nothing was written to Klaviyo.
+    let log = calls(&app);
+    assert!(log.iter().all(|c| c.starts_with("GET ")), "the check only reads: {log:?}");
+
+    let health: SyncHealth = merchant.call("sync_health", json!({})).await.expect("health");
+    assert_eq!(health.drifted, 4, "{health:?}");
+    assert!(health.checked_at.is_some() && health.next_check_at.is_some(), "{health:?}");
+    let filtered = merchant
+        .queue(app::api::views::QueueFilter {
+            state: Some(app::domain::AffiliateState::Approved),
+            drift: true,
+            ..Default::default()
+        })
+        .await;
+    let mut emails: Vec<&str> = filtered.items.iter().map(|a| a.email.as_str()).collect();
+    emails.sort_unstable();
+    assert_eq!(emails, ["ana@example.com", "bo@example.com", "cy@example.com", "dee@example.com"]);
+
+    // A change Rekomi writes (the campaign's name) goes out to everyone, and undoes nothing: Bo
+    // stays out of the list, Dee's profile is not created again, Ana stays unsubscribed.
+    let _: Value = merchant
+        .call(
+            "update_campaign",
+            json!({"id": ana.campaign_id, "form": campaign_form(json!({
+                "name": "Trail Partners Club", "destination_url": "https://shop.example.com/"
+            }))}),
+        )
+        .await
+        .expect("campaign updated");
+    wait_for_property(&app, "eli@example.com", "Rekomi campaign", json!("Trail Partners Club")).await;
+    wait_for_property(&app, "bo@example.com", "Rekomi campaign", json!("Trail Partners Club")).await;
+    wait_for_drift(&merchant, bo, Some(Drift::Removed)).await;
+    wait_for_drift(&merchant, dee, Some(Drift::Deleted)).await;
+    wait_for_drift(&merchant, ana, Some(Drift::Unsubscribed)).await;
+    assert!(!in_klaviyo(&app, "bo@example.com", SINGLE).0, "Bo was not added back");
+    assert!(app.klaviyo.world.lock().expect("world").accounts["SYNC01"].profile_by_email("dee@example.com").is_none());
+    assert_eq!(in_klaviyo(&app, "ana@example.com", SINGLE).1, "UNSUBSCRIBED");
+
+    // The merchant decides the removal was a mistake: "Re-sync" adds Bo back, consent untouched.
+    let queued: u64 = merchant.call("resync_affiliates", json!({"ids": [bo.id]})).await.expect("re-sync");
+    assert_eq!(queued, 1);
+    wait_for_drift(&merchant, bo, None).await;
+    assert_eq!(in_klaviyo(&app, "bo@example.com", SINGLE).0, true);
+
+    // Ana subscribes again through the merchant's own form: the next check sees her back.
+    in_klaviyo_someone(&app, json!({"action": "resubscribe", "email": "ana@example.com", "list_id": SINGLE}));
+    let _: SyncHealth = merchant.call("check_klaviyo_now", json!({})).await.expect("check queued");
+    let back = wait_for_drift(&merchant, ana, None).await;
+    assert_eq!(back.state, SyncState::Succeeded);
+    let health: SyncHealth = merchant.call("sync_health", json!({})).await.expect("health");
+    assert_eq!(health.drifted, 2, "Cy and Dee: {health:?}");
+}
+
+#[tokio::test]
+async fn a_sync_that_finds_someone_gone_from_the_list_records_it_instead_of_adding_them_back() {
+    let app = spawn_app().await;
+    account(&app);
+    let (merchant, landing) = set_up(&app, "Trail Shop", KEY, SINGLE).await;
+    let ana = apply(&merchant, &landing, "Ana Silva", "ana@example.com").await;
+    approve(&merchant, &ana).await;
+    wait_for(&merchant, &ana, SyncState::Succeeded).await;
+    in_klaviyo_someone(&app, json!({"action": "remove_from_list", "email": "ana@example.com", "list_id": SINGLE}));
+    // A rate change re-sends her profile before any check ran.
+    let _: Value = merchant
+        .call("set_affiliate_terms", json!({"id": ana.id, "form": {"coupon_code": "", "rate_override": "12.5"}}))
+        .await
+        .expect("rate set");
+    wait_for_property(&app, "ana@example.com", "Rekomi commission", json!("12.5% of each order")).await;
+    let removed = wait_for_drift(&merchant, &ana, Some(Drift::Removed)).await;
+    assert_eq!(removed.state, SyncState::Blocked);
+    assert!(!in_klaviyo(&app, "ana@example.com", SINGLE).0, "not added back");
+    let log = calls(&app);
+    assert!(!log.iter().any(|c| c.contains("relationships/profiles") && c.starts_with("POST")), "{log:?}");
+}
+
+#[tokio::test]
+async fn the_check_reads_a_thousand_affiliates_100_per_call_and_leaves_another_merchants_alone() {
+    let app = spawn_app().await;
+    account(&app);
+    let (merchant, landing) = set_up(&app, "Trail Shop", KEY, SINGLE).await;
+    let other = app.merchant("Other Shop").await;
+    let mut ids = Vec::new();
+    for i in 0..250 {
+        let email = format!("p{i:04}@example.com");
+        let who = apply(&merchant, &landing, "Pat Doe", &email).await;
+        ids.push(who.id);
+    }
+    let outcome = merchant.decide(&ids, "approve").await.expect("approved");
+    assert_eq!(outcome.changed.len(), 250);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let health: SyncHealth = merchant.call("sync_health", json!({})).await.expect("health");
+        if health.succeeded == 250 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{health:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    in_klaviyo_someone(&app, json!({"action": "unsubscribe", "email": "p0123@example.com"}));
+    clear_calls(&app);
+    let _: SyncHealth = merchant.call("check_klaviyo_now", json!({})).await.expect("check queued");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let health: SyncHealth = merchant.call("sync_health", json!({})).await.expect("health");
+        if health.drifted == 1 && health.checking.is_none() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{health:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let log = calls(&app);
+    let members = log.iter().filter(|c| c.contains("/api/lists/") && c.ends_with("/profiles")).count();
+    assert_eq!(members, 3, "250 affiliates in 3 reads of the list: {log:?}");
+    let profiles = log.iter().filter(|c| c.as_str() == "GET /api/profiles").count();
+    assert_eq!(profiles, 0, "an unsubscribed member is read with the list: {log:?}");
+    // The other merchant (not connected) sees nothing of it, and cannot start a check.
+    let (_, err) = other.call::<SyncHealth>("check_klaviyo_now", json!({})).await.expect_err("not set up");
+    assert!(err.message.contains("Connect Klaviyo"), "{err:?}");
+}
+
+#[tokio::test]
+async fn banning_takes_the_affiliate_out_for_good_and_keeps_their_email_and_address_from_applying() {
+    let app = spawn_app().await;
+    account(&app);
+    let (merchant, landing) = set_up(&app, "Trail Shop", KEY, SINGLE).await;
+    let ana = apply(&merchant, &landing, "Ana Silva", "ana@example.com").await;
+    approve(&merchant, &ana).await;
+    wait_for(&merchant, &ana, SyncState::Succeeded).await;
+
+    let (status, err) = merchant
+        .call::<app::api::views::DecisionOutcome>(
+            "ban_affiliates",
+            json!({"ids": [ana.id], "reason": "  ", "block_address": true}),
+        )
+        .await
+        .expect_err("a ban needs a reason");
+    assert_eq!(status.as_u16(), 422, "{err:?}");
+    assert!(err.message.contains("Say why"), "{err:?}");
+
+    let outcome: app::api::views::DecisionOutcome = merchant
+        .call(
+            "ban_affiliates",
+            json!({"ids": [ana.id], "reason": "Coupon leaked to deal sites", "block_address": true}),
+        )
+        .await
+        .expect("banned");
+    assert_eq!(outcome.changed.first().map(|a| a.state), Some(app::domain::AffiliateState::Banned));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let sync = detail(&merchant, &ana).await.syncs.into_iter().next().expect("a sync");
+        if sync.leaving && sync.state == SyncState::Succeeded {
+            assert_eq!(sync.label(), "Out of the list");
+            break;
+        }
+        assert!(Instant::now() < deadline, "never left the list: {sync:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        in_klaviyo(&app, "ana@example.com", SINGLE),
+        (false, "SUBSCRIBED".to_owned(), json!(false), json!("banned")),
+        "out of the list, marked banned, consent untouched"
+    );
+    let banned = crate::invites::wait_for_events(&app, "SYNC01", "Rekomi Affiliate Banned", 1).await;
+    assert!(banned[0]["properties"].get("reason").is_none(), "the reason stays with the merchant: {banned:?}");
+    let history = detail(&merchant, &ana).await.audit;
+    assert!(
+        history.iter().any(|e| e.action == "banned" && e.note.as_deref() == Some("Coupon leaked to deal sites")),
+        "{history:?}"
+    );
+
+    // Neither her email nor (she was banned with it) the address she applied from gets in again.
+    let (status, body) = merchant
+        .apply(
+            &landing,
+            &[("name", "Ana S"), ("email", "ana@example.com"), ("accept_terms", "on"), ("terms_version", "1")],
+        )
+        .await;
+    assert_eq!(status.as_u16(), 403, "{body}");
+    let (status, body) = merchant
+        .apply(
+            &landing,
+            &[("name", "Ana Two"), ("email", "ana.two@example.com"), ("accept_terms", "on"), ("terms_version", "1")],
+        )
+        .await;
+    assert_eq!(status.as_u16(), 403, "{body}");
+    assert!(body.contains("doesn&#x27;t accept") || body.contains("doesn't accept"), "{body}");
+
+    // Lifting the ban brings her back, with the consent she has in Klaviyo, and lets the address apply.
+    let outcome = merchant.decide(&[ana.id], "enable").await.expect("enabled");
+    assert_eq!(outcome.changed.first().map(|a| a.state), Some(app::domain::AffiliateState::Approved));
+    let back = wait_for(&merchant, &ana, SyncState::Succeeded).await;
+    assert!(!back.leaving, "{back:?}");
+    assert_eq!(
+        in_klaviyo(&app, "ana@example.com", SINGLE),
+        (true, "SUBSCRIBED".to_owned(), json!(true), json!("active"))
+    );
+    let (status, body) = merchant
+        .apply(
+            &landing,
+            &[("name", "Ana Two"), ("email", "ana.two@example.com"), ("accept_terms", "on"), ("terms_version", "1")],
+        )
+        .await;
+    assert!(status.is_success(), "{status}: {body}");
+}
+
+/// (bulk calls, single event calls naming `metric`, their statuses) the fake saw.
+fn event_calls(app: &TestApp, metric: &str) -> (Vec<u16>, Vec<u16>) {
+    let world = app.klaviyo.world.lock().expect("world");
+    let bulk =
+        world.log.iter().filter(|e| e.path.starts_with("/api/event-bulk-create-jobs")).map(|e| e.status).collect();
+    let single = world
+        .log
+        .iter()
+        .filter(|e| e.path.starts_with("/api/events") && e.method == "POST")
+        .filter(|e| {
+            e.body.as_ref().is_some_and(|b| b["data"]["attributes"]["metric"]["data"]["attributes"]["name"] == metric)
+        })
+        .map(|e| e.status)
+        .collect();
+    (bulk, single)
+}
+
+#[tokio::test]
+async fn lifecycle_events_go_out_in_bulk_and_a_refused_batch_is_sent_event_by_event() {
+    let app = spawn_app().await;
+    account(&app);
+    let (merchant, landing) = set_up(&app, "Trail Shop", KEY, SINGLE).await;
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        ids.push(apply(&merchant, &landing, "Pat Doe", &format!("p{i:02}@example.com")).await.id);
+    }
+    crate::invites::wait_for_events(&app, "SYNC01", "Rekomi Affiliate Applied", 40).await;
+    clear_calls(&app);
+
+    merchant.decide(&ids, "approve").await.expect("approved");
+    let approved = crate::invites::wait_for_events(&app, "SYNC01", "Rekomi Affiliate Approved", 40).await;
+    assert_eq!(approved.len(), 40);
+    let (bulk, single) = event_calls(&app, "Rekomi Affiliate Approved");
+    assert_eq!((bulk, single.len()), (vec![202], 0), "forty approvals, one call");
+    assert!(approved.iter().all(|e| e["unique_id"].as_str().is_some_and(|u| u.starts_with("approved:"))));
+
+    // Klaviyo refuses one event: the batch is refused whole, and sent again event by event, so the
+    // thirty-nine others arrive and only the bad one fails.
+    app.klaviyo.world.lock().expect("world").faults.refuse_events_for = Some("p07@example.com".into());
+    clear_calls(&app);
+    let outcome: app::api::views::DecisionOutcome = merchant
+        .call("decide_applications", json!({"ids": ids, "decision": "disable", "note": null}))
+        .await
+        .expect("disabled");
+    assert_eq!(outcome.changed.len(), 40);
+    let disabled = crate::invites::wait_for_events(&app, "SYNC01", "Rekomi Affiliate Disabled", 39).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(disabled.len(), 39);
+    assert!(!disabled.iter().any(|e| e["profile"]["data"]["attributes"]["email"] == "p07@example.com"));
+    let (bulk, single) = event_calls(&app, "Rekomi Affiliate Disabled");
+    assert_eq!(bulk, vec![400], "the batch was refused once");
+    assert_eq!(single.len(), 40, "{single:?}");
+    assert_eq!(single.iter().filter(|s| **s == 400).count(), 1);
+}
+
+#[tokio::test]
+async fn events_of_a_disconnected_klaviyo_are_kept_and_sent_on_reconnect_or_dropped_if_the_merchant_says_so() {
+    let app = spawn_app().await;
+    account(&app);
+    let (merchant, landing) = set_up(&app, "Trail Shop", KEY, SINGLE).await;
+    let ana = apply(&merchant, &landing, "Ana Silva", "ana@example.com").await;
+    let bo = apply(&merchant, &landing, "Bo Lind", "bo@example.com").await;
+    crate::invites::wait_for_events(&app, "SYNC01", "Rekomi Affiliate Applied", 2).await;
+    let _: Value = merchant.call("disconnect_klaviyo", json!({})).await.expect("disconnected");
+
+    approve(&merchant, &ana).await;
+    let view: app::api::views::IntegrationsView = merchant.call("integrations", json!({})).await.expect("view");
+    assert!(!view.klaviyo_connected && view.klaviyo_was_connected && view.keep_events_offline, "{view:?}");
+    assert_eq!(view.kept_events, 1, "{view:?}");
+    assert!(view.kept_since.is_some());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(crate::invites::events(&app, "SYNC01", "Rekomi Affiliate Approved").await.is_empty(), "nothing sent");
+
+    // Connected again: the kept approval reaches Klaviyo.
+    let outcome: ConnectOutcome =
+        merchant.call("connect_klaviyo", json!({"key": KEY, "confirm_account_id": null})).await.expect("connects");
+    assert!(matches!(outcome, ConnectOutcome::Connected(_)), "{outcome:?}");
+    let sent = crate::invites::wait_for_events(&app, "SYNC01", "Rekomi Affiliate Approved", 1).await;
+    assert_eq!(sent[0]["profile"]["data"]["attributes"]["email"], "ana@example.com");
+
+    // The merchant chooses not to keep them: what happens while disconnected is dropped, visibly.
+    let _: Value = merchant.call("disconnect_klaviyo", json!({})).await.expect("disconnected");
+    approve(&merchant, &bo).await;
+    let view: app::api::views::IntegrationsView = merchant.call("integrations", json!({})).await.expect("view");
+    assert_eq!(view.kept_events, 1);
+    let view: app::api::views::IntegrationsView =
+        merchant.call("keep_events_offline", json!({"keep": false})).await.expect("saved");
+    assert_eq!((view.keep_events_offline, view.kept_events, view.dropped_events), (false, 0, 1), "{view:?}");
+    let _: ConnectOutcome =
+        merchant.call("connect_klaviyo", json!({"key": KEY, "confirm_account_id": null})).await.expect("connects");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(crate::invites::events(&app, "SYNC01", "Rekomi Affiliate Approved").await.len(), 1, "Bo's was dropped");
 }

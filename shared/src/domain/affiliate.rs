@@ -18,10 +18,12 @@ pub enum AffiliateState {
     Approved,
     Rejected,
     Disabled,
+    /// Taken out for good, with a reason; their email (and optionally address) can't apply again.
+    Banned,
 }
 
 impl AffiliateState {
-    pub const ALL: [Self; 4] = [Self::Pending, Self::Approved, Self::Rejected, Self::Disabled];
+    pub const ALL: [Self; 5] = [Self::Pending, Self::Approved, Self::Rejected, Self::Disabled, Self::Banned];
 
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -29,6 +31,7 @@ impl AffiliateState {
             Self::Approved => "approved",
             Self::Rejected => "rejected",
             Self::Disabled => "disabled",
+            Self::Banned => "banned",
         }
     }
 
@@ -42,18 +45,25 @@ impl AffiliateState {
             Self::Approved => "Approved",
             Self::Rejected => "Rejected",
             Self::Disabled => "Disabled",
+            Self::Banned => "Banned",
         }
+    }
+
+    /// Out of the program after being in it (disabled or banned): their link and coupon don't earn,
+    /// pending money is held, and their Klaviyo profile leaves the list.
+    pub fn is_out(self) -> bool {
+        matches!(self, Self::Disabled | Self::Banned)
     }
 
     /// Whether accepting an invite records the consent of an affiliate in this state: not of one the
     /// merchant decided against (rejected or disabled), who stays out whatever the invite said.
     pub fn takes_invite_consent(self) -> bool {
-        !matches!(self, Self::Rejected | Self::Disabled)
+        !matches!(self, Self::Rejected | Self::Disabled | Self::Banned)
     }
 }
 
-/// What a merchant does to an affiliate: decide an application in the queue, or take an approved
-/// affiliate out of the program for a while (disable) and back (enable).
+/// What a merchant does to an affiliate: decide an application in the queue, take an approved
+/// affiliate out of the program for a while (disable) or for good (ban), and back (enable).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Decision {
@@ -61,6 +71,7 @@ pub enum Decision {
     Reject,
     Disable,
     Enable,
+    Ban,
 }
 
 impl Decision {
@@ -69,19 +80,22 @@ impl Decision {
             Self::Approve | Self::Enable => AffiliateState::Approved,
             Self::Reject => AffiliateState::Rejected,
             Self::Disable => AffiliateState::Disabled,
+            Self::Ban => AffiliateState::Banned,
         }
     }
 
     /// Whether this decision applies to an affiliate in `from`: a pending application is approved
     /// or rejected, a rejected one may still be approved, an approved affiliate is disabled and a
-    /// disabled one enabled. Nobody is decided back to pending.
+    /// disabled one enabled; anyone can be banned, and a ban is lifted by enabling. Nobody is
+    /// decided back to pending.
     pub fn applies_to(self, from: AffiliateState) -> bool {
         use AffiliateState::*;
         match self {
             Self::Approve => matches!(from, Pending | Rejected),
             Self::Reject => from == Pending,
             Self::Disable => from == Approved,
-            Self::Enable => from == Disabled,
+            Self::Enable => matches!(from, Disabled | Banned),
+            Self::Ban => from != Banned,
         }
     }
 
@@ -92,11 +106,13 @@ impl Decision {
             Self::Reject => "rejected",
             Self::Disable => "disabled",
             Self::Enable => "enabled",
+            Self::Ban => "banned",
         }
     }
 }
 
-/// Why a merchant disabled an affiliate: optional, kept in the audit log, at most this long.
+/// Why a merchant disabled (optional) or banned (required) an affiliate: kept in the audit log, at
+/// most this long.
 pub const MAX_DECISION_NOTE: usize = 500;
 
 /// The public application form exactly as posted.
@@ -261,9 +277,10 @@ mod tests {
         assert_eq!(allowed(Decision::Approve), vec![Pending, Rejected]);
         assert_eq!(allowed(Decision::Reject), vec![Pending]);
         assert_eq!(allowed(Decision::Disable), vec![Approved]);
-        assert_eq!(allowed(Decision::Enable), vec![Disabled]);
+        assert_eq!(allowed(Decision::Enable), vec![Disabled, Banned]);
+        assert_eq!(allowed(Decision::Ban), vec![Pending, Approved, Rejected, Disabled]);
         assert_eq!(Decision::Enable.target(), Approved);
-        for d in [Decision::Approve, Decision::Reject, Decision::Disable, Decision::Enable] {
+        for d in [Decision::Approve, Decision::Reject, Decision::Disable, Decision::Enable, Decision::Ban] {
             assert_ne!(d.target(), Pending, "nobody is decided back to pending");
             assert!(!d.applies_to(d.target()), "{d:?} never applies to the state it leads to");
         }
@@ -276,6 +293,7 @@ mod tests {
         assert!(Approved.takes_invite_consent());
         assert!(!Rejected.takes_invite_consent());
         assert!(!Disabled.takes_invite_consent());
+        assert!(!Banned.takes_invite_consent());
     }
 
     #[test]

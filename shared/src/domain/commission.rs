@@ -110,7 +110,9 @@ impl HeldReason {
     pub fn explain(self) -> &'static str {
         match self {
             Self::SelfReferral => "The customer's email is the affiliate's own.",
-            Self::AffiliateDisabled => "Earned before the affiliate was disabled; released if they are enabled again.",
+            Self::AffiliateDisabled => {
+                "Earned before the affiliate was disabled or banned; released if they are enabled again."
+            }
         }
     }
 }

@@ -11,6 +11,7 @@ pub enum Metric {
     Applied,
     Approved,
     Disabled,
+    Banned,
     Invited,
     CommissionEarned,
     CommissionApproved,
@@ -19,10 +20,11 @@ pub enum Metric {
 }
 
 impl Metric {
-    pub const ALL: [Metric; 8] = [
+    pub const ALL: [Metric; 9] = [
         Self::Applied,
         Self::Approved,
         Self::Disabled,
+        Self::Banned,
         Self::Invited,
         Self::CommissionEarned,
         Self::CommissionApproved,
@@ -36,6 +38,7 @@ impl Metric {
             Self::Applied => "Rekomi Affiliate Applied",
             Self::Approved => "Rekomi Affiliate Approved",
             Self::Disabled => "Rekomi Affiliate Disabled",
+            Self::Banned => "Rekomi Affiliate Banned",
             Self::Invited => "Rekomi Affiliate Invited",
             Self::CommissionEarned => "Rekomi Commission Earned",
             Self::CommissionApproved => "Rekomi Commission Approved",
@@ -59,6 +62,9 @@ impl Metric {
             }
             Self::Disabled => {
                 "You disable an affiliate: they leave your program's list (their consent stays as it is), their link and coupon stop earning. Use it to stop affiliate flows. Properties: campaign, referral_code, reason."
+            }
+            Self::Banned => {
+                "You ban an affiliate: as for a disable, and their email can't apply again. Use it to stop affiliate flows for good. Properties: campaign, referral_code."
             }
             Self::Invited => {
                 "You invite someone (bulk invite or the API). Properties: invite_url, campaign, expires_at; your flow emails the link."
@@ -90,6 +96,7 @@ impl Metric {
 pub enum Topic {
     AffiliateApproved,
     AffiliateDisabled,
+    AffiliateBanned,
     AffiliateEnabled,
     CommissionCreated,
     CommissionVoided,
@@ -97,9 +104,10 @@ pub enum Topic {
 }
 
 impl Topic {
-    pub const ALL: [Topic; 6] = [
+    pub const ALL: [Topic; 7] = [
         Self::AffiliateApproved,
         Self::AffiliateDisabled,
+        Self::AffiliateBanned,
         Self::AffiliateEnabled,
         Self::CommissionCreated,
         Self::CommissionVoided,
@@ -110,6 +118,7 @@ impl Topic {
         match self {
             Self::AffiliateApproved => "affiliate.approved",
             Self::AffiliateDisabled => "affiliate.disabled",
+            Self::AffiliateBanned => "affiliate.banned",
             Self::AffiliateEnabled => "affiliate.enabled",
             Self::CommissionCreated => "commission.created",
             Self::CommissionVoided => "commission.voided",
@@ -125,8 +134,9 @@ impl Topic {
         match self {
             Self::AffiliateApproved => "An affiliate is approved: id, email, name, campaign, referral_code.",
             Self::AffiliateDisabled => "An affiliate is disabled: id, email, name, campaign, referral_code, reason.",
+            Self::AffiliateBanned => "An affiliate is banned: id, email, name, campaign, referral_code, reason.",
             Self::AffiliateEnabled => {
-                "A disabled affiliate is enabled again: id, email, name, campaign, referral_code."
+                "A disabled or banned affiliate is enabled again: id, email, name, campaign, referral_code."
             }
             Self::CommissionCreated => {
                 "An attributed order earns a commission: id, affiliate, order, amount, currency, state."

@@ -28,5 +28,5 @@ pub use ids::{AffiliateId, CampaignId, ImportId, InviteId, MerchantId, PayoutRun
 pub use money::{Currency, Money, Rate};
 pub use person_name::PersonName;
 pub use slug::Slug;
-pub use states::{DeliveryState, EventState, ImportState, PayoutState};
+pub use states::{DeliveryState, Drift, EventState, ImportState, PayoutState};
 pub use sync::SyncState;

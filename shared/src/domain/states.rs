@@ -67,6 +67,45 @@ state_enum!(
     }
 );
 
+state_enum!(
+    /// What changed in Klaviyo after Rekomi made an affiliate's membership true, as the reconcile
+    /// job (or a later sync) read it. Klaviyo is the source of truth for consent: Rekomi never
+    /// undoes any of these on its own.
+    Drift {
+        /// The person unsubscribed (consent UNSUBSCRIBED).
+        Unsubscribed => "unsubscribed", "Unsubscribed in Klaviyo";
+        /// Email marketing is blocked (a suppression such as a hard bounce or spam complaint).
+        Suppressed => "suppressed", "Suppressed in Klaviyo";
+        /// Still subscribed, but taken out of the list in Klaviyo.
+        Removed => "removed", "Removed from the list in Klaviyo";
+        /// The profile no longer exists in Klaviyo.
+        Deleted => "deleted", "Deleted in Klaviyo";
+    }
+);
+
+impl Drift {
+    /// What it means for the merchant, and what Rekomi does about it.
+    pub fn explain(self) -> &'static str {
+        match self {
+            Self::Unsubscribed => {
+                "They unsubscribed in Klaviyo. Rekomi never subscribes them again; only they can, with fresh consent."
+            }
+            Self::Suppressed => {
+                "Klaviyo blocks email marketing to this address (a bounce, a spam complaint or a suppression). Rekomi \
+                 leaves it that way."
+            }
+            Self::Removed => {
+                "Still subscribed, but removed from the list in Klaviyo. Rekomi won't add them back on its own; \
+                 \"Re-sync\" does, if that removal was a mistake."
+            }
+            Self::Deleted => {
+                "The profile was deleted in Klaviyo. Rekomi won't create it again on its own; \"Re-sync\" does, if \
+                 that was a mistake."
+            }
+        }
+    }
+}
+
 /// A payout run, and each payout in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -144,7 +183,7 @@ macro_rules! stored_as_text {
 mod stored {
     use super::super::commission::CommissionState;
     use super::super::{AffiliateState, SyncState};
-    use super::{DeliveryState, EventState, ImportState, PayoutState};
+    use super::{DeliveryState, Drift, EventState, ImportState, PayoutState};
     stored_as_text!(AffiliateState, "affiliate state");
     stored_as_text!(SyncState, "sync state");
     stored_as_text!(CommissionState, "commission state");
@@ -152,4 +191,5 @@ mod stored {
     stored_as_text!(EventState, "event state");
     stored_as_text!(DeliveryState, "delivery state");
     stored_as_text!(ImportState, "import state");
+    stored_as_text!(Drift, "Klaviyo drift");
 }

@@ -11,7 +11,7 @@ use crate::klaviyo::{Client, KlaviyoError, Operation};
 use crate::store::now_ms;
 use crate::store::sync::{ClaimedSync, Outcome};
 use shared::domain::klaviyo::{OptIn, PrivateKey};
-use shared::domain::{AffiliateState, SyncState};
+use shared::domain::{AffiliateState, Drift, SyncState};
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
@@ -30,6 +30,8 @@ pub struct Batch<'a> {
     pub error: Option<KlaviyoError>,
     /// What to show for it when Rekomi can say more than Klaviyo's error does.
     pub error_message: Option<String>,
+    /// Rows found changed in Klaviyo since Rekomi put them in the list.
+    pub drift: Vec<(i64, Drift)>,
 }
 
 /// A row on its way through the batch, and where it ended up.
@@ -107,7 +109,7 @@ impl Batch<'_> {
         let mut work: Vec<Work> = rows.into_iter().map(|row| Work { row, outcome: None }).collect();
         for w in &mut work {
             // Approved affiliates join the list; disabled ones leave it. Anyone else is not synced.
-            if !matches!(w.row.affiliate_state, AffiliateState::Approved | AffiliateState::Disabled) {
+            if !(w.row.affiliate_state == AffiliateState::Approved || w.row.affiliate_state.is_out()) {
                 w.outcome = Some(self.settle(
                     &w.row,
                     SyncState::Blocked,
@@ -153,7 +155,9 @@ impl Batch<'_> {
         let now = now_ms();
         let mut writes: Vec<(usize, ProfileFields, String)> = Vec::new();
         for (i, w) in work.iter().enumerate().filter(|(_, w)| w.outcome.is_none()) {
-            if leaving(&w.row) && !existing.contains_key(&w.row.email.to_lowercase()) {
+            // Nor is the profile of someone deleted in Klaviyo after Rekomi put them in the list
+            // created again on Rekomi's own initiative.
+            if (leaving(&w.row) || was_in_list(&w.row)) && !existing.contains_key(&w.row.email.to_lowercase()) {
                 continue;
             }
             let fields = plan::profile_fields(&w.row, self.public_base, now);
@@ -185,7 +189,20 @@ impl Batch<'_> {
                 }
                 continue;
             }
-            let step = plan::step(w.row.consent_at.is_some(), existing.get(&email), members.contains(&email));
+            let mut step = plan::step(w.row.consent_at.is_some(), existing.get(&email), members.contains(&email));
+            // Out of the list (or opted out, or deleted) after Rekomi had put them in: a change made
+            // in Klaviyo, recorded and never undone here.
+            if was_in_list(&w.row) && !matches!(step, Step::AlreadyIn) {
+                let drift = match existing.get(&email) {
+                    None => Drift::Deleted,
+                    Some(profile) => super::super::klaviyo_reconcile::drift_of(profile).unwrap_or(Drift::Removed),
+                };
+                // Only news is recorded (and makes the merchant's other affiliates checked soon).
+                if w.row.drift != Some(drift) {
+                    self.drift.push((w.row.id, drift));
+                }
+                step = Step::Blocked(drift.explain().to_owned());
+            }
             match &step {
                 Step::Subscribe => subscribe.push(i),
                 Step::AddToList { profile_id } => add.push((i, profile_id.clone())),
@@ -679,9 +696,15 @@ impl Batch<'_> {
     }
 }
 
-/// A disabled affiliate's sync takes them out of the list instead of adding them.
+/// A disabled or banned affiliate's sync takes them out of the list instead of adding them.
 fn leaving(row: &ClaimedSync) -> bool {
-    row.affiliate_state == AffiliateState::Disabled
+    row.affiliate_state.is_out()
+}
+
+/// Rekomi saw this approved affiliate in the list before (or a check found them changed since), so
+/// finding them out of it now is a change made in Klaviyo, not a sync to finish.
+fn was_in_list(row: &ClaimedSync) -> bool {
+    !leaving(row) && (row.in_list_at.is_some() || row.drift.is_some())
 }
 
 const LEFT_THE_LIST: &str =

@@ -22,11 +22,18 @@ pub struct Calls {
     pub log: Vec<LogRow>,
     /// Writes Klaviyo accepted: each proves the key holds every permission that call needs.
     pub accepted_writes: Vec<Operation>,
+    /// Background work (the reconcile): paced within half of each limit.
+    background: bool,
 }
 
 impl Calls {
     pub fn new(pacer: Pacer, account: String, merchant: MerchantId) -> Self {
-        Self { pacer, account, merchant, log: Vec::new(), accepted_writes: Vec::new() }
+        Self { pacer, account, merchant, log: Vec::new(), accepted_writes: Vec::new(), background: false }
+    }
+
+    /// Calls for background work: half of each limit at most, and nothing logged per affiliate.
+    pub fn background(pacer: Pacer, account: String, merchant: MerchantId) -> Self {
+        Self { background: true, ..Self::new(pacer, account, merchant) }
     }
 
     /// Runs `call` for the syncs `ids`, up to four attempts.
@@ -42,7 +49,11 @@ impl Calls {
             .with_jitter()
             .build();
         loop {
-            self.pacer.ready(&self.account, op).await;
+            if self.background {
+                self.pacer.ready_background(&self.account, op).await;
+            } else {
+                self.pacer.ready(&self.account, op).await;
+            }
             let result = call().await;
             self.record(op, ids, result.as_ref().err());
             let error = match result {

@@ -28,13 +28,21 @@ pub struct Settings {
     pub verify_timeout: Duration,
     /// Sends (including resends of unapplied jobs) before a sync is marked failed.
     pub max_attempts: u32,
+    /// Time between two checks of every synced affiliate against Klaviyo (the reconcile).
+    pub reconcile_every: Duration,
     /// Run the outbox runners in this process (off: the instance only serves pages).
     pub worker: bool,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { lease: Duration::from_secs(60), verify_timeout: Duration::from_secs(600), max_attempts: 8, worker: true }
+        Self {
+            lease: Duration::from_secs(60),
+            verify_timeout: Duration::from_secs(600),
+            max_attempts: 8,
+            reconcile_every: Duration::from_secs(24 * 3600),
+            worker: true,
+        }
     }
 }
 
@@ -132,6 +140,7 @@ impl SyncJob {
             calls: Calls::new(self.pacer.clone(), connection.account_id.clone(), merchant),
             error: None,
             error_message: None,
+            drift: Vec::new(),
         };
         let started = std::time::Instant::now();
         let outcomes = if group.sending { batch.send(rows).await } else { batch.verify(rows).await };
@@ -161,7 +170,20 @@ impl SyncJob {
             elapsed_ms = started.elapsed().as_millis() as u64, "sync batch worked"
         );
         let message = batch.error_message.take().or_else(|| error.map(|e| e.merchant_message()));
+        let drift = std::mem::take(&mut batch.drift);
         self.save(token, merchant, &outcomes, &log, message).await;
+        if !drift.is_empty() {
+            // Record what changed, and look at the merchant's other affiliates soon: one change
+            // made in Klaviyo is often not alone (a list cleaned up, a segment suppressed).
+            let now = now_ms();
+            if let Err(e) = crate::store::reconcile::mark(&self.db, merchant, &drift, now).await {
+                tracing::warn!(error = %e, "could not record what changed in Klaviyo");
+            }
+            if let Err(e) = super::check_klaviyo(&self.db, merchant, now + 60_000, now).await {
+                tracing::warn!(error = %e, "could not schedule a check of the merchant's affiliates");
+            }
+            super::changed(merchant);
+        }
     }
 
     async fn save(

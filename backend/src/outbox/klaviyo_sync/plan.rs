@@ -31,7 +31,12 @@ pub fn profile_fields(row: &ClaimedSync, public_base: &str, now: i64) -> Profile
     let mut properties = Map::new();
     let active = row.affiliate_state == AffiliateState::Approved;
     properties.insert(PROPERTY_AFFILIATE.into(), Value::Bool(active));
-    properties.insert(PROPERTY_STATUS.into(), Value::String(if active { "active" } else { "disabled" }.into()));
+    let status = match row.affiliate_state {
+        AffiliateState::Approved => "active",
+        AffiliateState::Banned => "banned",
+        _ => "disabled",
+    };
+    properties.insert(PROPERTY_STATUS.into(), Value::String(status.into()));
     let present = |v: &str| !v.trim().is_empty();
     if present(&row.campaign_name) {
         properties.insert(PROPERTY_CAMPAIGN.into(), Value::String(row.campaign_name.trim().to_owned()));

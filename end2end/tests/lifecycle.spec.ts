@@ -1,0 +1,167 @@
+import { expect, test, type Page } from "@playwright/test";
+import path from "node:path";
+import {
+  PASSWORD,
+  collectPageErrors,
+  createCampaign,
+  openWithoutJavaScript,
+  signUp,
+  submitApplication,
+  uniqueEmail,
+  uniqueId,
+  untilHydrated,
+} from "./helpers";
+
+const FAKE = process.env.FAKE_KLAVIYO_URL ?? "http://127.0.0.1:3100";
+const SCREENS_DIR = path.join(__dirname, "..", "test-results", "screens");
+
+/**
+ * An affiliate's life after the first sync, against the demo fake Klaviyo: a change made in
+ * Klaviyo (an unsubscribe) is found by the check and shown, never undone; disabling takes them out
+ * of the list; enabling leaves their consent as they set it; a ban keeps their address from applying.
+ */
+
+async function merchantWithAffiliate(page: Page, browser: any, baseURL: string | undefined, who: string) {
+  await signUp(page, `Life Shop ${uniqueId()}`, uniqueEmail("life"), PASSWORD);
+  const call = async (endpoint: string, data: unknown) => {
+    const response = await page.request.post(`/api/${endpoint}`, { headers: { "content-type": "application/json" }, data });
+    expect(response.status(), await response.text()).toBe(200);
+    return response.json();
+  };
+  await call("connect_klaviyo", { key: "pk_demo_rekomi_full_access_0001", confirm_account_id: null });
+  await call("choose_default_list", { list_id: "AFFIL1" });
+  const campaign = await createCampaign(page, { name: `Life ${uniqueId()}`, pitch: "Earn with us.", terms: "Be nice." });
+  const email = uniqueEmail(who);
+  const visitor = await openWithoutJavaScript(browser, baseURL);
+  try {
+    await visitor.page.goto(campaign.landingPath);
+    expect((await submitApplication(visitor.page, { name: "Dee Moss", email })).status()).toBe(200);
+  } finally {
+    await visitor.context.close();
+  }
+  const queue = (await call("approval_queue", { filter: {} })) as { items: { id: number; email: string }[] };
+  const id = queue.items.find((item) => item.email === email)?.id;
+  expect(id).toBeDefined();
+  await call("decide_applications", { ids: [id], decision: "approve" });
+  /** The affiliate as the fake Klaviyo holds them. */
+  const inKlaviyo = async () => {
+    const account = await (await page.request.get(`${FAKE}/_fake/accounts/DEMO01`)).json();
+    const profile = Object.values(account.profiles as Record<string, any>).find((p) => p.email === email);
+    return {
+      member: profile ? profile.id in account.lists.AFFIL1.members : false,
+      consent: profile?.consent,
+      affiliate: profile?.properties?.["Rekomi affiliate"],
+      status: profile?.properties?.["Rekomi status"],
+    };
+  };
+  return { id: id as number, email, campaign, inKlaviyo };
+}
+
+test("an unsubscribe made in Klaviyo is found, shown and respected through disable and enable", async ({
+  page,
+  browser,
+  baseURL,
+}) => {
+  const errors = collectPageErrors(page);
+  const { id, email, inKlaviyo } = await merchantWithAffiliate(page, browser, baseURL, "dee");
+  await page.goto(`/app/affiliates/${id}`);
+  await expect(page.getByTestId("affiliate-sync")).toContainText("In Klaviyo", { timeout: 15_000 });
+
+  // Dee clicks "unsubscribe" in one of the merchant's emails.
+  const acted = await page.request.post(`${FAKE}/_fake/accounts/DEMO01/people`, {
+    data: { action: "unsubscribe", email },
+  });
+  expect(acted.status()).toBe(204);
+
+  // The merchant asks for a check instead of waiting for tomorrow's.
+  await page.goto("/app/queue");
+  const panel = page.getByTestId("sync-health");
+  await untilHydrated(async () => {
+    await panel.getByRole("button", { name: "Check now" }).click({ timeout: 2_000 });
+    await expect(panel.getByTestId("drifted")).toBeVisible({ timeout: 5_000 });
+  });
+  await expect(panel.getByTestId("drifted")).toContainText("1 affiliate changed in Klaviyo");
+  await expect(panel.getByTestId("klaviyo-checks")).toContainText("last read back from Klaviyo");
+  await panel.getByRole("link", { name: /changed in Klaviyo/ }).click();
+  await expect(page).toHaveURL(/\/app\/queue\?drift=1$/);
+  const row = page.locator("tr", { hasText: email });
+  await expect(row).toContainText("Unsubscribed in Klaviyo");
+  await expect(page.getByTestId("drift-filter")).toBeChecked();
+  await page.screenshot({ path: path.join(SCREENS_DIR, "desktop-queue-drift.png"), fullPage: true });
+
+  // Directly, as after a reload: the affiliate's page says so too, with the date it was noticed.
+  await page.goto(`/app/affiliates/${id}`);
+  await expect(page.getByTestId("affiliate-sync")).toContainText("Unsubscribed in Klaviyo");
+  await expect(page.getByTestId("affiliate-sync")).toContainText("noticed");
+  expect(await inKlaviyo()).toEqual({ member: true, consent: "UNSUBSCRIBED", affiliate: true, status: "active" });
+
+  // Disabling takes Dee out of the list; the consent stays theirs.
+  const standing = page.getByTestId("standing");
+  await untilHydrated(async () => {
+    if (await page.getByRole("heading", { name: "Disabled", level: 2, exact: true }).isVisible()) return;
+    await standing.getByRole("button", { name: "Disable affiliate" }).click({ timeout: 2_000 });
+    await expect(page.getByRole("heading", { name: "Disabled", level: 2, exact: true })).toBeVisible({ timeout: 3_000 });
+  });
+  await expect(page.getByTestId("affiliate-sync")).toContainText("Out of the list", { timeout: 15_000 });
+  expect(await inKlaviyo()).toEqual({ member: false, consent: "UNSUBSCRIBED", affiliate: false, status: "disabled" });
+  const disabledEvents = async () => {
+    const account = await (await page.request.get(`${FAKE}/_fake/accounts/DEMO01`)).json();
+    return (account.events as any[]).filter(
+      (e) => e.metric.data.attributes.name === "Rekomi Affiliate Disabled" && e.profile.data.attributes.email === email,
+    ).length;
+  };
+  await expect.poll(disabledEvents, { timeout: 15_000 }).toBe(1);
+
+  // Enabling brings Dee back into the program, not into the list: nobody re-subscribes them.
+  await untilHydrated(async () => {
+    if (await page.getByRole("heading", { name: "Disable", level: 2, exact: true }).isVisible()) return;
+    await page.getByRole("button", { name: "Enable affiliate" }).click({ timeout: 2_000 });
+    await expect(page.getByRole("heading", { name: "Disable", level: 2, exact: true })).toBeVisible({ timeout: 3_000 });
+  });
+  await expect(page.getByTestId("affiliate-sync")).toContainText("Not subscribed", { timeout: 15_000 });
+  expect(await inKlaviyo()).toEqual({ member: false, consent: "UNSUBSCRIBED", affiliate: true, status: "active" });
+  expect(errors).toEqual([]);
+});
+
+test("a banned affiliate is out for good and the address they applied from can't apply again", async ({
+  page,
+  browser,
+  baseURL,
+}) => {
+  const errors = collectPageErrors(page);
+  const { id, campaign, inKlaviyo } = await merchantWithAffiliate(page, browser, baseURL, "eve");
+  await page.goto(`/app/affiliates/${id}`);
+  await expect(page.getByTestId("affiliate-sync")).toContainText("In Klaviyo", { timeout: 15_000 });
+  const ban = page.getByTestId("ban");
+  await untilHydrated(async () => {
+    if (await page.getByRole("heading", { name: "Banned", level: 2, exact: true }).isVisible()) return;
+    await ban.getByLabel("Reason (required)").fill("Coupon posted on deal sites", { timeout: 2_000 });
+    await ban.getByLabel(/Also refuse applications/).check({ timeout: 2_000 });
+    await ban.getByRole("button", { name: "Ban affiliate" }).click({ timeout: 2_000 });
+    await expect(page.getByRole("heading", { name: "Banned", level: 2, exact: true })).toBeVisible({ timeout: 3_000 });
+  });
+  await expect(page.getByRole("status").filter({ hasText: "is banned" })).toBeVisible();
+  await expect(page.getByTestId("affiliate-sync")).toContainText("Out of the list", { timeout: 15_000 });
+  await expect(page.locator(".audit")).toContainText("Coupon posted on deal sites");
+  expect(await inKlaviyo()).toEqual({ member: false, consent: "SUBSCRIBED", affiliate: false, status: "banned" });
+  await page.screenshot({ path: path.join(SCREENS_DIR, "desktop-affiliate-banned.png"), fullPage: true });
+
+  // The queue's Banned tab lists them.
+  await page.goto("/app/queue");
+  await untilHydrated(async () => {
+    await page.getByRole("tab", { name: /^Banned \(1\)/ }).click({ timeout: 2_000 });
+    await expect(page.getByRole("button", { name: "Lift ban and enable selected" })).toBeVisible({ timeout: 3_000 });
+  });
+
+  // Another application from the same address (the browser, without JavaScript) is refused.
+  const visitor = await openWithoutJavaScript(browser, baseURL);
+  try {
+    await visitor.page.goto(campaign.landingPath);
+    const response = await submitApplication(visitor.page, { name: "Eve Again", email: uniqueEmail("eve2") });
+    expect(response.status()).toBe(403);
+    await expect(visitor.page.getByRole("heading", { name: "Application not accepted" })).toBeVisible();
+  } finally {
+    await visitor.context.close();
+  }
+  expect(errors).toEqual([]);
+});
