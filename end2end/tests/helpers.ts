@@ -255,3 +255,26 @@ export async function queueItems(page: Page, state?: "pending" | "approved" | "r
   const body = (await response.json()) as { items: QueueItem[] };
   return body.items;
 }
+
+/** Calls a server function of the signed-in page as JSON and expects 200. */
+export function serverCaller(page: Page) {
+  return async (endpoint: string, data: unknown) => {
+    const response = await page.request.post(`/api/${endpoint}`, { headers: { "content-type": "application/json" }, data });
+    expect(response.status(), await response.text()).toBe(200);
+    return response.json();
+  };
+}
+
+/** `email` as the demo fake Klaviyo holds them: in `list`?, consent, and the Rekomi properties. */
+export function klaviyoProfile(page: Page, fake: string, email: string, list = "AFFIL1") {
+  return async () => {
+    const account = await (await page.request.get(`${fake}/_fake/accounts/DEMO01`)).json();
+    const profile = Object.values(account.profiles as Record<string, any>).find((p) => p.email === email);
+    return {
+      member: profile ? profile.id in account.lists[list].members : false,
+      consent: profile?.consent,
+      affiliate: profile?.properties?.["Rekomi affiliate"],
+      status: profile?.properties?.["Rekomi status"],
+    };
+  };
+}

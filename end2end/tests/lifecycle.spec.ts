@@ -4,7 +4,9 @@ import {
   PASSWORD,
   collectPageErrors,
   createCampaign,
+  klaviyoProfile,
   openWithoutJavaScript,
+  serverCaller,
   signUp,
   submitApplication,
   uniqueEmail,
@@ -23,11 +25,7 @@ const SCREENS_DIR = path.join(__dirname, "..", "test-results", "screens");
 
 async function merchantWithAffiliate(page: Page, browser: any, baseURL: string | undefined, who: string) {
   await signUp(page, `Life Shop ${uniqueId()}`, uniqueEmail("life"), PASSWORD);
-  const call = async (endpoint: string, data: unknown) => {
-    const response = await page.request.post(`/api/${endpoint}`, { headers: { "content-type": "application/json" }, data });
-    expect(response.status(), await response.text()).toBe(200);
-    return response.json();
-  };
+  const call = serverCaller(page);
   await call("connect_klaviyo", { key: "pk_demo_rekomi_full_access_0001", confirm_account_id: null });
   await call("choose_default_list", { list_id: "AFFIL1" });
   const campaign = await createCampaign(page, { name: `Life ${uniqueId()}`, pitch: "Earn with us.", terms: "Be nice." });
@@ -43,17 +41,7 @@ async function merchantWithAffiliate(page: Page, browser: any, baseURL: string |
   const id = queue.items.find((item) => item.email === email)?.id;
   expect(id).toBeDefined();
   await call("decide_applications", { ids: [id], decision: "approve" });
-  /** The affiliate as the fake Klaviyo holds them. */
-  const inKlaviyo = async () => {
-    const account = await (await page.request.get(`${FAKE}/_fake/accounts/DEMO01`)).json();
-    const profile = Object.values(account.profiles as Record<string, any>).find((p) => p.email === email);
-    return {
-      member: profile ? profile.id in account.lists.AFFIL1.members : false,
-      consent: profile?.consent,
-      affiliate: profile?.properties?.["Rekomi affiliate"],
-      status: profile?.properties?.["Rekomi status"],
-    };
-  };
+  const inKlaviyo = klaviyoProfile(page, FAKE, email);
   return { id: id as number, email, campaign, inKlaviyo };
 }
 
@@ -150,7 +138,7 @@ test("a banned affiliate is out for good and the address they applied from can't
   await page.goto("/app/queue");
   await untilHydrated(async () => {
     await page.getByRole("tab", { name: /^Banned \(1\)/ }).click({ timeout: 2_000 });
-    await expect(page.getByRole("button", { name: "Lift ban and enable selected" })).toBeVisible({ timeout: 3_000 });
+    await expect(page.getByRole("button", { name: "Lift the ban on selected" })).toBeVisible({ timeout: 3_000 });
   });
 
   // Another application from the same address (the browser, without JavaScript) is refused.
@@ -163,5 +151,33 @@ test("a banned affiliate is out for good and the address they applied from can't
   } finally {
     await visitor.context.close();
   }
+  expect(errors).toEqual([]);
+});
+
+test("erasing an affiliate's personal data leaves a pseudonym and takes back what Rekomi wrote in Klaviyo", async ({
+  page,
+  browser,
+  baseURL,
+}) => {
+  const errors = collectPageErrors(page);
+  const { id, email, inKlaviyo } = await merchantWithAffiliate(page, browser, baseURL, "gdpr");
+  await page.goto(`/app/affiliates/${id}`);
+  await expect(page.getByTestId("affiliate-sync")).toContainText("In Klaviyo", { timeout: 15_000 });
+  const erase = page.getByTestId("erase");
+  await untilHydrated(async () => {
+    if (await page.getByTestId("erased").isVisible()) return;
+    await erase.getByLabel("I understand this can't be undone").check({ timeout: 2_000 });
+    await erase.getByRole("button", { name: "Erase personal data" }).click({ timeout: 2_000 });
+    await expect(page.getByTestId("erased")).toBeVisible({ timeout: 3_000 });
+  });
+  await expect(page.getByRole("heading", { name: "Erased affiliate", level: 1 })).toBeVisible();
+  await expect(page.locator("body")).not.toContainText(email);
+  await expect
+    .poll(async () => JSON.stringify(await inKlaviyo()), { timeout: 15_000 })
+    .toBe(JSON.stringify({ member: false, consent: "SUBSCRIBED" }));
+  // Directly, as after a reload.
+  await page.reload();
+  await expect(page.getByTestId("erased")).toBeVisible();
+  await page.screenshot({ path: path.join(SCREENS_DIR, "desktop-affiliate-erased.png"), fullPage: true });
   expect(errors).toEqual([]);
 });

@@ -3,8 +3,10 @@ import {
   PASSWORD,
   collectPageErrors,
   createCampaign,
+  klaviyoProfile,
   openWithoutJavaScript,
   queueRow,
+  serverCaller,
   signUp,
   submitApplication,
   uniqueEmail,
@@ -75,11 +77,7 @@ test("affiliates approved before Klaviyo are synced with one click, and a failed
 }) => {
   const errors = collectPageErrors(page);
   await signUp(page, `Late Shop ${uniqueId()}`, uniqueEmail("late"), PASSWORD);
-  const call = async (endpoint: string, data: unknown) => {
-    const response = await page.request.post(`/api/${endpoint}`, { headers: { "content-type": "application/json" }, data });
-    expect(response.status(), await response.text()).toBe(200);
-    return response.json();
-  };
+  const call = serverCaller(page);
   const campaign = await createCampaign(page, { name: `Late ${uniqueId()}`, pitch: "Earn with us.", terms: "Be nice." });
   const email = uniqueEmail("bo");
   const visitor = await openWithoutJavaScript(browser, baseURL);
@@ -138,11 +136,7 @@ test("disabling an affiliate takes them out of the Klaviyo list with consent unt
 }) => {
   const errors = collectPageErrors(page);
   await signUp(page, `Pause Shop ${uniqueId()}`, uniqueEmail("pause"), PASSWORD);
-  const call = async (endpoint: string, data: unknown) => {
-    const response = await page.request.post(`/api/${endpoint}`, { headers: { "content-type": "application/json" }, data });
-    expect(response.status(), await response.text()).toBe(200);
-    return response.json();
-  };
+  const call = serverCaller(page);
   await call("connect_klaviyo", { key: "pk_demo_rekomi_full_access_0001", confirm_account_id: null });
   await call("choose_default_list", { list_id: "AFFIL1" });
   const campaign = await createCampaign(page, { name: `Pause ${uniqueId()}`, pitch: "Earn with us.", terms: "Be nice." });
@@ -160,16 +154,7 @@ test("disabling an affiliate takes them out of the Klaviyo list with consent unt
   await call("decide_applications", { ids: [id], decision: "approve" });
 
   /** Cy as the fake Klaviyo holds them: in the list?, consent, and the Rekomi properties. */
-  const inKlaviyo = async () => {
-    const account = await (await page.request.get(`${FAKE}/_fake/accounts/DEMO01`)).json();
-    const profile = Object.values(account.profiles as Record<string, any>).find((p) => p.email === email);
-    return {
-      member: profile ? profile.id in account.lists.AFFIL1.members : false,
-      consent: profile?.consent,
-      affiliate: profile?.properties?.["Rekomi affiliate"],
-      status: profile?.properties?.["Rekomi status"],
-    };
-  };
+  const inKlaviyo = klaviyoProfile(page, FAKE, email);
 
   await page.goto(`/app/affiliates/${id}`);
   await expect(page.getByTestId("affiliate-sync")).toContainText("In Klaviyo", { timeout: 15_000 });

@@ -3,6 +3,9 @@ ALTER TABLE affiliates DROP CONSTRAINT affiliates_state_check;
 ALTER TABLE affiliates ADD CONSTRAINT affiliates_state_check
     CHECK (state IN ('pending', 'approved', 'rejected', 'disabled', 'banned'));
 
+-- The state a ban was made from: lifting the ban of someone never approved puts them back there.
+ALTER TABLE affiliates ADD COLUMN banned_from TEXT;
+
 -- The address an application came from, so a ban can cover it too (kept with the application).
 ALTER TABLE affiliates ADD COLUMN applied_ip TEXT;
 

@@ -44,6 +44,9 @@ CREATE INDEX affiliates_campaign ON affiliates (campaign_id, state);
 CREATE UNIQUE INDEX affiliates_coupon_key ON affiliates (merchant_id, lower(coupon_code));
 CREATE UNIQUE INDEX affiliates_referral_code_key ON affiliates (lower(referral_code));
 
+-- The state a ban was made from: lifting the ban of someone never approved puts them back there.
+ALTER TABLE affiliates ADD COLUMN banned_from TEXT;
+
 -- The address an application came from, so a ban can cover it too (kept with the application).
 ALTER TABLE affiliates ADD COLUMN applied_ip TEXT;
 

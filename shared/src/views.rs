@@ -91,6 +91,8 @@ pub struct ApplicationView {
     pub decided_at: Option<i64>,
     /// Who made the last decision: a user's email, or "auto-approve".
     pub decided_by: Option<String>,
+    /// When the person's data was erased (a data-protection request); the row is a pseudonym since.
+    pub erased_at: Option<i64>,
     /// The Klaviyo sync of this affiliate, once one was queued.
     pub sync: Option<SyncView>,
 }

@@ -1,6 +1,6 @@
 //! The approval queue.
 
-use crate::api::views::{DecisionOutcome, QueueFilter, QueuePage};
+use crate::api::views::{ApplicationView, DecisionOutcome, QueueFilter, QueuePage};
 use crate::domain::affiliate::Decision;
 use crate::domain::AffiliateId;
 use crate::error::AppError;
@@ -31,6 +31,20 @@ pub async fn decide_applications(
         async {
             let (s, who) = caller().await?;
             Ok(s.decide(&who, &ids, decision, note.as_deref()).await?)
+        }
+        .await,
+    )
+}
+
+/// Erases an affiliate's personal data (a data-protection request); money records stay under a
+/// pseudonym.
+#[server(prefix = "/api", endpoint = "erase_affiliate", input = server_fn::codec::Json)]
+pub async fn erase_affiliate(id: AffiliateId) -> Result<ApplicationView, AppError> {
+    use super::context::*;
+    answer(
+        async {
+            let (s, who) = caller().await?;
+            Ok(s.erase(&who, id).await?)
         }
         .await,
     )

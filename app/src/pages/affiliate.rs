@@ -1,9 +1,9 @@
 //! One affiliate: who they are, their consent, the decisions taken, and their Klaviyo sync with
 //! every call made for it. The sync part follows the live feed.
 
-use crate::api::affiliates::{ban_affiliates, decide_applications};
+use crate::api::affiliates::{ban_affiliates, decide_applications, erase_affiliate};
 use crate::api::sync::{get_affiliate, resync_affiliates, retry_sync};
-use crate::api::views::{AffiliateDetail, DecisionOutcome, SyncLogEntry, SyncView};
+use crate::api::views::{AffiliateDetail, ApplicationView, DecisionOutcome, SyncLogEntry, SyncView};
 use crate::components::live_sync::{use_live_sync, SyncBadge};
 use crate::components::state_badge::StateBadge;
 use crate::components::toast::use_toasts;
@@ -102,13 +102,22 @@ pub fn AffiliatePage() -> impl IntoView {
         Some(Err(e)) => toasts.error(e.message),
         None => {}
     });
+    let erase = Action::new(|id: &AffiliateId| erase_affiliate(*id));
+    Effect::new(move || match erase.value().get() {
+        Some(Ok(_)) => {
+            toasts.success("Their personal data is erased; the money records stay under a pseudonym.".to_owned());
+            version.update(|v| *v += 1);
+        }
+        Some(Err(e)) => toasts.error(e.message),
+        None => {}
+    });
     view! {
         <Title text="Affiliate · Rekomi"/>
         <p><a href="/app/queue">"← Approval queue"</a></p>
         <Transition fallback=|| view! { <p class="loading">"Loading affiliate…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
-                    Ok(d) => view! { <Detail d retry resync decide ban earnings/> }.into_any(),
+                    Ok(d) => view! { <Detail d retry resync decide ban erase earnings/> }.into_any(),
                     Err(e) => view! { <div class="banner error" role="alert">{e.message}</div> }.into_any(),
                 }
             })}
@@ -123,9 +132,11 @@ fn Detail(
     resync: Action<AffiliateId, Result<u64, AppError>>,
     decide: Action<(AffiliateId, Decision, String), Result<DecisionOutcome, AppError>>,
     ban: Action<(AffiliateId, String, bool), Result<DecisionOutcome, AppError>>,
+    erase: Action<AffiliateId, Result<ApplicationView, AppError>>,
     earnings: crate::components::affiliate_earnings::EarningsResource,
 ) -> impl IntoView {
     let a = d.affiliate;
+    let erased = a.erased_at;
     let id = a.id;
     let consent = match (a.consent_terms_version, a.consent_at) {
         (Some(v), Some(at)) => format!("Accepted terms version {v} on {}", format_utc(at)),
@@ -174,8 +185,25 @@ fn Detail(
             <SyncLog log=d.log/>
         </section>
         <crate::components::affiliate_earnings::EarningsPanel id earnings/>
-        <Standing id state=a.state in_klaviyo=!d.syncs.is_empty() decide/>
-        {(a.state != AffiliateState::Banned).then(|| view! { <Ban id in_klaviyo=!d.syncs.is_empty() ban/> })}
+        {match erased {
+            Some(at) => view! {
+                <section class="card" data-testid="erased">
+                    <h2>"Personal data erased"</h2>
+                    <p class="muted">{format!(
+                        "Erased on {}: their name, email, website, message, codes, payout addresses, Klaviyo events, \
+                         invites and webhook deliveries naming them are gone from Rekomi; what Rekomi wrote in Klaviyo \
+                         is taken back (out of the list, its properties unset). The commissions and payouts stay under \
+                         this pseudonym.",
+                        format_utc(at)
+                    )}</p>
+                </section>
+            }.into_any(),
+            None => view! {
+                <Standing id state=a.state in_klaviyo=!d.syncs.is_empty() decide/>
+                {(a.state != AffiliateState::Banned).then(|| view! { <Ban id in_klaviyo=!d.syncs.is_empty() ban/> })}
+                <Erase id erase/>
+            }.into_any(),
+        }}
         <section class="card">
             <h2>"History"</h2>
             <ul class="audit">
@@ -249,12 +277,13 @@ fn Standing(
             <section class="card" data-testid="standing">
                 <h2>"Banned"</h2>
                 <p class="muted">
-                    "This affiliate's link and coupon don't earn, and their email can't apply again. Enabling them \
-                     lifts the ban and releases the commissions held when they were banned."
+                    "This affiliate's link and coupon don't earn, and their email can't apply again. Lifting the ban \
+                     puts them back where they were: an affiliate in the program is enabled (the commissions held \
+                     when they were banned are released), an applicant returns to the queue."
                 </p>
                 <div class="actions">
                     <button disabled=busy on:click=move |_| { decide.dispatch((id, Decision::Enable, String::new())); }>
-                        "Lift the ban and enable"
+                        "Lift the ban"
                     </button>
                 </div>
             </section>
@@ -299,6 +328,32 @@ fn Ban(
                     on:click=move |_| { ban.dispatch((id, reason.get_untracked(), address.get_untracked())); }>
                     "Ban affiliate"
                 </button>
+            </div>
+        </section>
+    }
+}
+
+/// A person's data-protection request: irreversible, so it asks for a confirmation first.
+#[component]
+fn Erase(id: AffiliateId, erase: Action<AffiliateId, Result<ApplicationView, AppError>>) -> impl IntoView {
+    let sure = RwSignal::new(false);
+    view! {
+        <section class="card" data-testid="erase">
+            <h2>"Erase personal data"</h2>
+            <p class="muted">
+                "For a data-protection request: removes their name, email, website, message, referral and coupon \
+                 codes, payout addresses, Klaviyo events, invites, portal links and the webhook deliveries naming them, \
+                 and takes back what Rekomi wrote in Klaviyo (out of the list, its properties unset; their consent and \
+                 the rest of their profile are theirs and Klaviyo's). Commissions and payouts stay, under a pseudonym. \
+                 This can't be undone."
+            </p>
+            <label class="inline">
+                <input type="checkbox" prop:checked=move || sure.get() on:change=move |ev| sure.set(event_target_checked(&ev))/>
+                " I understand this can't be undone"
+            </label>
+            <div class="actions">
+                <button class="danger" disabled=move || !sure.get() || erase.pending().get()
+                    on:click=move |_| { erase.dispatch(id); }>"Erase personal data"</button>
             </div>
         </section>
     }

@@ -18,8 +18,9 @@ use std::collections::BTreeSet;
 #[component]
 pub fn ApprovalQueue() -> impl IntoView {
     // The health panel links here with `?drift=1`: the approved affiliates changed in Klaviyo.
-    let from_drift_link =
-        leptos_router::hooks::use_query_map().with_untracked(|q| q.get("drift").is_some_and(|v| v == "1"));
+    let query = leptos_router::hooks::use_query_map();
+    let linked = move || query.with(|q| q.get("drift").is_some_and(|v| v == "1"));
+    let from_drift_link = query.with_untracked(|q| q.get("drift").is_some_and(|v| v == "1"));
     let drift = RwSignal::new(from_drift_link);
     let state = RwSignal::new(Some(if from_drift_link { AffiliateState::Approved } else { AffiliateState::Pending }));
     let campaign = RwSignal::new(None::<CampaignId>);
@@ -86,6 +87,16 @@ pub fn ApprovalQueue() -> impl IntoView {
         page.set(0);
         selected.set(BTreeSet::new());
     };
+    // Followed from the panel on this very page (the route stays, only the query changes).
+    Effect::new(move |seen: Option<bool>| {
+        let now = linked();
+        if seen.is_some_and(|before| before != now) && now {
+            drift.set(true);
+            state.set(Some(AffiliateState::Approved));
+            reset_page();
+        }
+        now
+    });
 
     view! {
         <Title text="Approval queue · Rekomi"/>
@@ -165,7 +176,7 @@ pub fn ApprovalQueue() -> impl IntoView {
                     }.into_any(),
                     Some(AffiliateState::Banned) => view! {
                         <button disabled=none on:click=move |_| decide_selected(Decision::Enable)>
-                            "Lift ban and enable selected"
+                            "Lift the ban on selected"
                         </button>
                     }.into_any(),
                     _ => view! {

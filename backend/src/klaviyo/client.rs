@@ -297,6 +297,20 @@ impl Client {
         Ok(ImportedProfile { id, created: answer.status == 201 })
     }
 
+    /// `POST /api/profile-import` that only removes properties (`meta.patch_properties.unset`): an
+    /// erasure takes back what Rekomi wrote and nothing else.
+    pub async fn unset_properties(&self, key: &PrivateKey, email: &str, names: &[&str]) -> Result<(), KlaviyoError> {
+        let op = Operation::ProfileImport;
+        let body = serde_json::json!({
+            "data": {
+                "type": "profile",
+                "attributes": { "email": email },
+                "meta": { "patch_properties": { "unset": names } }
+            }
+        });
+        self.call(key, op, None, &[], Some(Self::encode(op, &body)?)).await.map(drop)
+    }
+
     /// `POST /api/profile-bulk-import-jobs`: names and properties for up to 10,000 profiles, and
     /// optionally membership of lists (which does not change consent).
     pub async fn create_bulk_import(

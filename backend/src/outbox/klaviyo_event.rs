@@ -18,6 +18,10 @@ use shared::domain::{EventState, MerchantId};
 use std::time::Duration;
 use tokio::sync::Notify;
 
+/// How long one claim spends sending events before leaving the rest to the next (well inside the
+/// default 60 s lease).
+const EVENTS_WITHIN: Duration = Duration::from_secs(25);
+
 /// Tries before an event is given up (about a day of backoff at the cap).
 const MAX_ATTEMPTS: i64 = 12;
 
@@ -110,8 +114,19 @@ impl EventJob {
         };
         let mut calls = Calls::new(self.pacer.clone(), connection.account_id.clone(), merchant);
         let mut tally = Tally::default();
-        let built: Vec<(&ClaimedEvent, NewEvent)> = events.iter().map(|e| (e, self.build(e))).collect();
         let mut outcomes = Vec::with_capacity(events.len());
+        // Klaviyo creates the profile of an event's email: never for someone deleted there.
+        let deleted: std::collections::HashSet<String> =
+            store::deleted_in_klaviyo(&self.db, merchant).await.unwrap_or_default().into_iter().collect();
+        let (gone, events): (Vec<&ClaimedEvent>, Vec<&ClaimedEvent>) =
+            events.iter().partition(|e| deleted.contains(&e.email.to_lowercase()));
+        outcomes.extend(
+            gone.into_iter().map(|e| {
+                failed(e, "Not sent: their profile was deleted in Klaviyo, and an event would create it again.")
+            }),
+        );
+        let built: Vec<(&ClaimedEvent, NewEvent)> = events.into_iter().map(|e| (e, self.build(e))).collect();
+        let started = std::time::Instant::now();
         // One bulk call per thousand events; a lone event, and every event of a batch Klaviyo
         // refuses, goes on its own, so one bad event never holds back the others.
         for chunk in built.chunks(MAX_BULK_EVENTS) {
@@ -141,6 +156,18 @@ impl EventJob {
                 }
             }
             for (event, new) in chunk {
+                // A refused bulk sent one by one could outlast the lease: the rest go in the next claim.
+                if started.elapsed() > EVENTS_WITHIN {
+                    outcomes.push(EventOutcome {
+                        id: event.id,
+                        state: EventState::Queued,
+                        reason: None,
+                        attempts: event.attempts,
+                        due_at: Some(now_ms()),
+                        sent_at: None,
+                    });
+                    continue;
+                }
                 let sent = calls.run(Operation::CreateEvent, &[], || self.client.create_event(&key, new)).await;
                 outcomes.push(match sent {
                     Ok(()) => {

@@ -81,6 +81,15 @@ impl Job for ReconcileJob {
 impl ReconcileJob {
     /// Checks pages of the pass until it is done or half the lease is used, saving after each page.
     async fn slice(&self, token: &str, merchant: MerchantId, pass: ClaimedReconcile) {
+        // The runner may start a group late in its lease: a slice works within a lease of its own.
+        match store::renew(&self.db, token, pass.id, now_ms() + self.ms(self.lease)).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(error) => {
+                tracing::warn!(%error, "could not renew the reconcile lease; the pass returns after it");
+                return;
+            }
+        }
         let (key, connection) = match self.connections.key(merchant).await {
             Ok(found) => found,
             Err(KlaviyoServiceError::NotConnected) => {
@@ -265,7 +274,17 @@ mod tests {
     use shared::domain::SyncState;
 
     fn row(state: SyncState) -> CheckRow {
-        CheckRow { id: 1, list_id: "L".into(), email: "ana@example.com".into(), state, drift: None, in_list_at: None }
+        // A row that succeeded was seen in the list then (the sync records when).
+        let in_list_at = (state == SyncState::Succeeded).then_some(1);
+        CheckRow {
+            id: 1,
+            list_id: "L".into(),
+            email: "ana@example.com".into(),
+            state,
+            drift: None,
+            in_list_at,
+            updated_at: 1,
+        }
     }
 
     fn profile(consent: &str, suppressions: &[&str]) -> ProfileState {

@@ -11,6 +11,7 @@
 //!   `webhook_delivery.rs`. A new kind implements [`runner::Job`] over its table and is started
 //!   in [`start`].
 
+pub mod klaviyo_erasure;
 pub mod klaviyo_event;
 pub mod klaviyo_reconcile;
 pub mod klaviyo_sync;
@@ -37,6 +38,8 @@ pub static SYNCS: Notify = Notify::const_new();
 pub static EVENTS: Notify = Notify::const_new();
 /// Wakes the reconcile runner (a check asked for now).
 pub static RECONCILES: Notify = Notify::const_new();
+/// Wakes the erasures runner.
+pub static ERASURES: Notify = Notify::const_new();
 /// Wakes the webhook deliveries runner.
 pub static WEBHOOKS: Notify = Notify::const_new();
 
@@ -85,6 +88,12 @@ pub fn start(handles: Handles, settings: &Settings) -> Vec<JoinHandle<()>> {
         every: settings.reconcile_every,
         lease: settings.lease,
     };
+    let erasure = klaviyo_erasure::ErasureJob {
+        db: handles.db.clone(),
+        client: client.clone(),
+        connections: handles.connections.clone(),
+        pacer: pacer.clone(),
+    };
     let events = klaviyo_event::EventJob {
         public_base: handles.public_base,
         db: handles.db.clone(),
@@ -105,6 +114,12 @@ pub fn start(handles: Handles, settings: &Settings) -> Vec<JoinHandle<()>> {
             handles.db.clone(),
             owner.clone(),
             klaviyo_reconcile::ReconcileJob::runner(settings.lease),
+        )),
+        tokio::spawn(runner::run(
+            Arc::new(erasure),
+            handles.db.clone(),
+            owner.clone(),
+            klaviyo_erasure::ErasureJob::runner(settings.lease),
         )),
     ];
     match webhook_delivery::DeliveryJob::new(handles.db.clone(), handles.sealer, handles.webhooks_allow_private) {
@@ -130,6 +145,19 @@ pub async fn check_klaviyo(db: &Db, merchant: MerchantId, due: i64, now: i64) ->
     if due <= now {
         RECONCILES.notify_one();
     }
+    Ok(())
+}
+
+/// Queues Klaviyo's part of an erasure (see [`klaviyo_erasure`]).
+pub async fn erase_in_klaviyo(
+    tx: &mut Tx,
+    merchant: MerchantId,
+    email: &str,
+    lists: &[String],
+    now: i64,
+) -> DbResult<()> {
+    store::erasures::enqueue(tx, merchant, email, lists, now).await?;
+    tx.wake_on_commit(&ERASURES);
     Ok(())
 }
 

@@ -49,6 +49,8 @@ pub enum AffiliateError {
     NoteTooLong,
     #[error("a ban needs a reason")]
     ReasonRequired,
+    #[error("already erased")]
+    AlreadyErased,
     #[error("no such affiliate")]
     UnknownAffiliate,
     #[error(transparent)]
@@ -73,6 +75,9 @@ impl From<AffiliateError> for AppError {
                 ErrorKind::Invalid,
                 "Say why you are banning: the reason is kept in the audit log and sent with affiliate.banned.",
             ),
+            AffiliateError::AlreadyErased => {
+                AppError::new(ErrorKind::Conflict, "This affiliate's personal data was already erased.")
+            }
             AffiliateError::Internal(e) => super::internal(&e),
         }
     }
@@ -397,6 +402,17 @@ impl super::Services {
         Ok(outcome)
     }
 
+    /// [`erase`] for a signed-in merchant; the erased referral code stops resolving at once.
+    pub async fn erase(
+        &self,
+        who: &super::accounts::SignedIn,
+        id: AffiliateId,
+    ) -> Result<ApplicationView, AffiliateError> {
+        let erased = erase(&self.db, who.merchant(), who.actor(), id).await?;
+        self.tracker.forget_all();
+        Ok(erased)
+    }
+
     /// [`ban`] for a signed-in merchant.
     pub async fn ban(
         &self,
@@ -411,6 +427,39 @@ impl super::Services {
         }
         Ok(outcome)
     }
+}
+
+/// A person's data-protection request: their personal data is removed from Rekomi (name, email,
+/// website, message, codes, payout addresses, the address they applied from, their Klaviyo events,
+/// invites, portal links, webhook deliveries naming them) and the row stays as a pseudonym, so the
+/// money records on it (commissions, payouts) are kept. An approved affiliate is taken out of the
+/// program (pending commissions held for review). Klaviyo gets its part through the outbox: out of
+/// the lists, Rekomi's properties unset. The audit log records only that the erasure happened.
+pub async fn erase(
+    db: &Db,
+    merchant: MerchantId,
+    actor: &str,
+    id: AffiliateId,
+) -> Result<ApplicationView, AffiliateError> {
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    let found = store::erasable(&mut tx, merchant, id).await?.ok_or(AffiliateError::UnknownAffiliate)?;
+    if found.erased_at.is_some() {
+        return Err(AffiliateError::AlreadyErased);
+    }
+    let to = if found.state == AffiliateState::Approved { AffiliateState::Disabled } else { found.state };
+    if to != found.state {
+        earnings_store::hold_for_disabled(&mut tx, merchant, id, now).await?;
+    }
+    let lists = store::erase(&mut tx, merchant, id, &found.email, now).await?;
+    if !lists.is_empty() {
+        outbox::erase_in_klaviyo(&mut tx, merchant, &found.email, &lists, now).await?;
+    }
+    audit::record(&mut tx, merchant, actor, "erased", id, Some(found.state), Some(to), now).await?;
+    tx.commit().await?;
+    tracing::info!(affiliate.id = %id, "affiliate erased");
+    let row = store::by_ids(db, merchant, &[id]).await?.into_iter().next().ok_or(AffiliateError::UnknownAffiliate)?;
+    Ok(view(row))
 }
 
 /// Who decides, why, and (for a ban) whether the address they applied from is banned too.
@@ -438,11 +487,17 @@ async fn decide_one(
     now: i64,
 ) -> DbResult<Result<(), Skip>> {
     let How { actor, note, ban_address } = how;
-    let target = decision.target();
     let Some(current) = store::decidable(tx, merchant, id).await? else {
         return Ok(Err(Skip::NotFound));
     };
     let from = current.state;
+    // Lifting the ban of someone who was never approved puts them back where they were (an
+    // application still to decide, or a rejected one), not into the program.
+    let restores = matches!(current.banned_from, Some(AffiliateState::Pending | AffiliateState::Rejected));
+    let target = match (decision, from, current.banned_from) {
+        (Decision::Enable, AffiliateState::Banned, Some(before)) if restores => before,
+        _ => decision.target(),
+    };
     if from == target {
         return Ok(Err(Skip::AlreadyInState(from)));
     }
@@ -458,7 +513,8 @@ async fn decide_one(
     if !store::set_state(tx, merchant, id, from, target, actor, now).await? {
         return Ok(Err(Skip::ChangedMeanwhile));
     }
-    audit::record_noted(tx, merchant, actor, decision.done(), id, Some(from), Some(target), note, now).await?;
+    let action = if restores && decision == Decision::Enable { "ban lifted" } else { decision.done() };
+    audit::record_noted(tx, merchant, actor, action, id, Some(from), Some(target), note, now).await?;
     match decision {
         Decision::Disable => {
             earnings_store::hold_for_disabled(tx, merchant, id, now).await?;
@@ -472,6 +528,7 @@ async fn decide_one(
             outbox::refresh_affiliate(tx, merchant, id, now).await?;
             announce_standing(tx, merchant, id, decision, note, now).await?;
         }
+        Decision::Enable if restores => store::lift_bans(tx, merchant, id).await?,
         Decision::Enable => {
             for line in earnings_store::release_disabled_holds(tx, merchant, id, now).await? {
                 super::earnings::announce(tx, line, Some(Metric::CommissionApproved), None, now).await?;
@@ -649,6 +706,7 @@ pub fn view(row: AffiliateRow) -> ApplicationView {
         consent_at: row.consent_at,
         decided_at: row.decided_at,
         decided_by: row.decided_by,
+        erased_at: row.erased_at,
         sync: None,
     }
 }

@@ -26,11 +26,12 @@ pub struct AffiliateRow {
     pub consent_at: Option<i64>,
     pub decided_at: Option<i64>,
     pub decided_by: Option<String>,
+    pub erased_at: Option<i64>,
 }
 
 const SELECT: &str = "SELECT a.id, a.campaign_id, c.name AS campaign_name, a.email, a.full_name, a.first_name,
         a.last_name, a.website, a.message, a.state, a.referral_code, a.source, a.applied_at,
-        a.consent_terms_version, a.consent_at, a.decided_at, a.decided_by
+        a.consent_terms_version, a.consent_at, a.decided_at, a.decided_by, a.erased_at
     FROM affiliates a JOIN campaigns c ON c.id = a.campaign_id";
 
 /// Inserts a pending applicant with their consent; `None` when the merchant already has the email
@@ -72,19 +73,102 @@ pub async fn record_ip(tx: &mut Tx, id: AffiliateId, ip: &str) -> DbResult<()> {
     tx.query("UPDATE affiliates SET applied_ip = $2 WHERE id = $1").bind(id).bind(ip).execute().await.map(drop)
 }
 
-/// Whether the merchant banned this email, or (when given) this address.
+/// Whether the merchant banned this email, or (when given) this address. An erased affiliate's
+/// ban holds only a hash of the email ([`ban_hash`]).
 pub async fn is_banned(tx: &mut Tx, merchant: MerchantId, email: &str, ip: Option<&str>) -> DbResult<bool> {
+    let email = email.to_lowercase();
     let found: i64 = tx
         .query_scalar(
             "SELECT COUNT(*) FROM affiliate_bans WHERE merchant_id = $1
-               AND ((kind = 'email' AND value = $2) OR (kind = 'ip' AND value = $3))",
+               AND ((kind = 'email' AND value IN ($2, $3)) OR (kind = 'ip' AND value = $4))",
         )
         .bind(merchant)
-        .bind(email.to_lowercase())
+        .bind(&email)
+        .bind(ban_hash(&email))
         .bind(ip.unwrap_or(""))
         .fetch_one()
         .await?;
     Ok(found > 0)
+}
+
+/// What a ban keeps of an erased affiliate's email: enough to refuse it again, not to read it.
+pub fn ban_hash(email: &str) -> String {
+    use sha2::{Digest, Sha256};
+    format!("sha256:{}", hex::encode(Sha256::digest(email.to_lowercase().as_bytes())))
+}
+
+/// What erasing an affiliate needs to know first.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Erasable {
+    pub email: String,
+    pub state: AffiliateState,
+    pub erased_at: Option<i64>,
+}
+
+pub async fn erasable(tx: &mut Tx, merchant: MerchantId, id: AffiliateId) -> DbResult<Option<Erasable>> {
+    tx.query_as("SELECT email, state, erased_at FROM affiliates WHERE merchant_id = $1 AND id = $2")
+        .bind(merchant)
+        .bind(id)
+        .fetch_optional()
+        .await
+}
+
+/// Removes an affiliate's personal data, keeping the row (and the money records on it) under a
+/// pseudonym. An approved affiliate is taken out of the program (disabled) on the way. The lists
+/// they were synced to are returned, for Klaviyo's part of the erasure.
+pub async fn erase(tx: &mut Tx, merchant: MerchantId, id: AffiliateId, email: &str, now: i64) -> DbResult<Vec<String>> {
+    let lists: Vec<String> = tx
+        .query_scalar("SELECT DISTINCT list_id FROM klaviyo_syncs WHERE merchant_id = $1 AND affiliate_id = $2")
+        .bind(merchant)
+        .bind(id)
+        .fetch_all()
+        .await?;
+    let email = email.to_lowercase();
+    // Bans stay in force without the address.
+    tx.query("UPDATE affiliate_bans SET value = $3 WHERE merchant_id = $1 AND kind = 'email' AND value = $2")
+        .bind(merchant)
+        .bind(&email)
+        .bind(ban_hash(&email))
+        .execute()
+        .await?;
+    for sql in [
+        "DELETE FROM klaviyo_syncs WHERE merchant_id = $1 AND affiliate_id = $2",
+        "DELETE FROM portal_links WHERE merchant_id = $1 AND affiliate_id = $2",
+        "DELETE FROM portal_sessions WHERE merchant_id = $1 AND affiliate_id = $2",
+        "UPDATE payouts SET payout_email = 'erased', wise_email = 'erased' WHERE merchant_id = $1 AND affiliate_id = $2",
+    ] {
+        tx.query(sql).bind(merchant).bind(id).execute().await?;
+    }
+    for sql in [
+        "DELETE FROM klaviyo_events WHERE merchant_id = $1 AND lower(email) = $2",
+        "DELETE FROM invites WHERE merchant_id = $1 AND lower(email) = $2",
+    ] {
+        tx.query(sql).bind(merchant).bind(&email).execute().await?;
+    }
+    // Webhook payloads name the affiliate by email.
+    let contains = match tx.kind() {
+        super::Engine::Sqlite => "instr(lower(payload), $2) > 0",
+        super::Engine::Postgres => "strpos(lower(payload), $2) > 0",
+    };
+    tx.query(&format!("DELETE FROM webhook_deliveries WHERE merchant_id = $1 AND {contains}"))
+        .bind(merchant)
+        .bind(&email)
+        .execute()
+        .await?;
+    tx.query(
+        "UPDATE affiliates SET email = 'erased-' || CAST(id AS TEXT) || '@erased.invalid',
+             full_name = 'Erased affiliate', first_name = 'Erased', last_name = NULL, website = NULL, message = NULL,
+             referral_code = NULL, coupon_code = NULL, paypal_email = NULL, wise_email = NULL, external_id = NULL,
+             consent_source = NULL, rate_reason = NULL, applied_ip = NULL,
+             state = CASE WHEN state = 'approved' THEN 'disabled' ELSE state END, erased_at = $3
+         WHERE merchant_id = $1 AND id = $2",
+    )
+    .bind(merchant)
+    .bind(id)
+    .bind(now)
+    .execute()
+    .await?;
+    Ok(lists)
 }
 
 /// Bans the affiliate's email from applying again, and with `address` the address they applied from.
@@ -211,7 +295,8 @@ pub async fn set_state(
 ) -> DbResult<bool> {
     let done = tx
         .query(
-            "UPDATE affiliates SET state = $3, decided_at = $4, decided_by = $5
+            "UPDATE affiliates SET state = $3, decided_at = $4, decided_by = $5,
+                 banned_from = CASE WHEN $3 = 'banned' THEN $6 END
              WHERE merchant_id = $1 AND id = $2 AND state = $6",
         )
         .bind(merchant)
@@ -238,14 +323,20 @@ pub struct Decidable {
     pub state: AffiliateState,
     pub first_name: String,
     pub referral_code: Option<String>,
+    /// For a banned affiliate, the state the ban was made from.
+    pub banned_from: Option<AffiliateState>,
 }
 
 pub async fn decidable(tx: &mut Tx, merchant: MerchantId, id: AffiliateId) -> DbResult<Option<Decidable>> {
-    tx.query_as("SELECT state, first_name, referral_code FROM affiliates WHERE merchant_id = $1 AND id = $2")
-        .bind(merchant)
-        .bind(id)
-        .fetch_optional()
-        .await
+    // An erased affiliate is only a pseudonym for money records: nothing more is decided about it.
+    tx.query_as(
+        "SELECT state, first_name, referral_code, banned_from FROM affiliates
+         WHERE merchant_id = $1 AND id = $2 AND erased_at IS NULL",
+    )
+    .bind(merchant)
+    .bind(id)
+    .fetch_optional()
+    .await
 }
 
 /// An affiliate the merchant already had when their invite was accepted.

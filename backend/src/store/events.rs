@@ -95,6 +95,18 @@ pub async fn drop_kept(db: &Db, merchant: MerchantId, now: i64) -> DbResult<u64>
     .await
 }
 
+/// Emails of the merchant's affiliates whose Klaviyo profile was deleted there (lowercase): an event
+/// would create the profile again.
+pub async fn deleted_in_klaviyo(db: &Db, merchant: MerchantId) -> DbResult<Vec<String>> {
+    db.query_scalar(
+        "SELECT DISTINCT lower(a.email) FROM klaviyo_syncs s JOIN affiliates a ON a.id = s.affiliate_id
+         WHERE s.merchant_id = $1 AND s.drift = 'deleted'",
+    )
+    .bind(merchant)
+    .fetch_all()
+    .await
+}
+
 /// How many events were dropped because Klaviyo was disconnected.
 pub async fn dropped(db: &Db, merchant: MerchantId) -> DbResult<i64> {
     db.query_scalar(

@@ -15,6 +15,7 @@ pub mod audit;
 pub mod campaigns;
 pub mod earnings;
 pub mod engine;
+pub mod erasures;
 pub mod events;
 pub mod imports;
 pub mod invites;

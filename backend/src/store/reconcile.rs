@@ -59,6 +59,18 @@ pub async fn claim(db: &Db, claim: &Claim<'_>) -> DbResult<Vec<ClaimedReconcile>
     db.query_as(&sql).bind(claim.owner).fetch_all().await
 }
 
+/// Extends the lease of a pass this instance holds; false when it no longer does.
+pub async fn renew(db: &Db, token: &str, id: i64, lease_until: i64) -> DbResult<bool> {
+    let renewed = db
+        .query("UPDATE klaviyo_reconciles SET lease_until = $3 WHERE id = $1 AND lease_owner = $2")
+        .bind(id)
+        .bind(token)
+        .bind(lease_until)
+        .execute()
+        .await?;
+    Ok(renewed == 1)
+}
+
 /// Takes a pass back for its next slice right after saving it, unless another instance did.
 pub async fn claim_again(
     db: &Db,
@@ -89,22 +101,28 @@ pub struct CheckRow {
     pub state: SyncState,
     pub drift: Option<Drift>,
     pub in_list_at: Option<i64>,
+    /// As read: a row a sync changed since is left to that sync's result.
+    pub updated_at: i64,
 }
 
 impl CheckRow {
-    /// Rekomi made them a subscribed member at some point, so an absence now is a change in Klaviyo.
+    /// Rekomi saw them a subscribed member (or a check found them changed since), so an absence
+    /// now is a change made in Klaviyo.
     pub fn was_in_list(&self) -> bool {
-        self.state == SyncState::Succeeded || self.in_list_at.is_some() || self.drift.is_some()
+        self.in_list_at.is_some() || self.drift.is_some()
     }
 }
 
-/// The next rows of the merchant's pass, after sync row `after`: approved affiliates whose sync
-/// settled (succeeded, or not subscribed); rows being sent or read back are the sync's own business.
+/// The next rows of the merchant's pass, after sync row `after`: approved affiliates whose sync to
+/// their campaign's current list settled (succeeded, or not subscribed); rows being sent or read back
+/// are the sync's own business, and a list no longer used is nobody's to check.
 pub async fn page(db: &Db, merchant: MerchantId, after: i64, limit: i64) -> DbResult<Vec<CheckRow>> {
     db.query_as(
-        "SELECT s.id, s.list_id, a.email, s.state, s.drift, s.in_list_at
-         FROM klaviyo_syncs s JOIN affiliates a ON a.id = s.affiliate_id
+        "SELECT s.id, s.list_id, a.email, s.state, s.drift, s.in_list_at, s.updated_at
+         FROM klaviyo_syncs s JOIN affiliates a ON a.id = s.affiliate_id JOIN campaigns c ON c.id = a.campaign_id
+             JOIN klaviyo_connections k ON k.merchant_id = s.merchant_id
          WHERE s.merchant_id = $1 AND s.id > $2 AND a.state = 'approved' AND s.state IN ('succeeded', 'blocked')
+           AND s.list_id = COALESCE(c.klaviyo_list_id, k.default_list_id)
          ORDER BY s.id LIMIT $3",
     )
     .bind(merchant)
@@ -155,9 +173,14 @@ pub async fn save(
     if held.is_none() {
         return Ok(false);
     }
-    // Settled rows only: a row re-queued meanwhile is being sent and reads Klaviyo itself.
-    const SETTLED: &str = "merchant_id = $2 AND due_at IS NULL AND (lease_until IS NULL OR lease_until < $3)
-         AND state IN ('succeeded', 'blocked')";
+    // Settled rows, as they were read (`read` is the placeholder of the `updated_at` read): a row
+    // re-queued or re-synced meanwhile reads Klaviyo itself, and its result is newer than this check's.
+    let settled = |read: &str| {
+        format!(
+            "merchant_id = $2 AND due_at IS NULL AND (lease_until IS NULL OR lease_until < $3)
+             AND state IN ('succeeded', 'blocked') AND updated_at = {read}"
+        )
+    };
     let mut unchanged: Vec<i64> = Vec::new();
     let mut drifted = 0_i64;
     for (row, what) in found {
@@ -168,11 +191,13 @@ pub async fn save(
                 tx.query(&format!(
                     "UPDATE klaviyo_syncs SET state = 'succeeded', reason = NULL, drift = NULL, drift_at = NULL,
                          in_list_at = $3, checked_at = $3, updated_at = $3
-                     WHERE id = $1 AND {SETTLED}"
+                     WHERE id = $1 AND {}",
+                    settled("$4")
                 ))
                 .bind(row.id)
                 .bind(pass.merchant_id)
                 .bind(now)
+                .bind(row.updated_at)
                 .execute()
                 .await?;
             }
@@ -185,13 +210,15 @@ pub async fn save(
                     "UPDATE klaviyo_syncs SET state = 'blocked', reason = $4, checked_at = $3,
                          drift_at = CASE WHEN drift = $5 THEN drift_at ELSE $3 END,
                          updated_at = CASE WHEN drift = $5 THEN updated_at ELSE $3 END, drift = $5
-                     WHERE id = $1 AND {SETTLED}"
+                     WHERE id = $1 AND {}",
+                    settled("$6")
                 ))
                 .bind(row.id)
                 .bind(pass.merchant_id)
                 .bind(now)
                 .bind(drift.explain())
                 .bind(*drift)
+                .bind(row.updated_at)
                 .execute()
                 .await?;
             }
@@ -208,13 +235,13 @@ pub async fn save(
     }
     let checked = i64::try_from(found.len()).unwrap_or(i64::MAX);
     let started = pass.pass_started_at.unwrap_or(now);
-    match progress {
+    let moved = match progress {
         Progress::Continue { after, due } => {
             tx.query(
                 "UPDATE klaviyo_reconciles SET after_sync_id = $2, checked = checked + $3, drifted = drifted + $4,
                      pass_started_at = $5, attempts = 0, due_at = $6, lease_owner = NULL, lease_until = NULL,
                      updated_at = $7
-                 WHERE id = $1",
+                 WHERE id = $1 AND lease_owner = $8",
             )
             .bind(pass.id)
             .bind(*after)
@@ -223,8 +250,9 @@ pub async fn save(
             .bind(started)
             .bind(*due)
             .bind(now)
+            .bind(token)
             .execute()
-            .await?;
+            .await?
         }
         Progress::Done { next } => {
             tx.query(
@@ -232,22 +260,23 @@ pub async fn save(
                      last_drifted = drifted + $3, checked = 0, drifted = 0, pass_started_at = NULL,
                      last_finished_at = $5, last_error = NULL, attempts = 0, due_at = $4, lease_owner = NULL,
                      lease_until = NULL, updated_at = $5
-                 WHERE id = $1",
+                 WHERE id = $1 AND lease_owner = $6",
             )
             .bind(pass.id)
             .bind(checked)
             .bind(drifted)
             .bind(*next)
             .bind(now)
+            .bind(token)
             .execute()
-            .await?;
+            .await?
         }
         Progress::Failed { after, due, error } => {
             tx.query(
                 "UPDATE klaviyo_reconciles SET after_sync_id = $2, checked = checked + $3, drifted = drifted + $4,
                      pass_started_at = $5, attempts = attempts + 1, last_error = $6, due_at = $7,
                      lease_owner = NULL, lease_until = NULL, updated_at = $8
-                 WHERE id = $1",
+                 WHERE id = $1 AND lease_owner = $9",
             )
             .bind(pass.id)
             .bind(*after)
@@ -257,9 +286,14 @@ pub async fn save(
             .bind(error.as_str())
             .bind(*due)
             .bind(now)
+            .bind(token)
             .execute()
-            .await?;
+            .await?
         }
+    };
+    if moved == 0 {
+        // Another instance took the pass meanwhile: this slice's writes are dropped with the transaction.
+        return Ok(false);
     }
     tx.commit().await?;
     Ok(true)

@@ -55,7 +55,12 @@ pub async fn enqueue_resync(tx: &mut Tx, merchant: MerchantId, affiliates: &[Aff
     let eligible = format!("IN (SELECT id FROM affiliates WHERE merchant_id = $1 AND id IN ({list}) AND state IN ('approved', 'disabled', 'banned'))");
     let queued = tx.query(&enqueue_sql(&eligible)).bind(merchant).bind(now).execute().await?;
     tx.query(&format!(
-        "UPDATE klaviyo_syncs SET fields_hash = NULL, drift = NULL, drift_at = NULL, in_list_at = NULL
+        // The merchant's own decision undoes a removal from the list; a profile deleted in Klaviyo
+        // (perhaps a data-privacy request there) is never created again by Rekomi.
+        "UPDATE klaviyo_syncs SET fields_hash = NULL,
+             drift = CASE WHEN drift = 'deleted' THEN drift END,
+             drift_at = CASE WHEN drift = 'deleted' THEN drift_at END,
+             in_list_at = NULL
          WHERE merchant_id = $1 AND affiliate_id IN ({list})"
     ))
     .bind(merchant)

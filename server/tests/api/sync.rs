@@ -1005,3 +1005,86 @@ async fn events_of_a_disconnected_klaviyo_are_kept_and_sent_on_reconnect_or_drop
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(crate::invites::events(&app, "SYNC01", "Rekomi Affiliate Approved").await.len(), 1, "Bo's was dropped");
 }
+
+async fn count(db: &Db, sql: &str) -> i64 {
+    match db {
+        Db::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+        Db::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+    }
+    .expect("a count")
+}
+
+#[tokio::test]
+async fn erasing_an_affiliate_removes_their_data_and_takes_back_what_rekomi_wrote_in_klaviyo() {
+    let app = spawn_app().await;
+    account(&app);
+    let (merchant, landing) = set_up(&app, "Trail Shop", KEY, SINGLE).await;
+    let ana = apply(&merchant, &landing, "Ana Silva", "ana@example.com").await;
+    approve(&merchant, &ana).await;
+    wait_for(&merchant, &ana, SyncState::Succeeded).await;
+    crate::invites::wait_for_events(&app, "SYNC01", "Rekomi Affiliate Approved", 1).await;
+    let db = app.db.clone();
+    assert!(count(&db, "SELECT COUNT(*) FROM klaviyo_events WHERE email = 'ana@example.com'").await > 0);
+
+    let erased: app::api::views::ApplicationView =
+        merchant.call("erase_affiliate", json!({"id": ana.id})).await.expect("erased");
+    assert_eq!((erased.full_name.as_str(), erased.first_name.as_str()), ("Erased affiliate", "Erased"));
+    assert!(erased.email.ends_with("@erased.invalid") && erased.referral_code.is_none(), "{erased:?}");
+    assert_eq!(erased.state, app::domain::AffiliateState::Disabled, "out of the program");
+    assert!(erased.erased_at.is_some());
+
+    // Klaviyo: out of the list and Rekomi's properties unset; the consent is the person's own.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while in_klaviyo(&app, "ana@example.com", SINGLE) != (false, "SUBSCRIBED".to_owned(), Value::Null, Value::Null) {
+        assert!(Instant::now() < deadline, "{:?}", in_klaviyo(&app, "ana@example.com", SINGLE));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(property(&app, "ana@example.com", "Rekomi referral code").is_null());
+    // Rekomi keeps nothing of her: no event, no Klaviyo work holding her email, no search hit.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while count(&db, "SELECT COUNT(*) FROM klaviyo_erasures").await > 0 {
+        assert!(Instant::now() < deadline, "the erasure row stays until Klaviyo has done it, then goes");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM klaviyo_events WHERE lower(email) = 'ana@example.com'").await, 0);
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM affiliates WHERE lower(email) LIKE '%ana%' OR full_name LIKE '%Silva%'").await,
+        0
+    );
+    let history = detail(&merchant, &ana).await.audit;
+    assert!(history.iter().any(|e| e.action == "erased"), "{history:?}");
+
+    let (status, err) = merchant.call::<Value>("erase_affiliate", json!({"id": ana.id})).await.expect_err("once");
+    assert_eq!(status.as_u16(), 409, "{err:?}");
+    let outcome = merchant.decide(&[ana.id], "enable").await.expect("answered");
+    assert!(outcome.changed.is_empty() && outcome.skipped.len() == 1, "{outcome:?}");
+    let again = detail(&merchant, &ana).await.affiliate;
+    assert_eq!(again.state, app::domain::AffiliateState::Disabled, "an erased affiliate is never decided again");
+}
+
+#[tokio::test]
+async fn lifting_the_ban_of_an_applicant_never_approved_puts_them_back_in_the_queue_not_the_program() {
+    let app = spawn_app().await;
+    account(&app);
+    let (merchant, landing) = set_up(&app, "Trail Shop", KEY, SINGLE).await;
+    let spam = apply(&merchant, &landing, "Sam Spam", "sam@example.com").await;
+    let outcome: app::api::views::DecisionOutcome = merchant
+        .call("ban_affiliates", json!({"ids": [spam.id], "reason": "Fake website", "block_address": false}))
+        .await
+        .expect("banned");
+    assert_eq!(outcome.changed.first().map(|a| a.state), Some(app::domain::AffiliateState::Banned));
+    let lifted = merchant.decide(&[spam.id], "enable").await.expect("lifted");
+    let back = lifted.changed.first().expect("changed");
+    assert_eq!(back.state, app::domain::AffiliateState::Pending, "back to deciding, not approved");
+    assert!(back.referral_code.is_none() && back.sync.is_none(), "{back:?}");
+    let history = detail(&merchant, &spam).await.audit;
+    assert!(history.iter().any(|e| e.action == "ban lifted"), "{history:?}");
+    // And the email may apply elsewhere in the program again (the ban is gone).
+    let (status, body) = merchant
+        .apply(
+            &landing,
+            &[("name", "Sam"), ("email", "sam@example.com"), ("accept_terms", "on"), ("terms_version", "1")],
+        )
+        .await;
+    assert!(status.is_success() && body.contains("already applied"), "{status}: {body}");
+}

@@ -99,8 +99,9 @@ impl Drift {
                  \"Re-sync\" does, if that removal was a mistake."
             }
             Self::Deleted => {
-                "The profile was deleted in Klaviyo. Rekomi won't create it again on its own; \"Re-sync\" does, if \
-                 that was a mistake."
+                "The profile was deleted in Klaviyo (perhaps a data-privacy request there). Rekomi never creates it \
+                 again, nor sends events that would; if the person subscribes again through your own forms, the \
+                 next check sees them back."
             }
         }
     }

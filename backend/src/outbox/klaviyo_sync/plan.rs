@@ -19,6 +19,17 @@ pub const PROPERTY_STATUS: &str = "Rekomi status";
 pub const PROPERTY_PORTAL: &str = "Rekomi portal";
 pub const PROPERTY_COMMISSION: &str = "Rekomi commission";
 pub const PROPERTY_APPROVED_AT: &str = "Rekomi approved at";
+/// Every property Rekomi writes, for an erasure to unset.
+pub const PROPERTIES: [&str; 8] = [
+    PROPERTY_AFFILIATE,
+    PROPERTY_CAMPAIGN,
+    PROPERTY_CODE,
+    PROPERTY_LINK,
+    PROPERTY_STATUS,
+    PROPERTY_PORTAL,
+    PROPERTY_COMMISSION,
+    PROPERTY_APPROVED_AT,
+];
 
 /// Shown in Klaviyo as where the consent came from.
 pub const CUSTOM_SOURCE: &str = "Rekomi affiliate program";
