@@ -23,12 +23,18 @@ pub fn earnings_resource(id: impl Fn() -> Option<AffiliateId> + Send + Sync + 's
 pub type EarningsResource = Resource<Result<AffiliateEarnings, AppError>>;
 
 #[component]
-pub fn EarningsPanel(id: AffiliateId, earnings: EarningsResource) -> impl IntoView {
+pub fn EarningsPanel(
+    id: AffiliateId,
+    earnings: EarningsResource,
+    /// The person's data was erased: the money stays, nothing is edited or sent any more.
+    #[prop(optional)]
+    erased: bool,
+) -> impl IntoView {
     view! {
         <Transition fallback=|| view! { <p class="loading">"Loading earnings…"</p> }>
             {move || Suspend::new(async move {
                 match earnings.await {
-                    Ok(e) => view! { <Panel id e/> }.into_any(),
+                    Ok(e) => view! { <Panel id e erased/> }.into_any(),
                     Err(e) => view! { <div class="banner error" role="alert">{e.message}</div> }.into_any(),
                 }
             })}
@@ -37,7 +43,7 @@ pub fn EarningsPanel(id: AffiliateId, earnings: EarningsResource) -> impl IntoVi
 }
 
 #[component]
-fn Panel(id: AffiliateId, e: AffiliateEarnings) -> impl IntoView {
+fn Panel(id: AffiliateId, e: AffiliateEarnings, erased: bool) -> impl IntoView {
     let current = RwSignal::new(e);
     let coupon = RwSignal::new(current.get_untracked().coupon_code);
     let rate = RwSignal::new(current.get_untracked().rate_override);
@@ -54,7 +60,9 @@ fn Panel(id: AffiliateId, e: AffiliateEarnings) -> impl IntoView {
             <h2>"Tracking and earnings"</h2>
             {move || current.with(|e| view! {
                 <dl class="facts">
-                    <dt>"Tracking link"</dt><dd>{e.link.clone().unwrap_or_else(|| "— (given on approval)".to_owned())}</dd>
+                    <dt>"Tracking link"</dt><dd>{e.link.clone().unwrap_or_else(|| {
+                        if erased { "— (erased)" } else { "— (given on approval)" }.to_owned()
+                    })}</dd>
                     <dt>"Clicks"</dt><dd>{e.clicks}</dd>
                     <dt>"Conversions"</dt><dd>{e.conversions}</dd>
                     <dt>"Pending"</dt><dd>{e.earnings.pending.clone()}</dd>
@@ -63,6 +71,7 @@ fn Panel(id: AffiliateId, e: AffiliateEarnings) -> impl IntoView {
                     <dt>"Held"</dt><dd>{e.earnings.held.clone()}</dd>
                 </dl>
             })}
+            <Show when=move || !erased>
             <form on:submit=move |ev| {
                 ev.prevent_default();
                 save.dispatch(AffiliateTermsForm { coupon_code: coupon.get_untracked(), rate_override: rate.get_untracked() });
@@ -86,11 +95,16 @@ fn Panel(id: AffiliateId, e: AffiliateEarnings) -> impl IntoView {
                 Ok((url, emailed)) => view! {
                     <div role="status">
                         <input readonly class="code" value=url data-testid="portal-link" aria-label="Portal sign-in link"/>
-                        <p class="muted">{if emailed { "Also emailed through your Klaviyo flow. Works once, for 15 minutes." } else { "Works once, for 15 minutes." }}</p>
+                        <p class="muted">{if emailed {
+                            "Works once, for 15 minutes. Also sent to Klaviyo as the Rekomi Affiliate Login Link event: a flow on it emails the affiliate."
+                        } else {
+                            "Works once, for 15 minutes. Klaviyo is not connected, so nothing was emailed: send it yourself."
+                        }}</p>
                     </div>
                 }.into_any(),
                 Err(e) => view! { <p class="field-error" role="alert">{e.message}</p> }.into_any(),
             })}
+            </Show>
             <h3>"Commissions"</h3>
             {move || current.with(|e| if e.commissions.is_empty() {
                 view! { <p class="muted">"No commissions yet."</p> }.into_any()

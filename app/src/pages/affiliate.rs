@@ -155,13 +155,17 @@ fn Detail(
         <dl class="facts">
             <dt>"Email"</dt><dd>{a.email.clone()}</dd>
             <dt>"Campaign"</dt><dd>{a.campaign_name.clone()}</dd>
-            <dt>"Referral code"</dt><dd>{a.referral_code.clone().unwrap_or_else(|| "— (given on approval)".into())}</dd>
+            <dt>"Referral code"</dt><dd>{a.referral_code.clone().unwrap_or_else(|| {
+                if erased.is_some() { "— (erased)" } else { "— (given on approval)" }.into()
+            })}</dd>
             <dt>"Applied"</dt><dd>{format_utc(a.applied_at)}" via "{a.source.clone()}</dd>
             <dt>"Consent"</dt><dd>{consent}</dd>
         </dl>
         <section class="card">
             <h2>"Klaviyo sync"</h2>
-            {if d.syncs.is_empty() {
+            {if d.syncs.is_empty() && erased.is_some() {
+                view! { <p class="muted">"Nothing of theirs is synced any more: what Rekomi wrote in Klaviyo is taken back."</p> }.into_any()
+            } else if d.syncs.is_empty() {
                 view! { <p class="muted">"Not synced: affiliates are added to Klaviyo when approved, once Klaviyo is connected with a list chosen."</p> }.into_any()
             } else {
                 view! {
@@ -184,7 +188,7 @@ fn Detail(
             <h3>"Sync log"</h3>
             <SyncLog log=d.log/>
         </section>
-        <crate::components::affiliate_earnings::EarningsPanel id earnings/>
+        <crate::components::affiliate_earnings::EarningsPanel id earnings erased=erased.is_some()/>
         {match erased {
             Some(at) => view! {
                 <section class="card" data-testid="erased">

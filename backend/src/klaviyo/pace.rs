@@ -14,12 +14,27 @@ struct Buckets {
     steady: DefaultDirectRateLimiter,
 }
 
+/// Background work's bucket: one GCRA whose burst and rate are chosen so that no window of a second
+/// holds more than half the burst limit and no window of a minute more than half the steady limit.
+/// (A bucket per window would not do: a minute bucket of n lets n through at once and n more within
+/// the minute.) With burst `b` and rate `r` per second: `b + r <= half burst`, `b + 60 r <= half steady`.
+fn background_quota(operation: Operation) -> Quota {
+    let limit = operation.rate_limit();
+    let half_burst = f64::from((limit.burst_per_second / 2).max(1));
+    let half_steady = f64::from((limit.steady_per_minute / 2).max(1));
+    // The largest burst both windows allow, then the rate the minute window leaves.
+    let burst = ((half_burst - half_steady / 60.0) * 60.0 / 59.0).floor().max(1.0);
+    let rate = ((half_steady - burst) / 60.0).max(1.0 / 60.0);
+    let burst = NonZeroU32::new(burst as u32).unwrap_or(NonZeroU32::MIN);
+    Quota::with_period(std::time::Duration::from_secs_f64(1.0 / rate))
+        .map_or_else(|| Quota::per_minute(NonZeroU32::MIN), |q| q.allow_burst(burst))
+}
+
 impl Buckets {
-    /// The operation's limits divided by `share` (1: all of them; 2: half, for background work).
-    fn for_operation(operation: Operation, share: u32) -> Self {
+    fn for_operation(operation: Operation) -> Self {
         let limit = operation.rate_limit();
-        let per_second = NonZeroU32::new(limit.burst_per_second / share).unwrap_or(NonZeroU32::MIN);
-        let per_minute = NonZeroU32::new(limit.steady_per_minute / share).unwrap_or(NonZeroU32::MIN);
+        let per_second = NonZeroU32::new(limit.burst_per_second).unwrap_or(NonZeroU32::MIN);
+        let per_minute = NonZeroU32::new(limit.steady_per_minute).unwrap_or(NonZeroU32::MIN);
         Self {
             burst: RateLimiter::direct(Quota::per_second(per_second)),
             steady: RateLimiter::direct(Quota::per_minute(per_minute)),
@@ -29,6 +44,7 @@ impl Buckets {
 
 /// Buckets by (Klaviyo account id, operation).
 type BucketMap = HashMap<(String, Operation), Arc<Buckets>>;
+type BackgroundMap = HashMap<(String, Operation), Arc<DefaultDirectRateLimiter>>;
 
 /// One set of buckets per (Klaviyo account, operation), created on first use; background work
 /// (the daily reconcile) also passes a second set at half the limits, so it never takes more than
@@ -36,33 +52,34 @@ type BucketMap = HashMap<(String, Operation), Arc<Buckets>>;
 #[derive(Clone, Default)]
 pub struct Pacer {
     buckets: Arc<Mutex<BucketMap>>,
-    background: Arc<Mutex<BucketMap>>,
+    background: Arc<Mutex<BackgroundMap>>,
 }
 
 impl Pacer {
     /// Waits until `operation` may be called for `account` without exceeding either limit.
     pub async fn ready(&self, account: &str, operation: Operation) {
-        let Some(buckets) = Self::buckets(&self.buckets, account, operation, 1) else { return };
+        let buckets = {
+            let Ok(mut map) = self.buckets.lock() else { return };
+            map.entry((account.to_owned(), operation))
+                .or_insert_with(|| Arc::new(Buckets::for_operation(operation)))
+                .clone()
+        };
         buckets.steady.until_ready().await;
         buckets.burst.until_ready().await;
     }
 
-    /// [`ready`](Self::ready) for background work: within half of each limit first.
+    /// [`ready`](Self::ready) for background work: within half of each limit first
+    /// ([`background_quota`]), then in the shared buckets like any call.
     pub async fn ready_background(&self, account: &str, operation: Operation) {
-        if let Some(half) = Self::buckets(&self.background, account, operation, 2) {
-            half.steady.until_ready().await;
-            half.burst.until_ready().await;
+        let half = self.background.lock().ok().map(|mut map| {
+            map.entry((account.to_owned(), operation))
+                .or_insert_with(|| Arc::new(RateLimiter::direct(background_quota(operation))))
+                .clone()
+        });
+        if let Some(half) = half {
+            half.until_ready().await;
         }
         self.ready(account, operation).await;
-    }
-
-    fn buckets(map: &Mutex<BucketMap>, account: &str, operation: Operation, share: u32) -> Option<Arc<Buckets>> {
-        let mut map = map.lock().ok()?;
-        Some(
-            map.entry((account.to_owned(), operation))
-                .or_insert_with(|| Arc::new(Buckets::for_operation(operation, share)))
-                .clone(),
-        )
     }
 }
 
@@ -83,16 +100,30 @@ mod tests {
         assert!(start.elapsed() >= Duration::from_millis(900), "the second account read waits about a second");
     }
 
+    #[test]
+    fn background_quotas_stay_within_half_of_both_windows() {
+        for op in Operation::ALL {
+            let limit = op.rate_limit();
+            let q = background_quota(op);
+            let burst = f64::from(q.burst_size().get());
+            let rate = 1.0 / q.replenish_interval().as_secs_f64();
+            if limit.burst_per_second >= 2 {
+                assert!(burst + rate <= f64::from(limit.burst_per_second / 2) + 1e-3, "{op:?} per second");
+            }
+            assert!(burst + 60.0 * rate <= f64::from(limit.steady_per_minute / 2) + 1e-3, "{op:?} per minute");
+        }
+    }
+
     #[tokio::test]
     async fn background_work_gets_at_most_half_of_a_limit() {
         let pacer = Pacer::default();
         let start = Instant::now();
-        for _ in 0..5 {
-            pacer.ready_background("A", Operation::AddToList).await; // half of 10/s
+        for _ in 0..3 {
+            pacer.ready_background("A", Operation::AddToList).await; // a burst of 3 of 10/s, 150/min
         }
         assert!(start.elapsed() < Duration::from_millis(200));
         pacer.ready_background("A", Operation::AddToList).await;
-        assert!(start.elapsed() >= Duration::from_millis(100), "the sixth background call waits");
+        assert!(start.elapsed() >= Duration::from_millis(500), "the fourth background call waits");
         let live = Instant::now();
         for _ in 0..4 {
             pacer.ready("A", Operation::AddToList).await;
