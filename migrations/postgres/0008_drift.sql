@@ -11,6 +11,8 @@ ALTER TABLE klaviyo_syncs ADD COLUMN in_list_at BIGINT;
 UPDATE klaviyo_syncs SET in_list_at = updated_at
 WHERE state = 'succeeded' AND affiliate_id IN (SELECT id FROM affiliates WHERE state = 'approved');
 CREATE INDEX klaviyo_syncs_drift ON klaviyo_syncs (merchant_id, affiliate_id) WHERE drift IS NOT NULL;
+-- The check walks a merchant's syncs in id order.
+CREATE INDEX klaviyo_syncs_merchant_id ON klaviyo_syncs (merchant_id, id);
 
 -- One reconcile pass per merchant, worked in slices under a lease like the outbox: `after_sync_id` is the
 -- last sync row checked in the running pass, so a pass survives restarts and other instances.

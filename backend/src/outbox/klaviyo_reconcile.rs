@@ -113,18 +113,17 @@ impl ReconcileJob {
         let mut calls = Calls::background(self.pacer.clone(), connection.account_id.clone(), merchant);
         let mut pass = pass;
         loop {
-            let rows = match store::page(&self.db, merchant, pass.after_sync_id, PAGE).await {
-                Ok(rows) => rows,
+            let store::Page { rows, last, more } = match store::page(&self.db, merchant, pass.after_sync_id, PAGE).await
+            {
+                Ok(page) => page,
                 Err(error) => {
                     tracing::warn!(%error, "could not read the next reconcile page; the pass returns after the lease");
                     return;
                 }
             };
-            let last = rows.last().map_or(pass.after_sync_id, |r| r.id);
-            let full = i64::try_from(rows.len()).unwrap_or(i64::MAX) >= PAGE;
             let now = now_ms();
             let (found, progress) = match self.check(&mut calls, &key, rows).await {
-                Ok(found) if !full => (found, Progress::Done { next: now + self.ms(self.every) }),
+                Ok(found) if !more => (found, Progress::Done { next: now + self.ms(self.every) }),
                 Ok(found) => (found, Progress::Continue { after: last, due: now }),
                 Err(error) => {
                     let due = now + self.ms(retry_delay(pass.attempts, error.retry_after()));
