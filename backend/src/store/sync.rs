@@ -540,7 +540,8 @@ pub async fn health(db: &Db, merchant: MerchantId) -> DbResult<SyncHealth> {
     let mut health = SyncHealth { unsynced, drifted, ..SyncHealth::default() };
     if let Some((finished, due, started, checked)) = check {
         health.checked_at = finished;
-        health.next_check_at = due;
+        // A pass already due (or the first one after an upgrade, due at 0) is not a date to show.
+        health.next_check_at = due.filter(|d| *d > super::now_ms());
         health.checking = started.map(|_| checked);
     }
     if let Some((list, error, at)) = connection {
