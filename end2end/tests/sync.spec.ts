@@ -23,10 +23,7 @@ test("an approved affiliate shows as In Klaviyo live, with the calls made for it
   const errors = collectPageErrors(page);
   await signUp(page, `Sync Shop ${uniqueId()}`, uniqueEmail("sync"), PASSWORD);
   // Connection set-up is covered by klaviyo.spec.ts; here it goes through the same server functions.
-  const call = async (endpoint: string, data: unknown) => {
-    const response = await page.request.post(`/api/${endpoint}`, { headers: { "content-type": "application/json" }, data });
-    expect(response.status(), await response.text()).toBe(200);
-  };
+  const call = serverCaller(page);
   await call("connect_klaviyo", { key: "pk_demo_rekomi_full_access_0001", confirm_account_id: null });
   await call("choose_default_list", { list_id: "AFFIL1" });
   const campaign = await createCampaign(page, { name: `Trail ${uniqueId()}`, pitch: "Earn with us.", terms: "Be nice." });

@@ -164,7 +164,7 @@ fn Detail(
         <section class="card">
             <h2>"Klaviyo sync"</h2>
             {if d.syncs.is_empty() && erased.is_some() {
-                view! { <p class="muted">"Nothing of theirs is synced any more: what Rekomi wrote in Klaviyo is taken back."</p> }.into_any()
+                view! { <p class="muted">"Nothing of theirs is synced any more. Taking back what Rekomi wrote in Klaviyo (out of the list, its properties unset) was queued; it needs Klaviyo connected."</p> }.into_any()
             } else if d.syncs.is_empty() {
                 view! { <p class="muted">"Not synced: affiliates are added to Klaviyo when approved, once Klaviyo is connected with a list chosen."</p> }.into_any()
             } else {
@@ -195,8 +195,8 @@ fn Detail(
                     <h2>"Personal data erased"</h2>
                     <p class="muted">{format!(
                         "Erased on {}: their name, email, website, message, codes, payout addresses, Klaviyo events, \
-                         invites and webhook deliveries naming them are gone from Rekomi; what Rekomi wrote in Klaviyo \
-                         is taken back (out of the list, its properties unset). The commissions and payouts stay under \
+                         invites and webhook deliveries naming them are gone from Rekomi; taking back what Rekomi wrote in \
+                         Klaviyo (out of the list, its properties unset) was queued, and needs Klaviyo connected. The commissions and payouts stay under \
                          this pseudonym.",
                         format_utc(at)
                     )}</p>

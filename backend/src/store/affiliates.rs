@@ -181,25 +181,17 @@ pub async fn ban(
     address: bool,
     now: i64,
 ) -> DbResult<()> {
-    tx.query(
-        "INSERT INTO affiliate_bans (merchant_id, affiliate_id, kind, value, reason, created_by, created_at)
-         SELECT merchant_id, id, 'email', lower(email), $3, $4, $5 FROM affiliates WHERE merchant_id = $1 AND id = $2
-         ON CONFLICT (merchant_id, kind, value) DO NOTHING",
-    )
-    .bind(merchant)
-    .bind(id)
-    .bind(reason)
-    .bind(actor)
-    .bind(now)
-    .execute()
-    .await?;
-    if address {
-        tx.query(
+    // (kind, the column it bans): the email always, the address the application came from on request.
+    let kinds: &[(&str, &str)] =
+        if address { &[("email", "lower(email)"), ("ip", "applied_ip")] } else { &[("email", "lower(email)")] };
+    for (kind, column) in kinds {
+        // Both names are literals above, so inlining them is safe.
+        tx.query(&format!(
             "INSERT INTO affiliate_bans (merchant_id, affiliate_id, kind, value, reason, created_by, created_at)
-             SELECT merchant_id, id, 'ip', applied_ip, $3, $4, $5 FROM affiliates
-             WHERE merchant_id = $1 AND id = $2 AND applied_ip IS NOT NULL
-             ON CONFLICT (merchant_id, kind, value) DO NOTHING",
-        )
+             SELECT merchant_id, id, '{kind}', {column}, $3, $4, $5 FROM affiliates
+             WHERE merchant_id = $1 AND id = $2 AND {column} IS NOT NULL
+             ON CONFLICT (merchant_id, kind, value) DO NOTHING"
+        ))
         .bind(merchant)
         .bind(id)
         .bind(reason)
