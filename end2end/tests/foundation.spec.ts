@@ -14,10 +14,15 @@ import {
   signUp,
   skipBrowserValidation,
   submitApplication,
+  confirmEmail,
+  serverCaller,
+  verifyLink,
   uniqueEmail,
   uniqueId,
   untilHydrated,
 } from "./helpers";
+
+const FAKE = process.env.FAKE_KLAVIYO_URL ?? "http://127.0.0.1:3100";
 
 const JSON_HEADERS = { "content-type": "application/json" };
 
@@ -79,7 +84,8 @@ test("merchant signs up, creates a campaign, an affiliate applies without JavaSc
     });
     expect(response.status()).toBe(200);
     await expect(v.getByRole("heading", { name: "Thanks, Ana!" })).toBeVisible();
-    await expect(v.getByText("Your application is in.")).toBeVisible();
+    // No Klaviyo connected to carry a confirmation link: the page promises no email.
+    await expect(v.getByText(`Your application is in. ${shop} confirms your email address and reviews each application.`)).toBeVisible();
 
     // Back to the merchant: the application waits in the queue.
     await topbar.getByRole("link", { name: "Approval queue", exact: true }).click();
@@ -92,9 +98,21 @@ test("merchant signs up, creates a campaign, an affiliate applies without JavaSc
     const row = queueRow(page, applicantEmail);
     await expect(row).toContainText("Ana van der Berg");
     await expect(row).toContainText("Spring Partners");
-    await expect(row.locator(".badge")).toHaveText("Pending");
+    await expect(row.locator(".badge.pending")).toHaveText("Pending");
     await expect(row.getByRole("checkbox", { name: `Select ${applicantEmail}` })).toBeVisible();
     await expect(row.getByRole("button", { name: "Reject" })).toBeVisible();
+
+    // Her address isn't confirmed: she can't be approved until it is; the merchant knows it's hers.
+    const unconfirmed = row.locator(".badge.unverified");
+    await expect(unconfirmed).toHaveText("Email not confirmed");
+    await expect(row.getByRole("button", { name: "Approve", exact: true })).toHaveCount(0);
+    await untilHydrated(async () => {
+      if ((await unconfirmed.count()) > 0) {
+        await row.getByRole("button", { name: "Confirm email" }).click({ timeout: 2_000 });
+      }
+      await expect(unconfirmed).toHaveCount(0, { timeout: 3_000 });
+    });
+    await expect(page.getByRole("status").filter({ hasText: "confirmed." })).toHaveText("1 confirmed.");
 
     const updated = page.getByRole("status").filter({ hasText: "updated." });
     await untilHydrated(async () => {
@@ -181,18 +199,23 @@ test("application form keeps typed values and shows each error without JavaScrip
     await expect(v.getByRole("heading", { name: "Thanks, Ana!" })).toBeVisible();
     await expect(v.getByText("Your application is in.")).toBeVisible();
 
-    // The same person again (emails compare case-insensitively): nothing new, and they are told so.
+    // The same person again (emails compare case-insensitively): nothing new, and the answer is
+    // the same as the first time, so the form can't tell anyone who applied.
     await v.goto(landingPath);
     response = await submitApplication(v, { name: "Ana van der Berg", email: applicantEmail.toUpperCase() });
     expect(response.status()).toBe(200);
-    await expect(v.getByRole("heading", { name: "You've already applied" })).toBeVisible();
+    await expect(v.getByRole("heading", { name: "Thanks, Ana!" })).toBeVisible();
   } finally {
     await visitor.context.close();
   }
 });
 
-test("auto-approve campaign approves on submission", async ({ page, browser, baseURL }) => {
+test("auto-approve campaign approves once the applicant confirms their email", async ({ page, browser, baseURL }) => {
   await signUp(page, `Instant Shop ${uniqueId()}`, uniqueEmail("merchant"), PASSWORD);
+  // Klaviyo carries the confirmation link (set up through the same server functions as its page).
+  const call = serverCaller(page);
+  await call("connect_klaviyo", { key: "pk_demo_rekomi_full_access_0001", confirm_account_id: null });
+  await call("choose_default_list", { list_id: "AFFIL1" });
   const { landingPath } = await createCampaign(page, {
     name: "Instant Partners",
     pitch: PITCH_INTRO,
@@ -208,6 +231,10 @@ test("auto-approve campaign approves on submission", async ({ page, browser, bas
     await v.goto(landingPath);
     const response = await submitApplication(v, { name: "Bo Lindqvist", email: applicantEmail });
     expect(response.status()).toBe(200);
+    await expect(v.getByRole("heading", { name: "Almost there, Bo: confirm your email" })).toBeVisible();
+    expect((await queueItems(page, "pending")).map((item) => item.email)).toContain(applicantEmail);
+    await confirmEmail(v, await verifyLink(page, FAKE, applicantEmail));
+    await expect(v.locator("script")).toHaveCount(0);
     await expect(v.getByRole("heading", { name: "Welcome aboard, Bo!" })).toBeVisible();
     await expect(v.getByText("You're approved. Your referral code is")).toBeVisible();
     const codeElement = v.locator(".outcome code");

@@ -278,3 +278,35 @@ export function klaviyoProfile(page: Page, fake: string, email: string, list = "
     };
   };
 }
+
+/**
+ * The newest verification link the demo fake Klaviyo received for `email`, as the merchant's flow
+ * on `Rekomi Affiliate Verify Email` would email it.
+ */
+export async function verifyLink(page: Page, fake: string, email: string): Promise<string> {
+  let link = "";
+  await expect
+    .poll(
+      async () => {
+        const account = await (await page.request.get(`${fake}/_fake/accounts/DEMO01`)).json();
+        const sent = (account.events as any[]).filter(
+          (e) =>
+            e.metric?.data?.attributes?.name === "Rekomi Affiliate Verify Email" &&
+            e.profile?.data?.attributes?.email === email,
+        );
+        link = sent.length > 0 ? sent[sent.length - 1].properties.verify_url : "";
+        return link;
+      },
+      { timeout: 15_000 },
+    )
+    .not.toBe("");
+  return link;
+}
+
+/** Opens a verification link in `page` and presses its button (a new document loads). */
+export async function confirmEmail(page: Page, link: string): Promise<void> {
+  await page.goto(link);
+  const loaded = page.waitForEvent("load");
+  await page.getByRole("button", { name: "Confirm my email" }).click();
+  await loaded;
+}

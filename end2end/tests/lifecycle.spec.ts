@@ -9,6 +9,8 @@ import {
   serverCaller,
   signUp,
   submitApplication,
+  confirmEmail,
+  verifyLink,
   uniqueEmail,
   uniqueId,
   untilHydrated,
@@ -34,6 +36,10 @@ async function merchantWithAffiliate(page: Page, browser: any, baseURL: string |
   try {
     await visitor.page.goto(campaign.landingPath);
     expect((await submitApplication(visitor.page, { name: "Dee Moss", email })).status()).toBe(200);
+    await expect(visitor.page.getByRole("heading", { name: "Almost there, Dee: confirm your email" })).toBeVisible();
+    // Dee opens the link the merchant's flow emails her.
+    await confirmEmail(visitor.page, await verifyLink(page, FAKE, email));
+    await expect(visitor.page.getByRole("heading", { name: "Thanks, Dee!" })).toBeVisible();
   } finally {
     await visitor.context.close();
   }

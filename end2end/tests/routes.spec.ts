@@ -319,6 +319,8 @@ async function seedMerchant(browser: Browser, baseURL: string): Promise<Seed> {
       if (!item) throw new Error(`${person.email} is not in the queue`);
       return item.id;
     };
+    // Their addresses confirmed (the link itself is followed in sync.spec.ts and lifecycle.spec.ts).
+    await callServer(page, "verify_emails", { ids: [idOf(ana), idOf(bo)] });
     await callServer(page, "decide_applications", { ids: [idOf(ana), idOf(bo)], decision: "approve" });
     const approved = await queueItems(page, "approved");
     const codeOf = (person: Person) => {

@@ -9,10 +9,14 @@ import {
   serverCaller,
   signUp,
   submitApplication,
+  confirmEmail,
+  verifyLink,
   uniqueEmail,
   uniqueId,
   untilHydrated,
 } from "./helpers";
+
+const FAKE = process.env.FAKE_KLAVIYO_URL ?? "http://127.0.0.1:3100";
 
 /**
  * The Klaviyo sync as a merchant sees it, against the demo fake Klaviyo (jobs apply after 500 ms):
@@ -34,6 +38,8 @@ test("an approved affiliate shows as In Klaviyo live, with the calls made for it
     await visitor.page.goto(campaign.landingPath);
     const response = await submitApplication(visitor.page, { name: "Ana Maria Silva", email });
     expect(response.status()).toBe(200);
+    await confirmEmail(visitor.page, await verifyLink(page, FAKE, email));
+    await expect(visitor.page.getByRole("heading", { name: "Thanks, Ana!" })).toBeVisible();
   } finally {
     await visitor.context.close();
   }
@@ -65,7 +71,6 @@ test("an approved affiliate shows as In Klaviyo live, with the calls made for it
 });
 
 /** The fake Klaviyo's control API (scripts/test.sh starts it in demo mode on port 3100). */
-const FAKE = process.env.FAKE_KLAVIYO_URL ?? "http://127.0.0.1:3100";
 
 test("affiliates approved before Klaviyo are synced with one click, and a failed sync is retried from its page", async ({
   page,
@@ -87,6 +92,8 @@ test("affiliates approved before Klaviyo are synced with one click, and a failed
   const queue = (await call("approval_queue", { filter: {} })) as { items: { id: number; email: string }[] };
   const id = queue.items.find((item) => item.email === email)?.id;
   expect(id).toBeDefined();
+  // No Klaviyo yet to carry a link: the merchant confirms Bo's address.
+  await call("verify_emails", { ids: [id] });
   await call("decide_applications", { ids: [id], decision: "approve" });
 
   // Klaviyo comes later, with a list of its own that is then deleted in Klaviyo.
@@ -142,6 +149,7 @@ test("disabling an affiliate takes them out of the Klaviyo list with consent unt
   try {
     await visitor.page.goto(campaign.landingPath);
     expect((await submitApplication(visitor.page, { name: "Cy Park", email })).status()).toBe(200);
+    await confirmEmail(visitor.page, await verifyLink(page, FAKE, email));
   } finally {
     await visitor.context.close();
   }

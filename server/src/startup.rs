@@ -138,6 +138,9 @@ async fn housekeeping(services: Services) {
         if let Err(error) = crate::store::portal::delete_expired(&services.db, now_ms()).await {
             tracing::warn!(%error, "could not remove expired portal sessions");
         }
+        if let Err(error) = crate::store::verifications::delete_expired(&services.db, now_ms()).await {
+            tracing::warn!(%error, "could not remove expired verification links");
+        }
         services.accounts.limiter().forget_idle();
         services.applications.forget_idle();
         services.klaviyo.forget_idle();

@@ -93,6 +93,9 @@ pub struct ApplicationView {
     pub decided_by: Option<String>,
     /// When the person's data was erased (a data-protection request); the row is a pseudonym since.
     pub erased_at: Option<i64>,
+    /// Whether the applicant confirmed their email (or the merchant did, or an invite or import
+    /// proved it); until then nothing about them reaches Klaviyo.
+    pub email_verified: bool,
     /// The Klaviyo sync of this affiliate, once one was queued.
     pub sync: Option<SyncView>,
 }

@@ -1,7 +1,7 @@
 //! One affiliate: who they are, their consent, the decisions taken, and their Klaviyo sync with
 //! every call made for it. The sync part follows the live feed.
 
-use crate::api::affiliates::{ban_affiliates, decide_applications, erase_affiliate};
+use crate::api::affiliates::{ban_affiliates, decide_applications, erase_affiliate, verify_emails};
 use crate::api::sync::{get_affiliate, resync_affiliates, retry_sync};
 use crate::api::views::{AffiliateDetail, ApplicationView, DecisionOutcome, SyncLogEntry, SyncView};
 use crate::components::live_sync::{use_live_sync, SyncBadge};
@@ -102,6 +102,23 @@ pub fn AffiliatePage() -> impl IntoView {
         Some(Err(e)) => toasts.error(e.message),
         None => {}
     });
+    let verify = Action::new(|id: &AffiliateId| verify_emails(vec![*id]));
+    Effect::new(move || match verify.value().get() {
+        Some(Ok(outcome)) => {
+            match (outcome.changed.first(), outcome.skipped.first()) {
+                (Some(a), _) if a.state == AffiliateState::Approved => toasts.success(format!(
+                    "{}'s email is confirmed, and the campaign approved them.",
+                    a.full_name
+                )),
+                (Some(a), _) => toasts.success(format!("{}'s email is confirmed: you can decide on them now.", a.full_name)),
+                (None, Some((_, why))) => toasts.error(format!("Nothing changed: {why}.")),
+                (None, None) => {}
+            }
+            version.update(|v| *v += 1);
+        }
+        Some(Err(e)) => toasts.error(e.message),
+        None => {}
+    });
     let erase = Action::new(|id: &AffiliateId| erase_affiliate(*id));
     Effect::new(move || match erase.value().get() {
         Some(Ok(_)) => {
@@ -117,7 +134,7 @@ pub fn AffiliatePage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="loading">"Loading affiliate…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
-                    Ok(d) => view! { <Detail d retry resync decide ban erase earnings/> }.into_any(),
+                    Ok(d) => view! { <Detail d retry resync decide ban erase verify earnings/> }.into_any(),
                     Err(e) => view! { <div class="banner error" role="alert">{e.message}</div> }.into_any(),
                 }
             })}
@@ -133,9 +150,11 @@ fn Detail(
     decide: Action<(AffiliateId, Decision, String), Result<DecisionOutcome, AppError>>,
     ban: Action<(AffiliateId, String, bool), Result<DecisionOutcome, AppError>>,
     erase: Action<AffiliateId, Result<ApplicationView, AppError>>,
+    verify: Action<AffiliateId, Result<DecisionOutcome, AppError>>,
     earnings: crate::components::affiliate_earnings::EarningsResource,
 ) -> impl IntoView {
     let a = d.affiliate;
+    let unverified = !a.email_verified && a.erased_at.is_none();
     let erased = a.erased_at;
     let id = a.id;
     let consent = match (a.consent_terms_version, a.consent_at) {
@@ -153,7 +172,15 @@ fn Detail(
             <StateBadge state=a.state/>
         </div>
         <dl class="facts">
-            <dt>"Email"</dt><dd>{a.email.clone()}</dd>
+            <dt>"Email"</dt><dd>{a.email.clone()}
+                {unverified.then(|| view! {
+                    " "<span class="badge unverified">"Not confirmed"</span>
+                    <span class="muted small">" They haven't opened the link sent as Rekomi Affiliate Verify Email; \
+                        nothing about them reaches Klaviyo until the address is confirmed. "</span>
+                    <button class="secondary" data-testid="confirm-email" disabled=move || verify.pending().get()
+                        on:click=move |_| { verify.dispatch(id); }>"Confirm email by hand"</button>
+                })}
+            </dd>
             <dt>"Campaign"</dt><dd>{a.campaign_name.clone()}</dd>
             <dt>"Referral code"</dt><dd>{a.referral_code.clone().unwrap_or_else(|| {
                 if erased.is_some() { "— (erased)" } else { "— (given on approval)" }.into()

@@ -11,8 +11,15 @@ pub enum JoinState {
     /// The form, with what was typed and what was wrong (empty on first view).
     /// `invite` is the token of the invite link the form was opened with: the email is then fixed.
     Form { values: ApplicationForm, errors: FieldErrors, invite: Option<String> },
-    /// Applied; the merchant will review.
+    /// Applied (from an invite); the merchant will review.
     Received { first_name: String },
+    /// Applied from the form: the address is to be confirmed first. `emailed` when the merchant's
+    /// Klaviyo is connected to carry the link (the merchant's flow on `Rekomi Affiliate Verify Email`).
+    ConfirmEmail { first_name: String, emailed: bool },
+    /// The verification link opened: one button that confirms (a POST, so link scanners can't use it up).
+    Confirm { token: String },
+    /// The address is confirmed; the merchant reviews the application.
+    Verified { first_name: String },
     /// Approved at once by an auto-approve campaign.
     /// `link` is the tracking link; `portal` where the affiliate signs in to follow their earnings.
     Approved { first_name: String, referral_code: String, link: String, portal: String },
@@ -41,11 +48,32 @@ pub fn JoinPage(campaign: PublicCampaign, state: JoinState, action: String) -> i
                 JoinState::Form { values, errors, invite } => view! {
                     <ApplicationFormView values errors terms terms_version action invite/>
                 }.into_any(),
-                JoinState::Received { first_name } => view! {
+                JoinState::Received { first_name } | JoinState::Verified { first_name } => view! {
                     <section class="outcome" role="status">
                         <h2>{format!("Thanks, {first_name}!")}</h2>
-                        <p>{format!("Your application is in. {merchant_name} reviews applications and will email you once you're approved.")}</p>
+                        <p>{format!("Your application is in. {merchant_name} reviews each application.")}</p>
                     </section>
+                }.into_any(),
+                JoinState::ConfirmEmail { first_name, emailed: true } => view! {
+                    <section class="outcome" role="status">
+                        <h2>{format!("Almost there, {first_name}: confirm your email")}</h2>
+                        <p>{format!("{merchant_name} sends a link to the address you entered. Your application is reviewed once you have opened it.")}</p>
+                        <p class="muted">"Nothing after a few minutes? Check your spam folder, or send the form again for a new link."</p>
+                    </section>
+                }.into_any(),
+                JoinState::ConfirmEmail { first_name, emailed: false } => view! {
+                    <section class="outcome" role="status">
+                        <h2>{format!("Thanks, {first_name}!")}</h2>
+                        <p>{format!("Your application is in. {merchant_name} confirms your email address and reviews each application.")}</p>
+                    </section>
+                }.into_any(),
+                JoinState::Confirm { token } => view! {
+                    <form class="apply" method="post" action=action.clone()>
+                        <h2>"Confirm your email"</h2>
+                        <p>{format!("Confirm that this address is yours to go on with your application to {merchant_name}.")}</p>
+                        <input type="hidden" name="token" value=token/>
+                        <button type="submit">"Confirm my email"</button>
+                    </form>
                 }.into_any(),
                 JoinState::Approved { first_name, referral_code, link, portal } => view! {
                     <section class="outcome" role="status">

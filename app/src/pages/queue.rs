@@ -1,6 +1,6 @@
 //! The approval queue: filter, search, select, approve or reject one or many.
 
-use crate::api::affiliates::{approval_queue, ban_affiliates, decide_applications};
+use crate::api::affiliates::{approval_queue, ban_affiliates, decide_applications, verify_emails};
 use crate::api::campaigns::list_campaigns;
 use crate::api::sync::resync_affiliates;
 use crate::api::views::{ApplicationView, DecisionOutcome, QueueFilter, QueuePage};
@@ -48,6 +48,19 @@ pub fn ApprovalQueue() -> impl IntoView {
             version.update(|v| *v += 1);
         }
     });
+    let verify = Action::new(|ids: &Vec<AffiliateId>| verify_emails(ids.clone()));
+    Effect::new(move || {
+        if verify.value().get().is_some() {
+            selected.set(BTreeSet::new());
+            version.update(|v| *v += 1);
+        }
+    });
+    let verify_selected = move || {
+        let ids: Vec<AffiliateId> = selected.get_untracked().into_iter().collect();
+        if !ids.is_empty() {
+            verify.dispatch(ids);
+        }
+    };
     let resync = Action::new(|ids: &Vec<AffiliateId>| resync_affiliates(ids.clone()));
     Effect::new(move || {
         if resync.value().get().is_some() {
@@ -184,12 +197,16 @@ pub fn ApprovalQueue() -> impl IntoView {
                         <button class="secondary" disabled=none on:click=move |_| decide_selected(Decision::Reject)>
                             "Reject selected"
                         </button>
+                        <button class="secondary" disabled=move || none() || verify.pending().get()
+                            title="For applicants who haven't opened the link: you know the address is theirs"
+                            on:click=move |_| verify_selected()>"Confirm emails"</button>
                         {ban_controls()}
                     }.into_any(),
                 }
             }}
             <DecisionMessage outcome=Signal::derive(move || decide.value().get())/>
             <DecisionMessage outcome=Signal::derive(move || ban.value().get())/>
+            <DecisionMessage outcome=Signal::derive(move || verify.value().get()) done="confirmed"/>
             {move || resync.value().get().map(|r| match r {
                 Ok(n) => view! { <span class="saved" role="status">{format!("{n} queued to sync again.")}</span> }.into_any(),
                 Err(e) => view! { <span class="field-error" role="alert">{e.message}</span> }.into_any(),
@@ -198,7 +215,7 @@ pub fn ApprovalQueue() -> impl IntoView {
         <Transition fallback=|| view! { <p class="loading">"Loading applications…"</p> }>
             {move || Suspend::new(async move {
                 match queue.await {
-                    Ok(page_data) => view! { <QueueTable page_data selected decide page/> }.into_any(),
+                    Ok(page_data) => view! { <QueueTable page_data selected decide verify page/> }.into_any(),
                     Err(e) => view! { <div class="banner error" role="alert">{e.message}</div> }.into_any(),
                 }
             })}
@@ -207,11 +224,16 @@ pub fn ApprovalQueue() -> impl IntoView {
 }
 
 #[component]
-fn DecisionMessage(outcome: Signal<Option<Result<DecisionOutcome, AppError>>>) -> impl IntoView {
+fn DecisionMessage(
+    outcome: Signal<Option<Result<DecisionOutcome, AppError>>>,
+    /// What happened to the changed ones ("updated", "confirmed").
+    #[prop(default = "updated")]
+    done: &'static str,
+) -> impl IntoView {
     move || {
         outcome.get().map(|result| match result {
             Ok(o) => {
-                let mut text = format!("{} updated.", o.changed.len());
+                let mut text = format!("{} {done}.", o.changed.len());
                 if !o.skipped.is_empty() {
                     let reasons: BTreeSet<String> = o.skipped.iter().map(|(_, why)| why.clone()).collect();
                     text.push_str(&format!(
@@ -232,6 +254,7 @@ fn QueueTable(
     page_data: QueuePage,
     selected: RwSignal<BTreeSet<AffiliateId>>,
     decide: Action<(Vec<AffiliateId>, Decision), Result<DecisionOutcome, AppError>>,
+    verify: Action<Vec<AffiliateId>, Result<DecisionOutcome, AppError>>,
     page: RwSignal<u32>,
 ) -> impl IntoView {
     if page_data.items.is_empty() && page_data.page > 0 {
@@ -266,7 +289,7 @@ fn QueueTable(
                 <th>"Applicant"</th><th>"Campaign"</th><th>"Applied"</th><th>"State"</th><th>"Klaviyo"</th><th>"Actions"</th>
             </tr></thead>
             <tbody>
-                {page_data.items.into_iter().map(|a| view! { <QueueRow a selected decide/> }).collect_view()}
+                {page_data.items.into_iter().map(|a| view! { <QueueRow a selected decide verify/> }).collect_view()}
             </tbody>
         </table>
         <div class="pager">
@@ -286,8 +309,10 @@ fn QueueRow(
     a: ApplicationView,
     selected: RwSignal<BTreeSet<AffiliateId>>,
     decide: Action<(Vec<AffiliateId>, Decision), Result<DecisionOutcome, AppError>>,
+    verify: Action<Vec<AffiliateId>, Result<DecisionOutcome, AppError>>,
 ) -> impl IntoView {
     let id = a.id;
+    let unverified = !a.email_verified && a.erased_at.is_none();
     let decided = a.decided_at.map(|at| format!("{} by {}", format_utc(at), a.decided_by.clone().unwrap_or_default()));
     view! {
         <tr data-email=a.email.clone()>
@@ -307,12 +332,17 @@ fn QueueRow(
             <td>{format_utc(a.applied_at)}</td>
             <td>
                 <StateBadge state=a.state/>
+                {unverified.then(|| view! { <br/><span class="badge unverified" title="Nothing about them reaches Klaviyo until the address is confirmed">"Email not confirmed"</span> })}
                 {a.referral_code.clone().map(|c| view! { <br/><code class="code">{c}</code> })}
                 {decided.map(|d| view! { <br/><span class="muted small">{d}</span> })}
             </td>
             <td><SyncBadge affiliate=id initial=a.sync.clone()/></td>
             <td class="row-actions">
-                <Show when=move || Decision::Approve.applies_to(a.state)>
+                <Show when=move || unverified && Decision::Approve.applies_to(a.state)>
+                    <button class="secondary" title="You know the address is theirs: their application goes ahead"
+                        on:click=move |_| { verify.dispatch(vec![id]); }>"Confirm email"</button>
+                </Show>
+                <Show when=move || !unverified && Decision::Approve.applies_to(a.state)>
                     <button on:click=move |_| { decide.dispatch((vec![id], Decision::Approve)); }>"Approve"</button>
                 </Show>
                 <Show when=move || Decision::Reject.applies_to(a.state)>

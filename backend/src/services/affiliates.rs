@@ -12,10 +12,11 @@ use crate::outbox;
 use crate::store::affiliates::{self as store, AffiliateRow};
 /// The parts of [`set_terms`], named here too for its callers.
 pub use crate::store::affiliates::{NewRate, RateTriple, TermsEdit};
-use crate::store::audit::{self, ACTOR_APPLICANT, ACTOR_AUTO_APPROVE};
+use crate::store::audit::{self, ACTOR_APPLICANT};
 use crate::store::campaigns::{self as campaign_store, CampaignRow};
 use crate::store::earnings as earnings_store;
 use crate::store::sync as sync_store;
+use crate::store::verifications as verification_store;
 use crate::store::{now_ms, Db, DbError, DbResult, Tx};
 use serde_json::json;
 use shared::domain::affiliate::{Decision, MAX_DECISION_NOTE};
@@ -95,6 +96,13 @@ pub enum ApplyOutcome {
     Received {
         first_name: String,
     },
+    /// A form application waits for its applicant to confirm the address; `emailed` when the
+    /// merchant's Klaviyo is connected to carry the link. The same answer whether or not the
+    /// address had applied before, so the form can't be used to find out who did.
+    ConfirmEmail {
+        first_name: String,
+        emailed: bool,
+    },
     Approved {
         first_name: String,
         referral_code: String,
@@ -112,13 +120,24 @@ pub async fn public_campaign(
     merchant_slug: &str,
     campaign_slug: &str,
 ) -> Result<(CampaignRow, PublicCampaign), AffiliateError> {
+    let (row, public) = linked_campaign(db, merchant_slug, campaign_slug).await?;
+    if !row.accepting {
+        return Err(AffiliateError::CampaignClosed { merchant_name: row.merchant_name });
+    }
+    Ok((row, public))
+}
+
+/// The campaign behind a verification link: it works after applications close, for those who
+/// applied before.
+pub async fn linked_campaign(
+    db: &Db,
+    merchant_slug: &str,
+    campaign_slug: &str,
+) -> Result<(CampaignRow, PublicCampaign), AffiliateError> {
     let row = campaign_store::by_slugs(db, merchant_slug, campaign_slug)
         .await
         .map_err(anyhow::Error::from)?
         .ok_or(AffiliateError::UnknownCampaign)?;
-    if !row.accepting {
-        return Err(AffiliateError::CampaignClosed { merchant_name: row.merchant_name });
-    }
     let public = public_view(&row)?;
     Ok((row, public))
 }
@@ -136,12 +155,16 @@ pub fn public_view(row: &CampaignRow) -> anyhow::Result<PublicCampaign> {
     })
 }
 
-/// Takes an application from the public form. Idempotent per (merchant, email); an auto-approve
-/// campaign approves in the same transaction.
+/// Takes an application from the public form. Idempotent per (merchant, email). The applicant is
+/// unverified until they open the link queued here (`Rekomi Affiliate Verify Email`): until then
+/// nothing else about them reaches Klaviyo and an auto-approve campaign waits
+/// ([`super::verification`]). Applying again with an address still to be confirmed sends a new
+/// link (a few a day).
 #[tracing::instrument(skip_all, fields(campaign.id = %campaign.id))]
 pub async fn apply(
     db: &Db,
     limiter: &IpRateLimiter,
+    public_base: &str,
     campaign: &CampaignRow,
     form: &ApplicationForm,
     ip: IpAddr,
@@ -149,7 +172,7 @@ pub async fn apply(
     if form.is_bot() {
         // Look like success so the bot moves on; store nothing.
         tracing::info!("honeypot filled in; application dropped");
-        return Ok(ApplyOutcome::Received { first_name: "there".into() });
+        return Ok(ApplyOutcome::ConfirmEmail { first_name: "there".into(), emailed: false });
     }
     let shown_version = form.terms_version.trim().parse::<i64>().ok();
     if shown_version.is_some_and(|v| v != campaign.terms_version) {
@@ -166,34 +189,41 @@ pub async fn apply(
     limiter.check(ip).map_err(AffiliateError::RateLimited)?;
     let (merchant, now) = (campaign.merchant_id, now_ms());
     let first_name = application.name.first().to_owned();
+    let emailed = crate::store::klaviyo::get(db, merchant).await?.is_some();
     let mut tx = db.begin().await?;
     let address = ip.to_string();
     if store::is_banned(&mut tx, merchant, application.email.as_str(), Some(&address)).await? {
         tracing::info!("application from a banned email or address refused");
         return Ok(ApplyOutcome::NotAccepted);
     }
-    let inserted =
-        store::insert_applicant(&mut tx, merchant, campaign.id, &application, campaign.terms_version, "form", now)
-            .await?;
-    let Some(id) = inserted else {
-        return Ok(ApplyOutcome::AlreadyApplied);
-    };
-    store::record_ip(&mut tx, id, &address).await?;
-    audit::record(&mut tx, merchant, ACTOR_APPLICANT, "applied", id, None, Some(AffiliateState::Pending), now).await?;
-    announce_application(&mut tx, merchant, id, "form", now).await?;
-    let approval = if campaign.auto_approve {
-        let applicant = Approvable { id, from: AffiliateState::Pending, first_name: &first_name, has_code: false };
-        Some(approve_in(&mut tx, merchant, applicant, ACTOR_AUTO_APPROVE, now).await?)
-    } else {
-        None
-    };
-    tx.commit().await?;
-    Ok(match approval {
-        Some(Approval::Approved { new_code: Some(referral_code) }) => {
-            ApplyOutcome::Approved { first_name, referral_code }
+    let inserted = store::insert_applicant(
+        &mut tx,
+        merchant,
+        campaign.id,
+        &application,
+        campaign.terms_version,
+        "form",
+        None,
+        now,
+    )
+    .await?;
+    let link = super::verification::Link { campaign, public_base };
+    match inserted {
+        Some(id) => {
+            store::record_ip(&mut tx, id, &address).await?;
+            audit::record(&mut tx, merchant, ACTOR_APPLICANT, "applied", id, None, Some(AffiliateState::Pending), now)
+                .await?;
+            link.send(&mut tx, id, application.email.as_str(), &first_name, now).await?;
         }
-        _ => ApplyOutcome::Received { first_name },
-    })
+        None => {
+            let found = verification_store::unverified_by_email(&mut tx, merchant, application.email.as_str()).await?;
+            if let Some(applicant) = found {
+                link.send(&mut tx, applicant.id, &applicant.email, &applicant.first_name, now).await?;
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(ApplyOutcome::ConfirmEmail { first_name, emailed })
 }
 
 pub fn new_code(first_name: &str) -> String {
@@ -316,6 +346,10 @@ pub enum Skip {
     },
     /// Another decision on the same affiliate committed first.
     ChangedMeanwhile,
+    /// An applicant from the form who hasn't confirmed their email can't be approved yet.
+    Unverified,
+    /// Confirming by hand an address that already is.
+    AlreadyVerified,
 }
 
 /// Applies one decision to many affiliates in one transaction, recording `actor` (and the
@@ -400,6 +434,24 @@ impl super::Services {
             self.tracker.forget_all();
         }
         Ok(outcome)
+    }
+
+    /// Confirms applicants' addresses by hand ([`super::verification::by_hand`]); an auto-approve
+    /// campaign approves them, so their codes start resolving at once.
+    pub async fn verify_by_hand(
+        &self,
+        who: &super::accounts::SignedIn,
+        ids: &[AffiliateId],
+    ) -> Result<DecisionOutcome, AffiliateError> {
+        let (db, merchant) = (&self.db, who.merchant());
+        let (changed_ids, skips) = super::verification::by_hand(db, merchant, who.actor(), ids).await?;
+        if !changed_ids.is_empty() {
+            self.tracker.forget_all();
+        }
+        let changed = store::by_ids(db, merchant, &changed_ids).await?;
+        let changed = with_syncs(db, merchant, changed.into_iter().map(view).collect()).await?;
+        let skipped = skips.iter().map(|(id, skip)| (*id, skip_reason(skip))).collect();
+        Ok(DecisionOutcome { changed, skipped })
     }
 
     /// [`erase`] for a signed-in merchant; the erased referral code stops resolving at once.
@@ -504,7 +556,12 @@ async fn decide_one(
     if !decision.applies_to(from) {
         return Ok(Err(Skip::NotAllowed { from, to: target }));
     }
+    let verified = current.email_verified_at.is_some();
     if decision == Decision::Approve {
+        // Nothing reaches Klaviyo for an address nobody confirmed.
+        if !verified {
+            return Ok(Err(Skip::Unverified));
+        }
         let affiliate =
             Approvable { id, from, first_name: &current.first_name, has_code: current.referral_code.is_some() };
         let approved = approve_in(tx, merchant, affiliate, actor, now).await? != Approval::ChangedMeanwhile;
@@ -519,14 +576,16 @@ async fn decide_one(
         Decision::Disable => {
             earnings_store::hold_for_disabled(tx, merchant, id, now).await?;
             outbox::sync(tx, merchant, id, now).await?;
-            announce_standing(tx, merchant, id, decision, note, now).await?;
+            announce_standing(tx, merchant, id, Standing { decision, note, klaviyo: true }, now).await?;
         }
         Decision::Ban => {
             earnings_store::hold_for_disabled(tx, merchant, id, now).await?;
             store::ban(tx, merchant, id, note.unwrap_or_default(), actor, ban_address, now).await?;
             // Only a profile Rekomi wrote before leaves the list; a banned applicant never reached it.
             outbox::refresh_affiliate(tx, merchant, id, now).await?;
-            announce_standing(tx, merchant, id, decision, note, now).await?;
+            // An unconfirmed applicant gets no event: Klaviyo never heard of them.
+            let klaviyo = verified;
+            announce_standing(tx, merchant, id, Standing { decision, note, klaviyo }, now).await?;
         }
         Decision::Enable if restores => store::lift_bans(tx, merchant, id).await?,
         Decision::Enable => {
@@ -535,24 +594,25 @@ async fn decide_one(
             }
             store::lift_bans(tx, merchant, id).await?;
             outbox::sync(tx, merchant, id, now).await?;
-            announce_standing(tx, merchant, id, decision, note, now).await?;
+            announce_standing(tx, merchant, id, Standing { decision, note, klaviyo: true }, now).await?;
         }
         Decision::Approve | Decision::Reject => {}
     }
     Ok(Ok(()))
 }
 
+/// A change of standing to announce; `klaviyo`: whether the person may hear of it through Klaviyo.
+struct Standing<'a> {
+    decision: Decision,
+    note: Option<&'a str>,
+    klaviyo: bool,
+}
+
 /// Queues what a disable or enable tells the outside: the `affiliate.disabled`/`affiliate.enabled`
 /// webhook, and `Rekomi Affiliate Disabled` for the merchant's flows (re-enabling needs no event:
 /// the list and the properties say it).
-async fn announce_standing(
-    tx: &mut Tx,
-    merchant: MerchantId,
-    id: AffiliateId,
-    decision: Decision,
-    note: Option<&str>,
-    now: i64,
-) -> DbResult<()> {
+async fn announce_standing(tx: &mut Tx, merchant: MerchantId, id: AffiliateId, how: Standing<'_>, now: i64) -> DbResult<()> {
+    let Standing { decision, note, klaviyo } = how;
     let store::Announced { email, full_name, first_name, referral_code: code, campaign } =
         store::announced(tx, id).await?;
     let (metric, topic) = match decision {
@@ -560,7 +620,7 @@ async fn announce_standing(
         Decision::Ban => (Some(Metric::Banned), Topic::AffiliateBanned),
         _ => (None, Topic::AffiliateEnabled),
     };
-    if let Some(metric) = metric {
+    if let Some(metric) = metric.filter(|_| klaviyo) {
         let mut properties = json!({ "campaign": campaign, "referral_code": code, "first_name": first_name });
         // A ban's reason is the merchant's own record, not something to mail the person.
         if let Some(note) = note.filter(|_| decision == Decision::Disable) {
@@ -577,7 +637,7 @@ async fn announce_standing(
     outbox::webhook(tx, merchant, topic, &event_id, data, now).await
 }
 
-fn skip_reason(skip: &Skip) -> String {
+pub(crate) fn skip_reason(skip: &Skip) -> String {
     match skip {
         // Another merchant's id reads exactly like a missing one.
         Skip::NotFound => "not found".into(),
@@ -586,6 +646,8 @@ fn skip_reason(skip: &Skip) -> String {
         Skip::NotAllowed { from, to } => {
             format!("{} affiliates can't be {}", from.label().to_lowercase(), to.as_str())
         }
+        Skip::Unverified => "email not confirmed yet (confirm it by hand if you know it's theirs)".into(),
+        Skip::AlreadyVerified => "email already confirmed".into(),
     }
 }
 
@@ -707,6 +769,7 @@ pub fn view(row: AffiliateRow) -> ApplicationView {
         decided_at: row.decided_at,
         decided_by: row.decided_by,
         erased_at: row.erased_at,
+        email_verified: row.email_verified_at.is_some(),
         sync: None,
     }
 }

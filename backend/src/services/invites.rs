@@ -640,6 +640,8 @@ async fn accept_invite(
         application,
         campaign.terms_version,
         "invite",
+        // The invite went to this address: opening it proved the address.
+        Some(now),
         now,
     )
     .await?;
@@ -649,6 +651,14 @@ async fn accept_invite(
         if existing.campaign_id != campaign.id {
             tx.commit().await?;
             return Ok(Accepted::OtherProgram);
+        }
+        if crate::store::verifications::mark_verified(&mut tx, merchant, existing.id, now).await? {
+            audit::record(&mut tx, merchant, ACTOR_APPLICANT, "email verified by invite", existing.id, None, None, now)
+                .await?;
+            // Their application was held back from Klaviyo until now.
+            if existing.state == AffiliateState::Pending {
+                announce_application(&mut tx, merchant, existing.id, "form", now).await?;
+            }
         }
         if existing.consent_at.is_none() && existing.state.takes_invite_consent() {
             affiliate_store::record_invite_consent(&mut tx, merchant, existing.id, campaign.terms_version, now).await?;

@@ -19,6 +19,7 @@ pub mod rate_limit;
 pub mod rest;
 pub mod shopify;
 pub mod sync;
+pub mod verification;
 
 use crate::store::Db;
 use shared::error::AppError;

@@ -27,16 +27,19 @@ pub struct AffiliateRow {
     pub decided_at: Option<i64>,
     pub decided_by: Option<String>,
     pub erased_at: Option<i64>,
+    /// When the applicant confirmed the address (or the merchant did); `None`: not yet.
+    pub email_verified_at: Option<i64>,
 }
 
 const SELECT: &str = "SELECT a.id, a.campaign_id, c.name AS campaign_name, a.email, a.full_name, a.first_name,
         a.last_name, a.website, a.message, a.state, a.referral_code, a.source, a.applied_at,
-        a.consent_terms_version, a.consent_at, a.decided_at, a.decided_by, a.erased_at
+        a.consent_terms_version, a.consent_at, a.decided_at, a.decided_by, a.erased_at,
+        a.email_verified_at
     FROM affiliates a JOIN campaigns c ON c.id = a.campaign_id";
 
 /// Inserts a pending applicant with their consent; `None` when the merchant already has the email
 /// (a concurrent insert is waited for, then reads as taken). `source` is how they came and how they
-/// consented (`form`, `invite`).
+/// consented (`form`, `invite`); `verified_at` when the path itself proved the address (an invite).
 #[expect(clippy::too_many_arguments, reason = "one column each")]
 pub async fn insert_applicant(
     tx: &mut Tx,
@@ -45,12 +48,13 @@ pub async fn insert_applicant(
     application: &Application,
     terms_version: i64,
     source: &str,
+    verified_at: Option<i64>,
     now: i64,
 ) -> DbResult<Option<AffiliateId>> {
     tx.query_scalar(
         "INSERT INTO affiliates (merchant_id, campaign_id, email, full_name, first_name, last_name, website, message,
-             state, source, consent_terms_version, consent_at, consent_source, applied_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $11, $9, $10, $11, $10)
+             state, source, consent_terms_version, consent_at, consent_source, applied_at, email_verified_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $11, $9, $10, $11, $10, $12)
          ON CONFLICT (merchant_id, email) DO NOTHING RETURNING id",
     )
     .bind(merchant)
@@ -64,6 +68,7 @@ pub async fn insert_applicant(
     .bind(terms_version)
     .bind(now)
     .bind(source)
+    .bind(verified_at)
     .fetch_optional()
     .await
 }
@@ -134,6 +139,7 @@ pub async fn erase(tx: &mut Tx, merchant: MerchantId, id: AffiliateId, email: &s
     for sql in [
         "DELETE FROM klaviyo_syncs WHERE merchant_id = $1 AND affiliate_id = $2",
         "DELETE FROM portal_links WHERE merchant_id = $1 AND affiliate_id = $2",
+        "DELETE FROM email_verifications WHERE merchant_id = $1 AND affiliate_id = $2",
         "DELETE FROM portal_sessions WHERE merchant_id = $1 AND affiliate_id = $2",
         "UPDATE payouts SET payout_email = 'erased', wise_email = 'erased' WHERE merchant_id = $1 AND affiliate_id = $2",
     ] {
@@ -317,12 +323,13 @@ pub struct Decidable {
     pub referral_code: Option<String>,
     /// For a banned affiliate, the state the ban was made from.
     pub banned_from: Option<AffiliateState>,
+    pub email_verified_at: Option<i64>,
 }
 
 pub async fn decidable(tx: &mut Tx, merchant: MerchantId, id: AffiliateId) -> DbResult<Option<Decidable>> {
     // An erased affiliate is only a pseudonym for money records: nothing more is decided about it.
     tx.query_as(
-        "SELECT state, first_name, referral_code, banned_from FROM affiliates
+        "SELECT state, first_name, referral_code, banned_from, email_verified_at FROM affiliates
          WHERE merchant_id = $1 AND id = $2 AND erased_at IS NULL",
     )
     .bind(merchant)

@@ -207,7 +207,7 @@ pub async fn finish(tx: &mut Tx, merchant: MerchantId, id: ImportId, report: &st
 
 /// Bind parameters a statement holds at most: under SQLite's 32,766 and PostgreSQL's 65,535.
 const MAX_BINDS: usize = 30_000;
-const AFFILIATE_COLUMNS: usize = 21;
+const AFFILIATE_COLUMNS: usize = 22;
 const AUDIT_COLUMNS: usize = 7;
 
 /// Inserts new affiliates in multi-row statements (a statement a row would hold the write lock many
@@ -224,7 +224,7 @@ pub async fn insert_affiliates(
             "INSERT INTO affiliates (merchant_id, campaign_id, email, full_name, first_name, last_name, state,
                  referral_code, source, consent_terms_version, consent_at, consent_source, applied_at,
                  decided_at, decided_by, paypal_email, wise_email, external_id, history_visitors,
-                 history_leads, history_conversions)
+                 history_leads, history_conversions, email_verified_at)
              VALUES {} RETURNING id, email",
             values_placeholders(tx.kind(), chunk.len(), AFFILIATE_COLUMNS)
         );
@@ -253,7 +253,9 @@ pub async fn insert_affiliates(
                 .bind(a.fields.external_id.as_deref())
                 .bind(a.fields.history_visitors)
                 .bind(a.fields.history_leads)
-                .bind(a.fields.history_conversions);
+                .bind(a.fields.history_conversions)
+                // The program they come from had their address: an import is verified by its path.
+                .bind(now);
         }
         // Emails are unique per merchant, so ids are matched by email, not by order.
         ids.extend(insert.fetch_all().await?.into_iter().map(|(id, email)| (email, id)));

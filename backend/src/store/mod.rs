@@ -26,6 +26,7 @@ pub mod portal;
 pub mod reconcile;
 pub mod sync;
 pub mod tracking;
+pub mod verifications;
 pub mod webhooks;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};

@@ -5,6 +5,7 @@
 use crate::routes::AppState;
 use crate::services::accounts::ClientIp;
 use crate::services::affiliates::{self, AffiliateError, ApplyOutcome};
+use crate::services::verification::{self, verify_path, Confirmed};
 use crate::services::invites::{AcceptProblem, LinkProblem};
 use app::domain::{ApplicationForm, FieldErrors};
 use app::error::AppError;
@@ -83,6 +84,7 @@ async fn submit_invite(state: &AppState, merchant: &str, campaign: &str, form: A
             approved(state, merchant, first_name, referral_code)
         }
         Ok(ApplyOutcome::Received { first_name }) => JoinState::Received { first_name },
+        Ok(ApplyOutcome::ConfirmEmail { first_name, emailed }) => JoinState::ConfirmEmail { first_name, emailed },
         Ok(ApplyOutcome::AlreadyApplied) => JoinState::AlreadyApplied,
         Ok(ApplyOutcome::NotAccepted) => JoinState::NotAccepted,
         Err(AcceptProblem::Form(AffiliateError::Invalid(errors))) => {
@@ -126,9 +128,13 @@ pub async fn submit(
         let state = JoinState::Form { values: ApplicationForm::default(), errors, invite: None };
         return render(StatusCode::BAD_REQUEST, public, state, &merchant, &campaign);
     };
-    let outcome = affiliates::apply(&state.services.db, &state.services.applications, &row, &form, ip.0).await;
+    let s = &state.services;
+    let outcome = affiliates::apply(&s.db, &s.applications, &s.public_base, &row, &form, ip.0).await;
     let (status, page) = match outcome {
         Ok(ApplyOutcome::Received { first_name }) => (StatusCode::OK, JoinState::Received { first_name }),
+        Ok(ApplyOutcome::ConfirmEmail { first_name, emailed }) => {
+            (StatusCode::OK, JoinState::ConfirmEmail { first_name, emailed })
+        }
         // Auto-approved: its Klaviyo sync was queued with it, and wakes the runner on commit.
         Ok(ApplyOutcome::Approved { first_name, referral_code }) => {
             (StatusCode::OK, approved(&state, &merchant, first_name, referral_code))
@@ -159,9 +165,72 @@ pub async fn submit(
     render(status, public, page, &merchant, &campaign)
 }
 
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct VerifyQuery {
+    #[serde(default)]
+    token: String,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct VerifyForm {
+    #[serde(default)]
+    token: String,
+}
+
+/// The link from the verification email: a page with one button, so a mail scanner's GET doesn't
+/// use it up.
+pub async fn show_verify(
+    State(state): State<AppState>,
+    Path((merchant, campaign)): Path<(String, String)>,
+    Query(query): Query<VerifyQuery>,
+) -> Response {
+    match affiliates::linked_campaign(&state.services.db, &merchant, &campaign).await {
+        Ok((_, public)) => {
+            let page = JoinState::Confirm { token: query.token };
+            render_at(StatusCode::OK, public, page, &verify_path(&merchant, &campaign))
+        }
+        Err(e) => failure(e),
+    }
+}
+
+pub async fn verify(
+    State(state): State<AppState>,
+    Path((merchant, campaign)): Path<(String, String)>,
+    form: Result<Form<VerifyForm>, FormRejection>,
+) -> Response {
+    let (row, public) = match affiliates::linked_campaign(&state.services.db, &merchant, &campaign).await {
+        Ok(found) => found,
+        Err(e) => return failure(e),
+    };
+    let token = form.map(|Form(f)| f.token).unwrap_or_default();
+    let page = match verification::confirm(&state.services.db, &row, &token).await {
+        Ok(Confirmed::Verified { first_name } | Confirmed::Already { first_name }) => {
+            JoinState::Verified { first_name }
+        }
+        // Auto-approved: its Klaviyo sync was queued with it, and wakes the runner on commit.
+        Ok(Confirmed::Approved { first_name, referral_code }) => {
+            approved(&state, &merchant, first_name, referral_code)
+        }
+        Ok(Confirmed::Invalid) => {
+            return message_page(
+                StatusCode::GONE,
+                "This link can't be used",
+                "It was used already or has expired. Apply again with the same email to get a new link.",
+            )
+        }
+        Err(e) => return failure(e),
+    };
+    render_at(StatusCode::OK, public, page, &verify_path(&merchant, &campaign))
+}
+
 fn render(status: StatusCode, campaign: PublicCampaign, state: JoinState, merchant: &str, slug: &str) -> Response {
+    render_at(status, campaign, state, &format!("/join/{merchant}/{slug}"))
+}
+
+/// The page, its form posting to `action`.
+fn render_at(status: StatusCode, campaign: PublicCampaign, state: JoinState, action: &str) -> Response {
     let title = format!("{} · {}", campaign.campaign_name, campaign.merchant_name);
-    let action = format!("/join/{merchant}/{slug}");
+    let action = action.to_owned();
     let body = Owner::new().with(|| view! { <JoinPage campaign state action/> }.to_html());
     document(status, &title, &body)
 }

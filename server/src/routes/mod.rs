@@ -97,6 +97,7 @@ pub fn router(config: &Config, services: Services) -> Router {
     Router::new()
         .merge(hooks)
         .route("/join/{merchant}/{campaign}", get(join::show).post(join::submit))
+        .route("/join/{merchant}/{campaign}/verify", get(join::show_verify).post(join::verify))
         .route("/healthz", get(health::healthz))
         .route("/t/snippet.js", get(tracking::snippet))
         .route("/portal/{shop}", get(portal::show))

@@ -69,24 +69,54 @@ async fn an_invalid_application_comes_back_with_errors_and_the_typed_values() {
 }
 
 #[tokio::test]
-async fn applying_twice_is_idempotent_and_says_so_kindly() {
+async fn applying_twice_is_idempotent_and_answers_as_the_first_time() {
     let app = spawn_app().await;
     let merchant = app.merchant("Twice").await;
     let campaign = merchant.create_campaign(campaign_form(json!({}))).await.expect("created");
-    merchant.apply(&campaign.landing_path, &application("Ana Silva", "ana@example.com")).await;
+    let (_, first) = merchant.apply(&campaign.landing_path, &application("Ana Silva", "ana@example.com")).await;
     let (status, html) = merchant.apply(&campaign.landing_path, &application("Ana Silva", "ANA@example.com")).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("You&#x27;ve already applied") || html.contains("You've already applied"), "{html}");
+    // The same answer as a new application: the form can't be used to find out who applied.
+    assert!(html.contains("Thanks, Ana!") && first.contains("Thanks, Ana!"), "{html}");
+    assert!(!html.contains("already"), "{html}");
     assert_eq!(merchant.queue(QueueFilter::default()).await.total, 1);
 
     let other = merchant.create_campaign(campaign_form(json!({"name": "Winter"}))).await.expect("second campaign");
     let (_, html) = merchant.apply(&other.landing_path, &application("Ana Silva", "ana@example.com")).await;
-    assert!(html.contains("already applied"), "{html}");
+    assert!(html.contains("Thanks, Ana!") && !html.contains("already"), "{html}");
     assert!(
         !html.contains("Spring Partners"),
         "the answer names no other program, so it can't be used to look people up"
     );
     assert_eq!(merchant.queue(QueueFilter::default()).await.total, 1);
+}
+
+#[tokio::test]
+async fn without_klaviyo_a_form_applicant_waits_for_the_merchant_to_confirm_their_email() {
+    let app = spawn_app().await;
+    let merchant = app.merchant("Quiet Co").await;
+    let campaign = merchant.create_campaign(campaign_form(json!({"auto_approve": true}))).await.expect("created");
+    let (status, html) =
+        merchant.apply_unconfirmed(&campaign.landing_path, &application("Ana Silva", "ana@example.com")).await;
+    assert_eq!(status, StatusCode::OK);
+    // Nothing can carry a link: the page promises none.
+    assert!(html.contains("Quiet Co confirms your email address and reviews each application"), "{html}");
+    assert!(!html.contains("sends a link"), "{html}");
+    let ana = merchant.find("ana@example.com").await;
+    assert_eq!((ana.state, ana.email_verified), (AffiliateState::Pending, false), "no auto-approve before");
+
+    let refused = merchant.decide(&[ana.id], "approve").await.expect("answered");
+    assert!(refused.changed.is_empty());
+    assert!(refused.skipped[0].1.contains("email not confirmed"), "{refused:?}");
+
+    let confirmed: app::api::views::DecisionOutcome =
+        merchant.call("verify_emails", json!({"ids": [ana.id]})).await.expect("confirmed");
+    let ana = confirmed.changed.first().expect("changed");
+    assert!(ana.email_verified);
+    assert_eq!(ana.state, AffiliateState::Approved, "the auto-approve campaign approves once confirmed");
+    let again: app::api::views::DecisionOutcome =
+        merchant.call("verify_emails", json!({"ids": [ana.id]})).await.expect("answered");
+    assert_eq!(again.skipped[0].1, "email already confirmed");
 }
 
 #[tokio::test]
@@ -159,23 +189,18 @@ async fn unknown_and_closed_campaigns_are_proper_404_pages() {
 }
 
 #[tokio::test]
-async fn an_auto_approve_campaign_approves_on_submission_and_records_it() {
+async fn an_auto_approve_campaign_approves_once_the_email_is_confirmed_and_records_it() {
     let app = spawn_app().await;
     let merchant = app.merchant("Auto").await;
     let campaign = merchant.create_campaign(campaign_form(json!({"auto_approve": true}))).await.expect("created");
-    let (status, html) = merchant.apply(&campaign.landing_path, &application("Zoë Ørsted", "zoe@example.com")).await;
+    // Confirmed (by hand here; by the link in `sync::a_form_applicant_confirms_their_email…`).
+    let (status, _) = merchant.apply(&campaign.landing_path, &application("Zoë Ørsted", "zoe@example.com")).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("Welcome aboard, Zoë!"), "{html}");
     let stored =
         merchant.queue(QueueFilter { state: Some(AffiliateState::Approved), ..Default::default() }).await.items;
     assert_eq!(stored.len(), 1);
-    // The welcome page hands over the tracking link and the way to the dashboard at once.
-    let code = stored[0].referral_code.clone().expect("a code");
-    assert!(html.contains(&format!("/r/{code}\"")), "the tracking link: {html}");
-    assert!(html.contains("/portal/"), "the dashboard: {html}");
     let code = stored[0].referral_code.clone().expect("a referral code");
     assert!(code.starts_with("zoe-") && code.len() == 9, "{code}");
-    assert!(html.contains(&code));
     assert_eq!(stored[0].decided_by.as_deref(), Some("auto-approve"));
     let session: app::api::views::SessionView =
         merchant.call("current_session", json!({})).await.map(|s: Option<_>| s.expect("signed in")).expect("session");
@@ -183,7 +208,9 @@ async fn an_auto_approve_campaign_approves_on_submission_and_records_it() {
         server::store::affiliates::audit_trail(&app.db, session.merchant_id, stored[0].id).await.expect("trail");
     let actions: Vec<(&str, &str)> =
         trail.iter().map(|(actor, action, ..)| (actor.as_str(), action.as_str())).collect();
-    assert_eq!(actions, [("applicant", "applied"), ("auto-approve", "approved")]);
+    assert_eq!(actions[0], ("applicant", "applied"));
+    assert_eq!(actions[1].1, "email verified by hand");
+    assert_eq!(actions[2], ("auto-approve", "approved"));
 }
 
 #[tokio::test]

@@ -1079,12 +1079,124 @@ async fn lifting_the_ban_of_an_applicant_never_approved_puts_them_back_in_the_qu
     assert!(back.referral_code.is_none() && back.sync.is_none(), "{back:?}");
     let history = detail(&merchant, &spam).await.audit;
     assert!(history.iter().any(|e| e.action == "ban lifted"), "{history:?}");
-    // And the email may apply elsewhere in the program again (the ban is gone).
+    // And the email may apply again (the ban is gone): the answer is that of any application.
     let (status, body) = merchant
         .apply(
             &landing,
             &[("name", "Sam"), ("email", "sam@example.com"), ("accept_terms", "on"), ("terms_version", "1")],
         )
         .await;
-    assert!(status.is_success() && body.contains("already applied"), "{status}: {body}");
+    assert!(status.is_success() && body.contains("confirm your email"), "{status}: {body}");
+}
+
+#[tokio::test]
+async fn a_form_applicant_confirms_their_email_before_anything_reaches_klaviyo() {
+    let app = spawn_app().await;
+    account(&app);
+    let (merchant, landing) = set_up(&app, "Trail Shop", KEY, SINGLE).await;
+    let fields = [("name", "Ana Silva"), ("email", "ana@example.com"), ("accept_terms", "on"), ("terms_version", "1")];
+    let (status, html) = merchant.apply_unconfirmed(&landing, &fields).await;
+    assert!(status.is_success(), "{status}");
+    assert!(html.contains("Almost there, Ana: confirm your email"), "{html}");
+    assert!(html.contains("Trail Shop sends a link to the address you entered"), "{html}");
+
+    // The link goes out as the one event; nothing else about her reaches Klaviyo yet.
+    let sent = crate::invites::wait_for_events(&app, "SYNC01", "Rekomi Affiliate Verify Email", 1).await;
+    let properties = &sent[0]["properties"];
+    assert_eq!(properties["first_name"], "Ana");
+    assert_eq!(properties["campaign"], "Trail Partners");
+    assert_eq!(properties["expires_in_hours"], 72);
+    let url = properties["verify_url"].as_str().expect("a link").to_owned();
+    assert!(url.starts_with(&app.address) && url.contains("/verify?token="), "{url}");
+    let ana = merchant.find("ana@example.com").await;
+    assert!(!ana.email_verified && ana.sync.is_none(), "{ana:?}");
+    let refused = merchant.decide(&[ana.id], "approve").await.expect("answered");
+    assert!(refused.changed.is_empty() && refused.skipped[0].1.contains("email not confirmed"), "{refused:?}");
+    assert!(crate::invites::events(&app, "SYNC01", "Rekomi Affiliate Applied").await.is_empty());
+    {
+        let world = app.klaviyo.world.lock().expect("world");
+        let account = &world.accounts["SYNC01"];
+        assert!(account.lists[SINGLE].members.is_empty(), "not in the list");
+        let written = account.profiles.values().any(|p| p.properties.keys().any(|k| k.starts_with("Rekomi")));
+        assert!(!written, "no Rekomi properties");
+    }
+
+    // Applying again answers the same and sends a new link, three a day at most.
+    for _ in 0..3 {
+        let (status, again) = merchant.apply_unconfirmed(&landing, &fields).await;
+        assert!(status.is_success() && again.contains("confirm your email"), "{again}");
+    }
+    crate::invites::wait_for_events(&app, "SYNC01", "Rekomi Affiliate Verify Email", 3).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let all = crate::invites::events(&app, "SYNC01", "Rekomi Affiliate Verify Email").await;
+    assert_eq!(all.len(), 3, "the fourth request is not sent");
+
+    // Opening the link shows a button (a mail scanner's GET uses nothing up); pressing it confirms.
+    let anonymous = reqwest::Client::new();
+    let page = anonymous.get(&url).send().await.expect("answers").text().await.expect("body");
+    assert!(page.contains("Confirm my email") && !page.contains("<script"), "{page}");
+    assert!(!merchant.find("ana@example.com").await.email_verified);
+    let token = url.split("token=").nth(1).expect("a token").to_owned();
+    let action = url.split('?').next().expect("a path").to_owned();
+    let confirm = |token: String| {
+        let (client, action) = (anonymous.clone(), action.clone());
+        async move {
+            let response = client.post(&action).form(&[("token", token)]).send().await.expect("answers");
+            (response.status().as_u16(), response.text().await.expect("body"))
+        }
+    };
+    let (status, page) = confirm(token.clone()).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Thanks, Ana!") && page.contains("reviews each application"), "{page}");
+    let (status, page) = confirm(token).await;
+    assert_eq!(status, 410, "single use: {page}");
+    assert!(page.contains("Apply again with the same email"), "{page}");
+    let (status, _) = confirm("not-a-token".into()).await;
+    assert_eq!(status, 410);
+
+    // Confirmed: the application is announced, and approving syncs her as usual.
+    let ana = merchant.find("ana@example.com").await;
+    assert!(ana.email_verified);
+    let applied = crate::invites::wait_for_events(&app, "SYNC01", "Rekomi Affiliate Applied", 1).await;
+    assert_eq!(applied[0]["properties"]["source"], "form");
+    approve(&merchant, &ana).await;
+    wait_for(&merchant, &ana, SyncState::Succeeded).await;
+    let history = detail(&merchant, &ana).await.audit;
+    assert!(history.iter().any(|e| e.action == "email verified" && e.actor == "applicant"), "{history:?}");
+
+    // An unconfirmed applicant who is banned gets no event either: Klaviyo never heard of them.
+    let spam = [("name", "Sam Spam"), ("email", "sam@example.com"), ("accept_terms", "on"), ("terms_version", "1")];
+    merchant.apply_unconfirmed(&landing, &spam).await;
+    let sam = merchant.find("sam@example.com").await;
+    let _: app::api::views::DecisionOutcome = merchant
+        .call("ban_affiliates", json!({"ids": [sam.id], "reason": "Spam", "block_address": false}))
+        .await
+        .expect("banned");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(crate::invites::events(&app, "SYNC01", "Rekomi Affiliate Banned").await.is_empty());
+}
+
+#[tokio::test]
+async fn an_auto_approve_campaign_welcomes_the_applicant_when_they_confirm() {
+    let app = spawn_app().await;
+    crate::invites::klaviyo_account(&app, "AUTO01", "pk_live_autoautoautoautoautoauto0001", "AUTOLS");
+    let (merchant, _, landing) =
+        crate::invites::connected_merchant(&app, "pk_live_autoautoautoautoautoauto0001", "AUTOLS", true).await;
+    let fields = [("name", "Zoë Ørsted"), ("email", "zoe@example.com"), ("accept_terms", "on"), ("terms_version", "1")];
+    let (_, html) = merchant.apply_unconfirmed(&landing, &fields).await;
+    assert!(html.contains("confirm your email") && !html.contains("Welcome aboard"), "{html}");
+    assert_eq!(merchant.find("zoe@example.com").await.state, app::domain::AffiliateState::Pending);
+    let sent = crate::invites::wait_for_events(&app, "AUTO01", "Rekomi Affiliate Verify Email", 1).await;
+    let url = sent[0]["properties"]["verify_url"].as_str().expect("a link").to_owned();
+    let (action, token) = url.split_once("?token=").expect("a token");
+    let response = reqwest::Client::new().post(action).form(&[("token", token)]).send().await.expect("answers");
+    let page = response.text().await.expect("body");
+    assert!(page.contains("Welcome aboard, Zoë!"), "{page}");
+    let zoe = merchant.find("zoe@example.com").await;
+    assert_eq!(zoe.state, app::domain::AffiliateState::Approved);
+    // The welcome page hands over the tracking link and the way to the dashboard at once.
+    let code = zoe.referral_code.expect("a code");
+    assert!(page.contains(&format!("/r/{code}\"")), "the tracking link: {page}");
+    assert!(page.contains("/portal/"), "the dashboard: {page}");
+    crate::invites::wait_until_synced(&merchant, zoe.id).await;
 }

@@ -58,7 +58,7 @@ pub async fn seed(services: &Services, fake: &Fake, n: usize) -> Seeded {
 
 async fn insert_pending(db: &Db, merchant: MerchantId, campaign: i64, n: usize) {
     const COLUMNS: &str = "INSERT INTO affiliates (merchant_id, campaign_id, email, full_name, first_name, last_name,
-        state, source, consent_terms_version, consent_at, consent_source, applied_at) ";
+        state, source, consent_terms_version, consent_at, consent_source, applied_at, email_verified_at) ";
     let now = server::store::now_ms();
     let rows: Vec<usize> = (0..n).collect();
     macro_rules! insert {
@@ -77,6 +77,8 @@ async fn insert_pending(db: &Db, merchant: MerchantId, campaign: i64, n: usize) 
                         .push_bind(1_i64)
                         .push_bind(now)
                         .push_bind("form")
+                        .push_bind(now)
+                        // Confirmed their address: the benchmarks measure what follows.
                         .push_bind(now);
                 });
                 q.build().execute($pool).await.expect("affiliates inserted");

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// retried send counts once; amounts are decimal numbers in the currency named beside them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Metric {
+    VerifyEmail,
     Applied,
     Approved,
     Disabled,
@@ -20,7 +21,8 @@ pub enum Metric {
 }
 
 impl Metric {
-    pub const ALL: [Metric; 9] = [
+    pub const ALL: [Metric; 10] = [
+        Self::VerifyEmail,
         Self::Applied,
         Self::Approved,
         Self::Disabled,
@@ -35,6 +37,7 @@ impl Metric {
     /// The metric name as it appears in Klaviyo (and in flow triggers).
     pub fn name(self) -> &'static str {
         match self {
+            Self::VerifyEmail => "Rekomi Affiliate Verify Email",
             Self::Applied => "Rekomi Affiliate Applied",
             Self::Approved => "Rekomi Affiliate Approved",
             Self::Disabled => "Rekomi Affiliate Disabled",
@@ -54,8 +57,11 @@ impl Metric {
     /// When it fires and what it carries, for the settings page and the README.
     pub fn description(self) -> &'static str {
         match self {
+            Self::VerifyEmail => {
+                "Someone applies on your landing page: your flow emails verify_url, and nothing else about them reaches Klaviyo until they open it. Properties: verify_url, campaign, first_name, expires_at."
+            }
             Self::Applied => {
-                "Someone applies on your landing page or accepts an invite. Properties: campaign, source, first_name."
+                "An applicant confirmed their email, or accepted an invite. Properties: campaign, source, first_name."
             }
             Self::Approved => {
                 "An affiliate is approved (by you, in bulk, or by auto-approve). Properties: campaign, referral_code, link, first_name."
@@ -85,9 +91,9 @@ impl Metric {
     }
 
     /// Events that are the product itself and can't be switched off without breaking a feature:
-    /// the invite email and the portal sign-in link are delivered by these.
+    /// the invite and the address check of an application are delivered by these.
     pub fn always_on(self) -> bool {
-        matches!(self, Self::Invited)
+        matches!(self, Self::Invited | Self::VerifyEmail)
     }
 }
 
