@@ -187,3 +187,41 @@ test("erasing an affiliate's personal data leaves a pseudonym and takes back wha
   await page.screenshot({ path: path.join(SCREENS_DIR, "desktop-affiliate-erased.png"), fullPage: true });
   expect(errors).toEqual([]);
 });
+
+test("a new default list moves affiliates when the merchant says so, and removing the old membership is their choice", async ({
+  page,
+  browser,
+  baseURL,
+}) => {
+  const errors = collectPageErrors(page);
+  const { id, email, inKlaviyo } = await merchantWithAffiliate(page, browser, baseURL, "fay");
+  await page.goto(`/app/affiliates/${id}`);
+  await expect(page.getByTestId("affiliate-sync")).toContainText("In Klaviyo", { timeout: 15_000 });
+
+  // A new list in Klaviyo becomes the default: nobody moves until the merchant says so.
+  const list = `MV${uniqueId().slice(-6).toUpperCase()}`;
+  const created = await page.request.post(`${FAKE}/_fake/accounts/DEMO01/lists`, { data: { id: list, name: `Partners ${list}` } });
+  expect(created.status()).toBe(201);
+  await serverCaller(page)("choose_default_list", { list_id: list });
+  const inNewList = klaviyoProfile(page, FAKE, email, list);
+  expect((await inNewList()).member).toBe(false);
+
+  // The Klaviyo page, loaded directly: the preview names both lists and how many would move.
+  await page.goto("/app/klaviyo");
+  const card = page.getByTestId("list-moves");
+  await expect(card).toContainText(`1 affiliate: Affiliates → Partners ${list}`, { timeout: 10_000 });
+  await page.screenshot({ path: path.join(SCREENS_DIR, "desktop-klaviyo-moves.png"), fullPage: true });
+  await card.getByLabel(/Also remove them from the old list/).check();
+  await card.getByRole("button", { name: "Move 1 affiliate" }).click();
+  await expect(page.getByText("1 affiliate is joining their campaign's list; 1 leaving the old lists.")).toBeVisible();
+  await expect(card).toHaveCount(0);
+
+  await expect.poll(async () => (await inNewList()).member, { timeout: 15_000 }).toBe(true);
+  await expect.poll(async () => (await inKlaviyo()).member, { timeout: 15_000 }).toBe(false);
+  // List membership only: the consent and the properties are an active affiliate's.
+  expect(await inKlaviyo()).toEqual({ member: false, consent: "SUBSCRIBED", affiliate: true, status: "active" });
+  await page.goto(`/app/affiliates/${id}`);
+  await expect(page.getByTestId("affiliate-sync")).toContainText("In Klaviyo", { timeout: 15_000 });
+  await expect(page.getByTestId("affiliate-sync")).toContainText(list);
+  expect(errors).toEqual([]);
+});

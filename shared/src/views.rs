@@ -227,6 +227,23 @@ pub struct SyncView {
     pub drift_at: Option<i64>,
     /// When Klaviyo's state was last read back by the daily check.
     pub checked_at: Option<i64>,
+    /// A sync to a list the affiliate's campaign no longer uses, retired when they were moved.
+    pub retired: bool,
+}
+
+/// Approved affiliates still synced to a list their campaign no longer uses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListMove {
+    pub from_list: String,
+    pub to_list: String,
+    pub affiliates: i64,
+}
+
+/// What a move queued: affiliates joining their current list, syncs taking people out of old ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MoveOutcome {
+    pub moved: u64,
+    pub leaving: u64,
 }
 
 impl SyncView {

@@ -1,7 +1,7 @@
 //! Klaviyo sync status: an affiliate's page, the health panel, retry, and syncing the affiliates
 //! approved before Klaviyo was connected.
 
-use crate::api::views::{AffiliateDetail, SyncHealth, SyncView};
+use crate::api::views::{AffiliateDetail, ListMove, MoveOutcome, SyncHealth, SyncView};
 use crate::domain::AffiliateId;
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -78,6 +78,33 @@ pub async fn check_klaviyo_now() -> Result<SyncHealth, AppError> {
         async {
             let (s, who) = caller().await?;
             Ok(sync::check_now(&s.db, who.merchant()).await?)
+        }
+        .await,
+    )
+}
+
+/// Approved affiliates still synced to a list their campaign no longer uses, by old and new list.
+#[server(prefix = "/api", endpoint = "pending_list_moves", input = server_fn::codec::Json)]
+pub async fn pending_list_moves() -> Result<Vec<ListMove>, AppError> {
+    use super::context::*;
+    answer(
+        async {
+            let (s, who) = caller().await?;
+            Ok(sync::pending_moves(&s.db, who.merchant()).await?)
+        }
+        .await,
+    )
+}
+
+/// Adds those affiliates to their campaign's current list; with `remove_old`, takes them out of
+/// the old lists too (membership only: their consent stays as it is).
+#[server(prefix = "/api", endpoint = "move_to_current_lists", input = server_fn::codec::Json)]
+pub async fn move_to_current_lists(remove_old: bool) -> Result<MoveOutcome, AppError> {
+    use super::context::*;
+    answer(
+        async {
+            let (s, who) = caller().await?;
+            Ok(sync::move_affiliates(&s.db, who.merchant(), remove_old).await?)
         }
         .await,
     )

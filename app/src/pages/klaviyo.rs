@@ -4,7 +4,8 @@
 use crate::api::klaviyo::{
     choose_campaign_list, choose_default_list, connect_klaviyo, disconnect_klaviyo, klaviyo_lists, klaviyo_status,
 };
-use crate::api::views::{ChosenList, ConnectOutcome, ConnectionView, KlaviyoListView};
+use crate::api::sync::{move_to_current_lists, pending_list_moves};
+use crate::api::views::{ChosenList, ConnectOutcome, ConnectionView, KlaviyoListView, ListMove};
 use crate::components::form::NeedsJavascript;
 use crate::components::toast::use_toasts;
 use crate::domain::clock::format_utc;
@@ -155,7 +156,8 @@ fn KeyForm(
                         <p>
                             "This key belongs to the Klaviyo account "<strong>{new.name.clone()}</strong>" ("{new.id.clone()}
                             "), not "<strong>{previous.name.clone()}</strong>" ("{previous.id.clone()}") that Rekomi used before. \
-                             Switching clears the chosen lists; affiliates already added stay in the old account."
+                             Switching clears the chosen lists; affiliates already added stay in the old account, and \
+                             once you choose a list here, \"Sync all approved\" adds them to it."
                         </p>
                         <button type="button" on:click={
                             let id = new.id.clone();
@@ -285,6 +287,78 @@ fn DefaultList(connection: ConnectionView) -> impl IntoView {
             />
             {move || save.value().get().and_then(Result::err).map(|e| view! { <div class="banner error" role="alert">{e.message}</div> })}
         </section>
+        <ListMoves after=save.version().into()/>
+    }
+}
+
+/// Affiliates still synced to a list their campaign no longer uses (after a new default or
+/// campaign list), with how many, and the move: add them to the new list, and leave or remove the
+/// old membership. Shown only when there is something to move; `after` reloads it after a save.
+#[component]
+pub fn ListMoves(after: Signal<usize>) -> impl IntoView {
+    // Loaded in the browser, like the picker's lists: live data inside the page's own Suspend.
+    let moves = RwSignal::new(None::<Result<(Vec<ListMove>, Vec<KlaviyoListView>), AppError>>);
+    let load = move || {
+        leptos::task::spawn_local(async move {
+            let found = match pending_list_moves().await {
+                // The lists' names, read live, only when there is something to show.
+                Ok(m) if !m.is_empty() => klaviyo_lists().await.map(|lists| (m, lists)),
+                Ok(m) => Ok((m, Vec::new())),
+                Err(e) => Err(e),
+            };
+            moves.set(Some(found));
+        });
+    };
+    Effect::new(move |_| {
+        after.track();
+        load();
+    });
+    let remove_old = RwSignal::new(false);
+    let run = Action::new(|remove: &bool| move_to_current_lists(*remove));
+    let toasts = use_toasts();
+    Effect::new(move || match run.value().get() {
+        Some(Ok(o)) => {
+            let leaving = if o.leaving > 0 { format!("; {} leaving the old lists", o.leaving) } else { String::new() };
+            let moved = crate::components::count_of(i64::try_from(o.moved).unwrap_or(i64::MAX), "affiliate is", "affiliates are");
+            toasts.success(format!("{moved} joining their campaign's list{leaving}."));
+            load();
+        }
+        Some(Err(e)) => toasts.error(e.message),
+        None => {}
+    });
+    move || match moves.get() {
+        Some(Ok((list_moves, lists))) if !list_moves.is_empty() => {
+            let name = move |id: &str| {
+                lists.iter().find(|l| l.id == id).map_or_else(|| format!("a list no longer in Klaviyo ({id})"), |l| l.name.clone())
+            };
+            let total: i64 = list_moves.iter().map(|m| m.affiliates).sum();
+            view! {
+                <section class="card" data-testid="list-moves">
+                    <h2>"Affiliates in a list you no longer use"</h2>
+                    <p class="muted">"Their campaign now sends approved affiliates to another list. Moving adds them \
+                        to the new list (with the consent they have in Klaviyo); they stay in the old one unless you \
+                        remove them. Rekomi never changes anyone's email consent."</p>
+                    <ul class="moves">
+                        {list_moves.iter().map(|m| view! {
+                            <li>{crate::components::count_of(m.affiliates, "affiliate", "affiliates")}": "
+                                <strong>{name(&m.from_list)}</strong>" → "<strong>{name(&m.to_list)}</strong></li>
+                        }).collect_view()}
+                    </ul>
+                    <label class="check">
+                        <input type="checkbox" prop:checked=move || remove_old.get()
+                            on:change=move |ev| remove_old.set(event_target_checked(&ev))/>
+                        " Also remove them from the old list (list membership only)"
+                    </label>
+                    <button type="button" disabled=move || run.pending().get()
+                        on:click=move |_| { run.dispatch(remove_old.get_untracked()); }>
+                        {format!("Move {}", crate::components::count_of(total, "affiliate", "affiliates"))}
+                    </button>
+                </section>
+            }
+            .into_any()
+        }
+        Some(Err(e)) => view! { <div class="banner error" role="alert">{e.message}</div> }.into_any(),
+        _ => ().into_any(),
     }
 }
 
@@ -453,5 +527,6 @@ pub fn CampaignListChoice(campaign: CampaignId, current: Option<ChosenList>) -> 
             </Show>
             {move || save.value().get().and_then(Result::err).map(|e| view! { <div class="banner error" role="alert">{e.message}</div> })}
         </section>
+        <ListMoves after=save.version().into()/>
     }
 }

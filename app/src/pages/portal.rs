@@ -8,10 +8,12 @@ use leptos::prelude::*;
 #[derive(Debug, Clone)]
 pub enum PortalState {
     /// Ask for an email; `notice` answers a previous request, `error` says what was wrong.
+    /// `emailed`: the merchant's Klaviyo is connected to carry links (else the merchant hands them out).
     SignIn {
         notice: Option<String>,
         error: Option<String>,
         email: String,
+        emailed: bool,
     },
     /// The link from the email: one button that signs in (a POST, so link scanners can't use it up).
     Confirm {
@@ -27,18 +29,24 @@ pub enum PortalState {
 #[component]
 pub fn PortalPage(merchant_name: String, base: String, state: PortalState) -> impl IntoView {
     match state {
-        PortalState::SignIn { notice, error, email } => view! {
+        PortalState::SignIn { notice, error, email, emailed } => view! {
             <main class="join portal">
                 <p class="eyebrow">{merchant_name.clone()}" affiliate portal"</p>
                 <h1>"Sign in"</h1>
-                <p>"Enter the email you joined with; we'll email you a sign-in link that works once, for 15 minutes."</p>
+                <p>{if emailed {
+                    format!("Enter the email you joined with: {merchant_name} emails you a sign-in link that works once, for 15 minutes.")
+                } else {
+                    format!("{merchant_name} hands out sign-in links personally: ask them for one. Each works once, for 15 minutes.")
+                }}</p>
                 {notice.map(|n| view! { <p class="notice" role="status">{n}</p> })}
                 {error.clone().map(|e| view! { <p class="error" role="alert">{e}</p> })}
-                <form method="post" action=format!("{base}/link")>
-                    <label for="email">"Email"</label>
-                    <input id="email" name="email" type="email" autocomplete="email" required value=email/>
-                    <button type="submit">"Email me a sign-in link"</button>
-                </form>
+                {emailed.then(|| view! {
+                    <form method="post" action=format!("{base}/link")>
+                        <label for="email">"Email"</label>
+                        <input id="email" name="email" type="email" autocomplete="email" required value=email/>
+                        <button type="submit">"Email me a sign-in link"</button>
+                    </form>
+                })}
             </main>
         }
         .into_any(),

@@ -303,6 +303,9 @@ impl KlaviyoConnections {
         store::upsert(&mut tx, merchant, record, now_ms()).await?;
         if account_changed {
             store::clear_lists(&mut tx, merchant).await?;
+            // Everyone synced is in the old account's lists, out of the new key's reach: they stay
+            // there, and read as not synced until "Sync all approved" adds them to the new list.
+            crate::store::sync::retire_all(&mut tx, merchant, now_ms()).await?;
         }
         store::remember_account(&mut tx, merchant, record.account_id, record.account_name).await?;
         tx.commit().await?;

@@ -32,6 +32,12 @@ pub enum LinkDelivery {
     AskMerchant,
 }
 
+/// Whether sign-in links reach affiliates by email (the merchant's Klaviyo carries them), so the
+/// sign-in page offers the form only then.
+pub async fn emails_links(s: &Services, merchant: MerchantId) -> anyhow::Result<bool> {
+    connected(s, merchant).await
+}
+
 async fn connected(s: &Services, merchant: MerchantId) -> anyhow::Result<bool> {
     Ok(crate::store::klaviyo::get(&s.db, merchant).await.context("reading the Klaviyo connection")?.is_some())
 }

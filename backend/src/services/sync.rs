@@ -5,7 +5,7 @@ use crate::store::sync as store;
 use crate::store::{now_ms, Db};
 use shared::domain::{AffiliateId, MerchantId};
 use shared::error::{AppError, ErrorKind};
-use shared::views::{SyncHealth, SyncUpdate, SyncView};
+use shared::views::{ListMove, MoveOutcome, SyncHealth, SyncUpdate, SyncView};
 use std::collections::HashMap;
 
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +107,40 @@ pub async fn sync_all_approved(db: &Db, merchant: MerchantId) -> Result<u64, Syn
         crate::outbox::changed(merchant);
     }
     Ok(queued)
+}
+
+/// Approved affiliates still synced to a list their campaign no longer uses (the merchant picked
+/// another campaign list or default list), by old and new list: the preview of [`move_affiliates`].
+pub async fn pending_moves(db: &Db, merchant: MerchantId) -> Result<Vec<ListMove>, SyncError> {
+    let moves = store::pending_moves(db, merchant).await.map_err(internal)?;
+    Ok(moves
+        .into_iter()
+        .map(|m| ListMove { from_list: m.from_list, to_list: m.to_list, affiliates: m.affiliates })
+        .collect())
+}
+
+/// Moves affiliates to the list their campaign uses now: each approved one is queued to join it,
+/// and the old syncs are retired; with `remove_old` those take them out of the old lists
+/// (membership only: consent is theirs), otherwise their old memberships stay as they are.
+#[tracing::instrument(skip_all, fields(merchant.id = %merchant, remove_old))]
+pub async fn move_affiliates(db: &Db, merchant: MerchantId, remove_old: bool) -> Result<MoveOutcome, SyncError> {
+    let health = store::health(db, merchant).await.map_err(internal)?;
+    if !health.connected || !health.list_chosen {
+        return Err(SyncError::NotSetUp);
+    }
+    let now = now_ms();
+    let mut tx = db.begin().await.map_err(internal)?;
+    let (moved, leaving) = store::retire_moved(&mut tx, merchant, remove_old, now).await.map_err(internal)?;
+    for chunk in moved.chunks(MAX_RESYNC) {
+        crate::outbox::syncs(&mut tx, merchant, chunk, now).await.map_err(internal)?;
+    }
+    if leaving > 0 {
+        tx.wake_on_commit(&crate::outbox::SYNCS);
+    }
+    tx.commit().await.map_err(internal)?;
+    tracing::info!(moved = moved.len(), leaving, "affiliates moved to their campaigns' current lists");
+    crate::outbox::changed(merchant);
+    Ok(MoveOutcome { moved: moved.len() as u64, leaving })
 }
 
 /// Most syncs one live message carries; the rest follow in the next.

@@ -22,6 +22,7 @@ fn enqueue_sql(affiliates: &str) -> String {
            AND a.state IN ('approved', 'disabled', 'banned')
          ON CONFLICT (affiliate_id, list_id) DO UPDATE SET state = 'queued', reason = NULL, attempts = 0,
              checks = 0, due_at = excluded.due_at, lease_owner = NULL, lease_until = NULL,
+             retired_at = NULL, leave_list = FALSE,
              sent_at = CASE WHEN klaviyo_syncs.state IN ('sending', 'verifying', 'retrying', 'awaiting_confirmation')
                             THEN klaviyo_syncs.sent_at END,
              updated_at = excluded.updated_at"
@@ -72,15 +73,24 @@ pub async fn enqueue_resync(tx: &mut Tx, merchant: MerchantId, affiliates: &[Aff
 /// Sends the existing syncs of the affiliates `scope` names again, because something Rekomi writes
 /// on their profiles changed (a rate, the campaign's name or commission). Only what changed is
 /// written: the last write's hash tells. Affiliates never synced are left to "Sync all approved".
+/// Only the sync to the list their campaign uses now is sent: one to a list it used before would
+/// put them back in it (moving them is the merchant's call, [`retire_moved`]).
 fn requeue_sql(scope: &str) -> String {
     format!(
         "UPDATE klaviyo_syncs SET state = 'queued', reason = NULL, attempts = 0, checks = 0, due_at = $2,
              lease_owner = NULL, lease_until = NULL, updated_at = $2,
              sent_at = CASE WHEN state IN ('sending', 'verifying', 'retrying', 'awaiting_confirmation') THEN sent_at END
-         WHERE merchant_id = $1 AND affiliate_id IN ({scope})
-           AND affiliate_id IN (SELECT id FROM affiliates WHERE merchant_id = $1 AND state IN ('approved', 'disabled', 'banned'))"
+         WHERE merchant_id = $1 AND affiliate_id IN ({scope}) AND retired_at IS NULL
+           AND affiliate_id IN (SELECT id FROM affiliates WHERE merchant_id = $1 AND state IN ('approved', 'disabled', 'banned'))
+           AND list_id = ({CURRENT_LIST})"
     )
 }
+
+/// The list the affiliate of the `klaviyo_syncs` row in scope is synced to now: their campaign's, or
+/// else the merchant's default.
+const CURRENT_LIST: &str = "SELECT COALESCE(c.klaviyo_list_id, k.default_list_id) FROM affiliates cur
+    JOIN campaigns c ON c.id = cur.campaign_id JOIN klaviyo_connections k ON k.merchant_id = cur.merchant_id
+    WHERE cur.id = klaviyo_syncs.affiliate_id";
 
 /// [`requeue_sql`] for one affiliate; how many rows were queued.
 pub async fn requeue_affiliate(tx: &mut Tx, merchant: MerchantId, affiliate: AffiliateId, now: i64) -> DbResult<u64> {
@@ -93,6 +103,86 @@ pub async fn requeue_campaign(tx: &mut Tx, merchant: MerchantId, campaign: Campa
     tx.query(&requeue_sql(scope)).bind(merchant).bind(now).bind(campaign).execute().await
 }
 
+/// Current syncs to a list their affiliate's campaign no longer uses (it chose another list, or the
+/// default list changed).
+const STALE: &str = "FROM klaviyo_syncs s JOIN affiliates a ON a.id = s.affiliate_id
+        JOIN campaigns c ON c.id = a.campaign_id JOIN klaviyo_connections k ON k.merchant_id = s.merchant_id
+    WHERE s.merchant_id = $1 AND s.retired_at IS NULL AND a.erased_at IS NULL
+      AND COALESCE(c.klaviyo_list_id, k.default_list_id) IS NOT NULL
+      AND s.list_id <> COALESCE(c.klaviyo_list_id, k.default_list_id)";
+
+/// Approved affiliates still synced to a list their campaign no longer uses, by (that list, the
+/// one it uses now).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PendingMove {
+    pub from_list: String,
+    pub to_list: String,
+    pub affiliates: i64,
+}
+
+pub async fn pending_moves(db: &Db, merchant: MerchantId) -> DbResult<Vec<PendingMove>> {
+    let sql = format!(
+        "SELECT s.list_id AS from_list, COALESCE(c.klaviyo_list_id, k.default_list_id) AS to_list,
+             COUNT(DISTINCT s.affiliate_id) AS affiliates
+         {STALE} AND a.state = 'approved'
+         GROUP BY s.list_id, COALESCE(c.klaviyo_list_id, k.default_list_id)
+         ORDER BY affiliates DESC, from_list"
+    );
+    db.query_as(&sql).bind(merchant).fetch_all().await
+}
+
+/// Retires every sync to a list its affiliate's campaign no longer uses; with `leave`, each is
+/// queued to take them out of that list (membership only). Returns the approved affiliates among
+/// them (the caller queues them to their current list) and how many rows will leave a list.
+pub async fn retire_moved(
+    tx: &mut Tx,
+    merchant: MerchantId,
+    leave: bool,
+    now: i64,
+) -> DbResult<(Vec<AffiliateId>, u64)> {
+    let approved: Vec<AffiliateId> = tx
+        .query_scalar(&format!("SELECT DISTINCT s.affiliate_id {STALE} AND a.state = 'approved'"))
+        .bind(merchant)
+        .fetch_all()
+        .await?;
+    let rows: Vec<i64> = tx.query_scalar(&format!("SELECT s.id {STALE}")).bind(merchant).fetch_all().await?;
+    let mut retired = 0;
+    for chunk in rows.chunks(1_000) {
+        // Ids come from the database as integers, so inlining them is safe.
+        let list = chunk.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        retired += tx
+            .query(&format!(
+                "UPDATE klaviyo_syncs SET retired_at = $2, leave_list = $3, updated_at = $2,
+                     state = CASE WHEN $3 THEN 'queued' ELSE state END,
+                     due_at = CASE WHEN $3 THEN $2 END,
+                     reason = CASE WHEN $3 THEN NULL ELSE reason END,
+                     attempts = CASE WHEN $3 THEN 0 ELSE attempts END,
+                     checks = CASE WHEN $3 THEN 0 ELSE checks END
+                 WHERE merchant_id = $1 AND id IN ({list})"
+            ))
+            .bind(merchant)
+            .bind(now)
+            .bind(leave)
+            .execute()
+            .await?;
+    }
+    Ok((approved, if leave { retired } else { 0 }))
+}
+
+/// Another Klaviyo account was connected: every sync belonged to the old one, whose lists the new
+/// key can't reach. They are retired as they are (the people stay in the old account's lists);
+/// the approved affiliates then read as not synced, for "Sync all approved" once a list is chosen.
+pub async fn retire_all(tx: &mut Tx, merchant: MerchantId, now: i64) -> DbResult<u64> {
+    tx.query(
+        "UPDATE klaviyo_syncs SET retired_at = $2, leave_list = FALSE, due_at = NULL, updated_at = $2
+         WHERE merchant_id = $1 AND retired_at IS NULL",
+    )
+    .bind(merchant)
+    .bind(now)
+    .execute()
+    .await
+}
+
 /// Queues every approved affiliate of the merchant that has no sync to its list yet.
 pub async fn enqueue_unsynced(tx: &mut Tx, merchant: MerchantId, now: i64) -> DbResult<u64> {
     tx.query(
@@ -103,7 +193,10 @@ pub async fn enqueue_unsynced(tx: &mut Tx, merchant: MerchantId, now: i64) -> Db
          JOIN klaviyo_connections k ON k.merchant_id = a.merchant_id
          WHERE a.merchant_id = $1 AND a.state = 'approved'
            AND COALESCE(c.klaviyo_list_id, k.default_list_id) IS NOT NULL
-         ON CONFLICT (affiliate_id, list_id) DO NOTHING",
+         ON CONFLICT (affiliate_id, list_id) DO UPDATE SET state = 'queued', reason = NULL, attempts = 0,
+             checks = 0, due_at = excluded.due_at, lease_owner = NULL, lease_until = NULL, retired_at = NULL,
+             leave_list = FALSE, updated_at = excluded.updated_at
+           WHERE klaviyo_syncs.retired_at IS NOT NULL",
     )
     .bind(merchant)
     .bind(now)
@@ -132,6 +225,9 @@ pub struct ClaimedSync {
     pub drift: Option<Drift>,
     /// When Rekomi last saw the affiliate in the list (so an absence now is a change in Klaviyo).
     pub in_list_at: Option<i64>,
+    /// The campaign moved to another list; with `leave_list` this row takes them out of this one.
+    pub retired_at: Option<i64>,
+    pub leave_list: bool,
     pub email: String,
     pub first_name: String,
     pub last_name: Option<String>,
@@ -173,7 +269,7 @@ pub async fn claim(db: &Db, claim: &super::Claim<'_>) -> DbResult<Vec<ClaimedSyn
     let sql = format!(
         "SELECT s.id, s.merchant_id, s.affiliate_id, s.list_id, s.state, s.reason, s.attempts, s.checks, s.sent_at,
              s.verify_until, s.list_opt_in, s.import_job_id, s.profile_id, s.fields_hash, s.drift, s.in_list_at,
-             a.email, a.first_name,
+             s.retired_at, s.leave_list, a.email, a.first_name,
              a.last_name, a.referral_code, a.consent_at, a.state AS affiliate_state, c.name AS campaign_name,
              c.destination_url, a.decided_at, m.slug AS merchant_slug, c.commission_kind, c.commission_bps,
              c.commission_minor, c.currency, a.rate_bps, a.rate_minor, a.rate_expires_at
@@ -373,6 +469,8 @@ struct SyncRow {
     drift: Option<Drift>,
     drift_at: Option<i64>,
     checked_at: Option<i64>,
+    retired_at: Option<i64>,
+    leave_list: bool,
 }
 
 impl From<SyncRow> for SyncView {
@@ -385,7 +483,8 @@ impl From<SyncRow> for SyncView {
             next_at: row.due_at,
             attempts: row.attempts,
             updated_at: row.updated_at,
-            leaving: row.affiliate_state.is_out(),
+            leaving: row.affiliate_state.is_out() || (row.retired_at.is_some() && row.leave_list),
+            retired: row.retired_at.is_some(),
             drift: row.drift,
             drift_at: row.drift_at,
             checked_at: row.checked_at,
@@ -394,20 +493,20 @@ impl From<SyncRow> for SyncView {
 }
 
 const SYNC_COLUMNS: &str =
-    "affiliate_id, list_id, state, reason, due_at, attempts, updated_at, drift, drift_at, checked_at,
+    "affiliate_id, list_id, state, reason, due_at, attempts, updated_at, drift, drift_at, checked_at, retired_at, leave_list,
     (SELECT a.state FROM affiliates a WHERE a.id = klaviyo_syncs.affiliate_id) AS affiliate_state";
 
-/// The syncs of one affiliate, newest first.
+/// The syncs of one affiliate: the current one first, then newest first.
 pub async fn for_affiliate(db: &Db, merchant: MerchantId, affiliate: AffiliateId) -> DbResult<Vec<SyncView>> {
     let sql = format!(
         "SELECT {SYNC_COLUMNS} FROM klaviyo_syncs WHERE merchant_id = $1 AND affiliate_id = $2
-         ORDER BY updated_at DESC, id DESC"
+         ORDER BY CASE WHEN retired_at IS NULL THEN 0 ELSE 1 END, updated_at DESC, id DESC"
     );
     let rows: Vec<SyncRow> = db.query_as(&sql).bind(merchant).bind(affiliate).fetch_all().await?;
     Ok(rows.into_iter().map(SyncView::from).collect())
 }
 
-/// The latest sync of each of these affiliates (for the queue page).
+/// Each of these affiliates' syncs, the current one (else the latest) last (for the queue page).
 pub async fn latest_for(db: &Db, merchant: MerchantId, affiliates: &[AffiliateId]) -> DbResult<Vec<SyncView>> {
     if affiliates.is_empty() {
         return Ok(Vec::new());
@@ -415,7 +514,7 @@ pub async fn latest_for(db: &Db, merchant: MerchantId, affiliates: &[AffiliateId
     let list = affiliates.iter().map(|id| id.get().to_string()).collect::<Vec<_>>().join(",");
     let sql = format!(
         "SELECT {SYNC_COLUMNS} FROM klaviyo_syncs WHERE merchant_id = $1 AND affiliate_id IN ({list})
-         ORDER BY updated_at, id"
+         ORDER BY CASE WHEN retired_at IS NULL THEN 1 ELSE 0 END, updated_at, id"
     );
     let rows: Vec<SyncRow> = db.query_as(&sql).bind(merchant).fetch_all().await?;
     Ok(rows.into_iter().map(SyncView::from).collect())
@@ -452,6 +551,7 @@ async fn changes(
     }
     let sql = format!(
         "SELECT id, {SYNC_COLUMNS} FROM klaviyo_syncs WHERE merchant_id = $1 AND {condition}
+             AND retired_at IS NULL
          ORDER BY updated_at, id LIMIT $4"
     );
     let rows: Vec<Row> = db.query_as(&sql).bind(merchant).bind(at).bind(id).bind(limit).fetch_all().await?;
@@ -501,6 +601,8 @@ pub async fn health(db: &Db, merchant: MerchantId) -> DbResult<SyncHealth> {
             "SELECT s.state, COUNT(*) FROM klaviyo_syncs s WHERE s.merchant_id = $1
                AND NOT (s.state = 'succeeded'
                         AND EXISTS (SELECT 1 FROM affiliates a WHERE a.id = s.affiliate_id AND a.state IN ('disabled', 'banned')))
+               -- A retired row counts only while it is taking someone out of an old list.
+               AND NOT (s.retired_at IS NOT NULL AND (NOT s.leave_list OR s.state IN ('succeeded', 'blocked')))
              GROUP BY s.state",
         )
         .bind(merchant)
@@ -509,7 +611,7 @@ pub async fn health(db: &Db, merchant: MerchantId) -> DbResult<SyncHealth> {
     let unsynced: i64 = db
         .query_scalar(
             "SELECT COUNT(*) FROM affiliates a WHERE a.merchant_id = $1 AND a.state = 'approved'
-               AND NOT EXISTS (SELECT 1 FROM klaviyo_syncs s WHERE s.affiliate_id = a.id)",
+               AND NOT EXISTS (SELECT 1 FROM klaviyo_syncs s WHERE s.affiliate_id = a.id AND s.retired_at IS NULL)",
         )
         .bind(merchant)
         .fetch_one()

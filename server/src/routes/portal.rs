@@ -96,7 +96,11 @@ pub async fn show(
             dashboard_page(s, found, &slug, affiliate, notice, None).await
         }
         Ok(None) => {
-            let state = PortalState::SignIn { notice: None, error: None, email: String::new() };
+            let emailed = match portal::emails_links(s, found.0).await {
+                Ok(emailed) => emailed,
+                Err(e) => return failed(&e),
+            };
+            let state = PortalState::SignIn { notice: None, error: None, email: String::new(), emailed };
             render(StatusCode::OK, &found.1, &slug, state)
         }
         Err(response) => response,
@@ -136,8 +140,12 @@ pub async fn request_link(
         Err(response) => return response,
     };
     let typed = form.ok().map(|Form(f)| f.email).unwrap_or_default();
+    let emailed = match portal::emails_links(s, id).await {
+        Ok(emailed) => emailed,
+        Err(e) => return failed(&e),
+    };
     let sign_in = |status, notice: Option<String>, error: Option<String>| {
-        render(status, &name, &slug, PortalState::SignIn { notice, error, email: typed.clone() })
+        render(status, &name, &slug, PortalState::SignIn { notice, error, email: typed.clone(), emailed })
     };
     if let Err(wait) = s.applications.check(ip.0) {
         return sign_in(
@@ -197,16 +205,15 @@ pub async fn login(
             }
             response
         }
-        Ok(None) => render(
-            StatusCode::GONE,
-            &name,
-            &slug,
-            PortalState::SignIn {
-                notice: None,
-                error: Some("That sign-in link was used already or has expired. Ask for a new one below.".into()),
-                email: String::new(),
-            },
-        ),
+        Ok(None) => {
+            let emailed = match portal::emails_links(s, id).await {
+                Ok(emailed) => emailed,
+                Err(e) => return failed(&e),
+            };
+            let again = if emailed { "Ask for a new one below.".to_owned() } else { format!("Ask {name} for a new one.") };
+            let error = Some(format!("That sign-in link was used already or has expired. {again}"));
+            render(StatusCode::GONE, &name, &slug, PortalState::SignIn { notice: None, error, email: String::new(), emailed })
+        }
         Err(e) => failed(&e),
     }
 }

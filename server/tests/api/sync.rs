@@ -1200,3 +1200,117 @@ async fn an_auto_approve_campaign_welcomes_the_applicant_when_they_confirm() {
     assert!(page.contains("/portal/"), "the dashboard: {page}");
     crate::invites::wait_until_synced(&merchant, zoe.id).await;
 }
+
+async fn pending_moves(merchant: &Browser) -> Vec<app::api::views::ListMove> {
+    merchant.call("pending_list_moves", json!({})).await.expect("moves load")
+}
+
+/// Waits until `email`'s membership of `list` in the fake is `member`.
+async fn until_member(app: &TestApp, email: &str, list: &str, member: bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while in_klaviyo(app, email, list).0 != member {
+        assert!(Instant::now() < deadline, "{email} never became member={member} of {list}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_new_list_moves_affiliates_when_the_merchant_says_so_and_the_old_membership_is_their_choice() {
+    let app = spawn_app().await;
+    account(&app);
+    let second = app.klaviyo.world.lock().expect("world").accounts.get_mut("SYNC01").expect("account").add_list(
+        Some("AFFIL2".into()),
+        "Affiliates 2027",
+        false,
+    );
+    let (merchant, landing) = set_up(&app, "Trail Shop", KEY, SINGLE).await;
+    let ana = apply(&merchant, &landing, "Ana Silva", "ana@example.com").await;
+    let bo = apply(&merchant, &landing, "Bo Lind", "bo@example.com").await;
+    approve(&merchant, &ana).await;
+    approve(&merchant, &bo).await;
+    wait_for(&merchant, &ana, SyncState::Succeeded).await;
+    wait_for(&merchant, &bo, SyncState::Succeeded).await;
+    assert!(pending_moves(&merchant).await.is_empty(), "nothing to move while the list is the same");
+
+    // A new default list: nobody moves on their own (a refresh doesn't re-add them to the old list
+    // either), and the preview says how many would.
+    let _: Value = merchant.call("choose_default_list", json!({"list_id": second})).await.expect("chosen");
+    let moves = pending_moves(&merchant).await;
+    assert_eq!(
+        moves,
+        vec![app::api::views::ListMove { from_list: SINGLE.into(), to_list: second.clone(), affiliates: 2 }]
+    );
+    assert!(!in_klaviyo(&app, "ana@example.com", &second).0);
+
+    // Moved, the old membership left as it is.
+    let moved: app::api::views::MoveOutcome =
+        merchant.call("move_to_current_lists", json!({"remove_old": false})).await.expect("moved");
+    assert_eq!((moved.moved, moved.leaving), (2, 0));
+    until_member(&app, "ana@example.com", &second, true).await;
+    until_member(&app, "bo@example.com", &second, true).await;
+    let now = wait_for(&merchant, &ana, SyncState::Succeeded).await;
+    assert_eq!((now.list_id.as_str(), now.retired), (second.as_str(), false));
+    assert!(in_klaviyo(&app, "ana@example.com", SINGLE).0, "still in the old list, as chosen");
+    assert!(pending_moves(&merchant).await.is_empty());
+    let health: SyncHealth = merchant.call("sync_health", json!({})).await.expect("health");
+    assert_eq!((health.succeeded, health.unsynced, health.failed), (2, 0, 0), "{health:?}");
+
+    // Back to the first list, this time taking them out of the one they leave.
+    let _: Value = merchant.call("choose_default_list", json!({"list_id": SINGLE})).await.expect("chosen");
+    assert_eq!(pending_moves(&merchant).await[0].affiliates, 2);
+    let moved: app::api::views::MoveOutcome =
+        merchant.call("move_to_current_lists", json!({"remove_old": true})).await.expect("moved");
+    assert_eq!((moved.moved, moved.leaving), (2, 2));
+    until_member(&app, "ana@example.com", &second, false).await;
+    until_member(&app, "bo@example.com", &second, false).await;
+    // Membership only: consent and the properties stay those of an active affiliate.
+    assert_eq!(
+        in_klaviyo(&app, "ana@example.com", SINGLE),
+        (true, "SUBSCRIBED".to_owned(), json!(true), json!("active"))
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let syncs = detail(&merchant, &ana).await.syncs;
+        let old = syncs.iter().find(|s| s.list_id == second).expect("the old list's sync");
+        if old.state == SyncState::Succeeded {
+            assert!(old.retired && old.leaving, "{old:?}");
+            assert_eq!(old.reason.as_deref(), Some("Out of this list: their campaign uses another list now. Their email consent is unchanged: it is theirs."));
+            assert_eq!((syncs[0].list_id.as_str(), syncs[0].retired), (SINGLE, false), "the current sync first");
+            break;
+        }
+        assert!(Instant::now() < deadline, "never left the old list: {old:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let health: SyncHealth = merchant.call("sync_health", json!({})).await.expect("health");
+    assert_eq!((health.succeeded, health.unsynced, health.in_flight), (2, 0, 0), "{health:?}");
+}
+
+#[tokio::test]
+async fn another_klaviyo_account_leaves_affiliates_where_they_are_until_they_are_synced_to_its_list() {
+    let app = spawn_app().await;
+    account(&app);
+    crate::invites::klaviyo_account(&app, "NEWACC", "pk_live_newaccountnewaccountnew0001", "NEWLST");
+    let (merchant, landing) = set_up(&app, "Trail Shop", KEY, SINGLE).await;
+    let ana = apply(&merchant, &landing, "Ana Silva", "ana@example.com").await;
+    approve(&merchant, &ana).await;
+    wait_for(&merchant, &ana, SyncState::Succeeded).await;
+
+    let outcome: ConnectOutcome = merchant
+        .call("connect_klaviyo", json!({"key": "pk_live_newaccountnewaccountnew0001", "confirm_account_id": "NEWACC"}))
+        .await
+        .expect("switched");
+    assert!(matches!(outcome, ConnectOutcome::Connected(_)), "{outcome:?}");
+    // The old account's list is out of reach: nothing is sent there, and Ana reads as not synced.
+    let health: SyncHealth = merchant.call("sync_health", json!({})).await.expect("health");
+    assert_eq!((health.unsynced, health.succeeded), (1, 0), "{health:?}");
+    let _: Value = merchant.call("choose_default_list", json!({"list_id": "NEWLST"})).await.expect("chosen");
+    let queued: u64 = merchant.call("sync_all_approved", json!({})).await.expect("queued");
+    assert_eq!(queued, 1);
+    let now = wait_for(&merchant, &ana, SyncState::Succeeded).await;
+    assert_eq!(now.list_id, "NEWLST");
+    assert!(in_klaviyo(&app, "ana@example.com", SINGLE).0, "still in the old account's list");
+    let world = app.klaviyo.world.lock().expect("world");
+    let new = &world.accounts["NEWACC"];
+    let id = new.by_email.get("ana@example.com").expect("in the new account");
+    assert!(new.lists["NEWLST"].members.contains_key(id));
+}

@@ -108,6 +108,16 @@ impl Batch<'_> {
     pub async fn send(&mut self, rows: Vec<ClaimedSync>) -> Vec<Outcome> {
         let mut work: Vec<Work> = rows.into_iter().map(|row| Work { row, outcome: None }).collect();
         for w in &mut work {
+            // A sync the merchant retired as it was (the campaign moved to another list) is no
+            // longer worked; one claimed just before the move ends here.
+            if w.row.retired_at.is_some() && !w.row.leave_list {
+                w.outcome = Some(self.settle(
+                    &w.row,
+                    SyncState::Blocked,
+                    Some("Left as it was in this list: their campaign uses another list now.".into()),
+                ));
+                continue;
+            }
             // Approved affiliates join the list; disabled ones leave it. Anyone else is not synced.
             if !(w.row.affiliate_state == AffiliateState::Approved || w.row.affiliate_state.is_out()) {
                 w.outcome = Some(self.settle(
@@ -241,7 +251,7 @@ impl Batch<'_> {
                 if sent_nothing && !self.join_may_still_apply(&w.row, now) {
                     o.state = SyncState::Succeeded;
                     let known = existing.contains_key(&w.row.email.to_lowercase());
-                    o.reason = Some((if known { LEFT_THE_LIST } else { NOT_IN_KLAVIYO }).to_owned());
+                    o.reason = Some((if known { left(&w.row) } else { NOT_IN_KLAVIYO }).to_owned());
                     o.due_at = None;
                 } else {
                     // Keeps `sent_at`: it says when the last subscribe went out, which decides how
@@ -611,7 +621,7 @@ impl Batch<'_> {
         }
         if !member && job_done && !self.join_may_still_apply(row, now) {
             o.state = SyncState::Succeeded;
-            o.reason = Some(LEFT_THE_LIST.into());
+            o.reason = Some(left(row).into());
             o.due_at = None;
         } else if !member && job_done {
             // Out of the list, but a subscribe sent before the disable may still be applied (or a
@@ -696,9 +706,23 @@ impl Batch<'_> {
     }
 }
 
-/// A disabled or banned affiliate's sync takes them out of the list instead of adding them.
+/// A disabled or banned affiliate's sync takes them out of the list instead of adding them; so does
+/// the sync to a list their campaign moved away from, when the merchant chose to remove them there.
 fn leaving(row: &ClaimedSync) -> bool {
-    row.affiliate_state.is_out()
+    row.affiliate_state.is_out() || moving_out(row)
+}
+
+fn moving_out(row: &ClaimedSync) -> bool {
+    row.retired_at.is_some() && row.leave_list
+}
+
+/// What a finished leave says: why they are out of this list.
+fn left(row: &ClaimedSync) -> &'static str {
+    if moving_out(row) && !row.affiliate_state.is_out() {
+        LEFT_OLD_LIST
+    } else {
+        LEFT_THE_LIST
+    }
 }
 
 /// Rekomi saw this approved affiliate in the list before (or a check found them changed since), so
@@ -709,6 +733,8 @@ fn was_in_list(row: &ClaimedSync) -> bool {
 
 const LEFT_THE_LIST: &str =
     "Out of the list, with \"Rekomi affiliate\" set to false. Their email consent is unchanged: it is theirs.";
+const LEFT_OLD_LIST: &str =
+    "Out of this list: their campaign uses another list now. Their email consent is unchanged: it is theirs.";
 const NOT_IN_KLAVIYO: &str = "Not in Klaviyo, so there was nothing to take out of the list.";
 const WATCHING: &str = "Out of the list. A subscription sent before the disable may still be applied by Klaviyo (or \
      confirmed by the affiliate); Rekomi keeps checking and takes them out again if it is.";
