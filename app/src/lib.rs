@@ -51,10 +51,12 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/signup") view={Lazy::<SignUpRoute>::new()}/>
                 <Route path=path!("/login") view={Lazy::<LogInRoute>::new()}/>
                 <ParentRoute path=path!("/app") view=pages::layout::MerchantLayout>
-                    <Route path=path!("") view=pages::campaigns::CampaignList/>
+                    <Route path=path!("") view={Lazy::<HomeRoute>::new()}/>
+                    <Route path=path!("campaigns") view=pages::campaigns::CampaignList/>
                     <Route path=path!("campaigns/new") view={Lazy::<NewCampaignRoute>::new()}/>
                     <Route path=path!("campaigns/:id") view={Lazy::<EditCampaignRoute>::new()}/>
                     <Route path=path!("queue") view={Lazy::<QueueRoute>::new()}/>
+                    <Route path=path!("affiliates") view={Lazy::<DirectoryRoute>::new()}/>
                     <Route path=path!("affiliates/:id") view={Lazy::<AffiliateRoute>::new()}/>
                     <Route path=path!("klaviyo") view={Lazy::<KlaviyoRoute>::new()}/>
                     <Route path=path!("invites") view={Lazy::<InvitesRoute>::new()}/>
@@ -94,11 +96,13 @@ macro_rules! lazy_pages {
 }
 
 lazy_pages! {
+    HomeRoute => pages::overview::Home;
     SignUpRoute => pages::auth::SignUp;
     LogInRoute => pages::auth::LogIn;
     NewCampaignRoute => pages::campaigns::NewCampaign;
     EditCampaignRoute => pages::campaigns::EditCampaign;
     QueueRoute => pages::queue::ApprovalQueue;
+    DirectoryRoute => pages::directory::AffiliateDirectory;
     AffiliateRoute => pages::affiliate::AffiliatePage;
     KlaviyoRoute => pages::klaviyo::KlaviyoSettings;
     InvitesRoute => pages::invites::InvitesPage;

@@ -47,7 +47,8 @@ test("merchant signs up, creates a campaign, an affiliate applies without JavaSc
   await expect(topbar.getByRole("link", { name: "Campaigns", exact: true })).toBeVisible();
   await expect(topbar.getByRole("link", { name: "Approval queue", exact: true })).toBeVisible();
   await expect(topbar.getByRole("button", { name: "Log out" })).toBeVisible();
-  await expect(page.getByRole("link", { name: "Create your first campaign" })).toBeVisible();
+  // A new merchant lands on Home, whose checklist leads to the first campaign.
+  await expect(page.getByTestId("checklist").getByRole("link", { name: "Create a campaign" })).toBeVisible();
 
   const campaign = await createCampaign(page, {
     name: "Spring Partners",
@@ -368,6 +369,9 @@ test("one merchant cannot see or change another's data", async ({ page, browser,
   try {
     const b = merchantB.page;
     await signUp(b, `Beta Shop ${uniqueId()}`, uniqueEmail("beta"), PASSWORD);
+    await expect(b.getByTestId("checklist").locator('li[data-step="campaign"]')).toHaveAttribute("data-done", "false");
+    await expect(b.locator("body")).not.toContainText(secretName);
+    await b.goto("/app/campaigns");
     await expect(b.getByRole("link", { name: "Create your first campaign" })).toBeVisible();
     await expect(b.locator("body")).not.toContainText(secretName);
 
@@ -412,6 +416,10 @@ test("one merchant cannot see or change another's data", async ({ page, browser,
     expect(outcome.skipped).toHaveLength(1);
     expect(outcome.skipped[0]).toEqual([affiliateId, "not found"]);
 
+    const confirm = await b.request.post("/api/verify_emails", { headers: JSON_HEADERS, data: { ids: [affiliateId] } });
+    expect(confirm.status()).toBe(200);
+    expect(((await confirm.json()) as { skipped: [number, string][] }).skipped).toEqual([[affiliateId, "not found"]]);
+
     const seenByB = await queueItems(b);
     expect(seenByB.map((item) => item.email)).not.toContain(applicantEmail);
   } finally {
@@ -427,7 +435,8 @@ test("one merchant cannot see or change another's data", async ({ page, browser,
 
   await page.goto("/app/queue");
   const row = queueRow(page, applicantEmail);
-  await expect(row.locator(".badge")).toHaveText("Pending");
+  await expect(row.locator(".badge.pending")).toHaveText("Pending");
+  await expect(row.locator(".badge.unverified")).toHaveText("Email not confirmed");
   await expect(row).toContainText(secretName);
 });
 

@@ -1,11 +1,13 @@
 import { expect, test, type Page } from "@playwright/test";
 import {
   PASSWORD,
+  applyConfirmed,
   clickCalling,
   collectPageErrors,
   createCampaign,
   openWithoutJavaScript,
   queueItems,
+  serverCaller,
   signUp,
   uniqueEmail,
   uniqueId,
@@ -169,5 +171,92 @@ test("a bulk invite becomes one Klaviyo event each, and an accepted invite lands
     "data-status",
     "accepted",
   );
+  expect(errors).toEqual([]);
+});
+
+test("a new merchant's home checklist ticks itself through the whole setup, then shows the period's figures", async ({
+  page,
+}) => {
+  test.setTimeout(90_000);
+  const errors = collectPageErrors(page);
+  await signUp(page, `Home Shop ${uniqueId()}`, uniqueEmail("home"), PASSWORD);
+  const checklist = page.getByTestId("checklist");
+  const step = (key: string) => checklist.locator(`li[data-step="${key}"]`);
+  const steps = ["klaviyo", "list", "campaign", "shop", "share", "approval", "synced", "commission"];
+  for (const key of steps) await expect(step(key)).toHaveAttribute("data-done", "false");
+  await expect(page.getByTestId("waiting")).toHaveText("No application is waiting for review.");
+  await expect(page.getByTestId("sync-summary")).toContainText("Klaviyo isn't connected");
+  await page.screenshot({ path: "test-results/screens/home-new-merchant.png", fullPage: true });
+  /** Home after a reload shows these steps (and those before them) ticked. */
+  const ticked = async (upTo: string) => {
+    await page.goto("/app");
+    for (const key of steps.slice(0, steps.indexOf(upTo) + 1)) await expect(step(key)).toHaveAttribute("data-done", "true");
+    for (const key of steps.slice(steps.indexOf(upTo) + 1)) await expect(step(key)).toHaveAttribute("data-done", "false");
+  };
+
+  // The first step leads to the Klaviyo page; connecting and choosing a list tick two steps.
+  await step("klaviyo").getByRole("link", { name: "Connect Klaviyo" }).click();
+  await expect(page.getByRole("heading", { name: "Klaviyo", level: 1 })).toBeVisible();
+  const call = serverCaller(page);
+  await call("connect_klaviyo", { key: "pk_demo_rekomi_full_access_0001", confirm_account_id: null });
+  await page.goto("/app");
+  await expect(step("klaviyo")).toHaveAttribute("data-done", "true");
+  await expect(step("klaviyo")).toContainText("Connected to");
+  await call("choose_default_list", { list_id: "AFFIL1" });
+  await ticked("list");
+
+  const campaign = await createCampaign(page, { name: `Home ${uniqueId()}`, pitch: "Earn with us.", terms: "Be nice." });
+  await ticked("campaign");
+  // The landing page's full address, ready to copy.
+  await expect(page.getByTestId("landing-url")).toHaveValue(new RegExp(`^https?://[^/]+${campaign.landingPath}$`));
+
+  await call("set_shopify_secret", { secret: "shpss_home_checklist_secret" });
+  await ticked("shop");
+
+  const email = uniqueEmail("ana");
+  await applyConfirmed(page, campaign.landingPath, "Ana Lima", email, FAKE);
+  await ticked("share");
+  await expect(page.getByTestId("waiting")).toHaveText("1 application waits for review");
+  await page.screenshot({ path: "test-results/screens/home-half-way.png", fullPage: true });
+
+  const applicant = (await queueItems(page, "pending")).find((item) => item.email === email)!;
+  await call("decide_applications", { ids: [applicant.id], decision: "approve" });
+  await ticked("approval");
+  // Ticked once Klaviyo's list was read back with Ana in it.
+  await expect(async () => {
+    await page.goto("/app");
+    await expect(step("synced")).toHaveAttribute("data-done", "true", { timeout: 1_000 });
+  }).toPass({ timeout: 15_000 });
+  await expect(page.getByTestId("sync-summary")).toHaveText("Klaviyo sync: 1 in Klaviyo.");
+
+  // An order through Ana's code earns the first commission: the program is live.
+  const { token } = await call("create_api_token", { name: "Home test" });
+  const code = (await queueItems(page, "approved")).find((item) => item.email === email)!.referral_code;
+  const order = await page.request.post("/api/v1/conversions", {
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    data: { order_id: `H-${uniqueId()}`, amount_minor: 12_000, currency: "USD", referral_code: code },
+  });
+  expect(order.status(), await order.text()).toBe(201);
+  await page.goto("/app");
+  await expect(page.getByTestId("live")).toBeVisible();
+  await expect(checklist).toHaveCount(0);
+  await expect(page.getByRole("heading", { name: "Last 30 days", level: 2 })).toBeVisible();
+  await expect(page.getByTestId("orders").locator("dd")).toHaveText("1");
+  await expect(page.getByTestId("revenue").locator("dd")).toHaveText("120.00 USD");
+  await expect(page.getByTestId("earned").locator("dd")).toHaveText("12.00 USD");
+  await expect(page.getByTestId("paid").locator("dd")).toHaveText("0");
+
+  // Another period: chosen in the page, kept in the address, the same after a reload.
+  await untilHydrated(async () => {
+    if (new URL(page.url()).searchParams.get("days") === "7") return;
+    await page.getByLabel("Period").selectOption("7", { timeout: 2_000 });
+    await expect(page).toHaveURL(/\?days=7$/, { timeout: 2_000 });
+  });
+  await expect(page.getByRole("heading", { name: "Last 7 days", level: 2 })).toBeVisible();
+  await page.reload();
+  await expect(page.getByRole("heading", { name: "Last 7 days", level: 2 })).toBeVisible();
+  await expect(page.getByLabel("Period")).toHaveValue("7");
+  await expect(page.getByTestId("orders").locator("dd")).toHaveText("1");
+  await page.screenshot({ path: "test-results/screens/home-live.png", fullPage: true });
   expect(errors).toEqual([]);
 });

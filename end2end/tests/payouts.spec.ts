@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { expect, test } from "@playwright/test";
-import { PASSWORD, clickCalling, collectPageErrors, createCampaign, signUp, uniqueEmail, uniqueId, untilHydrated } from "./helpers";
+import { PASSWORD, applyConfirmed, clickCalling, collectPageErrors, createCampaign, signUp, uniqueEmail, uniqueId, untilHydrated } from "./helpers";
 
 /** The fake Klaviyo's control API (scripts/test.sh starts it in demo mode on port 3100). */
 const FAKE = process.env.FAKE_KLAVIYO_URL ?? "http://127.0.0.1:3100";
@@ -43,12 +43,8 @@ test("a Klaviyo flow bumps a rate, the order earns at it, and a payout run pays 
 
   // An affiliate joins (auto-approved).
   const email = uniqueEmail("ana");
-  const joined = await page.request.post(campaign.landingPath, {
-    form: { name: "Ana Lima", email, website: "", message: "", accept_terms: "on", rk_trap: "", invite: "" },
-  });
-  expect(joined.status()).toBe(200);
-  const code = /<code[^>]*>([A-Za-z0-9_-]+)<\/code>/.exec(await joined.text())?.[1];
-  expect(code).toBeTruthy();
+  const code = await applyConfirmed(page, campaign.landingPath, "Ana Lima", email, FAKE);
+  expect(code, "the page the verification link opens welcomes them with their code").toBeTruthy();
 
   // Klaviyo's flow webhook action: a POST with static headers and a body rendered from the profile,
   // delivered twice. The second delivery replays the first answer.
@@ -129,6 +125,15 @@ test("a Klaviyo flow bumps a rate, the order earns at it, and a payout run pays 
   const events = await sent();
   expect(events).toHaveLength(1);
   expect(events[0].properties).toMatchObject({ amount: 24, currency: "USD", reference: "PAYPAL-BATCH-42" });
+
+  // Integrations says Klaviyo has the events a payout-receipt flow triggers on.
+  await expect(async () => {
+    await page.goto("/app/integrations");
+    await expect(page.locator('tr[data-metric="Rekomi Payout Sent"] [data-testid=event-status]')).toContainText(
+      "1 received, the last on",
+      { timeout: 1_000 },
+    );
+  }).toPass({ timeout: 10_000 });
   expect(errors).toEqual([]);
 });
 
@@ -152,11 +157,14 @@ test("webhook endpoints are added in the UI, events switched off, and failed del
   await page.reload();
   await expect(page.getByRole("checkbox", { name: "Send Rekomi Affiliate Applied" })).not.toBeChecked();
   await expect(page.getByRole("checkbox", { name: "Send Rekomi Affiliate Invited" })).toBeDisabled();
+  // Each event says whether a flow on it has anything to trigger on.
+  const status = (metric: string) => page.locator(`tr[data-metric="${metric}"] [data-testid=event-status]`);
+  await expect(status("Rekomi Affiliate Applied")).toHaveText("Switched off: not sent");
+  await expect(status("Rekomi Affiliate Approved")).toHaveText("Not sent: Klaviyo isn't connected");
+  await expect(page.locator('tr[data-metric="Rekomi Affiliate Verify Email"]')).toContainText("{{ event.verify_url }}");
 
-  const joined = await page.request.post(campaign.landingPath, {
-    form: { name: "Ana Lima", email: uniqueEmail("ana"), website: "", message: "", accept_terms: "on", rk_trap: "", invite: "" },
-  });
-  expect(joined.status()).toBe(200);
+  // Klaviyo isn't connected to carry a verification link: the merchant confirms the address.
+  await applyConfirmed(page, campaign.landingPath, "Ana Lima", uniqueEmail("ana"));
   await expect(async () => {
     await page.reload();
     await expect(page.getByTestId("deliveries")).toContainText("Could not connect to the endpoint.", { timeout: 1_000 });

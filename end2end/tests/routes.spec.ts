@@ -48,8 +48,10 @@ const NAV = [
   {
     group: "Program",
     links: [
-      { label: "Campaigns", href: "/app" },
+      { label: "Home", href: "/app" },
+      { label: "Campaigns", href: "/app/campaigns" },
       { label: "Approval queue", href: "/app/queue" },
+      { label: "Affiliates", href: "/app/affiliates" },
       { label: "Invites", href: "/app/invites" },
       { label: "Import", href: "/app/import" },
     ],
@@ -87,11 +89,13 @@ interface MerchantRoute {
 
 function merchantRoutes(seed: Seed): MerchantRoute[] {
   return [
-    { name: "campaigns", path: "/app", h1: "Campaigns", current: "Campaigns" },
+    { name: "home", path: "/app", h1: "Home", current: "Home" },
+    { name: "campaigns", path: "/app/campaigns", h1: "Campaigns", current: "Campaigns" },
     { name: "campaign-new", path: "/app/campaigns/new", h1: "New campaign", current: "Campaigns" },
     { name: "campaign", path: `/app/campaigns/${seed.campaign.id}`, h1: seed.campaign.name, current: "Campaigns" },
     { name: "queue", path: "/app/queue", h1: "Approval queue", current: "Approval queue" },
-    { name: "affiliate", path: `/app/affiliates/${seed.affiliate.id}`, h1: seed.affiliate.name, current: "Approval queue" },
+    { name: "directory", path: "/app/affiliates", h1: "Affiliates", current: "Affiliates" },
+    { name: "affiliate", path: `/app/affiliates/${seed.affiliate.id}`, h1: seed.affiliate.name, current: "Affiliates" },
     { name: "klaviyo", path: "/app/klaviyo", h1: "Klaviyo", current: "Klaviyo" },
     { name: "invites", path: "/app/invites", h1: "Invite affiliates", current: "Invites" },
     { name: "import", path: "/app/import", h1: "Import from Rewardful", current: "Import" },
@@ -102,7 +106,7 @@ function merchantRoutes(seed: Seed): MerchantRoute[] {
   ];
 }
 
-/** How each merchant page is reached from the one before it, starting at /app: the navigation, or
+/** How each merchant page is reached from the one before it, starting at /app/campaigns: the navigation, or
  * the in-page link that leads there. Every route appears at least once. */
 const WALK: [string, (page: Page, seed: Seed) => Promise<void>][] = [
   ["campaign-new", (page) => page.locator("main").getByRole("link", { name: "New campaign", exact: true }).click()],
@@ -110,6 +114,7 @@ const WALK: [string, (page: Page, seed: Seed) => Promise<void>][] = [
   ["campaign", (page, seed) => page.locator("main").getByRole("link", { name: seed.campaign.name, exact: true }).click()],
   ["queue", byNav("Approval queue")],
   ["affiliate", openApprovedAffiliate],
+  ["directory", byNav("Affiliates")],
   ["invites", byNav("Invites")],
   ["import", byNav("Import")],
   ["results", byNav("Results")],
@@ -118,6 +123,7 @@ const WALK: [string, (page: Page, seed: Seed) => Promise<void>][] = [
   ["tracking", byNav("Shop & tracking")],
   ["integrations", byNav("Integrations & API")],
   ["campaigns", byNav("Campaigns")],
+  ["home", byNav("Home")],
 ];
 
 function navLink(page: Page, label: NavLabel) {
@@ -480,7 +486,7 @@ test.describe("every route, on a desktop and a phone", () => {
       await page.evaluate(() => {
         (window as unknown as { rekomiWalk: boolean }).rekomiWalk = true;
       });
-      let from = "/app";
+      let from = "/app/campaigns";
       for (const [name, go] of WALK) {
         const route = routes.get(name)!;
         await test.step(`${from} → ${route.path}`, async () => {

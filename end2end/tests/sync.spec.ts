@@ -39,7 +39,7 @@ test("an approved affiliate shows as In Klaviyo live, with the calls made for it
     const response = await submitApplication(visitor.page, { name: "Ana Maria Silva", email });
     expect(response.status()).toBe(200);
     await confirmEmail(visitor.page, await verifyLink(page, FAKE, email));
-    await expect(visitor.page.getByRole("heading", { name: "Thanks, Ana!" })).toBeVisible();
+    await expect(visitor.page.getByRole("heading", { name: "Thanks, Ana Maria!" })).toBeVisible();
   } finally {
     await visitor.context.close();
   }

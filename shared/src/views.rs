@@ -704,8 +704,13 @@ pub struct IntegrationsView {
 pub struct EventSwitch {
     pub metric: String,
     pub description: String,
+    /// The Klaviyo flow that turns the event into a message, in one line.
+    pub recipe: String,
     pub on: bool,
     pub always_on: bool,
+    /// How many Klaviyo accepted, and when the last one was sent.
+    pub received: i64,
+    pub last_received_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -774,4 +779,125 @@ pub struct PortalDashboard {
     pub paused: bool,
     /// The merchant banned the affiliate: the account is closed; what was earned before stays.
     pub closed: bool,
+}
+
+/// The periods the home page's figures cover, in days.
+pub const OVERVIEW_DAYS: [u32; 4] = [7, 30, 90, 365];
+
+/// One step of the home page's setup checklist, ticked from real state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetupStep {
+    /// Stable name for tests and styling ("klaviyo", "list", …).
+    pub key: String,
+    pub title: String,
+    /// What doing it means, or what it found once done.
+    pub hint: String,
+    /// Where the step is done.
+    pub href: String,
+    pub done: bool,
+}
+
+/// The merchant's home: the setup checklist and the figures of the chosen period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Overview {
+    pub days: u32,
+    pub steps: Vec<SetupStep>,
+    /// The full address of the newest campaign taking applications, to share.
+    pub landing_url: Option<String>,
+    pub clicks: i64,
+    pub orders: i64,
+    /// Sums per currency, formatted ("120.00 USD + 30.00 EUR", "0").
+    pub revenue: String,
+    pub earned: String,
+    pub paid: String,
+    pub owed: String,
+    /// Pending applications: confirmed and waiting for review, and still to confirm their email.
+    pub waiting: i64,
+    pub unconfirmed: i64,
+    pub sync: SyncHealth,
+}
+
+/// How the affiliates directory is ordered; each in its natural direction (names A to Z, figures
+/// largest first, newest first).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DirectorySort {
+    #[default]
+    Newest,
+    Name,
+    Clicks,
+    Orders,
+    Revenue,
+    Earned,
+}
+
+impl DirectorySort {
+    pub const ALL: [DirectorySort; 6] =
+        [Self::Newest, Self::Name, Self::Clicks, Self::Orders, Self::Revenue, Self::Earned];
+
+    /// As it travels in the page's address (`?sort=clicks`).
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Newest => "newest",
+            Self::Name => "name",
+            Self::Clicks => "clicks",
+            Self::Orders => "orders",
+            Self::Revenue => "revenue",
+            Self::Earned => "earned",
+        }
+    }
+
+    pub fn parse(key: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.key() == key)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Newest => "Newest first",
+            Self::Name => "Name (A to Z)",
+            Self::Clicks => "Most clicks",
+            Self::Orders => "Most orders",
+            Self::Revenue => "Most revenue",
+            Self::Earned => "Most earned",
+        }
+    }
+}
+
+/// Filters of the affiliates directory.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DirectoryFilter {
+    pub state: Option<AffiliateState>,
+    pub campaign: Option<CampaignId>,
+    /// Matches email, name or referral code, case-insensitively.
+    pub search: String,
+    pub sort: DirectorySort,
+    /// Zero-based page.
+    pub page: u32,
+}
+
+pub const DIRECTORY_PAGE_SIZE: u32 = 50;
+
+/// One affiliate in the directory with what they brought in, all time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryRow {
+    pub affiliate: ApplicationView,
+    /// Visitors (once an hour each) through their link.
+    pub clicks: i64,
+    pub orders: i64,
+    /// Their orders' subtotals less refunds, and the commission they earned (voided lines left
+    /// out), in their campaign's currency.
+    pub revenue: String,
+    pub earned: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryPage {
+    pub rows: Vec<DirectoryRow>,
+    /// Rows matching the filter, over all pages.
+    pub total: i64,
+    pub page: u32,
+    pub page_size: u32,
+    /// The merchant's campaigns, for the filter.
+    pub campaigns: Vec<(CampaignId, String)>,
 }

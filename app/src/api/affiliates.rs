@@ -18,6 +18,21 @@ pub async fn approval_queue(filter: QueueFilter) -> Result<QueuePage, AppError> 
     )
 }
 
+/// The affiliates directory: every affiliate with their figures, filtered, sorted and paged.
+#[server(prefix = "/api", endpoint = "affiliate_directory", input = server_fn::codec::Json)]
+pub async fn affiliate_directory(
+    filter: crate::api::views::DirectoryFilter,
+) -> Result<crate::api::views::DirectoryPage, AppError> {
+    use super::context::*;
+    answer(
+        async {
+            let (s, who) = caller().await?;
+            Ok(affiliates::directory(&s.db, who.merchant(), &filter).await?)
+        }
+        .await,
+    )
+}
+
 /// Approves, rejects, disables or enables one or many affiliates at once; `note` (why) goes into
 /// the audit log and, for a disable, the event and webhook.
 #[server(prefix = "/api", endpoint = "decide_applications", input = server_fn::codec::Json)]

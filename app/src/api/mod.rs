@@ -9,6 +9,7 @@ pub mod earnings;
 pub mod imports;
 pub mod invites;
 pub mod klaviyo;
+pub mod overview;
 pub mod payouts;
 pub mod sync;
 pub use shared::views;
@@ -19,7 +20,9 @@ pub(crate) mod context {
     pub use backend::clock::now_ms;
     use backend::services::accounts::{ClientIp, SignedIn};
     use backend::services::Services;
-    pub use backend::services::{affiliates, campaigns, earnings, imports, integrations, payouts, portal, sync};
+    pub use backend::services::{
+        affiliates, campaigns, earnings, imports, integrations, overview, payouts, portal, sync,
+    };
     use http::header::{COOKIE, SET_COOKIE};
     use http::request::Parts;
     use leptos::prelude::use_context;

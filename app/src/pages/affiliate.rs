@@ -191,7 +191,7 @@ fn Detail(
         <section class="card">
             <h2>"Klaviyo sync"</h2>
             {if d.syncs.is_empty() && erased.is_some() {
-                view! { <p class="muted">"Nothing of theirs is synced any more. Taking back what Rekomi wrote in Klaviyo (out of the list, its properties unset) was queued; it needs Klaviyo connected."</p> }.into_any()
+                view! { <p class="muted">"Nothing of theirs is synced any more. Taking back what Rekomi wrote in Klaviyo (out of the list, its properties unset) was queued; while Klaviyo is disconnected it waits, up to 30 days, and goes as soon as Klaviyo is connected again."</p> }.into_any()
             } else if d.syncs.is_empty() {
                 view! { <p class="muted">"Not synced: affiliates are added to Klaviyo when approved, once Klaviyo is connected with a list chosen."</p> }.into_any()
             } else {

@@ -122,7 +122,7 @@ pub fn EditCampaign() -> impl IntoView {
                     Err(e) => view! {
                         <h1>"Campaign not found"</h1>
                         <div class="banner error" role="alert">{e.message}</div>
-                        <A href="/app">"Back to campaigns"</A>
+                        <A href="/app/campaigns">"Back to campaigns"</A>
                     }.into_any(),
                 }
             })}

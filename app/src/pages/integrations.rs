@@ -123,17 +123,20 @@ fn Integrations(v: IntegrationsView, version: RwSignal<u32>, add: AddAction) -> 
                     on:change=move |ev| { keep.dispatch(event_target_checked(&ev)); }/>
                 " While Klaviyo is disconnected, keep events (up to 7 days) and send them when it is connected again"
             </label>
-            <p>"Rekomi creates these metrics on each affiliate's profile; trigger flows on them. Amounts are numbers in the currency named beside them; every event has a unique id, so a retried send counts once."</p>
-            <table tabindex="0">
-                <thead><tr><th>"Metric"</th><th>"When, and what it carries"</th><th>"Send"</th></tr></thead>
+            <p>"Rekomi sends no email itself: it creates these metrics on each affiliate's profile, and a flow you build in Klaviyo on each one sends the message. Where Rekomi's pages tell an affiliate something is emailed, it is emailed by that flow. Amounts are numbers in the currency named beside them; every event has a unique id, so a retried send counts once."</p>
+            <table tabindex="0" data-testid="events">
+                <thead><tr><th>"Metric"</th><th>"When, and what it carries"</th><th>"Flow to build"</th><th>"In Klaviyo"</th><th>"Send"</th></tr></thead>
                 <tbody>
                     {v.events.clone().into_iter().map(|e| {
                         let metric = e.metric.clone();
                         let on = e.on;
+                        let status = event_status(&e, v.klaviyo_connected);
                         view! {
-                            <tr>
+                            <tr data-metric=e.metric.clone()>
                                 <td><code>{e.metric.clone()}</code></td>
                                 <td>{e.description}</td>
+                                <td>{e.recipe}</td>
+                                <td data-testid="event-status">{status}</td>
                                 <td>
                                     <input type="checkbox" checked=on disabled=e.always_on
                                         aria-label=format!("Send {}", e.metric)
@@ -151,6 +154,20 @@ fn Integrations(v: IntegrationsView, version: RwSignal<u32>, add: AddAction) -> 
             <p>"Klaviyo flows and your own systems call Rekomi with an API token (create one under Tracking). Reference: "
                <a href=v.api_docs_url.clone() rel="external">{v.api_docs_url.clone()}</a>"."</p>
         </section>
+    }
+}
+
+/// Whether the merchant's flow on an event has anything to trigger on, in words.
+fn event_status(e: &crate::api::views::EventSwitch, klaviyo_connected: bool) -> String {
+    if !e.on {
+        "Switched off: not sent".to_owned()
+    } else if !klaviyo_connected {
+        "Not sent: Klaviyo isn't connected".to_owned()
+    } else {
+        match e.last_received_at {
+            Some(at) => format!("{} received, the last on {}", e.received, format_utc(at)),
+            None => "None received yet".to_owned(),
+        }
     }
 }
 

@@ -187,7 +187,7 @@ fn InviteTable(list: Vec<InviteView>, version: RwSignal<u32>) -> impl IntoView {
                                     let copy = l.clone();
                                     view! {
                                         <input class="link-field" readonly value=l aria-label="Invite link"/>
-                                        <button class="secondary" on:click=move |_| copy_text(&copy)>"Copy link"</button>
+                                        <button class="secondary" on:click=move |_| crate::components::copy_text(&copy)>"Copy link"</button>
                                     }
                                 })}
                                 {live.then(|| view! {
@@ -201,15 +201,6 @@ fn InviteTable(list: Vec<InviteView>, version: RwSignal<u32>) -> impl IntoView {
             </tbody>
         </table>
     }
-}
-
-fn copy_text(text: &str) {
-    #[cfg(feature = "hydrate")]
-    {
-        let _ = window().navigator().clipboard().write_text(text);
-    }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = text;
 }
 
 /// Reads a chosen file into the textarea (UTF-8 text).

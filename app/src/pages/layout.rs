@@ -20,8 +20,10 @@ const NAV: &[(&str, &[NavItem])] = &[
     (
         "Program",
         &[
-            NavItem { label: "Campaigns", href: "/app", also: &["/app/campaigns/"] },
-            NavItem { label: "Approval queue", href: "/app/queue", also: &["/app/affiliates/"] },
+            NavItem { label: "Home", href: "/app", also: &[] },
+            NavItem { label: "Campaigns", href: "/app/campaigns", also: &["/app/campaigns/"] },
+            NavItem { label: "Approval queue", href: "/app/queue", also: &[] },
+            NavItem { label: "Affiliates", href: "/app/affiliates", also: &["/app/affiliates/"] },
             NavItem { label: "Invites", href: "/app/invites", also: &[] },
             NavItem { label: "Import", href: "/app/import", also: &[] },
         ],
@@ -172,13 +174,14 @@ mod tests {
 
     #[test]
     fn every_page_belongs_to_one_entry() {
-        assert_eq!(current_label("/app"), "Campaigns");
-        assert_eq!(current_label("/app/"), "Campaigns");
+        assert_eq!(current_label("/app"), "Home");
+        assert_eq!(current_label("/app/"), "Home");
+        assert_eq!(current_label("/app/campaigns"), "Campaigns");
         assert_eq!(current_label("/app/campaigns/12"), "Campaigns");
-        assert_eq!(current_label("/app/affiliates/3"), "Approval queue");
+        assert_eq!(current_label("/app/affiliates/3"), "Affiliates");
         assert_eq!(current_label("/app/tracking"), "Shop & tracking");
         let entries = NAV.iter().flat_map(|(_, items)| items.iter());
-        for path in ["/app/queue", "/app/payouts", "/app/klaviyo", "/app/campaigns/new"] {
+        for path in ["/app", "/app/campaigns", "/app/affiliates", "/app/queue", "/app/payouts", "/app/klaviyo", "/app/campaigns/new"] {
             assert_eq!(entries.clone().filter(|i| i.is_current(path)).count(), 1, "{path}");
         }
     }

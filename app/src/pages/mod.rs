@@ -3,6 +3,7 @@
 pub mod affiliate;
 pub mod auth;
 pub mod campaigns;
+pub mod directory;
 pub mod home;
 pub mod import;
 pub mod integrations;
@@ -11,6 +12,7 @@ pub mod join;
 pub mod klaviyo;
 pub mod layout;
 pub mod not_found;
+pub mod overview;
 pub mod payouts;
 pub mod portal;
 pub mod queue;

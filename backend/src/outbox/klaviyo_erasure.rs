@@ -18,6 +18,20 @@ use tokio::sync::Notify;
 
 /// Tries before an erasure stops and waits for the merchant.
 const MAX_ATTEMPTS: i64 = 12;
+/// How long an erasure waits for a disconnected Klaviyo to be connected again. Past that Rekomi
+/// gives up its part (the email isn't kept any longer) and the merchant's own Klaviyo request is
+/// the way left; connecting again wakes the waiting ones at once.
+const WAIT_FOR_CONNECTION_MS: i64 = 30 * 86_400_000;
+/// While waiting, how often the connection is looked at (a reconnect wakes it anyway).
+const RECHECK_MS: i64 = 3_600_000;
+const WAITING: &str = "Waiting for Klaviyo to be connected again (Rekomi keeps trying for 30 days).";
+
+/// What an attempt came to.
+enum Erased {
+    Done,
+    /// Klaviyo isn't connected: nothing could be asked of it.
+    Disconnected,
+}
 
 pub struct ErasureJob {
     pub(super) db: Db,
@@ -66,7 +80,12 @@ impl Job for ErasureJob {
             let result = self.erase(merchant, &row).await;
             let now = now_ms();
             let saved = match result {
-                Ok(()) => store::done(&self.db, token, row.id).await,
+                Ok(Erased::Done) => store::done(&self.db, token, row.id).await,
+                Ok(Erased::Disconnected) if now - row.created_at >= WAIT_FOR_CONNECTION_MS => {
+                    tracing::warn!(erasure.id = row.id, "Klaviyo stayed disconnected; its part of an erasure was given up");
+                    store::done(&self.db, token, row.id).await
+                }
+                Ok(Erased::Disconnected) => store::wait(&self.db, token, row.id, WAITING, now + RECHECK_MS, now).await,
                 Err(error) => {
                     let due = (error.is_retryable_when_idempotent() && row.attempts + 1 < MAX_ATTEMPTS).then(|| {
                         let wait = retry_delay(row.attempts + 1, error.retry_after());
@@ -84,11 +103,11 @@ impl Job for ErasureJob {
 }
 
 impl ErasureJob {
-    async fn erase(&self, merchant: MerchantId, row: &ClaimedErasure) -> Result<(), KlaviyoError> {
+    async fn erase(&self, merchant: MerchantId, row: &ClaimedErasure) -> Result<Erased, KlaviyoError> {
         let (key, connection) = match self.connections.key(merchant).await {
             Ok(found) => found,
-            // Disconnected: Rekomi can no longer reach that account, and holds nothing more to erase.
-            Err(KlaviyoServiceError::NotConnected) => return Ok(()),
+            // Disconnected: the person is still in the merchant's Klaviyo; wait for a connection.
+            Err(KlaviyoServiceError::NotConnected) => return Ok(Erased::Disconnected),
             Err(error) => {
                 tracing::warn!(%error, "could not load the Klaviyo key for an erasure");
                 // Retried like an unreachable Klaviyo: the key is read again next time.
@@ -99,7 +118,7 @@ impl ErasureJob {
         let client = &self.client;
         let emails = [row.email.clone()];
         let found = calls.run(Operation::GetProfiles, &[], || client.profiles_by_email(&key, &emails)).await?;
-        let Some(profile) = found.into_iter().next() else { return Ok(()) };
+        let Some(profile) = found.into_iter().next() else { return Ok(Erased::Done) };
         let ids = [profile.id.clone()];
         for list in row.lists() {
             match calls.run(Operation::RemoveFromList, &[], || client.remove_from_list(&key, list, &ids)).await {
@@ -108,6 +127,7 @@ impl ErasureJob {
                 Err(e) => return Err(e),
             }
         }
-        calls.run(Operation::ProfileImport, &[], || client.unset_properties(&key, &row.email, &PROPERTIES)).await
+        calls.run(Operation::ProfileImport, &[], || client.unset_properties(&key, &row.email, &PROPERTIES)).await?;
+        Ok(Erased::Done)
     }
 }

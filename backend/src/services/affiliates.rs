@@ -335,6 +335,36 @@ pub async fn queue(db: &Db, merchant: MerchantId, filter: &QueueFilter) -> Resul
     })
 }
 
+/// The affiliates directory: every affiliate (any state) with what they brought in, filtered,
+/// sorted and paged in the database.
+pub async fn directory(
+    db: &Db,
+    merchant: MerchantId,
+    filter: &shared::views::DirectoryFilter,
+) -> Result<shared::views::DirectoryPage, AffiliateError> {
+    use super::earnings::money_text;
+    use shared::views::{DirectoryPage, DirectoryRow, DIRECTORY_PAGE_SIZE};
+    let (figures, total) = store::directory(db, merchant, filter).await?;
+    let ids: Vec<AffiliateId> = figures.iter().map(|f| f.id).collect();
+    let rows = store::by_ids(db, merchant, &ids).await?;
+    let mut views: HashMap<AffiliateId, ApplicationView> =
+        with_syncs(db, merchant, rows.into_iter().map(view).collect()).await?.into_iter().map(|v| (v.id, v)).collect();
+    let rows = figures
+        .into_iter()
+        .filter_map(|f| {
+            Some(DirectoryRow {
+                affiliate: views.remove(&f.id)?,
+                clicks: f.clicks,
+                orders: f.orders,
+                revenue: money_text(f.revenue, &f.currency),
+                earned: money_text(f.earned, &f.currency),
+            })
+        })
+        .collect();
+    let campaigns = campaign_store::list(db, merchant).await?.into_iter().map(|c| (c.id, c.name)).collect();
+    Ok(DirectoryPage { rows, total, page: filter.page, page_size: DIRECTORY_PAGE_SIZE, campaigns })
+}
+
 /// Why an id in a decision was left alone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Skip {

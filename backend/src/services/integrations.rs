@@ -17,6 +17,7 @@ pub const MAX_ENDPOINTS: usize = 10;
 
 pub async fn view(s: &Services, merchant: MerchantId) -> Result<IntegrationsView, AppError> {
     let off = events::switched_off(&s.db, merchant).await.map_err(db)?;
+    let received = events::received(&s.db, merchant).await.map_err(db)?;
     let klaviyo_connected = crate::store::klaviyo::get(&s.db, merchant).await.map_err(db)?.is_some();
     let klaviyo_was_connected = crate::store::klaviyo::last_account(&s.db, merchant).await.map_err(db)?.is_some();
     let keep_events_offline = events::keeps_offline(&s.db, merchant).await.map_err(db)?;
@@ -33,11 +34,20 @@ pub async fn view(s: &Services, merchant: MerchantId) -> Result<IntegrationsView
         dropped_events,
         events: Metric::ALL
             .iter()
-            .map(|m| EventSwitch {
-                metric: m.name().to_owned(),
-                description: m.description().to_owned(),
-                on: m.always_on() || !off.iter().any(|o| o == m.name()),
-                always_on: m.always_on(),
+            .map(|m| {
+                let (count, last) = received
+                    .iter()
+                    .find(|(name, ..)| name == m.name())
+                    .map_or((0, None), |(_, count, last)| (*count, *last));
+                EventSwitch {
+                    metric: m.name().to_owned(),
+                    description: m.description().to_owned(),
+                    recipe: m.recipe().to_owned(),
+                    on: m.always_on() || !off.iter().any(|o| o == m.name()),
+                    always_on: m.always_on(),
+                    received: count,
+                    last_received_at: last,
+                }
             })
             .collect(),
         topics: Topic::ALL.iter().map(|t| (t.name().to_owned(), t.description().to_owned())).collect(),

@@ -319,6 +319,10 @@ impl KlaviyoConnections {
             tracing::info!(released, dropped, "events kept while Klaviyo was disconnected");
             crate::outbox::EVENTS.notify_one();
         }
+        // Erasures that waited for a connection go now.
+        if crate::store::erasures::connected_again(&self.db, merchant, now).await? > 0 {
+            crate::outbox::ERASURES.notify_one();
+        }
         Ok(())
     }
 

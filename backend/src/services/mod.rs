@@ -13,6 +13,7 @@ pub mod integrations;
 pub mod invites;
 pub mod klaviyo;
 pub mod orders;
+pub mod overview;
 pub mod payouts;
 pub mod portal;
 pub mod rate_limit;

@@ -78,7 +78,7 @@ async fn issue(
         crate::outbox::event(
             &mut tx,
             affiliate.merchant_id,
-            store::LOGIN_METRIC,
+            shared::domain::lifecycle::Metric::LoginLink.name(),
             &affiliate.email,
             &unique_id,
             &properties,

@@ -641,3 +641,74 @@ pub async fn page(
         .fetch_all()
         .await
 }
+
+/// One directory row's figures, all time; amounts in minor units of the campaign's currency.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DirectoryFigures {
+    pub id: AffiliateId,
+    pub clicks: i64,
+    pub orders: i64,
+    pub revenue: i64,
+    pub earned: i64,
+    pub currency: String,
+}
+
+/// A page of the merchant's affiliates with their figures, filtered and sorted, and how many match.
+pub async fn directory(
+    db: &Db,
+    merchant: MerchantId,
+    filter: &shared::views::DirectoryFilter,
+) -> DbResult<(Vec<DirectoryFigures>, i64)> {
+    use shared::views::{DirectorySort, DIRECTORY_PAGE_SIZE};
+    const WHERE: &str = "WHERE a.merchant_id = $1
+        AND (CAST($2 AS TEXT) IS NULL OR a.state = $2)
+        AND (CAST($3 AS BIGINT) IS NULL OR a.campaign_id = $3)
+        AND ($4 = '' OR a.email LIKE $4 ESCAPE '\\' OR lower(a.full_name) LIKE $4 ESCAPE '\\'
+             OR lower(COALESCE(a.referral_code, '')) LIKE $4 ESCAPE '\\')";
+    // Each figure is grouped once over the merchant's rows (their indexes lead with merchant_id),
+    // so sorting by any of them costs the same as showing them.
+    const FROM: &str = "FROM affiliates a JOIN campaigns c ON c.id = a.campaign_id
+        LEFT JOIN (SELECT affiliate_id, COUNT(*) AS n FROM
+                       (SELECT DISTINCT affiliate_id, visitor, hour FROM clicks WHERE merchant_id = $1) d
+                   GROUP BY affiliate_id) k ON k.affiliate_id = a.id
+        LEFT JOIN (SELECT affiliate_id, COUNT(*) AS n, SUM(subtotal_minor - refunded_minor) AS total
+                   FROM conversions WHERE merchant_id = $1 GROUP BY affiliate_id) v ON v.affiliate_id = a.id
+        LEFT JOIN (SELECT affiliate_id, SUM(amount_minor) AS total FROM commissions
+                   WHERE merchant_id = $1 AND state <> 'voided' GROUP BY affiliate_id) m ON m.affiliate_id = a.id";
+    let order = match filter.sort {
+        DirectorySort::Newest => "a.applied_at DESC",
+        DirectorySort::Name => "lower(a.full_name) ASC",
+        DirectorySort::Clicks => "clicks DESC",
+        DirectorySort::Orders => "orders DESC",
+        DirectorySort::Revenue => "revenue DESC",
+        DirectorySort::Earned => "earned DESC",
+    };
+    let rows_sql = format!(
+        "SELECT a.id, CAST(COALESCE(k.n, 0) AS BIGINT) AS clicks, CAST(COALESCE(v.n, 0) AS BIGINT) AS orders,
+                CAST(COALESCE(v.total, 0) AS BIGINT) AS revenue, CAST(COALESCE(m.total, 0) AS BIGINT) AS earned,
+                c.currency
+         {FROM} {WHERE} ORDER BY {order}, a.id DESC LIMIT $5 OFFSET $6"
+    );
+    let search = filter.search.trim();
+    let pattern = if search.is_empty() { String::new() } else { like_pattern(search) };
+    let offset = i64::from(filter.page) * i64::from(DIRECTORY_PAGE_SIZE);
+    let rows = db
+        .query_as(&rows_sql)
+        .bind(merchant)
+        .bind(filter.state)
+        .bind(filter.campaign)
+        .bind(pattern.as_str())
+        .bind(i64::from(DIRECTORY_PAGE_SIZE))
+        .bind(offset)
+        .fetch_all()
+        .await?;
+    let total = db
+        .query_scalar(&format!("SELECT COUNT(*) FROM affiliates a {WHERE}"))
+        .bind(merchant)
+        .bind(filter.state)
+        .bind(filter.campaign)
+        .bind(pattern.as_str())
+        .fetch_one()
+        .await?;
+    Ok((rows, total))
+}

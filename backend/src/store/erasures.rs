@@ -26,6 +26,7 @@ pub struct ClaimedErasure {
     pub email: String,
     pub list_ids: String,
     pub attempts: i64,
+    pub created_at: i64,
 }
 
 impl ClaimedErasure {
@@ -43,7 +44,7 @@ pub async fn claim(db: &Db, claim: &Claim<'_>) -> DbResult<Vec<ClaimedErasure>> 
     // Ids come from the database as integers, so inlining them is safe.
     let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
     let sql = format!(
-        "SELECT id, merchant_id, email, list_ids, attempts FROM klaviyo_erasures
+        "SELECT id, merchant_id, email, list_ids, attempts, created_at FROM klaviyo_erasures
          WHERE id IN ({list}) AND lease_owner = $1 ORDER BY id"
     );
     db.query_as(&sql).bind(claim.owner).fetch_all().await
@@ -74,4 +75,34 @@ pub async fn not_yet(db: &Db, owner: &str, id: i64, reason: &str, due: Option<i6
     .execute()
     .await
     .map(drop)
+}
+
+/// Klaviyo isn't connected: looked at again at `due` (or as soon as it is connected again), with
+/// `reason` for the merchant; no attempt is used up.
+pub async fn wait(db: &Db, owner: &str, id: i64, reason: &str, due: i64, now: i64) -> DbResult<()> {
+    db.query(
+        "UPDATE klaviyo_erasures SET state = 'retrying', reason = $3, due_at = $4, lease_owner = NULL,
+             lease_until = NULL, updated_at = $5
+         WHERE id = $1 AND lease_owner = $2",
+    )
+    .bind(id)
+    .bind(owner)
+    .bind(reason)
+    .bind(due)
+    .bind(now)
+    .execute()
+    .await
+    .map(drop)
+}
+
+/// Klaviyo is connected again: the merchant's waiting erasures are due now.
+pub async fn connected_again(db: &Db, merchant: MerchantId, now: i64) -> DbResult<u64> {
+    db.query(
+        "UPDATE klaviyo_erasures SET due_at = $2, updated_at = $2
+         WHERE merchant_id = $1 AND state = 'retrying' AND lease_owner IS NULL",
+    )
+    .bind(merchant)
+    .bind(now)
+    .execute()
+    .await
 }

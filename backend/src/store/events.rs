@@ -218,3 +218,15 @@ pub async fn switch(db: &Db, merchant: MerchantId, metric: &str, on: bool) -> Db
     let sql = if on { ON } else { OFF };
     db.query(sql).bind(merchant).bind(metric).execute().await.map(drop)
 }
+
+/// Per metric, how many of the merchant's events Klaviyo accepted and when the last one was sent:
+/// what tells a merchant their flow has something to trigger on.
+pub async fn received(db: &Db, merchant: MerchantId) -> DbResult<Vec<(String, i64, Option<i64>)>> {
+    db.query_as(
+        "SELECT metric, COUNT(*), MAX(sent_at) FROM klaviyo_events
+         WHERE merchant_id = $1 AND state = 'sent' GROUP BY metric",
+    )
+    .bind(merchant)
+    .fetch_all()
+    .await
+}

@@ -21,6 +21,7 @@ pub mod imports;
 pub mod invites;
 pub mod klaviyo;
 pub mod outbox;
+pub mod overview;
 pub mod payouts;
 pub mod portal;
 pub mod reconcile;

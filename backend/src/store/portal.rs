@@ -44,9 +44,6 @@ pub struct NewLink<'a> {
     pub actor: &'a str,
 }
 
-/// The metric of the Klaviyo event that emails a sign-in link.
-pub const LOGIN_METRIC: &str = "Rekomi Affiliate Login Link";
-
 pub async fn insert_link(tx: &mut Tx, link: &NewLink<'_>, now: i64) -> DbResult<()> {
     tx.query(
         "INSERT INTO portal_links (merchant_id, affiliate_id, token_hash, expires_at, created_by, created_at)

@@ -551,6 +551,22 @@ async fn switched_off_events_are_not_sent_and_exports_cover_a_date_range() {
     assert!(approved[0]["properties"]["link"].as_str().is_some_and(|l| l.contains("/r/")), "{}", approved[0]);
     assert!(events(&app, "ACCOFF8", "Rekomi Affiliate Applied").await.is_empty(), "switched off");
 
+    // The Integrations table says which flows have something to trigger on.
+    let mut view: IntegrationsView = merchant.call("load_integrations", json!({})).await.expect("view");
+    for _ in 0..50 {
+        if view.events.iter().any(|e| e.metric == "Rekomi Affiliate Approved" && e.received == 1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        view = merchant.call("load_integrations", json!({})).await.expect("view");
+    }
+    let row = |metric: &str| view.events.iter().find(|e| e.metric == metric).expect("listed").clone();
+    let approved_row = row("Rekomi Affiliate Approved");
+    assert_eq!((approved_row.received, approved_row.last_received_at.is_some()), (1, true));
+    assert!(approved_row.recipe.contains("{{ event.link }}"), "{}", approved_row.recipe);
+    assert_eq!((row("Rekomi Affiliate Applied").received, row("Rekomi Payout Sent").received), (0, 0));
+    assert!(row("Rekomi Affiliate Login Link").always_on, "the portal's sign-in link depends on it");
+
     let jar = merchant.client.clone();
     let today = server::store::outbox::rfc3339(now_ms())[..10].to_owned();
     let csv =

@@ -1063,6 +1063,39 @@ async fn erasing_an_affiliate_removes_their_data_and_takes_back_what_rekomi_wrot
 }
 
 #[tokio::test]
+async fn an_erasure_made_while_klaviyo_is_disconnected_waits_and_goes_on_reconnect() {
+    let app = spawn_app().await;
+    account(&app);
+    let (merchant, landing) = set_up(&app, "Trail Shop", KEY, SINGLE).await;
+    let ana = apply(&merchant, &landing, "Ana Silva", "ana@example.com").await;
+    approve(&merchant, &ana).await;
+    wait_for(&merchant, &ana, SyncState::Succeeded).await;
+    let _: Value = merchant.call("disconnect_klaviyo", json!({})).await.expect("disconnected");
+    let _: app::api::views::ApplicationView =
+        merchant.call("erase_affiliate", json!({"id": ana.id})).await.expect("erased");
+
+    // Klaviyo can't be reached: the row waits (no attempt used up) and Ana stays in the list.
+    let db = app.db.clone();
+    let waiting = "SELECT COUNT(*) FROM klaviyo_erasures WHERE state = 'retrying' AND attempts = 0";
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while count(&db, waiting).await != 1 {
+        assert!(Instant::now() < deadline, "the erasure waits for a connection instead of being dropped");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(in_klaviyo(&app, "ana@example.com", SINGLE).0, "nothing could be done in Klaviyo yet");
+
+    // Connected again: it goes at once (not at the hourly look), and the row with her email is gone.
+    let _: ConnectOutcome =
+        merchant.call("connect_klaviyo", json!({"key": KEY, "confirm_account_id": null})).await.expect("connects");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while in_klaviyo(&app, "ana@example.com", SINGLE).0 || count(&db, "SELECT COUNT(*) FROM klaviyo_erasures").await > 0 {
+        assert!(Instant::now() < deadline, "{:?}", in_klaviyo(&app, "ana@example.com", SINGLE));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(property(&app, "ana@example.com", "Rekomi referral code").is_null());
+}
+
+#[tokio::test]
 async fn lifting_the_ban_of_an_applicant_never_approved_puts_them_back_in_the_queue_not_the_program() {
     let app = spawn_app().await;
     account(&app);

@@ -520,3 +520,99 @@ async fn a_disabled_affiliate_earns_nothing_new_sees_they_are_paused_and_their_p
     assert_eq!(released.earnings.pending, before.earnings.pending, "the held line is pending again");
     assert_eq!(released.commissions[0].held_reason, None);
 }
+
+#[tokio::test]
+async fn the_home_checklist_ticks_itself_and_its_figures_cover_the_chosen_period() {
+    use app::api::views::Overview;
+    let app = spawn_app().await;
+    async fn home(b: &Browser, days: u32) -> Overview {
+        b.call("home_overview", json!({ "days": days })).await.expect("home loads")
+    }
+    let fresh = app.merchant("New Shop").await;
+    let first = home(&fresh, 30).await;
+    let keys: Vec<&str> = first.steps.iter().map(|s| s.key.as_str()).collect();
+    assert_eq!(keys, ["klaviyo", "list", "campaign", "shop", "share", "approval", "synced", "commission"]);
+    assert!(first.steps.iter().all(|s| !s.done), "{:?}", first.steps);
+    assert_eq!((first.clicks, first.orders, first.revenue.as_str(), first.landing_url), (0, 0, "0", None));
+    let (status, refused) = fresh.call::<Overview>("home_overview", json!({"days": 12})).await.expect_err("no period");
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.message.contains("12 isn't one of them"), "{}", refused.message);
+
+    // A shop with its secret and an auto-approving campaign; Ana applies and an order 10 days
+    // old comes in through her link.
+    let shop = shop(&app, json!({})).await;
+    let (_, code) = affiliate(&app, &shop, "Ana Lima", "ana@example.com").await;
+    let now = now_ms();
+    let ordered = server::store::outbox::rfc3339(now - 10 * 86_400_000);
+    let body = json!({
+        "id": 7001, "name": "#7001", "email": "buyer@example.com", "currency": "USD", "subtotal_price": "120.00",
+        "note_attributes": [{"name": "rekomi_ref", "value": format!("{code}.{}", now - 11 * 86_400_000)}],
+        "processed_at": ordered,
+    });
+    let (status, answer) = webhook(&app, &shop, "orders/paid", &body, SECRET).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+
+    let month = home(&shop.merchant, 30).await;
+    let done: Vec<&str> = month.steps.iter().filter(|s| s.done).map(|s| s.key.as_str()).collect();
+    assert_eq!(done, ["campaign", "shop", "share", "approval", "commission"], "Klaviyo isn't connected");
+    assert!(month.landing_url.as_deref().is_some_and(|u| u.starts_with("http") && u.ends_with(&shop.landing)));
+    assert_eq!((month.orders, month.revenue.as_str(), month.earned.as_str()), (1, "120.00 USD", "12.00 USD"));
+    assert_eq!((month.paid.as_str(), month.owed.as_str(), month.waiting), ("0", "0", 0), "held 30 days");
+    assert!(!month.sync.connected);
+    // The order was placed 10 days ago: outside the last 7 days (its commission was earned today).
+    let week = home(&shop.merchant, 7).await;
+    assert_eq!((week.days, week.orders, week.revenue.as_str(), week.earned.as_str()), (7, 0, "0", "12.00 USD"));
+    // Nobody else's home moved.
+    assert_eq!(home(&fresh, 365).await.orders, 0);
+}
+
+#[tokio::test]
+async fn the_directory_sorts_by_what_each_affiliate_brought_in_and_filters() {
+    use app::api::views::DirectoryPage;
+    async fn directory(b: &Browser, filter: Value) -> Vec<(String, i64, String, String)> {
+        let page: DirectoryPage =
+            b.call("affiliate_directory", json!({ "filter": filter })).await.expect("directory loads");
+        assert_eq!(page.total, i64::try_from(page.rows.len()).expect("small"), "one page");
+        page.rows.into_iter().map(|r| (r.affiliate.email, r.orders, r.revenue, r.earned)).collect()
+    }
+    let emails = |rows: &[(String, i64, String, String)]| rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>();
+    let app = spawn_app().await;
+    let shop = shop(&app, json!({})).await;
+    let (_, ana) = affiliate(&app, &shop, "Ana Lima", "ana@example.com").await;
+    let (_, bo) = affiliate(&app, &shop, "Bo Berg", "bo@example.com").await;
+    affiliate(&app, &shop, "Cy Park", "cy@example.com").await;
+    let now = now_ms();
+    for (id, code, subtotal) in [(8001, &ana, "40.00"), (8002, &ana, "10.00"), (8003, &bo, "90.00")] {
+        let body = json!({
+            "id": id, "name": format!("#{id}"), "email": "buyer@example.com", "currency": "USD",
+            "subtotal_price": subtotal, "processed_at": server::store::outbox::rfc3339(now - 3_600_000),
+            "note_attributes": [{"name": "rekomi_ref", "value": format!("{code}.{}", now - 7_200_000)}],
+        });
+        let (status, answer) = webhook(&app, &shop, "orders/paid", &body, SECRET).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+
+    let newest = directory(&shop.merchant, json!({})).await;
+    assert_eq!(emails(&newest), ["cy@example.com", "bo@example.com", "ana@example.com"]);
+    let by_orders = directory(&shop.merchant, json!({"sort": "orders"})).await;
+    assert_eq!(by_orders[0], ("ana@example.com".to_owned(), 2, "50.00 USD".to_owned(), "5.00 USD".to_owned()));
+    assert_eq!(emails(&by_orders), ["ana@example.com", "bo@example.com", "cy@example.com"]);
+    let by_revenue = directory(&shop.merchant, json!({"sort": "revenue"})).await;
+    assert_eq!(emails(&by_revenue), ["bo@example.com", "ana@example.com", "cy@example.com"]);
+    assert_eq!(by_revenue[2].2, "0.00 USD");
+    let by_name = directory(&shop.merchant, json!({"sort": "name"})).await;
+    assert_eq!(emails(&by_name), ["ana@example.com", "bo@example.com", "cy@example.com"]);
+
+    assert_eq!(emails(&directory(&shop.merchant, json!({"search": bo.to_lowercase()})).await), ["bo@example.com"]);
+    assert_eq!(emails(&directory(&shop.merchant, json!({"search": "LIMA"})).await), ["ana@example.com"]);
+    assert!(directory(&shop.merchant, json!({"search": "%"})).await.is_empty(), "a wildcard is matched as itself");
+    assert!(directory(&shop.merchant, json!({"state": "pending"})).await.is_empty());
+    let (status, _) = shop
+        .merchant
+        .call::<DirectoryPage>("affiliate_directory", json!({"filter": {"sort": "loudest"}}))
+        .await
+        .expect_err("unknown sort");
+    assert!(status.is_client_error());
+    let stranger = app.merchant("Other Shop").await;
+    assert!(directory(&stranger, json!({})).await.is_empty(), "another merchant sees none of them");
+}

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Metric {
     VerifyEmail,
+    LoginLink,
     Applied,
     Approved,
     Disabled,
@@ -21,8 +22,9 @@ pub enum Metric {
 }
 
 impl Metric {
-    pub const ALL: [Metric; 10] = [
+    pub const ALL: [Metric; 11] = [
         Self::VerifyEmail,
+        Self::LoginLink,
         Self::Applied,
         Self::Approved,
         Self::Disabled,
@@ -38,6 +40,7 @@ impl Metric {
     pub fn name(self) -> &'static str {
         match self {
             Self::VerifyEmail => "Rekomi Affiliate Verify Email",
+            Self::LoginLink => "Rekomi Affiliate Login Link",
             Self::Applied => "Rekomi Affiliate Applied",
             Self::Approved => "Rekomi Affiliate Approved",
             Self::Disabled => "Rekomi Affiliate Disabled",
@@ -59,6 +62,9 @@ impl Metric {
         match self {
             Self::VerifyEmail => {
                 "Someone applies on your landing page: your flow emails verify_url, and nothing else about them reaches Klaviyo until they open it. Properties: verify_url, campaign, first_name, expires_at."
+            }
+            Self::LoginLink => {
+                "An affiliate asks for a sign-in link on the portal, or you create one on their page. Properties: login_url, merchant, first_name, expires_at, expires_in_minutes."
             }
             Self::Applied => {
                 "An applicant confirmed their email, or accepted an invite. Properties: campaign, source, first_name."
@@ -90,10 +96,33 @@ impl Metric {
         }
     }
 
+    /// The flow that turns the event into a message, in one line: Rekomi sends no email itself, so
+    /// whatever a page says "is emailed" is emailed by this flow in the merchant's Klaviyo.
+    pub fn recipe(self) -> &'static str {
+        match self {
+            Self::VerifyEmail => "Flow triggered by this metric → email with a button to {{ event.verify_url }}.",
+            Self::LoginLink => "Flow triggered by this metric → email with a button to {{ event.login_url }}.",
+            Self::Applied => "Flow triggered by this metric → \"we got your application\" email.",
+            Self::Approved => {
+                "Flow triggered by this metric → welcome email with {{ event.link }} and {{ event.referral_code }}."
+            }
+            Self::Disabled => "Use as a flow filter or exit condition: affiliate flows stop for this person.",
+            Self::Banned => "Use as a flow filter or exit condition: affiliate flows stop for this person.",
+            Self::Invited => "Flow triggered by this metric → invitation email with a button to {{ event.invite_url }}.",
+            Self::CommissionEarned => {
+                "Flow triggered by this metric → \"you earned {{ event.amount }} {{ event.currency }}\" email."
+            }
+            Self::CommissionApproved => "Flow triggered by this metric → \"your commission is ready to be paid\" email.",
+            Self::PayoutSent => "Flow triggered by this metric → payout receipt with {{ event.reference }}.",
+            Self::RateChanged => "Flow triggered by this metric → \"your rate is now {{ event.rate }}\" email.",
+        }
+    }
+
     /// Events that are the product itself and can't be switched off without breaking a feature:
-    /// the invite and the address check of an application are delivered by these.
+    /// the invite, the address check of an application and the portal's sign-in link are
+    /// delivered by these.
     pub fn always_on(self) -> bool {
-        matches!(self, Self::Invited | Self::VerifyEmail)
+        matches!(self, Self::Invited | Self::VerifyEmail | Self::LoginLink)
     }
 }
 
