@@ -1,4 +1,5 @@
 import { createHmac } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import { expect, test } from "@playwright/test";
 import { PASSWORD, applyConfirmed, clickCalling, collectPageErrors, createCampaign, signUp, uniqueEmail, uniqueId, untilHydrated } from "./helpers";
 
@@ -109,6 +110,32 @@ test("a tracking link, the shop's snippet and an order webhook end as a pending 
   await expect(page.getByRole("heading", { name: "Results", level: 1 })).toBeVisible();
   await expect(page.getByRole("img", { name: /1 click, 1 conversion\./ })).toBeVisible({ timeout: 10_000 });
   await expect(page.getByRole("link", { name: "Ana Lima" })).toBeVisible();
+
+  // Another range: a quick one, then dates typed in; the address keeps it, and what is shown
+  // downloads as CSV.
+  await page.getByRole("link", { name: "7 days", exact: true }).click();
+  await expect(page).toHaveURL(/days=7/);
+  await expect(page.getByRole("img", { name: /^7 days from .*: 1 click, 1 conversion\./ })).toBeVisible();
+  const today = new Date().toISOString().slice(0, 10);
+  await untilHydrated(async () => {
+    if (new URL(page.url()).searchParams.get("from") === today) return;
+    await page.getByLabel("From").fill(today, { timeout: 2_000 });
+    await page.getByLabel("To").fill(today, { timeout: 2_000 });
+    await page.getByRole("button", { name: "Show" }).click({ timeout: 2_000 });
+    await expect(page).toHaveURL(new RegExp(`from=${today}&to=${today}`), { timeout: 2_000 });
+  });
+  await expect(page.getByTestId("range")).toHaveText(`${today} to ${today}`);
+  await page.reload();
+  await expect(page.getByTestId("range")).toHaveText(`${today} to ${today}`);
+  await expect(page.getByTestId("range-totals")).toHaveText("1 click, 1 conversion, commission earned 12.00 USD.");
+  const downloading = page.waitForEvent("download");
+  await page.getByRole("link", { name: "top affiliates" }).click();
+  const download = await downloading;
+  expect(download.suggestedFilename()).toBe(`rekomi-results-affiliates-${today}-to-${today}.csv`);
+  const csv = await readFile(await download.path(), "utf8");
+  expect(csv.split("\n")[0]).toBe("id,name,clicks,conversions,pending,approved,paid,held");
+  expect(csv).toContain(",Ana Lima,1,1,12.00 USD,0,0,0");
+  await page.screenshot({ path: "test-results/screens/results-range.png", fullPage: true });
   await visitor.close();
   expect(errors).toEqual([]);
 });

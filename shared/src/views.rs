@@ -572,10 +572,32 @@ pub struct DailyPoint {
     pub commission_minor: i64,
 }
 
+/// What the results cover: a campaign (or all), and a range of days (UTC, both included) given as
+/// dates, or as the last `days` days; nothing given means the last 30 days.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReportFilter {
+    pub campaign: Option<CampaignId>,
+    /// YYYY-MM-DD, or empty.
+    pub from: String,
+    pub to: String,
+    pub days: Option<u32>,
+}
+
+/// The longest range the results show, in days.
+pub const REPORT_MAX_DAYS: i64 = 366;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportView {
     pub campaigns: Vec<(CampaignId, String)>,
     pub selected: Option<CampaignId>,
+    /// The range shown, as resolved (YYYY-MM-DD, both included).
+    pub from: String,
+    pub to: String,
+    /// Commission earned in the range, per currency ("120.00 USD"), every currency listed.
+    pub commission_totals: Vec<String>,
+    pub clicks: i64,
+    pub conversions: i64,
     pub by_campaign: Vec<ReportTotals>,
     pub by_affiliate: Vec<ReportTotals>,
     pub days: Vec<DailyPoint>,

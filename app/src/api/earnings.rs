@@ -2,7 +2,7 @@
 //! affiliate's earnings and terms, held commissions, and portal sign-in links.
 
 use crate::api::views::{AffiliateEarnings, AffiliateTermsForm, NewApiToken, ReportView, TrackingSettings};
-use crate::domain::{AffiliateId, CampaignId};
+use crate::domain::AffiliateId;
 use crate::error::AppError;
 use leptos::prelude::*;
 
@@ -56,13 +56,14 @@ pub async fn revoke_api_token(id: i64) -> Result<TrackingSettings, AppError> {
     )
 }
 
+/// The results over a range of days, for one campaign or all (see `ReportFilter`).
 #[server(prefix = "/api", endpoint = "earnings_report", input = server_fn::codec::Json)]
-pub async fn earnings_report(campaign: Option<CampaignId>) -> Result<ReportView, AppError> {
+pub async fn earnings_report(filter: crate::api::views::ReportFilter) -> Result<ReportView, AppError> {
     use super::context::*;
     answer(
         async {
             let (s, who) = caller().await?;
-            Ok(earnings::report(&s, who.merchant(), campaign).await?)
+            earnings::report(&s, who.merchant(), &filter).await
         }
         .await,
     )

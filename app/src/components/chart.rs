@@ -19,7 +19,15 @@ fn nice_max(v: i64) -> i64 {
 }
 
 #[component]
-pub fn DailyChart(days: Vec<DailyPoint>, currency: Option<String>, exponent: u8) -> impl IntoView {
+pub fn DailyChart(
+    days: Vec<DailyPoint>,
+    currency: Option<String>,
+    exponent: u8,
+    /// Commission earned in the range per currency ("120.00 USD"): the line charts one currency,
+    /// the caption names them all.
+    #[prop(optional)]
+    totals: Vec<String>,
+) -> impl IntoView {
     let n = days.len().max(1) as f64;
     let counts_max = nice_max(days.iter().map(|d| d.clicks.max(d.conversions)).max().unwrap_or(0));
     let money_max = nice_max(days.iter().map(|d| d.commission_minor).max().unwrap_or(0));
@@ -33,8 +41,12 @@ pub fn DailyChart(days: Vec<DailyPoint>, currency: Option<String>, exponent: u8)
         .map(|(i, d)| {
             let x = PAD_L + slot * i as f64;
             let bw = (slot * 0.38).max(1.0);
+            let commission = currency
+                .as_deref()
+                .map(|c| format!(", {:.*} {c} commission", usize::from(exponent), d.commission_minor as f64 / 10_f64.powi(i32::from(exponent))))
+                .unwrap_or_default();
             let title = format!(
-                "{}: {}, {}",
+                "{}: {}, {}{commission}",
                 d.day,
                 count_of(d.clicks, "click", "clicks"),
                 count_of(d.conversions, "conversion", "conversions")
@@ -60,6 +72,14 @@ pub fn DailyChart(days: Vec<DailyPoint>, currency: Option<String>, exponent: u8)
     let money_label = format!("{:.0} {}", money_max as f64 / scale, currency.clone().unwrap_or_default());
     let first = days.first().map(|d| d.day.clone()).unwrap_or_default();
     let last = days.last().map(|d| d.day.clone()).unwrap_or_default();
+    // A middle date on the time axis once there is room between the ends.
+    let middle = (days.len() > 6).then(|| {
+        let i = days.len() / 2;
+        (PAD_L + slot * (i as f64 + 0.5), days[i].day.clone())
+    });
+    let counts_mid = counts_max / 2;
+    let others: Vec<String> =
+        totals.iter().filter(|t| currency.as_deref().is_none_or(|c| !t.ends_with(c))).cloned().collect();
     let total_clicks: i64 = days.iter().map(|d| d.clicks).sum();
     let total_conversions: i64 = days.iter().map(|d| d.conversions).sum();
     let summary = format!(
@@ -74,6 +94,11 @@ pub fn DailyChart(days: Vec<DailyPoint>, currency: Option<String>, exponent: u8)
                 <line class="axis" x1=PAD_L y1=PAD_T + plot_h x2=W - 8.0 y2=PAD_T + plot_h/>
                 <text class="tick" x=PAD_L - 6.0 y=PAD_T + 4.0 text-anchor="end">{counts_max}</text>
                 <text class="tick" x=PAD_L - 6.0 y=PAD_T + plot_h text-anchor="end">"0"</text>
+                {(counts_mid > 0 && counts_mid * 2 == counts_max).then(|| view! {
+                    <line class="grid" x1=PAD_L y1=y(counts_mid, counts_max) x2=W - 8.0 y2=y(counts_mid, counts_max)/>
+                    <text class="tick" x=PAD_L - 6.0 y=y(counts_mid, counts_max) + 4.0 text-anchor="end">{counts_mid}</text>
+                })}
+                {middle.map(|(x, day)| view! { <text class="tick" x=x y=H - 8.0 text-anchor="middle">{day}</text> })}
                 <text class="tick" x=PAD_L y=H - 8.0>{first}</text>
                 <text class="tick" x=W - 8.0 y=H - 8.0 text-anchor="end">{last}</text>
                 {bars}
@@ -86,6 +111,11 @@ pub fn DailyChart(days: Vec<DailyPoint>, currency: Option<String>, exponent: u8)
                 <span class="key clicks">"Clicks"</span>
                 <span class="key conversions">"Conversions"</span>
                 {currency.map(|c| view! { <span class="key commission">{format!("Commission ({c}, own scale)")}</span> })}
+                {(!others.is_empty()).then(|| view! {
+                    <span class="muted" data-testid="other-currencies">
+                        {format!("Also earned in other currencies (not on the line): {}.", others.join(", "))}
+                    </span>
+                })}
                 <span class="muted">{summary}</span>
             </figcaption>
         </figure>

@@ -22,12 +22,10 @@ use shared::domain::{AffiliateId, CampaignId, Currency, FieldErrors, MerchantId,
 use shared::error::{AppError, ErrorKind};
 use shared::views::{
     AffiliateEarnings, AffiliateTermsForm, ApiTokenView, DailyPoint, EarningsView, NewApiToken, ReportCommission,
-    ReportTotals, ReportView, TrackingSettings,
+    ReportFilter, ReportTotals, ReportView, TrackingSettings, REPORT_MAX_DAYS,
 };
 use std::collections::BTreeMap;
 
-/// Days the chart covers.
-pub const CHART_DAYS: i64 = 30;
 pub const MAX_TOKEN_NAME: usize = 80;
 
 pub(crate) fn db(e: DbError) -> AppError {
@@ -97,15 +95,47 @@ fn totals_view(id: i64, name: String, t: &earnings::Totals) -> ReportTotals {
     ReportTotals { id, name, clicks: t.clicks, conversions: t.conversions, earnings: earnings_view(&t.earnings) }
 }
 
-pub async fn report(s: &Services, merchant: MerchantId, campaign: Option<CampaignId>) -> Result<ReportView, AppError> {
+/// The days a filter covers, as (first day, last day) in days since the epoch (UTC), both included.
+pub fn report_days(filter: &ReportFilter, today: i64) -> Result<(i64, i64), AppError> {
+    let range = match (filter.from.trim(), filter.to.trim(), filter.days) {
+        ("", "", days) => {
+            let days = i64::from(days.unwrap_or(30));
+            if !(1..=REPORT_MAX_DAYS).contains(&days) {
+                return Err(AppError::field("days", format!("Show between 1 and {REPORT_MAX_DAYS} days.")));
+            }
+            (today - days + 1, today)
+        }
+        (from, to, _) => {
+            let to = if to.is_empty() { None } else { Some(to) };
+            let (start, end) = super::exports::window(Some(from).filter(|f| !f.is_empty()), to.or(Some("")))?;
+            let last = if end == i64::MAX { today } else { (end - 1).div_euclid(DAY_MS) };
+            let first = if from.is_empty() { last - 29 } else { start.div_euclid(DAY_MS) };
+            (first, last)
+        }
+    };
+    if range.0 > range.1 {
+        return Err(AppError::field("to", "The range ends before it starts."));
+    }
+    if range.1 - range.0 + 1 > REPORT_MAX_DAYS {
+        return Err(AppError::field("from", format!("Choose at most {REPORT_MAX_DAYS} days.")));
+    }
+    Ok(range)
+}
+
+pub async fn report(s: &Services, merchant: MerchantId, filter: &ReportFilter) -> Result<ReportView, AppError> {
+    let (first_day, last_day) = report_days(filter, now_ms().div_euclid(DAY_MS))?;
+    let window = (first_day * DAY_MS, (last_day + 1) * DAY_MS);
     let campaign_rows = campaigns::list(&s.db, merchant).await.map_err(db)?;
-    let selected = campaign.filter(|c| campaign_rows.iter().any(|r| r.id == *c));
-    let by_campaign_totals = earnings::totals(&s.db, merchant, Grouping::Campaign, None).await.map_err(db)?;
+    let selected = filter.campaign.filter(|c| campaign_rows.iter().any(|r| r.id == *c));
+    let by_campaign_totals =
+        earnings::totals(&s.db, merchant, Grouping::Campaign, None, window).await.map_err(db)?;
     let by_campaign = campaign_rows
         .iter()
+        .filter(|c| selected.is_none_or(|id| id == c.id))
         .map(|c| totals_view(c.id.0, c.name.clone(), &by_campaign_totals.get(&c.id.0).cloned().unwrap_or_default()))
         .collect();
-    let by_affiliate_totals = earnings::totals(&s.db, merchant, Grouping::Affiliate, None).await.map_err(db)?;
+    let by_affiliate_totals =
+        earnings::totals(&s.db, merchant, Grouping::Affiliate, None, window).await.map_err(db)?;
     let names =
         crate::store::affiliates::names(&s.db, merchant, &by_affiliate_totals.keys().copied().collect::<Vec<_>>())
             .await
@@ -117,16 +147,25 @@ pub async fn report(s: &Services, merchant: MerchantId, campaign: Option<Campaig
         .collect();
     by_affiliate.sort_by(|a, b| b.conversions.cmp(&a.conversions).then(b.clicks.cmp(&a.clicks)));
     by_affiliate.truncate(100);
-    let today = now_ms().div_euclid(DAY_MS);
-    let since = (today - CHART_DAYS + 1) * DAY_MS;
-    let daily =
-        earnings::daily(&s.db, merchant, Scope { campaign: selected, affiliate: None }, since).await.map_err(db)?;
-    let (days, chart_currency) = chart(&daily, today);
+    let daily = earnings::daily(&s.db, merchant, Scope { campaign: selected, affiliate: None }, window.0, window.1)
+        .await
+        .map_err(db)?;
+    let (days, chart_currency) = chart(&daily, first_day, last_day);
     let chart_exponent = chart_currency.as_deref().and_then(|c| Currency::parse(c).ok()).map_or(2, |c| c.exponent());
+    let mut per_currency: BTreeMap<&str, i64> = BTreeMap::new();
+    for (_, currency, sum) in &daily.commission {
+        *per_currency.entry(currency.as_str()).or_default() += sum;
+    }
+    let commission_totals = per_currency.into_iter().map(|(c, v)| money_text(v, c)).collect();
     let held = earnings::held(&s.db, merchant).await.map_err(db)?.into_iter().map(commission_view).collect();
     Ok(ReportView {
         campaigns: campaign_rows.iter().map(|c| (c.id, c.name.clone())).collect(),
         selected,
+        from: format_utc(first_day * DAY_MS)[..10].to_owned(),
+        to: format_utc(last_day * DAY_MS)[..10].to_owned(),
+        commission_totals,
+        clicks: days.iter().map(|d| d.clicks).sum(),
+        conversions: days.iter().map(|d| d.conversions).sum(),
         by_campaign,
         by_affiliate,
         days,
@@ -137,13 +176,13 @@ pub async fn report(s: &Services, merchant: MerchantId, campaign: Option<Campaig
 }
 
 /// One point per day of the window, zeros included, and the currency charted.
-fn chart(daily: &earnings::Daily, today: i64) -> (Vec<DailyPoint>, Option<String>) {
+fn chart(daily: &earnings::Daily, first_day: i64, last_day: i64) -> (Vec<DailyPoint>, Option<String>) {
     let mut per_currency: BTreeMap<&str, i64> = BTreeMap::new();
     for (_, currency, sum) in &daily.commission {
         *per_currency.entry(currency.as_str()).or_default() += sum;
     }
     let currency = per_currency.into_iter().max_by_key(|(_, v)| *v).map(|(c, _)| c.to_owned());
-    let days = (today - CHART_DAYS + 1..=today)
+    let days = (first_day..=last_day)
         .map(|day| DailyPoint {
             day: format_utc(day * DAY_MS)[..10].to_owned(),
             clicks: daily.clicks.iter().find(|(d, _)| *d == day).map_or(0, |(_, n)| *n),
@@ -168,7 +207,7 @@ pub async fn affiliate_earnings(
         .await
         .map_err(db)?
         .ok_or_else(|| AppError::not_found("affiliate"))?;
-    let totals = earnings::totals(&s.db, merchant, Grouping::Affiliate, Some(affiliate)).await.map_err(db)?;
+    let totals = earnings::totals(&s.db, merchant, Grouping::Affiliate, Some(affiliate), earnings::ALL_TIME).await.map_err(db)?;
     let t = totals.get(&affiliate.0).cloned().unwrap_or_default();
     let commissions = earnings::commissions_of(&s.db, merchant, affiliate, 200)
         .await

@@ -262,3 +262,79 @@ mod tests {
         assert!(window(Some("2026-11-02"), Some("2026-11-01")).is_err());
     }
 }
+
+/// Which table of the results page a CSV holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Breakdown {
+    Campaign,
+    Affiliate,
+    Day,
+}
+
+impl Breakdown {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "campaign" => Some(Self::Campaign),
+            "affiliate" => Some(Self::Affiliate),
+            "day" => Some(Self::Day),
+            _ => None,
+        }
+    }
+}
+
+/// (file name, CSV) of what the results page shows for `filter`: the same rows as its table.
+pub async fn results(
+    s: &Services,
+    merchant: MerchantId,
+    filter: &shared::views::ReportFilter,
+    breakdown: Breakdown,
+) -> Result<(String, String), AppError> {
+    let report = super::earnings::report(s, merchant, filter).await?;
+    let name = match breakdown {
+        Breakdown::Campaign => "campaigns",
+        Breakdown::Affiliate => "affiliates",
+        Breakdown::Day => "days",
+    };
+    let file = format!("rekomi-results-{name}-{}-to-{}.csv", report.from, report.to);
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let written: csv::Result<()> = (|| {
+        match breakdown {
+            Breakdown::Campaign | Breakdown::Affiliate => {
+                out.write_record(["id", "name", "clicks", "conversions", "pending", "approved", "paid", "held"])?;
+                let rows = if breakdown == Breakdown::Campaign { &report.by_campaign } else { &report.by_affiliate };
+                for t in rows {
+                    out.write_record([
+                        t.id.to_string(),
+                        cell(&t.name),
+                        t.clicks.to_string(),
+                        t.conversions.to_string(),
+                        t.earnings.pending.clone(),
+                        t.earnings.approved.clone(),
+                        t.earnings.paid.clone(),
+                        t.earnings.held.clone(),
+                    ])?;
+                }
+            }
+            Breakdown::Day => {
+                let currency = report.chart_currency.clone().unwrap_or_default();
+                let commission = format!("commission_{}", currency.to_lowercase());
+                let header = if currency.is_empty() { "commission" } else { commission.as_str() };
+                out.write_record(["day", "clicks", "conversions", header])?;
+                for d in &report.days {
+                    out.write_record([
+                        d.day.clone(),
+                        d.clicks.to_string(),
+                        d.conversions.to_string(),
+                        decimal(d.commission_minor, &currency),
+                    ])?;
+                }
+            }
+        }
+        out.flush()?;
+        Ok(())
+    })();
+    written.map_err(|e| super::internal(&anyhow::Error::new(e)))?;
+    let bytes = out.into_inner().map_err(|e| super::internal(&anyhow::anyhow!("{e}")))?;
+    let text = String::from_utf8(bytes).map_err(|e| super::internal(&anyhow::Error::new(e)))?;
+    Ok((file, text))
+}

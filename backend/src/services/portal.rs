@@ -185,7 +185,7 @@ pub async fn dashboard(
     affiliate: AffiliateId,
 ) -> anyhow::Result<PortalDashboard> {
     let p = store::profile(&s.db, merchant, affiliate).await.context("reading the affiliate")?;
-    let totals = earnings::totals(&s.db, merchant, Grouping::Affiliate, Some(affiliate)).await?;
+    let totals = earnings::totals(&s.db, merchant, Grouping::Affiliate, Some(affiliate), earnings::ALL_TIME).await?;
     let t = totals.get(&affiliate.0).cloned().unwrap_or_default();
     let recent =
         earnings::commissions_of(&s.db, merchant, affiliate, 20).await?.into_iter().map(commission_view).collect();

@@ -493,34 +493,44 @@ pub struct Totals {
 
 /// Totals per affiliate (`by = "affiliate_id"`) or per campaign (`by = "campaign_id"`), optionally
 /// for one affiliate only.
+/// Everything, whenever it happened: the `window` of an all-time total.
+pub const ALL_TIME: (i64, i64) = (i64::MIN, i64::MAX);
+
 pub async fn totals(
     db: &Db,
     merchant: MerchantId,
     by: Grouping,
     only: Option<AffiliateId>,
+    window: (i64, i64),
 ) -> DbResult<std::collections::BTreeMap<i64, Totals>> {
     let column = by.column();
-    // One affiliate: their own index; everyone: the merchant's.
+    // One affiliate: their own index; everyone: the merchant's. `window` is [start, end) in unix
+    // ms: a click by when it happened, an order by when it was placed, a commission by when it was
+    // earned.
     let filter = if only.is_some() { " AND affiliate_id = $2" } else { " AND $2 = 0" };
     // A visitor counts once an hour even if two instances wrote the click.
     let clicks_sql = format!(
         "SELECT k, CAST(COUNT(*) AS BIGINT) FROM
              (SELECT DISTINCT {column} AS k, affiliate_id AS a, visitor, hour FROM clicks
-              WHERE merchant_id = $1{filter}) v
+              WHERE merchant_id = $1{filter} AND at >= $3 AND at < $4) v
          GROUP BY k"
     );
     let conversions_sql = format!(
-        "SELECT {column}, CAST(COUNT(*) AS BIGINT) FROM conversions WHERE merchant_id = $1{filter} GROUP BY {column}"
+        "SELECT {column}, CAST(COUNT(*) AS BIGINT) FROM conversions
+         WHERE merchant_id = $1{filter} AND ordered_at >= $3 AND ordered_at < $4 GROUP BY {column}"
     );
     let earnings_sql = format!(
         "SELECT {column}, state, currency, CAST(SUM(amount_minor) AS BIGINT) FROM commissions
-         WHERE merchant_id = $1{filter} GROUP BY {column}, state, currency"
+         WHERE merchant_id = $1{filter} AND created_at >= $3 AND created_at < $4 GROUP BY {column}, state, currency"
     );
     let only = only.map(|a| a.0).unwrap_or_default();
-    let clicks: Vec<(i64, i64)> = db.query_as(&clicks_sql).bind(merchant).bind(only).fetch_all().await?;
-    let conversions: Vec<(i64, i64)> = db.query_as(&conversions_sql).bind(merchant).bind(only).fetch_all().await?;
+    let (start, end) = window;
+    let clicks: Vec<(i64, i64)> =
+        db.query_as(&clicks_sql).bind(merchant).bind(only).bind(start).bind(end).fetch_all().await?;
+    let conversions: Vec<(i64, i64)> =
+        db.query_as(&conversions_sql).bind(merchant).bind(only).bind(start).bind(end).fetch_all().await?;
     let earnings: Vec<(i64, CommissionState, String, i64)> =
-        db.query_as(&earnings_sql).bind(merchant).bind(only).fetch_all().await?;
+        db.query_as(&earnings_sql).bind(merchant).bind(only).bind(start).bind(end).fetch_all().await?;
     let mut out: std::collections::BTreeMap<i64, Totals> = std::collections::BTreeMap::new();
     for (key, n) in clicks {
         out.entry(key).or_default().clicks = n;
@@ -564,29 +574,47 @@ pub struct Scope {
     pub affiliate: Option<AffiliateId>,
 }
 
-pub async fn daily(db: &Db, merchant: MerchantId, scope: Scope, since: i64) -> DbResult<Daily> {
+/// Per day of [`since`, `until`).
+pub async fn daily(db: &Db, merchant: MerchantId, scope: Scope, since: i64, until: i64) -> DbResult<Daily> {
     let filter = " AND ($3 = 0 OR campaign_id = $3) AND ($4 = 0 OR affiliate_id = $4)";
     let hours_a_day = DAY_MS / 3_600_000;
     let clicks_sql = format!(
         "SELECT hour / {hours_a_day} AS day, CAST(COUNT(*) AS BIGINT) FROM
-             (SELECT DISTINCT affiliate_id, visitor, hour FROM clicks WHERE merchant_id = $1 AND at >= $2{filter}) v
+             (SELECT DISTINCT affiliate_id, visitor, hour FROM clicks
+              WHERE merchant_id = $1 AND at >= $2 AND at < $5{filter}) v
          GROUP BY day ORDER BY day"
     );
     let conversions_sql = format!(
         "SELECT ordered_at / {DAY_MS} AS day, CAST(COUNT(*) AS BIGINT) FROM conversions
-         WHERE merchant_id = $1 AND ordered_at >= $2{filter} GROUP BY day ORDER BY day"
+         WHERE merchant_id = $1 AND ordered_at >= $2 AND ordered_at < $5{filter} GROUP BY day ORDER BY day"
     );
     let commission_sql = format!(
         "SELECT created_at / {DAY_MS} AS day, currency, CAST(SUM(amount_minor) AS BIGINT) FROM commissions
-         WHERE merchant_id = $1 AND created_at >= $2 AND state <> 'voided'{filter} GROUP BY day, currency ORDER BY day"
+         WHERE merchant_id = $1 AND created_at >= $2 AND created_at < $5 AND state <> 'voided'{filter}
+         GROUP BY day, currency ORDER BY day"
     );
     let campaign = scope.campaign.map(|c| c.0).unwrap_or_default();
     let affiliate = scope.affiliate.map(|a| a.0).unwrap_or_default();
-    // The three queries take the same four parameters.
-    let clicks = db.query_as(&clicks_sql).bind(merchant).bind(since).bind(campaign).bind(affiliate).fetch_all().await?;
-    let conversions =
-        db.query_as(&conversions_sql).bind(merchant).bind(since).bind(campaign).bind(affiliate).fetch_all().await?;
-    let commission =
-        db.query_as(&commission_sql).bind(merchant).bind(since).bind(campaign).bind(affiliate).fetch_all().await?;
+    // The three queries take the same five parameters.
+    let clicks =
+        db.query_as(&clicks_sql).bind(merchant).bind(since).bind(campaign).bind(affiliate).bind(until).fetch_all().await?;
+    let conversions = db
+        .query_as(&conversions_sql)
+        .bind(merchant)
+        .bind(since)
+        .bind(campaign)
+        .bind(affiliate)
+        .bind(until)
+        .fetch_all()
+        .await?;
+    let commission = db
+        .query_as(&commission_sql)
+        .bind(merchant)
+        .bind(since)
+        .bind(campaign)
+        .bind(affiliate)
+        .bind(until)
+        .fetch_all()
+        .await?;
     Ok(Daily { clicks, conversions, commission })
 }

@@ -105,6 +105,51 @@ pub async fn export(
 }
 
 #[derive(Deserialize)]
+pub struct ResultsQuery {
+    breakdown: Option<String>,
+    campaign: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    days: Option<String>,
+}
+
+/// `GET /api/exports/results.csv?breakdown={campaign|affiliate|day}&campaign=&from=&to=&days=`:
+/// one table of the results page, for the same filter.
+pub async fn results(
+    State(state): State<AppState>,
+    Query(query): Query<ResultsQuery>,
+    session: Result<MerchantSession, NotSignedIn>,
+) -> Response {
+    let merchant = match merchant(session) {
+        Ok(m) => m,
+        Err(response) => return response,
+    };
+    let Some(breakdown) = query.breakdown.as_deref().and_then(exports::Breakdown::parse) else {
+        return failure(AppError::new(ErrorKind::Invalid, "breakdown is campaign, affiliate or day."));
+    };
+    let number = |raw: &Option<String>, field: &str| -> Result<Option<i64>, AppError> {
+        match raw.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+            None => Ok(None),
+            Some(r) => r.parse().map(Some).map_err(|_| AppError::field(field, format!("{field} is a number."))),
+        }
+    };
+    let (campaign, days) = match (number(&query.campaign, "campaign"), number(&query.days, "days")) {
+        (Ok(c), Ok(d)) => (c, d),
+        (Err(e), _) | (_, Err(e)) => return failure(e),
+    };
+    let filter = app::api::views::ReportFilter {
+        campaign: campaign.map(app::domain::CampaignId),
+        from: query.from.unwrap_or_default(),
+        to: query.to.unwrap_or_default(),
+        days: days.map(|d| u32::try_from(d).unwrap_or(u32::MAX)),
+    };
+    match exports::results(&state.services, merchant, &filter, breakdown).await {
+        Ok((name, text)) => csv_file(&name, text),
+        Err(e) => failure(e),
+    }
+}
+
+#[derive(Deserialize)]
 pub struct Advance {
     days: i64,
 }

@@ -118,6 +118,7 @@ pub fn router(config: &Config, services: Services) -> Router {
         .route("/api/v1/docs", get(api_v1::docs::page))
         .route("/api/v1/{*rest}", axum::routing::any(api_v1::not_found))
         .route("/api/payouts/{run}/{kind}", get(downloads::payout_file))
+        .route("/api/exports/results.csv", get(downloads::results))
         .route("/api/exports/{what}", get(downloads::export))
         .route("/api/sync/events", get(sync_events::stream))
         .route(

@@ -552,13 +552,13 @@ async fn switched_off_events_are_not_sent_and_exports_cover_a_date_range() {
     assert!(events(&app, "ACCOFF8", "Rekomi Affiliate Applied").await.is_empty(), "switched off");
 
     // The Integrations table says which flows have something to trigger on.
-    let mut view: IntegrationsView = merchant.call("load_integrations", json!({})).await.expect("view");
+    let mut view: IntegrationsView = merchant.call("integrations", json!({})).await.expect("view");
     for _ in 0..50 {
         if view.events.iter().any(|e| e.metric == "Rekomi Affiliate Approved" && e.received == 1) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-        view = merchant.call("load_integrations", json!({})).await.expect("view");
+        view = merchant.call("integrations", json!({})).await.expect("view");
     }
     let row = |metric: &str| view.events.iter().find(|e| e.metric == metric).expect("listed").clone();
     let approved_row = row("Rekomi Affiliate Approved");

@@ -206,7 +206,7 @@ async fn a_self_referral_is_held_until_the_merchant_decides() {
     let (_, answer) =
         webhook(&app, &shop, "orders/paid", &order(7, "50.00", &touch(&code, 0), "ANA@example.com"), SECRET).await;
     assert_eq!(answer["conversion"]["state"], "held");
-    let report: ReportView = shop.merchant.call("earnings_report", json!({"campaign": null})).await.expect("report");
+    let report: ReportView = shop.merchant.call("earnings_report", json!({"filter": {}})).await.expect("report");
     assert_eq!(report.held.len(), 1);
     assert!(report.held[0].held_reason.as_deref().is_some_and(|r| r.contains("own")));
     assert_eq!(earnings::approve_due(&app.db, now_ms() + 365 * 86_400_000).await.expect("sweep"), 0, "held stays held");
@@ -607,12 +607,70 @@ async fn the_directory_sorts_by_what_each_affiliate_brought_in_and_filters() {
     assert_eq!(emails(&directory(&shop.merchant, json!({"search": "LIMA"})).await), ["ana@example.com"]);
     assert!(directory(&shop.merchant, json!({"search": "%"})).await.is_empty(), "a wildcard is matched as itself");
     assert!(directory(&shop.merchant, json!({"state": "pending"})).await.is_empty());
-    let (status, _) = shop
+    let (_, refused) = shop
         .merchant
         .call::<DirectoryPage>("affiliate_directory", json!({"filter": {"sort": "loudest"}}))
         .await
         .expect_err("unknown sort");
-    assert!(status.is_client_error());
+    assert!(refused.message.contains("not understood") && refused.message.contains("loudest"), "{refused:?}");
     let stranger = app.merchant("Other Shop").await;
     assert!(directory(&stranger, json!({})).await.is_empty(), "another merchant sees none of them");
+}
+
+#[tokio::test]
+async fn results_cover_a_chosen_range_with_breakdowns_and_the_same_rows_as_csv() {
+    async fn report(b: &Browser, filter: Value) -> Result<ReportView, (StatusCode, app::error::AppError)> {
+        b.call("earnings_report", json!({ "filter": filter })).await
+    }
+    let app = spawn_app().await;
+    let shop = shop(&app, json!({})).await;
+    let (_, code) = affiliate(&app, &shop, "Ana Lima", "ana@example.com").await;
+    let now = now_ms();
+    let body = json!({
+        "id": 9001, "name": "#9001", "email": "buyer@example.com", "currency": "USD", "subtotal_price": "80.00",
+        "note_attributes": [{"name": "rekomi_ref", "value": format!("{code}.{}", now - 11 * 86_400_000)}],
+        "processed_at": server::store::outbox::rfc3339(now - 10 * 86_400_000),
+    });
+    let (status, answer) = webhook(&app, &shop, "orders/paid", &body, SECRET).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+
+    let month = report(&shop.merchant, json!({})).await.expect("the last 30 days");
+    assert_eq!((month.days.len(), month.conversions), (30, 1));
+    assert_eq!(month.commission_totals, ["8.00 USD"]);
+    assert_eq!((month.by_affiliate[0].name.as_str(), month.by_affiliate[0].conversions), ("Ana Lima", 1));
+    let week = report(&shop.merchant, json!({"days": 7})).await.expect("a week");
+    assert_eq!((week.days.len(), week.conversions), (7, 0), "the order was placed 10 days ago");
+    let day = |ago: i64| server::store::outbox::rfc3339(now - ago * 86_400_000)[..10].to_owned();
+    let range = report(&shop.merchant, json!({"from": day(12), "to": day(8)})).await.expect("a range");
+    assert_eq!((range.from.clone(), range.to.clone(), range.days.len(), range.conversions), (day(12), day(8), 5, 1));
+    assert_eq!(range.by_campaign.len(), 1);
+
+    let (status, backwards) = report(&shop.merchant, json!({"from": day(1), "to": day(5)})).await.expect_err("backwards");
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(backwards.fields.get("to"), Some("The range ends before it starts."));
+    let (_, too_long) = report(&shop.merchant, json!({"from": "2024-01-01", "to": "2026-01-01"})).await.expect_err("long");
+    assert!(too_long.fields.get("from").is_some_and(|m| m.contains("366")), "{too_long:?}");
+    let (_, not_a_date) = report(&shop.merchant, json!({"from": "last week"})).await.expect_err("bad date");
+    assert!(not_a_date.fields.get("from").is_some_and(|m| m.contains("2026-11-01")), "{not_a_date:?}");
+
+    // The CSV holds the rows the page shows for the same filter.
+    let jar = &shop.merchant.client;
+    let csv = |query: &str| jar.get(app.url(&format!("/api/exports/results.csv?{query}"))).send();
+    let affiliates = csv(&format!("breakdown=affiliate&from={}&to={}", day(12), day(8))).await.expect("csv");
+    assert_eq!(affiliates.status(), StatusCode::OK);
+    let text = affiliates.text().await.expect("text");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "id,name,clicks,conversions,pending,approved,paid,held");
+    // The order is in the range; its commission was earned today, outside it.
+    assert!(lines.len() == 2 && lines[1].ends_with(",Ana Lima,0,1,0,0,0,0"), "{text}");
+    let today = csv(&format!("breakdown=campaign&from={}&to={}", day(0), day(0))).await.expect("csv");
+    let today = today.text().await.expect("text");
+    assert!(today.lines().nth(1).is_some_and(|l| l.ends_with(",0,0,8.00 USD,0,0,0")), "{today}");
+    let days = csv("breakdown=day&days=7").await.expect("csv").text().await.expect("text");
+    assert_eq!(days.lines().count(), 8, "a header and seven days: {days}");
+    assert!(days.starts_with("day,clicks,conversions,commission_usd"), "{days}");
+    let bad = csv("breakdown=weekly").await.expect("answered");
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let anonymous = reqwest::get(app.url("/api/exports/results.csv?breakdown=day")).await.expect("answered");
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 }
