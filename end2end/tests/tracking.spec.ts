@@ -119,8 +119,8 @@ test("a tracking link, the shop's snippet and an order webhook end as a pending 
   const today = new Date().toISOString().slice(0, 10);
   await untilHydrated(async () => {
     if (new URL(page.url()).searchParams.get("from") === today) return;
-    await page.getByLabel("From").fill(today, { timeout: 2_000 });
-    await page.getByLabel("To").fill(today, { timeout: 2_000 });
+    await page.getByLabel("From", { exact: true }).fill(today, { timeout: 2_000 });
+    await page.getByLabel("To", { exact: true }).fill(today, { timeout: 2_000 });
     await page.getByRole("button", { name: "Show" }).click({ timeout: 2_000 });
     await expect(page).toHaveURL(new RegExp(`from=${today}&to=${today}`), { timeout: 2_000 });
   });

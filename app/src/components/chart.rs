@@ -68,6 +68,12 @@ pub fn DailyChart(
         .map(|(i, d)| format!("{:.1},{:.1}", PAD_L + slot * (i as f64 + 0.5), y(d.commission_minor, money_max)))
         .collect::<Vec<_>>()
         .join(" ");
+    let dots: Vec<(String, String)> = days
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.commission_minor != 0 || days.len() == 1)
+        .map(|(i, d)| (format!("{:.1}", PAD_L + slot * (i as f64 + 0.5)), format!("{:.1}", y(d.commission_minor, money_max))))
+        .collect();
     let scale = 10_f64.powi(i32::from(exponent));
     let money_label = format!("{:.0} {}", money_max as f64 / scale, currency.clone().unwrap_or_default());
     let first = days.first().map(|d| d.day.clone()).unwrap_or_default();
@@ -104,6 +110,8 @@ pub fn DailyChart(
                 {bars}
                 {currency.is_some().then(|| view! {
                     <polyline class="line commission" points=line fill="none"/>
+                    // A dot per day, so a one-day range (or a lone earning day) still shows its point.
+                    {dots.clone().into_iter().map(|(x, y)| view! { <circle class="dot commission" cx=x cy=y r="3"/> }).collect_view()}
                     <text class="tick commission" x=W - 8.0 y=PAD_T + 4.0 text-anchor="end">{money_label}</text>
                 })}
             </svg>

@@ -208,19 +208,24 @@ pub async fn apply(
     )
     .await?;
     let link = super::verification::Link { campaign, public_base };
+    // Without Klaviyo no link is queued: kept until a reconnect it could arrive expired, or after
+    // the merchant confirmed the address by hand (which the page tells the applicant they will).
     match inserted {
         Some(id) => {
             store::record_ip(&mut tx, id, &address).await?;
             audit::record(&mut tx, merchant, ACTOR_APPLICANT, "applied", id, None, Some(AffiliateState::Pending), now)
                 .await?;
-            link.send(&mut tx, id, application.email.as_str(), &first_name, now).await?;
+            if emailed {
+                link.send(&mut tx, id, application.email.as_str(), &first_name, now).await?;
+            }
         }
-        None => {
+        None if emailed => {
             let found = verification_store::unverified_by_email(&mut tx, merchant, application.email.as_str()).await?;
             if let Some(applicant) = found {
                 link.send(&mut tx, applicant.id, &applicant.email, &applicant.first_name, now).await?;
             }
         }
+        None => {}
     }
     tx.commit().await?;
     Ok(ApplyOutcome::ConfirmEmail { first_name, emailed })

@@ -1063,6 +1063,27 @@ async fn erasing_an_affiliate_removes_their_data_and_takes_back_what_rekomi_wrot
 }
 
 #[tokio::test]
+async fn without_klaviyo_no_verification_link_is_queued_to_arrive_late() {
+    let app = spawn_app().await;
+    account(&app);
+    let merchant = app.merchant("Quiet Shop").await;
+    let campaign = merchant.create_campaign(campaign_form(json!({"name": "Quiet Partners"}))).await.expect("campaign");
+    let fields = [("name", "Ana Silva"), ("email", "ana@example.com"), ("accept_terms", "on"), ("terms_version", "1")];
+    let (status, html) = merchant.apply_unconfirmed(&campaign.landing_path, &fields).await;
+    assert!(status.is_success() && html.contains("confirms your email address"), "{html}");
+    let db = app.db.clone();
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM klaviyo_events").await, 0, "nothing kept for a reconnect");
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM email_verifications").await, 0, "no link made");
+    // Connected later: the kept-events release brings no stale link; applying again sends one.
+    let _: ConnectOutcome =
+        merchant.call("connect_klaviyo", json!({"key": KEY, "confirm_account_id": null})).await.expect("connects");
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM klaviyo_events").await, 0);
+    let (_, again) = merchant.apply_unconfirmed(&campaign.landing_path, &fields).await;
+    assert!(again.contains("confirm your email"), "{again}");
+    crate::invites::wait_for_events(&app, "SYNC01", "Rekomi Affiliate Verify Email", 1).await;
+}
+
+#[tokio::test]
 async fn an_erasure_made_while_klaviyo_is_disconnected_waits_and_goes_on_reconnect() {
     let app = spawn_app().await;
     account(&app);
