@@ -98,6 +98,9 @@ pub struct ApplicationView {
     pub email_verified: bool,
     /// The Klaviyo sync of this affiliate, once one was queued.
     pub sync: Option<SyncView>,
+    /// Answers to the campaign's own questions: (question as asked, answer), in the asked order.
+    #[serde(default)]
+    pub answers: Vec<(String, String)>,
 }
 
 /// Filters of the approval queue.
@@ -775,6 +778,8 @@ pub struct PublicCampaign {
     pub terms_version: i64,
     pub commission: String,
     pub cookie_days: u16,
+    /// The campaign's own questions, asked after the standard fields (not of invited people).
+    pub questions: Vec<crate::domain::questions::Question>,
 }
 
 /// What the signed-in affiliate sees.

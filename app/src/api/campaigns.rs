@@ -1,6 +1,7 @@
 //! Campaigns of the signed-in merchant.
 
 use crate::api::views::CampaignView;
+use crate::domain::questions::QuestionForm;
 use crate::domain::{CampaignForm, CampaignId};
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -48,6 +49,33 @@ pub async fn update_campaign(id: CampaignId, form: CampaignForm) -> Result<Campa
         async {
             let (s, who) = caller().await?;
             Ok(campaigns::update(&s.db, who.merchant(), id, &form).await?)
+        }
+        .await,
+    )
+}
+
+/// The campaign's own application questions, as the editor shows them.
+#[server(prefix = "/api", endpoint = "campaign_questions", input = server_fn::codec::Json)]
+pub async fn campaign_questions(id: CampaignId) -> Result<Vec<QuestionForm>, AppError> {
+    use super::context::*;
+    answer(
+        async {
+            let (s, who) = caller().await?;
+            Ok(campaigns::questions(&s.db, who.merchant(), id).await?)
+        }
+        .await,
+    )
+}
+
+/// Replaces the campaign's questions (in order); a question left out is retired, and the answers
+/// given to it keep their wording.
+#[server(prefix = "/api", endpoint = "save_campaign_questions", input = server_fn::codec::Json)]
+pub async fn save_campaign_questions(id: CampaignId, questions: Vec<QuestionForm>) -> Result<Vec<QuestionForm>, AppError> {
+    use super::context::*;
+    answer(
+        async {
+            let (s, who) = caller().await?;
+            Ok(campaigns::save_questions(&s.db, who.merchant(), id, &questions).await?)
         }
         .await,
     )

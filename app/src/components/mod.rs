@@ -25,3 +25,14 @@ pub fn copy_text(text: &str) {
     #[cfg(not(feature = "hydrate"))]
     let _ = text;
 }
+
+/// An applicant's answers to the campaign's own questions.
+#[leptos::component]
+pub fn Answers(answers: Vec<(String, String)>) -> impl leptos::IntoView {
+    use leptos::prelude::*;
+    view! {
+        <dl class="answers" data-testid="answers">
+            {answers.into_iter().map(|(q, a)| view! { <dt>{q}</dt><dd>{a}</dd> }).collect_view()}
+        </dl>
+    }
+}

@@ -175,8 +175,8 @@ fn Detail(
             <dt>"Email"</dt><dd>{a.email.clone()}
                 {unverified.then(|| view! {
                     " "<span class="badge unverified">"Not confirmed"</span>
-                    <span class="muted small">" They haven't opened the link sent as Rekomi Affiliate Verify Email; \
-                        nothing about them reaches Klaviyo until the address is confirmed. "</span>
+                    <span class="muted small">" Nothing about them reaches Klaviyo until they open the link sent as \
+                        Rekomi Affiliate Verify Email (sent only while Klaviyo is connected) or you confirm the address. "</span>
                     <button class="secondary" data-testid="confirm-email" disabled=move || verify.pending().get()
                         on:click=move |_| { verify.dispatch(id); }>"Confirm email by hand"</button>
                 })}
@@ -187,6 +187,7 @@ fn Detail(
             })}</dd>
             <dt>"Applied"</dt><dd>{format_utc(a.applied_at)}" via "{a.source.clone()}</dd>
             <dt>"Consent"</dt><dd>{consent}</dd>
+            {a.answers.clone().into_iter().map(|(q, answer)| view! { <dt>{q}</dt><dd>{answer}</dd> }).collect_view()}
         </dl>
         <section class="card">
             <h2>"Klaviyo sync"</h2>

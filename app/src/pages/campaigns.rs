@@ -1,9 +1,12 @@
 //! Campaigns: the list, the new-campaign page and the editor.
 
-use crate::api::campaigns::{create_campaign, get_campaign, list_campaigns, update_campaign};
+use crate::api::campaigns::{
+    campaign_questions, create_campaign, get_campaign, list_campaigns, save_campaign_questions, update_campaign,
+};
 use crate::api::views::CampaignView;
 use crate::components::form::{toast_on_success, ErrorBanner, FieldError};
 use crate::components::toast::use_toasts;
+use crate::domain::questions::QuestionForm;
 use crate::domain::{CampaignForm, CampaignId, Currency};
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -116,6 +119,7 @@ pub fn EditCampaign() -> impl IntoView {
                                 " · terms version "{c.terms_version}
                             </p>
                             <CampaignEditor initial=c.to_form() action submit_label="Save changes"/>
+                            <QuestionsEditor campaign=id/>
                             <crate::pages::klaviyo::CampaignListChoice campaign=id current=c.klaviyo_list.clone()/>
                         }.into_any()
                     }
@@ -258,5 +262,113 @@ fn CampaignEditor(
                 <button type="submit" disabled=move || action.pending().get()>{submit_label}</button>
             </div>
         </form>
+    }
+}
+
+/// The campaign's own application questions: added, edited, reordered by removing and adding,
+/// saved together. Each row keeps a local key, so removing one leaves the others' typing alone.
+#[component]
+fn QuestionsEditor(campaign: CampaignId) -> impl IntoView {
+    let loaded = Resource::new(|| (), move |_| campaign_questions(campaign));
+    view! {
+        <section class="card questions" data-testid="questions">
+            <h2>"Application questions"</h2>
+            <p class="muted">"Asked on the landing page after the standard fields (it stays script-free). \
+                The answers show in the approval queue, on each affiliate's page and in the affiliates export."</p>
+            <Suspense fallback=|| view! { <p class="loading">"Loading questions…"</p> }>
+                {move || Suspend::new(async move {
+                    match loaded.await {
+                        Ok(initial) => view! { <QuestionList campaign initial/> }.into_any(),
+                        Err(e) => view! { <div class="banner error" role="alert">{e.message}</div> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+type QuestionRows = RwSignal<Vec<(usize, RwSignal<QuestionForm>)>>;
+
+#[component]
+fn QuestionList(campaign: CampaignId, initial: Vec<QuestionForm>) -> impl IntoView {
+    let next = StoredValue::new(initial.len());
+    let keyed = |list: Vec<QuestionForm>| list.into_iter().enumerate().map(|(k, q)| (k, RwSignal::new(q))).collect();
+    let rows: QuestionRows = RwSignal::new(keyed(initial));
+    let save = Action::new(move |list: &Vec<QuestionForm>| save_campaign_questions(campaign, list.clone()));
+    toast_on_success(save, |saved: &Vec<QuestionForm>| {
+        crate::components::count_of(i64::try_from(saved.len()).unwrap_or(0), "question", "questions") + " saved."
+    });
+    // Saved: the rows take the stored ids, so a second save updates rather than adds.
+    Effect::new(move || {
+        if let Some(Ok(saved)) = save.value().get() {
+            next.set_value(saved.len());
+            rows.set(keyed(saved));
+        }
+    });
+    let error = Signal::derive(move || save.value().get().and_then(Result::err));
+    let add = move |_| {
+        let k = next.get_value();
+        next.set_value(k + 1);
+        let blank = QuestionForm { kind: "short_text".into(), ..Default::default() };
+        rows.update(|r| r.push((k, RwSignal::new(blank))));
+    };
+    let submit = move |_| {
+        save.dispatch(rows.get_untracked().iter().map(|(_, q)| q.get_untracked()).collect());
+    };
+    view! {
+        <ErrorBanner error/>
+        {move || rows.with(Vec::is_empty).then(|| view! { <p class="muted">"No questions yet: applicants fill in only the standard fields."</p> })}
+        <ol class="question-list">
+            <For each=move || rows.get() key=|(k, _)| *k let:row>
+                <QuestionRow row_key=row.0 question=row.1 rows error/>
+            </For>
+        </ol>
+        <div class="actions">
+            <button type="button" class="secondary" on:click=add
+                disabled=move || rows.with(|r| r.len() >= crate::domain::questions::MAX_QUESTIONS)>"Add a question"</button>
+            <button type="button" on:click=submit disabled=move || save.pending().get()>"Save questions"</button>
+        </div>
+    }
+}
+
+#[component]
+fn QuestionRow(
+    row_key: usize,
+    question: RwSignal<QuestionForm>,
+    rows: QuestionRows,
+    error: Signal<Option<AppError>>,
+) -> impl IntoView {
+    use crate::domain::questions::QuestionKind;
+    let position = move || rows.with(|r| r.iter().position(|(k, _)| *k == row_key).unwrap_or(0));
+    let message = move || error.get().and_then(|e| e.fields.get(&format!("questions.{}", position())).map(str::to_owned));
+    let is_choice = move || question.with(|q| q.kind == QuestionKind::Choice.as_str());
+    view! {
+        <li class="question" data-question=row_key>
+            <label for=format!("question-label-{row_key}")>{move || format!("Question {}", position() + 1)}</label>
+            <input id=format!("question-label-{row_key}") maxlength="200"
+                prop:value=move || question.with(|q| q.label.clone())
+                on:input=move |ev| question.update(|q| q.label = event_target_value(&ev))/>
+            <label for=format!("question-kind-{row_key}")>"Answered with"</label>
+            <select id=format!("question-kind-{row_key}") on:change=move |ev| question.update(|q| q.kind = event_target_value(&ev))>
+                {QuestionKind::ALL.into_iter().map(|k| view! {
+                    <option value=k.as_str() selected=move || question.with(|q| q.kind == k.as_str())>{k.label()}</option>
+                }).collect_view()}
+            </select>
+            <Show when=is_choice>
+                <label for=format!("question-choices-{row_key}")>"Choices, one a line"</label>
+                <textarea id=format!("question-choices-{row_key}") rows="3"
+                    prop:value=move || question.with(|q| q.choices.clone())
+                    on:input=move |ev| question.update(|q| q.choices = event_target_value(&ev))></textarea>
+            </Show>
+            <label class="check">
+                <input type="checkbox" prop:checked=move || question.with(|q| q.required)
+                    on:change=move |ev| question.update(|q| q.required = event_target_checked(&ev))/>
+                " Required"
+            </label>
+            {move || message().map(|m| view! { <p class="field-error" role="alert">{m}</p> })}
+            <button type="button" class="secondary" on:click=move |_| rows.update(|r| r.retain(|(k, _)| *k != row_key))>
+                "Remove"
+            </button>
+        </li>
     }
 }

@@ -2,6 +2,7 @@
 //! scripts: it must work with JavaScript off, load fast, and keep what was typed when it shows errors.
 
 pub use crate::api::views::PublicCampaign;
+use crate::domain::questions::{Question, QuestionKind};
 use crate::domain::{ApplicationForm, FieldErrors};
 use leptos::prelude::*;
 
@@ -33,7 +34,7 @@ pub enum JoinState {
 
 #[component]
 pub fn JoinPage(campaign: PublicCampaign, state: JoinState, action: String) -> impl IntoView {
-    let PublicCampaign { merchant_name, campaign_name, pitch, terms, terms_version, commission, cookie_days } =
+    let PublicCampaign { merchant_name, campaign_name, pitch, terms, terms_version, commission, cookie_days, questions } =
         campaign;
     view! {
         <main class="join">
@@ -46,7 +47,7 @@ pub fn JoinPage(campaign: PublicCampaign, state: JoinState, action: String) -> i
             </ul>
             {match state {
                 JoinState::Form { values, errors, invite } => view! {
-                    <ApplicationFormView values errors terms terms_version action invite/>
+                    <ApplicationFormView values errors terms terms_version action invite questions/>
                 }.into_any(),
                 JoinState::Received { first_name } | JoinState::Verified { first_name } => view! {
                     <section class="outcome" role="status">
@@ -116,6 +117,7 @@ fn ApplicationFormView(
     terms_version: i64,
     action: String,
     invite: Option<String>,
+    questions: Vec<Question>,
 ) -> impl IntoView {
     let invited = invite.is_some();
     let error = |field: &'static str| {
@@ -152,6 +154,7 @@ fn ApplicationFormView(
             // Leptos leaves text inside <textarea> unescaped, so escape it here: typed input must not end the element.
             <textarea id="message" name="message" rows="3" aria-invalid=invalid("message") inner_html=escape_html(&values.message)></textarea>
             {error("message")}
+            {(!invited).then(|| questions.into_iter().map(|q| view! { <QuestionField q values=values.clone() errors=errors.clone()/> }).collect_view())}
             <input type="hidden" name="terms_version" value=terms_version.to_string()/>
             <div class="hp" aria-hidden="true">
                 <label for="rk_trap">"Leave this field empty"</label>
@@ -169,6 +172,55 @@ fn ApplicationFormView(
             {error("accept_terms")}
             <button type="submit">{if invited { "Accept and join" } else { "Apply" }}</button>
         </form>
+    }
+}
+
+/// One of the campaign's own questions as a plain form field, with what was typed and what was
+/// wrong.
+#[component]
+fn QuestionField(q: Question, values: ApplicationForm, errors: FieldErrors) -> impl IntoView {
+    let field = q.field();
+    let value = values.answers.get(&field).cloned().unwrap_or_default();
+    let error = errors.get(&field).map(str::to_owned);
+    let invalid = error.is_some().then_some("true");
+    let described = error.as_ref().map(|_| format!("{field}-error"));
+    let label = if q.required { q.label.clone() } else { format!("{} (optional)", q.label) };
+    let input = match q.kind {
+        QuestionKind::ShortText => view! {
+            <label for=field.clone()>{label}</label>
+            <input id=field.clone() name=field.clone() value=value maxlength="200" aria-invalid=invalid aria-describedby=described/>
+        }
+        .into_any(),
+        QuestionKind::LongText => view! {
+            <label for=field.clone()>{label}</label>
+            <textarea id=field.clone() name=field.clone() rows="3" aria-invalid=invalid aria-describedby=described
+                inner_html=escape_html(&value)></textarea>
+        }
+        .into_any(),
+        QuestionKind::Choice => view! {
+            <label for=field.clone()>{label}</label>
+            <select id=field.clone() name=field.clone() aria-invalid=invalid aria-describedby=described>
+                <option value="" selected=value.is_empty()>"Choose…"</option>
+                {q.choices.into_iter().map(|c| {
+                    let selected = c == value;
+                    let text = c.clone();
+                    view! { <option value=c selected=selected>{text}</option> }
+                }).collect_view()}
+            </select>
+        }
+        .into_any(),
+        QuestionKind::Checkbox => view! {
+            <label class="check">
+                <input type="checkbox" id=field.clone() name=field.clone() checked=!value.is_empty()
+                    aria-invalid=invalid aria-describedby=described/>
+                " "{label}
+            </label>
+        }
+        .into_any(),
+    };
+    view! {
+        {input}
+        {error.map(|m| view! { <p class="field-error" id=format!("{field}-error")>{m}</p> })}
     }
 }
 

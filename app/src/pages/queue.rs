@@ -327,6 +327,7 @@ fn QueueRow(
                 <span class="muted">{a.email.clone()}</span>
                 {a.website.clone().map(|w| view! { <br/><span class="muted">{w}</span> })}
                 {a.message.clone().map(|m| view! { <p class="message">{m}</p> })}
+                {(!a.answers.is_empty()).then(|| view! { <crate::components::Answers answers=a.answers.clone()/> })}
             </td>
             <td>{a.campaign_name.clone()}</td>
             <td>{format_utc(a.applied_at)}</td>

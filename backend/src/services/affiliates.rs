@@ -138,7 +138,8 @@ pub async fn linked_campaign(
         .await
         .map_err(anyhow::Error::from)?
         .ok_or(AffiliateError::UnknownCampaign)?;
-    let public = public_view(&row)?;
+    let mut public = public_view(&row)?;
+    public.questions = crate::store::questions::current(db, row.id).await.map_err(anyhow::Error::from)?;
     Ok((row, public))
 }
 
@@ -152,6 +153,7 @@ pub fn public_view(row: &CampaignRow) -> anyhow::Result<PublicCampaign> {
         terms_version: row.terms_version,
         commission: commission(row)?.describe(),
         cookie_days: u16::try_from(row.cookie_days).unwrap_or(30),
+        questions: Vec::new(),
     })
 }
 
@@ -181,6 +183,19 @@ pub async fn apply(
             "accept_terms",
             "The program terms changed while you were reading. Please read the new terms and accept them.",
         );
+        return Err(AffiliateError::Invalid(errors));
+    }
+    // The campaign's own questions are checked with the standard fields, so every mistake shows at once.
+    let questions = crate::store::questions::current(db, campaign.id).await?;
+    let mut answers = Vec::with_capacity(questions.len());
+    let mut errors = form.parse().err().unwrap_or_default();
+    for q in &questions {
+        let field = q.field();
+        if let Some(Some(answer)) = errors.check(&field, q.answer(form.answers.get(&field).map(String::as_str))) {
+            answers.push((q.id, answer));
+        }
+    }
+    if !errors.is_empty() {
         return Err(AffiliateError::Invalid(errors));
     }
     let application = form.parse().map_err(AffiliateError::Invalid)?;
@@ -215,6 +230,7 @@ pub async fn apply(
             store::record_ip(&mut tx, id, &address).await?;
             audit::record(&mut tx, merchant, ACTOR_APPLICANT, "applied", id, None, Some(AffiliateState::Pending), now)
                 .await?;
+            crate::store::questions::save_answers(&mut tx, id, &answers).await?;
             if emailed {
                 link.send(&mut tx, id, application.email.as_str(), &first_name, now).await?;
             }
@@ -331,8 +347,9 @@ pub async fn queue(db: &Db, merchant: MerchantId, filter: &QueueFilter) -> Resul
             AffiliateState::Banned => counts.banned = n,
         }
     }
+    let items = with_syncs(db, merchant, rows.into_iter().map(view).collect()).await?;
     Ok(QueuePage {
-        items: with_syncs(db, merchant, rows.into_iter().map(view).collect()).await?,
+        items: with_answers(db, merchant, items).await?,
         total,
         page: filter.page,
         page_size: QUEUE_PAGE_SIZE,
@@ -539,6 +556,7 @@ pub async fn erase(
         earnings_store::hold_for_disabled(&mut tx, merchant, id, now).await?;
     }
     let lists = store::erase(&mut tx, merchant, id, &found.email, now).await?;
+    crate::store::questions::erase_answers(&mut tx, id).await?;
     if !lists.is_empty() {
         outbox::erase_in_klaviyo(&mut tx, merchant, &found.email, &lists, now).await?;
     }
@@ -781,6 +799,7 @@ pub async fn detail(db: &Db, merchant: MerchantId, id: AffiliateId) -> Result<Af
     let log = sync_store::log_for(db, merchant, id, 200).await?;
     let mut affiliate = view(row);
     affiliate.sync = syncs.first().cloned();
+    let affiliate = with_answers(db, merchant, vec![affiliate]).await?.into_iter().next().ok_or(AffiliateError::UnknownAffiliate)?;
     Ok(AffiliateDetail { affiliate, audit, syncs, log })
 }
 
@@ -806,5 +825,23 @@ pub fn view(row: AffiliateRow) -> ApplicationView {
         erased_at: row.erased_at,
         email_verified: row.email_verified_at.is_some(),
         sync: None,
+        answers: Vec::new(),
     }
+}
+
+/// Adds each affiliate's answers to the campaign's own questions.
+async fn with_answers(
+    db: &Db,
+    merchant: MerchantId,
+    mut items: Vec<ApplicationView>,
+) -> Result<Vec<ApplicationView>, AffiliateError> {
+    let ids: Vec<AffiliateId> = items.iter().map(|a| a.id).collect();
+    let mut by_affiliate: HashMap<AffiliateId, Vec<(String, String)>> = HashMap::new();
+    for (id, label, answer) in crate::store::questions::answers_of(db, merchant, &ids).await? {
+        by_affiliate.entry(id).or_default().push((label, answer));
+    }
+    for item in &mut items {
+        item.answers = by_affiliate.remove(&item.id).unwrap_or_default();
+    }
+    Ok(items)
 }

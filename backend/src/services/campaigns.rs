@@ -4,6 +4,7 @@ use crate::store::campaigns::{self as store, CampaignRow};
 use crate::store::{now_ms, Db};
 use anyhow::Context;
 use shared::domain::campaign::CommissionRule;
+use shared::domain::questions::{QuestionForm, MAX_QUESTIONS};
 use shared::domain::{CampaignForm, CampaignId, Currency, FieldErrors, MerchantId, Money, Rate};
 use shared::error::AppError;
 use shared::views::CampaignView;
@@ -170,4 +171,51 @@ mod tests {
         assert_eq!(terms_version_after("Be kind.", 3, "Be kind."), 3);
         assert_eq!(terms_version_after("Be kind.", 3, "Be kind, and disclose."), 4);
     }
+}
+
+/// The campaign's application questions, as the editor shows them.
+#[tracing::instrument(skip_all, fields(merchant.id = %merchant, campaign.id = %id))]
+pub async fn questions(db: &Db, merchant: MerchantId, id: CampaignId) -> Result<Vec<QuestionForm>, CampaignError> {
+    get(db, merchant, id).await?;
+    let asked = crate::store::questions::current(db, id).await.context("loading the questions")?;
+    Ok(asked
+        .into_iter()
+        .map(|q| QuestionForm {
+            id: Some(q.id),
+            kind: q.kind.as_str().to_owned(),
+            label: q.label,
+            choices: q.choices.join("\n"),
+            required: q.required,
+        })
+        .collect())
+}
+
+/// Saves the campaign's questions in the order given; each mistake is reported on its question
+/// (`questions.{n}`), and nothing is saved until all of them are right.
+#[tracing::instrument(skip_all, fields(merchant.id = %merchant, campaign.id = %id))]
+pub async fn save_questions(
+    db: &Db,
+    merchant: MerchantId,
+    id: CampaignId,
+    forms: &[QuestionForm],
+) -> Result<Vec<QuestionForm>, CampaignError> {
+    let mut errors = FieldErrors::new();
+    if forms.len() > MAX_QUESTIONS {
+        errors.add("questions", format!("Ask at most {MAX_QUESTIONS} questions."));
+        return Err(CampaignError::Invalid(errors));
+    }
+    let mut parsed = Vec::with_capacity(forms.len());
+    for (n, form) in forms.iter().enumerate() {
+        if let Some(q) = errors.check(&format!("questions.{n}"), form.parse()) {
+            parsed.push(q);
+        }
+    }
+    if !errors.is_empty() {
+        return Err(CampaignError::Invalid(errors));
+    }
+    get(db, merchant, id).await?;
+    let mut tx = db.begin().await.context("saving the questions")?;
+    crate::store::questions::replace(&mut tx, merchant, id, &parsed, now_ms()).await.context("saving the questions")?;
+    tx.commit().await.context("saving the questions")?;
+    questions(db, merchant, id).await
 }

@@ -18,7 +18,7 @@ use shared::domain::clock::format_utc;
 use shared::domain::commission::{CommissionState, HeldReason};
 use shared::domain::lifecycle::{Metric, Topic};
 use shared::domain::tracking::DAY_MS;
-use shared::domain::{AffiliateId, CampaignId, Currency, FieldErrors, MerchantId, Money, Rate};
+use shared::domain::{AffiliateId, Currency, FieldErrors, MerchantId, Money, Rate};
 use shared::error::{AppError, ErrorKind};
 use shared::views::{
     AffiliateEarnings, AffiliateTermsForm, ApiTokenView, DailyPoint, EarningsView, NewApiToken, ReportCommission,

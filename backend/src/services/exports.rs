@@ -99,6 +99,12 @@ async fn build(
             if rows.len() as i64 > MAX_ROWS {
                 return Err(too_many());
             }
+            // Answers to the campaigns' own questions, one cell: "Question: answer; …".
+            let mut answers: std::collections::HashMap<shared::domain::AffiliateId, Vec<String>> =
+                std::collections::HashMap::new();
+            for (id, question, answer) in crate::store::questions::all_answers(&s.db, merchant).await.map_err(db)? {
+                answers.entry(id).or_default().push(format!("{question}: {answer}"));
+            }
             (|| {
                 out.write_record([
                     "id",
@@ -115,6 +121,7 @@ async fn build(
                     "rate_override",
                     "applied_at",
                     "decided_at",
+                    "answers",
                 ])?;
                 for a in rows {
                     let rate = match (a.rate_bps, a.rate_minor) {
@@ -137,6 +144,7 @@ async fn build(
                         rate,
                         rfc3339(a.applied_at),
                         a.decided_at.map(rfc3339).unwrap_or_default(),
+                        cell(&answers.remove(&a.id).map(|list| list.join("; ")).unwrap_or_default()),
                     ])?;
                 }
                 Ok(())

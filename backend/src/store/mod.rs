@@ -23,6 +23,7 @@ pub mod klaviyo;
 pub mod outbox;
 pub mod overview;
 pub mod payouts;
+pub mod questions;
 pub mod portal;
 pub mod reconcile;
 pub mod sync;

@@ -250,3 +250,98 @@ async fn only_applications_that_parse_count_against_the_limit() {
     let (status, _) = merchant.apply(&campaign.landing_path, &application("Ana Silva", "ana@example.com")).await;
     assert_eq!(status, StatusCode::OK, "typos did not use up the allowance");
 }
+
+#[tokio::test]
+async fn a_campaign_asks_its_own_questions_checks_the_answers_and_shows_them_in_the_queue_and_export() {
+    use app::domain::questions::QuestionForm;
+    let app = spawn_app().await;
+    let merchant = app.merchant("Quiz Shop").await;
+    let campaign = merchant.create_campaign(campaign_form(json!({"name": "Quiz Partners"}))).await.expect("campaign");
+    let save = |questions: serde_json::Value| {
+        merchant.call::<Vec<QuestionForm>>("save_campaign_questions", json!({"id": campaign.id, "questions": questions}))
+    };
+    let (status, refused) = save(json!([
+        {"kind": "short_text", "label": "Your audience?", "required": true},
+        {"kind": "choice", "label": "Main platform", "choices": "Instagram", "required": true},
+    ]))
+    .await
+    .expect_err("one choice is no choice");
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.fields.get("questions.1").is_some_and(|m| m.contains("two choices")), "{refused:?}");
+    let saved = save(json!([
+        {"kind": "short_text", "label": "Your audience?", "required": true},
+        {"kind": "choice", "label": "Main platform", "choices": "Instagram\nTikTok", "required": true},
+        {"kind": "long_text", "label": "Anything else?"},
+        {"kind": "checkbox", "label": "I disclose paid posts", "required": true},
+    ]))
+    .await
+    .expect("saved");
+    assert_eq!(saved.len(), 4);
+    assert!(saved.iter().all(|q| q.id.is_some()));
+    let field = |i: usize| format!("q{}", saved[i].id.expect("stored"));
+
+    // The page asks them as plain fields, still without a script.
+    let page = reqwest::get(app.url(&campaign.landing_path)).await.expect("page").text().await.expect("html");
+    for i in 0..4 {
+        assert!(page.contains(&format!("name=\"{}\"", field(i))), "{page}");
+    }
+    assert!(page.contains("Anything else? (optional)") && page.contains(">TikTok</option>") && !page.contains("<script"));
+
+    // Missing and impossible answers are named, what was typed stays.
+    let mut fields: Vec<(String, String)> =
+        [("name", "Ana Lima"), ("email", "ana@example.com"), ("accept_terms", "on"), ("terms_version", "1")]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .to_vec();
+    fields.push((field(1), "MySpace".to_owned()));
+    fields.push((field(2), "Weekly newsletter".to_owned()));
+    let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (status, html) = merchant.apply_unconfirmed(&campaign.landing_path, &refs).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    for message in ["Please answer this question.", "Pick one of the choices.", "Tick this box to apply."] {
+        assert!(html.contains(message), "{message}: {html}");
+    }
+    assert!(html.contains("Weekly newsletter"), "the typed answer is kept");
+    assert!(merchant.queue(QueueFilter::default()).await.items.is_empty(), "nothing saved");
+
+    fields.retain(|(k, _)| k != &field(1));
+    fields.push((field(0), "Outdoor fans, 20k".to_owned()));
+    fields.push((field(1), "TikTok".to_owned()));
+    fields.push((field(3), "on".to_owned()));
+    let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (status, html) = merchant.apply(&campaign.landing_path, &refs).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let queued = merchant.queue(QueueFilter::default()).await.items;
+    let expected = [
+        ("Your audience?", "Outdoor fans, 20k"),
+        ("Main platform", "TikTok"),
+        ("Anything else?", "Weekly newsletter"),
+        ("I disclose paid posts", "Yes"),
+    ]
+    .map(|(q, a)| (q.to_owned(), a.to_owned()));
+    assert_eq!(queued[0].answers, expected);
+
+    // A question taken off the form is retired: the answers given to it keep its wording.
+    let kept: Vec<QuestionForm> = saved[1..].to_vec();
+    let now = save(serde_json::to_value(&kept).expect("json")).await.expect("saved");
+    assert_eq!(now.len(), 3);
+    assert_eq!(merchant.queue(QueueFilter::default()).await.items[0].answers, expected);
+    let csv = merchant.client.get(app.url("/api/exports/affiliates.csv")).send().await.expect("csv");
+    let csv = csv.text().await.expect("text");
+    assert!(
+        csv.contains("Your audience?: Outdoor fans, 20k; Main platform: TikTok; Anything else?: Weekly newsletter; I disclose paid posts: Yes"),
+        "{csv}"
+    );
+
+    // Another merchant can neither read nor change them.
+    let stranger = app.merchant("Other Shop").await;
+    let (status, _) = stranger
+        .call::<Vec<QuestionForm>>("campaign_questions", json!({"id": campaign.id}))
+        .await
+        .expect_err("not theirs");
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = stranger
+        .call::<Vec<QuestionForm>>("save_campaign_questions", json!({"id": campaign.id, "questions": []}))
+        .await
+        .expect_err("not theirs");
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

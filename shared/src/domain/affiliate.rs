@@ -133,6 +133,10 @@ pub struct ApplicationForm {
     pub rk_trap: String,
     /// The signed invite token when the form was opened from an invite link.
     pub invite: String,
+    /// Answers to the campaign's own questions, by field (`q{id}`, see `Question::field`); any
+    /// other field posted lands here too and is ignored.
+    #[serde(flatten)]
+    pub answers: std::collections::BTreeMap<String, String>,
 }
 
 /// An application that passed every check; the applicant accepted the terms.

@@ -13,6 +13,7 @@ pub mod lifecycle;
 pub mod money;
 pub mod password;
 pub mod person_name;
+pub mod questions;
 pub mod rewardful;
 pub mod slug;
 pub mod states;
