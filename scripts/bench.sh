@@ -32,8 +32,13 @@ curl -fs -b "$jar" -H 'content-type: application/json' "$BASE/api/create_campaig
   "slug":"","pitch":"Earn 10 % on every order.","terms":"Be honest.\n\nNo brand bidding.","commission_kind":"percent",
   "commission_rate":"10","commission_amount":"","currency":"USD","cookie_days":"30","destination_url":"",
   "auto_approve":false,"accepting":true}}' >/dev/null
+# Two optional questions of the campaign's own, so the page measured renders them (and every POST,
+# answering none, is still taken).
+curl -fs -b "$jar" -H 'content-type: application/json' "$BASE/api/save_campaign_questions" -d '{"id":1,"questions":[
+  {"kind":"choice","label":"Where do you post most?","choices":"Instagram\nTikTok\nYouTube"},
+  {"kind":"long_text","label":"Tell us about your audience"}]}' >/dev/null
 landing="$BASE/join/bench-shop/spring-partners"
-curl -fs "$landing" | grep -q "Apply to join"
+curl -fs "$landing" | grep -q "Where do you post most?"
 
 echo
 echo "== GET landing page: wrk -t2 -c$CONNECTIONS -d$DURATION --latency"

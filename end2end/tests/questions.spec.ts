@@ -56,7 +56,10 @@ test("a campaign's own questions are asked without JavaScript, and the answers r
     await v.getByLabel("Tell us about your audience (optional)").fill("Trail runners in the Alps, 12k followers.");
     const refused = await submitApplication(v, { name: "Ana Lima", email });
     expect(refused.status()).toBe(422);
-    await expect(v.getByText("Please answer this question.")).toBeVisible();
+    // In the summary at the top and under the question itself.
+    await expect(v.getByRole("alert")).toContainText("Please answer this question.");
+    await expect(v.locator("p.field-error").filter({ hasText: "Please answer this question." })).toBeVisible();
+    await expect(v.getByLabel("Where do you post most?")).toHaveAttribute("aria-invalid", "true");
     await v.screenshot({ path: "test-results/screens/questions-landing-error.png", fullPage: true });
     await expect(v.getByLabel("Tell us about your audience (optional)")).toHaveValue("Trail runners in the Alps, 12k followers.");
     await v.getByLabel("Where do you post most?").selectOption("TikTok");

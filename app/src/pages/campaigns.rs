@@ -298,11 +298,17 @@ fn QuestionList(campaign: CampaignId, initial: Vec<QuestionForm>) -> impl IntoVi
     toast_on_success(save, |saved: &Vec<QuestionForm>| {
         crate::components::count_of(i64::try_from(saved.len()).unwrap_or(0), "question", "questions") + " saved."
     });
-    // Saved: the rows take the stored ids, so a second save updates rather than adds.
+    // Saved: each row takes its stored id (same order), so a second save updates rather than adds.
     Effect::new(move || {
         if let Some(Ok(saved)) = save.value().get() {
-            next.set_value(saved.len());
-            rows.set(keyed(saved));
+            let same = rows.with_untracked(|r| r.len() == saved.len());
+            if same {
+                rows.with_untracked(|r| r.iter().zip(saved).for_each(|((_, q), stored)| q.set(stored)));
+            } else {
+                let first = next.get_value();
+                next.set_value(first + saved.len());
+                rows.set(saved.into_iter().enumerate().map(|(i, q)| (first + i, RwSignal::new(q))).collect());
+            }
         }
     });
     let error = Signal::derive(move || save.value().get().and_then(Result::err));
