@@ -22,6 +22,7 @@ use app::{shell, App};
 use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::routing::{get, post};
+use axum::response::IntoResponse;
 use axum::{middleware, Router};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -73,6 +74,27 @@ impl FromRef<AppState> for LeptosOptions {
     }
 }
 
+/// Arguments a server function can't decode are answered before the function runs, with
+/// leptos_axum's status 500 around our `AppError` body ("The request was not understood: …"). The
+/// answer takes the status that error names (422 there), so a bad request never reads as a crash;
+/// a real internal error keeps its 500.
+async fn server_fn_status(request: axum::extract::Request, next: middleware::Next) -> axum::response::Response {
+    use axum::http::{Method, StatusCode};
+    let server_fn = request.method() == Method::POST && request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    if !server_fn || response.status() != StatusCode::INTERNAL_SERVER_ERROR {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    if let Ok(error) = serde_json::from_slice::<app::error::AppError>(&bytes) {
+        parts.status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    axum::response::Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
 /// Every route of the server, with its middleware.
 pub fn router(config: &Config, services: Services) -> Router {
     let leptos = config.leptos.clone();
@@ -93,7 +115,8 @@ pub fn router(config: &Config, services: Services) -> Router {
             let leptos = leptos.clone();
             move || shell(leptos.clone())
         })
-        .route_layer(middleware::from_fn_with_state(state.clone(), auth::merchant_pages));
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::merchant_pages))
+        .layer(middleware::from_fn(server_fn_status));
     Router::new()
         .merge(hooks)
         .route("/join/{merchant}/{campaign}", get(join::show).post(join::submit))

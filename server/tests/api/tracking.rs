@@ -607,11 +607,12 @@ async fn the_directory_sorts_by_what_each_affiliate_brought_in_and_filters() {
     assert_eq!(emails(&directory(&shop.merchant, json!({"search": "LIMA"})).await), ["ana@example.com"]);
     assert!(directory(&shop.merchant, json!({"search": "%"})).await.is_empty(), "a wildcard is matched as itself");
     assert!(directory(&shop.merchant, json!({"state": "pending"})).await.is_empty());
-    let (_, refused) = shop
+    let (status, refused) = shop
         .merchant
         .call::<DirectoryPage>("affiliate_directory", json!({"filter": {"sort": "loudest"}}))
         .await
         .expect_err("unknown sort");
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a bad request, not a crash");
     assert!(refused.message.contains("not understood") && refused.message.contains("loudest"), "{refused:?}");
     let stranger = app.merchant("Other Shop").await;
     assert!(directory(&stranger, json!({})).await.is_empty(), "another merchant sees none of them");
