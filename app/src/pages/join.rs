@@ -129,7 +129,14 @@ fn ApplicationFormView(
         view! {
             <div class="banner error" role="alert">
                 <p>"Please correct the following:"</p>
-                <ul>{errors.iter().map(|(_, m)| view! { <li>{m.to_owned()}</li> }).collect_view()}</ul>
+                // A question's message names the question here; under the field it needn't.
+                <ul>{errors.iter().map(|(field, m)| {
+                    let text = match questions.iter().find(|q| q.field() == field) {
+                        Some(q) => format!("{}: {m}", q.label),
+                        None => m.to_owned(),
+                    };
+                    view! { <li>{text}</li> }
+                }).collect_view()}</ul>
             </div>
         }
     });

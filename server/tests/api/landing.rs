@@ -301,6 +301,7 @@ async fn a_campaign_asks_its_own_questions_checks_the_answers_and_shows_them_in_
         assert!(html.contains(message), "{message}: {html}");
     }
     assert!(html.contains("Weekly newsletter"), "the typed answer is kept");
+    assert!(html.contains("<li>Main platform: Pick one of the choices.</li>"), "the summary names the question");
     assert!(merchant.queue(QueueFilter::default()).await.items.is_empty(), "nothing saved");
 
     fields.retain(|(k, _)| k != &field(1));
