@@ -70,7 +70,10 @@ pub async fn campaign_questions(id: CampaignId) -> Result<Vec<QuestionForm>, App
 /// Replaces the campaign's questions (in order); a question left out is retired, and the answers
 /// given to it keep their wording.
 #[server(prefix = "/api", endpoint = "save_campaign_questions", input = server_fn::codec::Json)]
-pub async fn save_campaign_questions(id: CampaignId, questions: Vec<QuestionForm>) -> Result<Vec<QuestionForm>, AppError> {
+pub async fn save_campaign_questions(
+    id: CampaignId,
+    questions: Vec<QuestionForm>,
+) -> Result<Vec<QuestionForm>, AppError> {
     use super::context::*;
     answer(
         async {

@@ -72,7 +72,9 @@ pub fn DailyChart(
         .iter()
         .enumerate()
         .filter(|(_, d)| d.commission_minor != 0 || days.len() == 1)
-        .map(|(i, d)| (format!("{:.1}", PAD_L + slot * (i as f64 + 0.5)), format!("{:.1}", y(d.commission_minor, money_max))))
+        .map(|(i, d)| {
+            (format!("{:.1}", PAD_L + slot * (i as f64 + 0.5)), format!("{:.1}", y(d.commission_minor, money_max)))
+        })
         .collect();
     let scale = 10_f64.powi(i32::from(exponent));
     let money_label = format!("{:.0} {}", money_max as f64 / scale, currency.clone().unwrap_or_default());

@@ -106,11 +106,12 @@ pub fn AffiliatePage() -> impl IntoView {
     Effect::new(move || match verify.value().get() {
         Some(Ok(outcome)) => {
             match (outcome.changed.first(), outcome.skipped.first()) {
-                (Some(a), _) if a.state == AffiliateState::Approved => toasts.success(format!(
-                    "{}'s email is confirmed, and the campaign approved them.",
-                    a.full_name
-                )),
-                (Some(a), _) => toasts.success(format!("{}'s email is confirmed: you can decide on them now.", a.full_name)),
+                (Some(a), _) if a.state == AffiliateState::Approved => {
+                    toasts.success(format!("{}'s email is confirmed, and the campaign approved them.", a.full_name))
+                }
+                (Some(a), _) => {
+                    toasts.success(format!("{}'s email is confirmed: you can decide on them now.", a.full_name))
+                }
                 (None, Some((_, why))) => toasts.error(format!("Nothing changed: {why}.")),
                 (None, None) => {}
             }

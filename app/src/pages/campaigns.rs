@@ -346,7 +346,8 @@ fn QuestionRow(
 ) -> impl IntoView {
     use crate::domain::questions::QuestionKind;
     let position = move || rows.with(|r| r.iter().position(|(k, _)| *k == row_key).unwrap_or(0));
-    let message = move || error.get().and_then(|e| e.fields.get(&format!("questions.{}", position())).map(str::to_owned));
+    let message =
+        move || error.get().and_then(|e| e.fields.get(&format!("questions.{}", position())).map(str::to_owned));
     let is_choice = move || question.with(|q| q.kind == QuestionKind::Choice.as_str());
     view! {
         <li class="question" data-question=row_key>

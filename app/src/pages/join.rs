@@ -34,8 +34,16 @@ pub enum JoinState {
 
 #[component]
 pub fn JoinPage(campaign: PublicCampaign, state: JoinState, action: String) -> impl IntoView {
-    let PublicCampaign { merchant_name, campaign_name, pitch, terms, terms_version, commission, cookie_days, questions } =
-        campaign;
+    let PublicCampaign {
+        merchant_name,
+        campaign_name,
+        pitch,
+        terms,
+        terms_version,
+        commission,
+        cookie_days,
+        questions,
+    } = campaign;
     view! {
         <main class="join">
             <p class="eyebrow">{merchant_name.clone()}" affiliate program"</p>

@@ -319,7 +319,11 @@ pub fn ListMoves(after: Signal<usize>) -> impl IntoView {
     Effect::new(move || match run.value().get() {
         Some(Ok(o)) => {
             let leaving = if o.leaving > 0 { format!("; {} leaving the old lists", o.leaving) } else { String::new() };
-            let moved = crate::components::count_of(i64::try_from(o.moved).unwrap_or(i64::MAX), "affiliate is", "affiliates are");
+            let moved = crate::components::count_of(
+                i64::try_from(o.moved).unwrap_or(i64::MAX),
+                "affiliate is",
+                "affiliates are",
+            );
             toasts.success(format!("{moved} joining their campaign's list{leaving}."));
             load();
         }
@@ -329,7 +333,10 @@ pub fn ListMoves(after: Signal<usize>) -> impl IntoView {
     move || match moves.get() {
         Some(Ok((list_moves, lists))) if !list_moves.is_empty() => {
             let name = move |id: &str| {
-                lists.iter().find(|l| l.id == id).map_or_else(|| format!("a list no longer in Klaviyo ({id})"), |l| l.name.clone())
+                lists
+                    .iter()
+                    .find(|l| l.id == id)
+                    .map_or_else(|| format!("a list no longer in Klaviyo ({id})"), |l| l.name.clone())
             };
             let total: i64 = list_moves.iter().map(|m| m.affiliates).sum();
             view! {

@@ -181,7 +181,15 @@ mod tests {
         assert_eq!(current_label("/app/affiliates/3"), "Affiliates");
         assert_eq!(current_label("/app/tracking"), "Shop & tracking");
         let entries = NAV.iter().flat_map(|(_, items)| items.iter());
-        for path in ["/app", "/app/campaigns", "/app/affiliates", "/app/queue", "/app/payouts", "/app/klaviyo", "/app/campaigns/new"] {
+        for path in [
+            "/app",
+            "/app/campaigns",
+            "/app/affiliates",
+            "/app/queue",
+            "/app/payouts",
+            "/app/klaviyo",
+            "/app/campaigns/new",
+        ] {
             assert_eq!(entries.clone().filter(|i| i.is_current(path)).count(), 1, "{path}");
         }
     }

@@ -44,7 +44,11 @@ fn query_of(f: &ReportFilter) -> String {
 
 fn results_href(f: &ReportFilter) -> String {
     let q = query_of(f);
-    if q.is_empty() { "/app/results".to_owned() } else { format!("/app/results?{q}") }
+    if q.is_empty() {
+        "/app/results".to_owned()
+    } else {
+        format!("/app/results?{q}")
+    }
 }
 
 #[component]
@@ -82,10 +86,7 @@ pub fn ReportsPage() -> impl IntoView {
 }
 
 #[component]
-fn Report(
-    r: ReportView,
-    decide: Action<(i64, bool), Result<(), crate::error::AppError>>,
-) -> impl IntoView {
+fn Report(r: ReportView, decide: Action<(i64, bool), Result<(), crate::error::AppError>>) -> impl IntoView {
     let ReportView {
         campaigns,
         selected,

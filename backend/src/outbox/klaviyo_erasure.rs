@@ -82,7 +82,10 @@ impl Job for ErasureJob {
             let saved = match result {
                 Ok(Erased::Done) => store::done(&self.db, token, row.id).await,
                 Ok(Erased::Disconnected) if now - row.created_at >= WAIT_FOR_CONNECTION_MS => {
-                    tracing::warn!(erasure.id = row.id, "Klaviyo stayed disconnected; its part of an erasure was given up");
+                    tracing::warn!(
+                        erasure.id = row.id,
+                        "Klaviyo stayed disconnected; its part of an erasure was given up"
+                    );
                     store::done(&self.db, token, row.id).await
                 }
                 Ok(Erased::Disconnected) => store::wait(&self.db, token, row.id, WAITING, now + RECHECK_MS, now).await,

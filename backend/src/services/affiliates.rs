@@ -664,7 +664,13 @@ struct Standing<'a> {
 /// Queues what a disable or enable tells the outside: the `affiliate.disabled`/`affiliate.enabled`
 /// webhook, and `Rekomi Affiliate Disabled` for the merchant's flows (re-enabling needs no event:
 /// the list and the properties say it).
-async fn announce_standing(tx: &mut Tx, merchant: MerchantId, id: AffiliateId, how: Standing<'_>, now: i64) -> DbResult<()> {
+async fn announce_standing(
+    tx: &mut Tx,
+    merchant: MerchantId,
+    id: AffiliateId,
+    how: Standing<'_>,
+    now: i64,
+) -> DbResult<()> {
     let Standing { decision, note, klaviyo } = how;
     let store::Announced { email, full_name, first_name, referral_code: code, campaign } =
         store::announced(tx, id).await?;
@@ -799,7 +805,11 @@ pub async fn detail(db: &Db, merchant: MerchantId, id: AffiliateId) -> Result<Af
     let log = sync_store::log_for(db, merchant, id, 200).await?;
     let mut affiliate = view(row);
     affiliate.sync = syncs.first().cloned();
-    let affiliate = with_answers(db, merchant, vec![affiliate]).await?.into_iter().next().ok_or(AffiliateError::UnknownAffiliate)?;
+    let affiliate = with_answers(db, merchant, vec![affiliate])
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(AffiliateError::UnknownAffiliate)?;
     Ok(AffiliateDetail { affiliate, audit, syncs, log })
 }
 

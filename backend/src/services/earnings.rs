@@ -127,15 +127,13 @@ pub async fn report(s: &Services, merchant: MerchantId, filter: &ReportFilter) -
     let window = (first_day * DAY_MS, (last_day + 1) * DAY_MS);
     let campaign_rows = campaigns::list(&s.db, merchant).await.map_err(db)?;
     let selected = filter.campaign.filter(|c| campaign_rows.iter().any(|r| r.id == *c));
-    let by_campaign_totals =
-        earnings::totals(&s.db, merchant, Grouping::Campaign, None, window).await.map_err(db)?;
+    let by_campaign_totals = earnings::totals(&s.db, merchant, Grouping::Campaign, None, window).await.map_err(db)?;
     let by_campaign = campaign_rows
         .iter()
         .filter(|c| selected.is_none_or(|id| id == c.id))
         .map(|c| totals_view(c.id.0, c.name.clone(), &by_campaign_totals.get(&c.id.0).cloned().unwrap_or_default()))
         .collect();
-    let by_affiliate_totals =
-        earnings::totals(&s.db, merchant, Grouping::Affiliate, None, window).await.map_err(db)?;
+    let by_affiliate_totals = earnings::totals(&s.db, merchant, Grouping::Affiliate, None, window).await.map_err(db)?;
     let names =
         crate::store::affiliates::names(&s.db, merchant, &by_affiliate_totals.keys().copied().collect::<Vec<_>>())
             .await
@@ -207,7 +205,9 @@ pub async fn affiliate_earnings(
         .await
         .map_err(db)?
         .ok_or_else(|| AppError::not_found("affiliate"))?;
-    let totals = earnings::totals(&s.db, merchant, Grouping::Affiliate, Some(affiliate), earnings::ALL_TIME).await.map_err(db)?;
+    let totals = earnings::totals(&s.db, merchant, Grouping::Affiliate, Some(affiliate), earnings::ALL_TIME)
+        .await
+        .map_err(db)?;
     let t = totals.get(&affiliate.0).cloned().unwrap_or_default();
     let commissions = earnings::commissions_of(&s.db, merchant, affiliate, 200)
         .await

@@ -12,7 +12,10 @@ use shared::views::{Overview, SetupStep, OVERVIEW_DAYS};
 pub async fn overview(s: &Services, merchant: MerchantId, days: u32) -> Result<Overview, AppError> {
     if !OVERVIEW_DAYS.contains(&days) {
         let choices = OVERVIEW_DAYS.map(|d| d.to_string()).join(", ");
-        return Err(AppError::new(ErrorKind::Invalid, format!("Show the last {choices} days; {days} isn't one of them.")));
+        return Err(AppError::new(
+            ErrorKind::Invalid,
+            format!("Show the last {choices} days; {days} isn't one of them."),
+        ));
     }
     let connection = store::klaviyo::get(&s.db, merchant).await.map_err(db)?;
     let setup = store::overview::setup(&s.db, merchant).await.map_err(db)?;

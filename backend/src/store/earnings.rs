@@ -596,8 +596,15 @@ pub async fn daily(db: &Db, merchant: MerchantId, scope: Scope, since: i64, unti
     let campaign = scope.campaign.map(|c| c.0).unwrap_or_default();
     let affiliate = scope.affiliate.map(|a| a.0).unwrap_or_default();
     // The three queries take the same five parameters.
-    let clicks =
-        db.query_as(&clicks_sql).bind(merchant).bind(since).bind(campaign).bind(affiliate).bind(until).fetch_all().await?;
+    let clicks = db
+        .query_as(&clicks_sql)
+        .bind(merchant)
+        .bind(since)
+        .bind(campaign)
+        .bind(affiliate)
+        .bind(until)
+        .fetch_all()
+        .await?;
     let conversions = db
         .query_as(&conversions_sql)
         .bind(merchant)

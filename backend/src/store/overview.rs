@@ -29,8 +29,15 @@ pub async fn setup(db: &Db, merchant: MerchantId) -> DbResult<Setup> {
         CAST(CASE WHEN EXISTS (SELECT 1 FROM affiliates WHERE merchant_id = $1 AND state IN ('approved', 'disabled')) THEN 1 ELSE 0 END AS BIGINT),
         CAST(CASE WHEN EXISTS (SELECT 1 FROM klaviyo_syncs WHERE merchant_id = $1 AND state = 'succeeded') THEN 1 ELSE 0 END AS BIGINT),
         CAST(CASE WHEN EXISTS (SELECT 1 FROM commissions WHERE merchant_id = $1) THEN 1 ELSE 0 END AS BIGINT)";
-    let (campaign_list, campaign, shop, application, approval, synced, commission): (i64, i64, i64, i64, i64, i64, i64) =
-        db.query_as(SQL).bind(merchant).fetch_one().await?;
+    let (campaign_list, campaign, shop, application, approval, synced, commission): (
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+    ) = db.query_as(SQL).bind(merchant).fetch_one().await?;
     Ok(Setup {
         campaign_list: campaign_list == 1,
         campaign: campaign == 1,

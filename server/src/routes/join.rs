@@ -5,8 +5,8 @@
 use crate::routes::AppState;
 use crate::services::accounts::ClientIp;
 use crate::services::affiliates::{self, AffiliateError, ApplyOutcome};
-use crate::services::verification::{self, verify_path, Confirmed};
 use crate::services::invites::{AcceptProblem, LinkProblem};
+use crate::services::verification::{self, verify_path, Confirmed};
 use app::domain::{ApplicationForm, FieldErrors};
 use app::error::AppError;
 use app::pages::join::{JoinPage, JoinState, PublicCampaign};
@@ -208,9 +208,7 @@ pub async fn verify(
             JoinState::Verified { first_name }
         }
         // Auto-approved: its Klaviyo sync was queued with it, and wakes the runner on commit.
-        Ok(Confirmed::Approved { first_name, referral_code }) => {
-            approved(&state, &merchant, first_name, referral_code)
-        }
+        Ok(Confirmed::Approved { first_name, referral_code }) => approved(&state, &merchant, first_name, referral_code),
         Ok(Confirmed::Invalid) => {
             return message_page(
                 StatusCode::GONE,

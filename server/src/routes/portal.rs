@@ -210,9 +210,15 @@ pub async fn login(
                 Ok(emailed) => emailed,
                 Err(e) => return failed(&e),
             };
-            let again = if emailed { "Ask for a new one below.".to_owned() } else { format!("Ask {name} for a new one.") };
+            let again =
+                if emailed { "Ask for a new one below.".to_owned() } else { format!("Ask {name} for a new one.") };
             let error = Some(format!("That sign-in link was used already or has expired. {again}"));
-            render(StatusCode::GONE, &name, &slug, PortalState::SignIn { notice: None, error, email: String::new(), emailed })
+            render(
+                StatusCode::GONE,
+                &name,
+                &slug,
+                PortalState::SignIn { notice: None, error, email: String::new(), emailed },
+            )
         }
         Err(e) => failed(&e),
     }

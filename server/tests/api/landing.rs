@@ -258,7 +258,8 @@ async fn a_campaign_asks_its_own_questions_checks_the_answers_and_shows_them_in_
     let merchant = app.merchant("Quiz Shop").await;
     let campaign = merchant.create_campaign(campaign_form(json!({"name": "Quiz Partners"}))).await.expect("campaign");
     let save = |questions: serde_json::Value| {
-        merchant.call::<Vec<QuestionForm>>("save_campaign_questions", json!({"id": campaign.id, "questions": questions}))
+        merchant
+            .call::<Vec<QuestionForm>>("save_campaign_questions", json!({"id": campaign.id, "questions": questions}))
     };
     let (status, refused) = save(json!([
         {"kind": "short_text", "label": "Your audience?", "required": true},
@@ -285,7 +286,9 @@ async fn a_campaign_asks_its_own_questions_checks_the_answers_and_shows_them_in_
     for i in 0..4 {
         assert!(page.contains(&format!("name=\"{}\"", field(i))), "{page}");
     }
-    assert!(page.contains("Anything else? (optional)") && page.contains(">TikTok</option>") && !page.contains("<script"));
+    assert!(
+        page.contains("Anything else? (optional)") && page.contains(">TikTok</option>") && !page.contains("<script")
+    );
 
     // Missing and impossible answers are named, what was typed stays.
     let mut fields: Vec<(String, String)> =

@@ -1109,7 +1109,8 @@ async fn an_erasure_made_while_klaviyo_is_disconnected_waits_and_goes_on_reconne
     let _: ConnectOutcome =
         merchant.call("connect_klaviyo", json!({"key": KEY, "confirm_account_id": null})).await.expect("connects");
     let deadline = Instant::now() + Duration::from_secs(15);
-    while in_klaviyo(&app, "ana@example.com", SINGLE).0 || count(&db, "SELECT COUNT(*) FROM klaviyo_erasures").await > 0 {
+    while in_klaviyo(&app, "ana@example.com", SINGLE).0 || count(&db, "SELECT COUNT(*) FROM klaviyo_erasures").await > 0
+    {
         assert!(Instant::now() < deadline, "{:?}", in_klaviyo(&app, "ana@example.com", SINGLE));
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

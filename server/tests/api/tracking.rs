@@ -646,10 +646,12 @@ async fn results_cover_a_chosen_range_with_breakdowns_and_the_same_rows_as_csv()
     assert_eq!((range.from.clone(), range.to.clone(), range.days.len(), range.conversions), (day(12), day(8), 5, 1));
     assert_eq!(range.by_campaign.len(), 1);
 
-    let (status, backwards) = report(&shop.merchant, json!({"from": day(1), "to": day(5)})).await.expect_err("backwards");
+    let (status, backwards) =
+        report(&shop.merchant, json!({"from": day(1), "to": day(5)})).await.expect_err("backwards");
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(backwards.fields.get("to"), Some("The range ends before it starts."));
-    let (_, too_long) = report(&shop.merchant, json!({"from": "2024-01-01", "to": "2026-01-01"})).await.expect_err("long");
+    let (_, too_long) =
+        report(&shop.merchant, json!({"from": "2024-01-01", "to": "2026-01-01"})).await.expect_err("long");
     assert!(too_long.fields.get("from").is_some_and(|m| m.contains("366")), "{too_long:?}");
     let (_, not_a_date) = report(&shop.merchant, json!({"from": "last week"})).await.expect_err("bad date");
     assert!(not_a_date.fields.get("from").is_some_and(|m| m.contains("2026-11-01")), "{not_a_date:?}");

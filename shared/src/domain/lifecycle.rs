@@ -108,11 +108,15 @@ impl Metric {
             }
             Self::Disabled => "Use as a flow filter or exit condition: affiliate flows stop for this person.",
             Self::Banned => "Use as a flow filter or exit condition: affiliate flows stop for this person.",
-            Self::Invited => "Flow triggered by this metric → invitation email with a button to {{ event.invite_url }}.",
+            Self::Invited => {
+                "Flow triggered by this metric → invitation email with a button to {{ event.invite_url }}."
+            }
             Self::CommissionEarned => {
                 "Flow triggered by this metric → \"you earned {{ event.amount }} {{ event.currency }}\" email."
             }
-            Self::CommissionApproved => "Flow triggered by this metric → \"your commission is ready to be paid\" email.",
+            Self::CommissionApproved => {
+                "Flow triggered by this metric → \"your commission is ready to be paid\" email."
+            }
             Self::PayoutSent => "Flow triggered by this metric → payout receipt with {{ event.reference }}.",
             Self::RateChanged => "Flow triggered by this metric → \"your rate is now {{ event.rate }}\" email.",
         }

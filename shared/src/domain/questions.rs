@@ -157,7 +157,13 @@ mod tests {
     use super::*;
 
     fn question(kind: QuestionKind, required: bool) -> Question {
-        Question { id: 7, kind, label: "Where do you post?".into(), choices: vec!["Instagram".into(), "TikTok".into()], required }
+        Question {
+            id: 7,
+            kind,
+            label: "Where do you post?".into(),
+            choices: vec!["Instagram".into(), "TikTok".into()],
+            required,
+        }
     }
 
     #[test]
@@ -168,7 +174,10 @@ mod tests {
         assert_eq!(choice.answer(None), Err("Please answer this question.".into()));
         assert_eq!(question(QuestionKind::ShortText, false).answer(Some("  ")), Ok(None));
         assert!(question(QuestionKind::ShortText, false).answer(Some(&"x".repeat(201))).is_err());
-        assert_eq!(question(QuestionKind::LongText, true).answer(Some("Blog\nand more")), Ok(Some("Blog\nand more".into())));
+        assert_eq!(
+            question(QuestionKind::LongText, true).answer(Some("Blog\nand more")),
+            Ok(Some("Blog\nand more".into()))
+        );
         assert_eq!(question(QuestionKind::Checkbox, false).answer(None), Ok(Some("No".into())));
         assert_eq!(question(QuestionKind::Checkbox, true).answer(Some("on")), Ok(Some("Yes".into())));
         assert!(question(QuestionKind::Checkbox, true).answer(None).is_err());
