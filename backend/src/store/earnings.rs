@@ -596,32 +596,17 @@ pub async fn daily(db: &Db, merchant: MerchantId, scope: Scope, since: i64, unti
     let campaign = scope.campaign.map(|c| c.0).unwrap_or_default();
     let affiliate = scope.affiliate.map(|a| a.0).unwrap_or_default();
     // The three queries take the same five parameters.
-    let clicks = db
-        .query_as(&clicks_sql)
-        .bind(merchant)
-        .bind(since)
-        .bind(campaign)
-        .bind(affiliate)
-        .bind(until)
-        .fetch_all()
-        .await?;
-    let conversions = db
-        .query_as(&conversions_sql)
-        .bind(merchant)
-        .bind(since)
-        .bind(campaign)
-        .bind(affiliate)
-        .bind(until)
-        .fetch_all()
-        .await?;
-    let commission = db
-        .query_as(&commission_sql)
-        .bind(merchant)
-        .bind(since)
-        .bind(campaign)
-        .bind(affiliate)
-        .bind(until)
-        .fetch_all()
-        .await?;
+    let params = (merchant, since, campaign, affiliate, until);
+    let clicks = scoped(db.query_as(&clicks_sql), params).fetch_all().await?;
+    let conversions = scoped(db.query_as(&conversions_sql), params).fetch_all().await?;
+    let commission = scoped(db.query_as(&commission_sql), params).fetch_all().await?;
     Ok(Daily { clicks, conversions, commission })
+}
+
+/// Binds [`daily`]'s parameters: merchant, since, campaign (0: all), affiliate (0: all), until.
+fn scoped<'c, 'q, O: super::engine::Record>(
+    query: super::engine::QueryAs<'c, 'q, O>,
+    (merchant, since, campaign, affiliate, until): (MerchantId, i64, i64, i64, i64),
+) -> super::engine::QueryAs<'c, 'q, O> {
+    query.bind(merchant).bind(since).bind(campaign).bind(affiliate).bind(until)
 }
