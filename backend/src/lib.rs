@@ -9,6 +9,7 @@ pub mod links;
 pub mod outbox;
 pub mod secrets;
 pub mod services;
+pub mod shopify;
 pub mod store;
 pub mod telemetry;
 pub mod tracking;

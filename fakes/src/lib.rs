@@ -3,3 +3,4 @@
 //! dev-dependency, and `scripts/run.sh` and `scripts/test.sh` run its binaries beside the server.
 
 pub mod klaviyo;
+pub mod shopify;

@@ -780,6 +780,8 @@ pub struct PublicCampaign {
     pub cookie_days: u16,
     /// The campaign's own questions, asked after the standard fields (not of invited people).
     pub questions: Vec<crate::domain::questions::Question>,
+    /// The merchant's colour and images for this campaign.
+    pub branding: crate::domain::branding::Branding,
 }
 
 /// What the signed-in affiliate sees.
@@ -927,4 +929,49 @@ pub struct DirectoryPage {
     pub page_size: u32,
     /// The merchant's campaigns, for the filter.
     pub campaigns: Vec<(CampaignId, String)>,
+}
+
+/// What the merchant pastes to connect their Shopify store (a Dev Dashboard app of their own).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShopConnectForm {
+    pub shop_domain: String,
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+/// The Shopify page: the connection (if any) and what the merchant needs to set one up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShopPage {
+    pub connection: Option<ShopConnectionView>,
+    /// Where Shopify must deliver this merchant's webhooks.
+    pub webhook_address: String,
+    /// False when that address is not public https: Shopify cannot deliver there.
+    pub webhooks_deliverable: bool,
+    /// The access scopes to give the app, by Shopify's names, and what each is for.
+    pub required_scopes: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShopConnectionView {
+    pub shop_domain: String,
+    pub shop_name: String,
+    pub currency: String,
+    pub plan: String,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    /// False after the app was uninstalled from the store.
+    pub installed: bool,
+    pub checked_at: String,
+    pub webhooks: Vec<ShopWebhookView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShopWebhookView {
+    /// Shopify's topic as deliveries name it, e.g. `orders/paid`.
+    pub topic: String,
+    pub subscribed: bool,
+    pub received: i64,
+    pub failures: i64,
+    pub last_received: Option<String>,
+    pub problem: Option<String>,
 }

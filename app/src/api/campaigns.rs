@@ -1,6 +1,7 @@
 //! Campaigns of the signed-in merchant.
 
 use crate::api::views::CampaignView;
+use crate::domain::branding::Branding;
 use crate::domain::questions::QuestionForm;
 use crate::domain::{CampaignForm, CampaignId};
 use crate::error::AppError;
@@ -79,6 +80,32 @@ pub async fn save_campaign_questions(
         async {
             let (s, who) = caller().await?;
             Ok(campaigns::save_questions(&s.db, who.merchant(), id, &questions).await?)
+        }
+        .await,
+    )
+}
+
+/// The campaign's landing-page look: colour, logo and hero image.
+#[server(prefix = "/api", endpoint = "campaign_branding", input = server_fn::codec::Json)]
+pub async fn campaign_branding(id: CampaignId) -> Result<Branding, AppError> {
+    use super::context::*;
+    answer(
+        async {
+            let (s, who) = caller().await?;
+            Ok(branding::get(&s.db, who.merchant(), id).await?)
+        }
+        .await,
+    )
+}
+
+/// Sets the landing page's brand colour (`#rrggbb`); empty goes back to Rekomi's own.
+#[server(prefix = "/api", endpoint = "save_brand_color", input = server_fn::codec::Json)]
+pub async fn save_brand_color(id: CampaignId, color: String) -> Result<Branding, AppError> {
+    use super::context::*;
+    answer(
+        async {
+            let (s, who) = caller().await?;
+            Ok(branding::set_color(&s.db, who.merchant(), id, &color).await?)
         }
         .await,
     )

@@ -97,3 +97,60 @@ pub fn post(url: &str, file: Option<web_sys::File>, on_event: impl Fn(StreamEven
 /// On the server nothing is posted: pages only call this from event handlers.
 #[cfg(not(feature = "hydrate"))]
 pub fn post(_url: &str, _file: Option<web_sys::File>, _on_event: impl Fn(StreamEvent) + 'static) {}
+
+/// Sends `file` (or an empty body) with `method` to `url` and calls `done` with the answer's status
+/// and text once it has arrived; status 0 means the request never got an answer.
+#[cfg(feature = "hydrate")]
+pub fn send_file(method: &str, url: &str, file: Option<web_sys::File>, done: impl FnOnce(u16, String) + 'static) {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    use wasm_bindgen::closure::Closure;
+    use wasm_bindgen::JsCast;
+
+    let done: Rc<RefCell<Option<Box<dyn FnOnce(u16, String)>>>> = Rc::new(RefCell::new(Some(Box::new(done))));
+    let finish = {
+        let done = done.clone();
+        move |status: u16, text: String| {
+            if let Some(done) = done.borrow_mut().take() {
+                done(status, text);
+            }
+        }
+    };
+    let Ok(xhr) = web_sys::XmlHttpRequest::new() else {
+        finish(0, String::new());
+        return;
+    };
+    if xhr.open(method, url).is_err() {
+        finish(0, String::new());
+        return;
+    }
+    if let Some(kind) = file.as_ref().map(|f| f.type_()).filter(|t| !t.is_empty()) {
+        let _ = xhr.set_request_header("Content-Type", &kind);
+    }
+    let finish = Rc::new(finish);
+    let on_load = {
+        let (xhr, finish) = (xhr.clone(), finish.clone());
+        Closure::<dyn FnMut(web_sys::ProgressEvent)>::new(move |_| {
+            finish(xhr.status().unwrap_or(0), xhr.response_text().ok().flatten().unwrap_or_default())
+        })
+    };
+    xhr.set_onload(Some(on_load.as_ref().unchecked_ref()));
+    on_load.forget();
+    let on_error = {
+        let finish = finish.clone();
+        Closure::<dyn FnMut(web_sys::ProgressEvent)>::new(move |_| finish(0, String::new()))
+    };
+    xhr.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    on_error.forget();
+    let sent = match &file {
+        Some(f) => xhr.send_with_opt_blob(Some(f.as_ref())),
+        None => xhr.send(),
+    };
+    if sent.is_err() {
+        finish(0, String::new());
+    }
+}
+
+/// On the server nothing is sent: pages only call this from event handlers.
+#[cfg(not(feature = "hydrate"))]
+pub fn send_file(_method: &str, _url: &str, _file: Option<web_sys::File>, _done: impl FnOnce(u16, String) + 'static) {}

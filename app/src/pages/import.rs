@@ -218,7 +218,7 @@ fn ReportView(report: ImportReport, confirm: impl Fn(i64) + Copy + 'static, busy
     }
 }
 
-fn chosen_file(input: NodeRef<leptos::html::Input>) -> Option<web_sys::File> {
+pub(crate) fn chosen_file(input: NodeRef<leptos::html::Input>) -> Option<web_sys::File> {
     #[cfg(feature = "hydrate")]
     {
         input.get_untracked()?.files()?.get(0)

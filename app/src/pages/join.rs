@@ -43,10 +43,27 @@ pub fn JoinPage(campaign: PublicCampaign, state: JoinState, action: String) -> i
         commission,
         cookie_days,
         questions,
+        branding,
     } = campaign;
+    let style = branding.style();
+    let branded = style.is_some();
+    let logo = branding.logo.map(|logo| {
+        view! {
+            <img class="brand-logo" src=logo.url width=logo.width height=logo.height
+                alt=format!("{merchant_name} logo")/>
+        }
+    });
+    // Decorative: the page says everything in words, so the picture has an empty alt.
+    let hero = branding.hero.map(|hero| {
+        view! { <img class="hero-image" src=hero.url width=hero.width height=hero.height alt=""/> }
+    });
     view! {
-        <main class="join">
-            <p class="eyebrow">{merchant_name.clone()}" affiliate program"</p>
+        <main class="join" class:branded=branded style=style>
+            <header class="brand-band">
+                {logo}
+                <p class="eyebrow">{merchant_name.clone()}" affiliate program"</p>
+            </header>
+            {hero}
             <h1>{campaign_name}</h1>
             <div class="pitch">{paragraphs(&pitch)}</div>
             <ul class="facts">

@@ -2,6 +2,7 @@
 
 pub mod affiliate;
 pub mod auth;
+pub mod branding;
 pub mod campaigns;
 pub mod directory;
 pub mod home;

@@ -154,6 +154,7 @@ pub fn public_view(row: &CampaignRow) -> anyhow::Result<PublicCampaign> {
         commission: commission(row)?.describe(),
         cookie_days: u16::try_from(row.cookie_days).unwrap_or(30),
         questions: Vec::new(),
+        branding: row.branding(),
     })
 }
 

@@ -3,6 +3,7 @@
 //! are where an internal cause is logged, once.
 
 pub mod accounts;
+pub mod branding;
 pub mod affiliates;
 pub mod campaigns;
 pub mod earnings;
@@ -18,6 +19,7 @@ pub mod payouts;
 pub mod portal;
 pub mod rate_limit;
 pub mod rest;
+pub mod shop;
 pub mod shopify;
 pub mod sync;
 pub mod verification;

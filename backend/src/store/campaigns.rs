@@ -3,6 +3,7 @@
 
 use super::engine::QueryScalar;
 use super::{Db, DbResult, Tx};
+use shared::domain::branding::{image_path, BrandColor, BrandImage, Branding, ImageFormat};
 use shared::domain::campaign::{CampaignDraft, CommissionRule};
 use shared::domain::{CampaignId, MerchantId};
 
@@ -35,15 +36,52 @@ pub struct CampaignRow {
     pub klaviyo_list_name: Option<String>,
     pub klaviyo_list_opt_in: Option<String>,
     pub klaviyo_list_missing: bool,
+    pub brand_color: Option<String>,
+    pub logo_sha256: Option<String>,
+    pub logo_format: Option<String>,
+    pub logo_width: Option<i64>,
+    pub logo_height: Option<i64>,
+    pub logo_size: Option<i64>,
+    pub hero_sha256: Option<String>,
+    pub hero_format: Option<String>,
+    pub hero_width: Option<i64>,
+    pub hero_height: Option<i64>,
+    pub hero_size: Option<i64>,
+}
+
+impl CampaignRow {
+    /// The landing page's look. A stored value that no longer parses is left out, not fatal: the
+    /// page then shows Rekomi's own look.
+    pub fn branding(&self) -> Branding {
+        let image = |sha: &Option<String>, format: &Option<String>, w: Option<i64>, h: Option<i64>, size: Option<i64>| {
+            let format = ImageFormat::parse(format.as_deref()?)?;
+            Some(BrandImage {
+                url: image_path(sha.as_deref()?, format),
+                width: u32::try_from(w?).ok()?,
+                height: u32::try_from(h?).ok()?,
+                size: size.unwrap_or(0),
+            })
+        };
+        Branding {
+            color: self.brand_color.as_deref().and_then(|c| BrandColor::parse(c).ok()),
+            logo: image(&self.logo_sha256, &self.logo_format, self.logo_width, self.logo_height, self.logo_size),
+            hero: image(&self.hero_sha256, &self.hero_format, self.hero_width, self.hero_height, self.hero_size),
+        }
+    }
 }
 
 const SELECT: &str = "SELECT c.id, c.merchant_id, m.slug AS merchant_slug, m.name AS merchant_name, c.name, c.slug,
         c.pitch, c.terms, c.terms_version, c.commission_kind, c.commission_bps, c.commission_minor, c.currency,
         c.cookie_days, c.attribution, c.hold_days, c.min_payout_minor, c.destination_url, c.auto_approve, c.accepting,
-        c.klaviyo_list_id, c.klaviyo_list_name, c.klaviyo_list_opt_in, c.klaviyo_list_missing,
+        c.klaviyo_list_id, c.klaviyo_list_name, c.klaviyo_list_opt_in, c.klaviyo_list_missing, c.brand_color,
+        li.sha256 AS logo_sha256, li.format AS logo_format, li.width AS logo_width, li.height AS logo_height,
+        li.size AS logo_size, hi.sha256 AS hero_sha256, hi.format AS hero_format, hi.width AS hero_width,
+        hi.height AS hero_height, hi.size AS hero_size,
         (SELECT COUNT(*) FROM affiliates a WHERE a.campaign_id = c.id AND a.state = 'pending') AS pending,
         (SELECT COUNT(*) FROM affiliates a WHERE a.campaign_id = c.id AND a.state = 'approved') AS approved
-    FROM campaigns c JOIN merchants m ON m.id = c.merchant_id";
+    FROM campaigns c JOIN merchants m ON m.id = c.merchant_id
+    LEFT JOIN brand_images li ON li.id = c.logo_image_id
+    LEFT JOIN brand_images hi ON hi.id = c.hero_image_id";
 
 fn commission_columns(rule: &CommissionRule) -> (&'static str, Option<i64>, Option<i64>) {
     match rule {

@@ -5,6 +5,7 @@
 pub mod api_v1;
 pub mod assets;
 pub mod auth;
+pub mod branding;
 pub mod client_ip;
 pub mod downloads;
 pub mod health;
@@ -149,6 +150,13 @@ pub fn router(config: &Config, services: Services) -> Router {
             post(imports::upload).layer(DefaultBodyLimit::max(crate::services::imports::MAX_FILE_BYTES + 1)),
         )
         .route("/api/imports/{id}/confirm", post(imports::confirm))
+        .route(
+            "/api/campaigns/{id}/images/{slot}",
+            axum::routing::put(branding::upload)
+                .delete(branding::remove)
+                .layer(DefaultBodyLimit::max(app::domain::branding::ImageSlot::Hero.max_bytes())),
+        )
+        .route("/media/{name}", get(branding::image))
         .merge(pages)
         // Static files: leptos serves the precompressed `.br`/`.gz` siblings that
         // `cargo leptos build --release --precompress` writes; `assets::cache` says how long to keep them.

@@ -2,6 +2,7 @@
 //! (a temporary SQLite file, or a fresh PostgreSQL database when `TEST_DATABASE_URL` is set).
 
 mod accounts;
+mod branding;
 mod campaigns;
 mod helpers;
 mod imports;

@@ -2,6 +2,7 @@
 //! same rules run in the browser (instant feedback) and on the server (the verdict).
 
 pub mod affiliate;
+pub mod branding;
 pub mod campaign;
 pub mod clock;
 pub mod commission;

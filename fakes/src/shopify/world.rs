@@ -1,0 +1,130 @@
+//! What the fake Shopify remembers: shops, the apps installed on them (with their client
+//! credentials and granted scopes), tokens, webhook subscriptions, and the cost bucket of each
+//! app on each shop.
+
+use rand::distributions::Alphanumeric;
+use rand::Rng;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Instant;
+
+#[derive(Debug, Clone)]
+pub struct App {
+    pub client_id: String,
+    pub client_secret: String,
+    pub scopes: BTreeSet<String>,
+    pub installed: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct WebhookSubscription {
+    pub id: String,
+    pub topic: String,
+    pub uri: String,
+    pub created_at: String,
+    /// The app that made it (its deliveries are signed with that app's secret).
+    pub client_id: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Shop {
+    pub domain: String,
+    pub name: String,
+    pub currency: String,
+    pub plan: String,
+    /// Apps by client id.
+    pub apps: BTreeMap<String, App>,
+    pub webhooks: Vec<WebhookSubscription>,
+    next_id: u64,
+}
+
+impl Shop {
+    pub fn new(domain: &str, name: &str, currency: &str) -> Self {
+        Self {
+            domain: domain.to_owned(),
+            name: name.to_owned(),
+            currency: currency.to_owned(),
+            plan: "Basic".to_owned(),
+            apps: BTreeMap::new(),
+            webhooks: Vec::new(),
+            next_id: 1000,
+        }
+    }
+
+    /// A new numeric id for a `gid://shopify/{kind}/{n}`.
+    pub fn gid(&mut self, kind: &str) -> String {
+        self.next_id += 1;
+        format!("gid://shopify/{kind}/{}", self.next_id)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub shop: String,
+    pub client_id: String,
+    pub expires: Instant,
+}
+
+/// Shopify's calculated-cost leaky bucket for one app on one shop.
+#[derive(Debug, Clone)]
+pub struct Bucket {
+    pub available: f64,
+    pub at: Instant,
+}
+
+/// Standard plan figures: a 1,000-point bucket that refills at 50 points a second.
+pub const BUCKET_MAX: f64 = 1_000.0;
+pub const RESTORE_RATE: f64 = 50.0;
+
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    /// Answer every GraphQL call with this status (e.g. 503) while set.
+    pub graphql_status: Option<u16>,
+    /// No bucket: never throttle (benchmarks of Rekomi itself).
+    pub no_throttle: bool,
+    /// Token lifetime in seconds (client-credentials tokens live a day).
+    pub token_ttl_secs: Option<u64>,
+}
+
+#[derive(Debug, Default)]
+pub struct World {
+    pub shops: HashMap<String, Shop>,
+    pub tokens: HashMap<String, Grant>,
+    pub buckets: HashMap<(String, String), Bucket>,
+    pub faults: Faults,
+    /// Every GraphQL operation received: (shop, operation name or "", the query text).
+    pub calls: Vec<(String, String)>,
+    pub tokens_issued: u64,
+}
+
+impl World {
+    pub fn issue_token(&mut self, shop: &str, client_id: &str) -> (String, u64) {
+        let token = format!(
+            "shpat_{}",
+            rand::thread_rng().sample_iter(&Alphanumeric).take(32).map(char::from).collect::<String>()
+        );
+        let ttl = self.faults.token_ttl_secs.unwrap_or(86_399);
+        let expires = Instant::now() + std::time::Duration::from_secs(ttl);
+        self.tokens.insert(token.clone(), Grant { shop: shop.to_owned(), client_id: client_id.to_owned(), expires });
+        self.tokens_issued += 1;
+        (token, ttl)
+    }
+
+    /// Takes `cost` points from the app's bucket on the shop, or says how many are available.
+    pub fn spend(&mut self, shop: &str, client_id: &str, cost: f64) -> Result<f64, f64> {
+        if self.faults.no_throttle {
+            return Ok(BUCKET_MAX);
+        }
+        let now = Instant::now();
+        let bucket = self
+            .buckets
+            .entry((shop.to_owned(), client_id.to_owned()))
+            .or_insert(Bucket { available: BUCKET_MAX, at: now });
+        bucket.available = (bucket.available + now.duration_since(bucket.at).as_secs_f64() * RESTORE_RATE).min(BUCKET_MAX);
+        bucket.at = now;
+        if bucket.available < cost {
+            return Err(bucket.available);
+        }
+        bucket.available -= cost;
+        Ok(bucket.available)
+    }
+}
