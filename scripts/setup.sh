@@ -37,5 +37,5 @@ wasm-bindgen --version 2>/dev/null | grep -q ' 0.2.129$' ||
 # time: the same value here reuses those release artifacts, where a plain `cargo build` would rebuild
 # leptos, app and server, and the next `cargo leptos build` would rebuild them back.
 build_fake_klaviyo() {
-  LEPTOS_OUTPUT_NAME=rekomi cargo build --release -p fakes --bin fake-klaviyo
+  LEPTOS_OUTPUT_NAME=rekomi cargo build --release -p fakes --bin fake-klaviyo --bin fake-shopify
 }

@@ -48,8 +48,12 @@ e2e() {
   "$CARGO_TARGET_DIR/release/fake-klaviyo" --demo --addr 127.0.0.1:3100 >"$data/fake.log" 2>&1 &
   local fake_pid=$!
   for _ in $(seq 1 50); do curl -fs http://127.0.0.1:3100/_fake/faults >/dev/null 2>&1 && break; sleep 0.1; done
+  # And a fresh fake Shopify with its demo store.
+  "$CARGO_TARGET_DIR/release/fake-shopify" --demo --addr 127.0.0.1:3200 >"$data/fake-shopify.log" 2>&1 &
+  local shop_pid=$!
+  for _ in $(seq 1 100); do curl -fs http://127.0.0.1:3200/_fake/shopify/faults >/dev/null 2>&1 && break; sleep 0.1; done
   # Debug logging, so the check that the Klaviyo key never reaches a log line covers every line.
-  RUST_LOG="debug,sqlx=info" KLAVIYO_API_BASE=http://127.0.0.1:3100 \
+  RUST_LOG="debug,sqlx=info" KLAVIYO_API_BASE=http://127.0.0.1:3100 SHOPIFY_API_BASE=http://127.0.0.1:3200 \
     DATABASE_URL="$database_url" REKOMI_DATA_DIR="$data" REKOMI_ADDR=127.0.0.1:3000 \
     REKOMI_AUTH_RATE_PER_MINUTE=0 REKOMI_APPLY_RATE_PER_MINUTE=0 REKOMI_API_RATE_PER_MINUTE=0 \
     REKOMI_TEST_HOOKS=1 REKOMI_WEBHOOKS_ALLOW_PRIVATE=1 LEPTOS_SITE_ROOT=target/site \
@@ -66,7 +70,7 @@ e2e() {
     tail -25 "$data/schemathesis.log"
     [ "$status" -eq 0 ] && summary+=("schemathesis/$label: $(grep -Eo '[0-9]+ generated' "$data/schemathesis.log" | tail -1) cases, no 5xx")
   fi
-  kill "$pid" "$fake_pid" 2>/dev/null; wait "$pid" "$fake_pid" 2>/dev/null || true
+  kill "$pid" "$fake_pid" "$shop_pid" 2>/dev/null; wait "$pid" "$fake_pid" "$shop_pid" 2>/dev/null || true
   if [ "$status" -ne 0 ]; then echo "server log:"; tail -50 "$data/server.log"; return "$status"; fi
   rm -rf "$data" "$log"
 }

@@ -62,6 +62,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("invites") view={Lazy::<InvitesRoute>::new()}/>
                     <Route path=path!("import") view={Lazy::<ImportRoute>::new()}/>
                     <Route path=path!("results") view={Lazy::<ResultsRoute>::new()}/>
+                    <Route path=path!("shopify") view={Lazy::<ShopifyRoute>::new()}/>
                     <Route path=path!("tracking") view={Lazy::<TrackingRoute>::new()}/>
                     <Route path=path!("payouts") view={Lazy::<PayoutsRoute>::new()}/>
                     <Route path=path!("integrations") view={Lazy::<IntegrationsRoute>::new()}/>
@@ -108,6 +109,7 @@ lazy_pages! {
     InvitesRoute => pages::invites::InvitesPage;
     ImportRoute => pages::import::ImportPage;
     ResultsRoute => pages::reports::ReportsPage;
+    ShopifyRoute => pages::shopify::ShopifyPage;
     TrackingRoute => pages::tracking::TrackingPage;
     PayoutsRoute => pages::payouts::PayoutsPage;
     IntegrationsRoute => pages::integrations::IntegrationsPage;

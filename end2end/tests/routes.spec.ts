@@ -67,6 +67,7 @@ const NAV = [
     group: "Settings",
     links: [
       { label: "Klaviyo", href: "/app/klaviyo" },
+      { label: "Shopify", href: "/app/shopify" },
       { label: "Shop & tracking", href: "/app/tracking" },
       { label: "Integrations & API", href: "/app/integrations" },
     ],
@@ -101,6 +102,7 @@ function merchantRoutes(seed: Seed): MerchantRoute[] {
     { name: "import", path: "/app/import", h1: "Import from Rewardful", current: "Import" },
     { name: "results", path: "/app/results", h1: "Results", current: "Results" },
     { name: "payouts", path: "/app/payouts", h1: "Payouts", current: "Payouts" },
+    { name: "shopify", path: "/app/shopify", h1: "Shopify", current: "Shopify" },
     { name: "tracking", path: "/app/tracking", h1: "Shop & tracking", current: "Shop & tracking" },
     { name: "integrations", path: "/app/integrations", h1: /^Integrations( & API)?$/, current: "Integrations & API" },
   ];
@@ -120,6 +122,7 @@ const WALK: [string, (page: Page, seed: Seed) => Promise<void>][] = [
   ["results", byNav("Results")],
   ["payouts", byNav("Payouts")],
   ["klaviyo", byNav("Klaviyo")],
+  ["shopify", byNav("Shopify")],
   ["tracking", byNav("Shop & tracking")],
   ["integrations", byNav("Integrations & API")],
   ["campaigns", byNav("Campaigns")],

@@ -47,7 +47,8 @@ fn what_shopify_refuses_is_refused() {
     let create = "mutation($uri: String!) { webhookSubscriptionCreate(topic: SHOP_REDACT, webhookSubscription: {uri: $uri}) { userErrors { field message } } }";
     assert!(invalid(create, json!({ "uri": "https://x" })).contains("SHOP_REDACT"));
     // `UserError` has no `code`.
-    let with_code = "mutation { webhookSubscriptionDelete(id: \"gid://shopify/WebhookSubscription/1\") { userErrors { code } } }";
+    let with_code =
+        "mutation { webhookSubscriptionDelete(id: \"gid://shopify/WebhookSubscription/1\") { userErrors { code } } }";
     assert!(invalid(with_code, json!({})).contains("code"));
     // A variable of the wrong type, and a required one missing.
     let list = backend::shopify::documents::WEBHOOK_LIST.text;
@@ -65,7 +66,8 @@ fn what_shopify_refuses_is_refused() {
         other => panic!("orders without a scope: {other:?}"),
     }
     assert!(schema.check(orders, None, &Map::new(), &granted(&["write_orders"])).is_ok());
-    let deactivate = "mutation { discountCodeDeactivate(id: \"gid://shopify/DiscountCodeNode/1\") { userErrors { message } } }";
+    let deactivate =
+        "mutation { discountCodeDeactivate(id: \"gid://shopify/DiscountCodeNode/1\") { userErrors { message } } }";
     match schema.check(deactivate, None, &Map::new(), &granted(&["read_discounts"])) {
         Err(Refusal::AccessDenied { scopes, .. }) => assert_eq!(scopes, vec!["write_discounts".to_owned()]),
         other => panic!("a discount mutation with read only: {other:?}"),

@@ -27,6 +27,9 @@ pub struct Config {
     pub secret_key: SecretKey,
     /// Where Klaviyo's API answers: `https://a.klaviyo.com`, or a fake Klaviyo for tests and demos.
     pub klaviyo_api_base: String,
+    /// Where Shopify answers: `None` is each shop at `https://{shop}.myshopify.com`; a fake Shopify's
+    /// address for tests and demos (`SHOPIFY_API_BASE`; the shop is then named by `Host`).
+    pub shopify_api_base: Option<String>,
     /// "Test connection" attempts per minute per merchant (0: unlimited). Klaviyo allows only 15
     /// account reads a minute, shared by every app on the merchant's account.
     pub klaviyo_tests_per_minute: u32,
@@ -88,6 +91,7 @@ impl Config {
             apply_per_minute: number("REKOMI_APPLY_RATE_PER_MINUTE", 10)?,
             secret_key,
             klaviyo_api_base: klaviyo_api_base()?,
+            shopify_api_base: shopify_api_base()?,
             klaviyo_tests_per_minute: number("REKOMI_KLAVIYO_TESTS_PER_MINUTE", 6)?,
             api_per_minute: number("REKOMI_API_RATE_PER_MINUTE", 600)?,
             test_hooks: flag("REKOMI_TEST_HOOKS")?,
@@ -99,6 +103,17 @@ impl Config {
 
     pub fn secure_cookies(&self) -> bool {
         self.public_url.as_deref().is_some_and(|u| u.starts_with("https://"))
+    }
+}
+
+fn shopify_api_base() -> anyhow::Result<Option<String>> {
+    let Some(base) = var("SHOPIFY_API_BASE") else { return Ok(None) };
+    let base = base.trim().trim_end_matches('/').to_owned();
+    // Only a fake on this machine: a real shop is always reached at its own https address.
+    let host = base.strip_prefix("http://").map(|rest| rest.split(['/', ':']).next().unwrap_or(""));
+    match host {
+        Some("127.0.0.1" | "localhost") => Ok(Some(base)),
+        _ => bail!("SHOPIFY_API_BASE={base:?} must be http:// on 127.0.0.1 or localhost (a fake Shopify); unset it for real stores"),
     }
 }
 

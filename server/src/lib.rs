@@ -5,4 +5,4 @@ pub mod config;
 pub mod routes;
 pub mod startup;
 
-pub use backend::{clock, klaviyo, links, outbox, secrets, services, store, telemetry, tracking};
+pub use backend::{clock, klaviyo, links, outbox, secrets, services, shopify, store, telemetry, tracking};

@@ -38,6 +38,7 @@ impl Application {
         });
         let sealer = Sealer::new(&config.secret_key.0);
         let (tracker, clicks) = crate::tracking::Tracker::new(db.clone(), &config.secret_key.0);
+        let shopify_secrets = crate::services::shopify::ShopifySecrets::new(db.clone(), sealer.clone());
         let services = Services {
             accounts: Accounts::new(
                 db.clone(),
@@ -53,7 +54,15 @@ impl Application {
             ),
             invites: Invites { signer: LinkSigner::new(&config.secret_key.0), public_base: public_base.clone() },
             tracker: Arc::new(tracker),
-            shopify: crate::services::shopify::ShopifySecrets::new(db.clone(), sealer.clone()),
+            shopify: shopify_secrets.clone(),
+            shop: crate::services::shop::ShopConnections {
+                db: db.clone(),
+                api: crate::shopify::Client::new(config.shopify_api_base.as_deref())?,
+                sealer: sealer.clone(),
+                secrets: shopify_secrets,
+                public_base: public_base.clone(),
+                fake_api: config.shopify_api_base.is_some(),
+            },
             sealer,
             webhooks_allow_private: config.webhooks_allow_private,
             api_limiter: Arc::new(crate::services::rate_limit::KeyedRateLimiter::per_minute(config.api_per_minute)),

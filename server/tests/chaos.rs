@@ -89,6 +89,7 @@ async fn syncs_survive_faults_lost_jobs_and_sigkill() {
         apply_per_minute: 0,
         secret_key: SecretKey(SECRET),
         klaviyo_api_base: fake.base_url.clone(),
+        shopify_api_base: None,
         klaviyo_tests_per_minute: 0,
         api_per_minute: 0,
         test_hooks: false,

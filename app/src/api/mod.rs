@@ -11,6 +11,7 @@ pub mod invites;
 pub mod klaviyo;
 pub mod overview;
 pub mod payouts;
+pub mod shop;
 pub mod sync;
 pub use shared::views;
 

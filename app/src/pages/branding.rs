@@ -54,7 +54,8 @@ fn BrandingForm(campaign: CampaignId, initial: Branding, merchant_name: String) 
         let typed = BrandColor::parse(&color.get()).ok();
         Branding { color: typed.or(branding.with(|b| b.color)), ..branding.get() }
     };
-    let picker_value = move || BrandColor::parse(&color.get()).map(BrandColor::hex).unwrap_or_else(|_| "#4f46e5".into());
+    let picker_value =
+        move || BrandColor::parse(&color.get()).map(BrandColor::hex).unwrap_or_else(|_| "#4f46e5".into());
     let logo_alt = format!("{merchant_name} logo");
     view! {
         <div class="brand-preview join" class:branded=move || preview().color.is_some()
@@ -99,10 +100,16 @@ fn ImageField(campaign: CampaignId, slot: ImageSlot, branding: RwSignal<Branding
             match (status, serde_json::from_str::<Branding>(&text), serde_json::from_str::<AppError>(&text)) {
                 (200, Ok(saved), _) => {
                     let what = slot.label();
-                    toasts.success(if method == "PUT" { format!("The {what} is on the page.") } else { format!("The {what} was removed.") });
+                    toasts.success(if method == "PUT" {
+                        format!("The {what} is on the page.")
+                    } else {
+                        format!("The {what} was removed.")
+                    });
                     branding.set(saved);
                 }
-                (_, _, Ok(e)) => problem.set(Some(e.fields.iter().next().map(|(_, m)| m.to_owned()).unwrap_or(e.message))),
+                (_, _, Ok(e)) => {
+                    problem.set(Some(e.fields.iter().next().map(|(_, m)| m.to_owned()).unwrap_or(e.message)))
+                }
                 (0, _, _) => problem.set(Some("Rekomi can't be reached. Check your connection and try again.".into())),
                 _ => problem.set(Some(AppError::internal().message)),
             }
@@ -119,8 +126,13 @@ fn ImageField(campaign: CampaignId, slot: ImageSlot, branding: RwSignal<Branding
     };
     let id = format!("{}-file", slot.as_str());
     let (heading, hint) = match slot {
-        ImageSlot::Logo => ("Logo", "PNG, JPEG, WebP or GIF up to 512 KB, at least 32×32 pixels; shown up to 3 rem high."),
-        ImageSlot::Hero => ("Hero image (optional)", "PNG, JPEG, WebP or GIF up to 3 MB, at least 640×160 pixels; shown full width above the pitch."),
+        ImageSlot::Logo => {
+            ("Logo", "PNG, JPEG, WebP or GIF up to 512 KB, at least 32×32 pixels; shown up to 3 rem high.")
+        }
+        ImageSlot::Hero => (
+            "Hero image (optional)",
+            "PNG, JPEG, WebP or GIF up to 3 MB, at least 640×160 pixels; shown full width above the pitch.",
+        ),
     };
     view! {
         <fieldset class="image-field" data-testid=format!("{}-field", slot.as_str())>

@@ -39,6 +39,7 @@ const NAV: &[(&str, &[NavItem])] = &[
         "Settings",
         &[
             NavItem { label: "Klaviyo", href: "/app/klaviyo", also: &[] },
+            NavItem { label: "Shopify", href: "/app/shopify", also: &[] },
             NavItem { label: "Shop & tracking", href: "/app/tracking", also: &[] },
             NavItem { label: "Integrations & API", href: "/app/integrations", also: &[] },
         ],

@@ -19,4 +19,5 @@ pub mod portal;
 pub mod queue;
 pub mod reports;
 pub mod session;
+pub mod shopify;
 pub mod tracking;

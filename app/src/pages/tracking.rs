@@ -72,7 +72,8 @@ fn Settings(s: TrackingSettings, version: RwSignal<u32>) -> impl IntoView {
         </section>
         <section>
             <h2>"2. Send Shopify's order webhooks to Rekomi"</h2>
-            <p>"In your Shopify app's webhook settings, subscribe " <code>"orders/paid"</code> " and " <code>"refunds/create"</code>
+            <p>"Connected your store on the "<a href="/app/shopify">"Shopify page"</a>"? Rekomi subscribed its webhooks itself and checks their signatures with your app's secret: nothing to do here."</p>
+            <p class="muted">"Only for an app made in the Shopify admin before 2026 (a legacy custom app): subscribe " <code>"orders/paid"</code> " and " <code>"refunds/create"</code>
                " (JSON) to this address, then paste the app's signing secret below."</p>
             <input readonly class="code" value=s.webhook_url.clone() data-testid="webhook-url" aria-label="Webhook address"/>
             <form on:submit=move |ev| { ev.prevent_default(); save.dispatch(secret.get_untracked()); }>

@@ -3,8 +3,8 @@
 //! are where an internal cause is logged, once.
 
 pub mod accounts;
-pub mod branding;
 pub mod affiliates;
+pub mod branding;
 pub mod campaigns;
 pub mod earnings;
 pub mod exports;
@@ -43,6 +43,8 @@ pub struct Services {
     pub invites: invites::Invites,
     pub tracker: std::sync::Arc<crate::tracking::Tracker>,
     pub shopify: shopify::ShopifySecrets,
+    /// The merchant's store as a connected app (tokens, webhook subscriptions).
+    pub shop: shop::ShopConnections,
     /// Seals the webhook endpoints' signing secrets.
     pub sealer: crate::secrets::Sealer,
     /// Webhook endpoints may be on private addresses (tests, local development).

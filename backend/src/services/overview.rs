@@ -65,8 +65,8 @@ pub async fn overview(s: &Services, merchant: MerchantId, days: u32) -> Result<O
         step(
             "shop",
             "Connect your shop",
-            "Add Rekomi's snippet and order webhook, so orders an affiliate brings in earn commission.".to_owned(),
-            "/app/tracking",
+            "Connect your Shopify store (Rekomi subscribes its order webhooks), so orders an affiliate brings in earn commission.".to_owned(),
+            "/app/shopify",
             setup.shop,
         ),
         step(

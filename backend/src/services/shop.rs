@@ -270,10 +270,8 @@ impl ShopConnections {
         if let Ok((shop, token)) = self.token(merchant).await {
             for hook in store::webhooks(&self.db, merchant).await.context("reading the webhooks")? {
                 if let Some(id) = hook.subscription_id {
-                    let deleted: Result<serde_json::Value, _> = self
-                        .api
-                        .graphql(&shop, &token, shopify::documents::WEBHOOK_DELETE, json!({ "id": id }))
-                        .await;
+                    let deleted: Result<serde_json::Value, _> =
+                        self.api.graphql(&shop, &token, shopify::documents::WEBHOOK_DELETE, json!({ "id": id })).await;
                     if let Err(e) = deleted {
                         tracing::warn!(error = %e, topic = hook.topic, "a webhook subscription could not be removed");
                     }
@@ -290,7 +288,8 @@ impl ShopConnections {
     /// The shop and a live token, renewed by the client-credentials grant when it is close to
     /// expiring (or refused).
     pub async fn token(&self, merchant: MerchantId) -> Result<(ShopDomain, String), ShopError> {
-        let row = store::get(&self.db, merchant).await.context("reading the connection")?.ok_or(ShopError::NotConnected)?;
+        let row =
+            store::get(&self.db, merchant).await.context("reading the connection")?.ok_or(ShopError::NotConnected)?;
         if row.state != "connected" {
             return Err(ShopError::Uninstalled);
         }
@@ -318,7 +317,9 @@ impl ShopConnections {
         let now = now_ms();
         let sealed = self.sealer.seal(&token.access_token, &owner(merchant, "token")).context("sealing")?;
         let expires_at = token.expires_in.map(|s| now + i64::try_from(s).unwrap_or(86_399) * 1000);
-        store::set_token(&self.db, merchant, &sealed, expires_at, &token.scope, now).await.context("saving the token")?;
+        store::set_token(&self.db, merchant, &sealed, expires_at, &token.scope, now)
+            .await
+            .context("saving the token")?;
         tracing::info!(merchant.id = %merchant, "Shopify access token renewed");
         Ok(token.access_token)
     }
@@ -331,7 +332,9 @@ impl ShopConnections {
         if !self.deliverable() {
             for (_, topic) in TOPICS {
                 let why = "Shopify delivers webhooks only to a public https address; set REKOMI_PUBLIC_URL.";
-                store::set_webhook(&self.db, merchant, topic, &address, None, Some(why), now).await.context("saving")?;
+                store::set_webhook(&self.db, merchant, topic, &address, None, Some(why), now)
+                    .await
+                    .context("saving")?;
             }
             return Ok(());
         }
@@ -365,7 +368,9 @@ impl ShopConnections {
             let payload = created.webhook_subscription_create;
             let problem = payload.user_errors.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join("; ");
             let id = payload.webhook_subscription.map(|s| s.id);
-            let problem = (id.is_none()).then(|| if problem.is_empty() { "Shopify made no subscription.".into() } else { problem });
+            let problem =
+                (id.is_none())
+                    .then(|| if problem.is_empty() { "Shopify made no subscription.".into() } else { problem });
             store::set_webhook(&self.db, merchant, topic, &address, id.as_deref(), problem.as_deref(), now)
                 .await
                 .context("saving")?;
@@ -398,5 +403,32 @@ fn view(row: &ConnectionRow, hooks: &[store::WebhookRow]) -> ShopConnectionView 
                 }
             })
             .collect(),
+    }
+}
+
+impl ShopConnections {
+    /// Whether this delivery id was processed before.
+    pub async fn delivery_seen(&self, merchant: MerchantId, webhook_id: &str) -> anyhow::Result<bool> {
+        store::delivery_seen(&self.db, merchant, webhook_id).await.context("reading deliveries")
+    }
+
+    /// Counts a delivery on its topic's health line and, when it was processed, remembers its id so
+    /// a repeat is not processed again. Never fails the delivery: the counts are only a display.
+    pub async fn delivered(&self, merchant: MerchantId, topic: &str, webhook_id: &str, ok: bool) {
+        let now = now_ms();
+        if let Err(e) = store::webhook_received(&self.db, merchant, topic, ok, now).await {
+            tracing::warn!(error = %e, "webhook health not recorded");
+        }
+        if ok && !webhook_id.is_empty() {
+            if let Err(e) = store::first_delivery(&self.db, merchant, webhook_id, topic, now).await {
+                tracing::warn!(error = %e, "delivery id not recorded");
+            }
+        }
+    }
+
+    /// `app/uninstalled`: the token is dropped and nothing more is called until a reconnect.
+    pub async fn uninstalled(&self, merchant: MerchantId) -> anyhow::Result<()> {
+        tracing::warn!(merchant.id = %merchant, "the Shopify app was uninstalled");
+        store::mark_uninstalled(&self.db, merchant, now_ms()).await.context("marking uninstalled")
     }
 }

@@ -157,11 +157,8 @@ impl Client {
             .await
             .map_err(|e| ShopifyError::Transport(transport_detail(&e)))?;
         let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<f64>().ok());
+        let retry_after =
+            response.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<f64>().ok());
         let bytes = response.bytes().await.map_err(|e| ShopifyError::Transport(transport_detail(&e)))?;
         match status {
             200 => {}
@@ -202,9 +199,7 @@ fn graphql_error(errors: &[Value], extensions: &Value) -> ShopifyError {
     if let Some(denied) = errors.iter().find(|e| code(e) == "ACCESS_DENIED") {
         let scopes = denied["extensions"]["requiredAccess"]
             .as_str()
-            .map(|text| {
-                text.split('`').skip(1).step_by(2).map(str::to_owned).collect::<Vec<_>>()
-            })
+            .map(|text| text.split('`').skip(1).step_by(2).map(str::to_owned).collect::<Vec<_>>())
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| vec![denied["message"].as_str().unwrap_or("a scope").to_owned()]);
         return ShopifyError::MissingScopes(scopes);

@@ -50,11 +50,8 @@ pub async fn lock_slot(
     campaign: CampaignId,
     slot: ImageSlot,
 ) -> DbResult<Option<Option<i64>>> {
-    let sql = format!(
-        "SELECT {} FROM campaigns WHERE merchant_id = $1 AND id = $2{}",
-        column(slot),
-        tx.kind().for_update()
-    );
+    let sql =
+        format!("SELECT {} FROM campaigns WHERE merchant_id = $1 AND id = $2{}", column(slot), tx.kind().for_update());
     let row: Option<(Option<i64>,)> = tx.query_as(&sql).bind(merchant).bind(campaign).fetch_optional().await?;
     Ok(row.map(|(id,)| id))
 }
@@ -67,8 +64,7 @@ pub async fn set_slot(
     image: Option<i64>,
     now: i64,
 ) -> DbResult<()> {
-    let sql =
-        format!("UPDATE campaigns SET {} = $3, updated_at = $4 WHERE merchant_id = $1 AND id = $2", column(slot));
+    let sql = format!("UPDATE campaigns SET {} = $3, updated_at = $4 WHERE merchant_id = $1 AND id = $2", column(slot));
     tx.query(&sql).bind(merchant).bind(campaign).bind(image).bind(now).execute().await?;
     Ok(())
 }

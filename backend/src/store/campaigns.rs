@@ -53,15 +53,16 @@ impl CampaignRow {
     /// The landing page's look. A stored value that no longer parses is left out, not fatal: the
     /// page then shows Rekomi's own look.
     pub fn branding(&self) -> Branding {
-        let image = |sha: &Option<String>, format: &Option<String>, w: Option<i64>, h: Option<i64>, size: Option<i64>| {
-            let format = ImageFormat::parse(format.as_deref()?)?;
-            Some(BrandImage {
-                url: image_path(sha.as_deref()?, format),
-                width: u32::try_from(w?).ok()?,
-                height: u32::try_from(h?).ok()?,
-                size: size.unwrap_or(0),
-            })
-        };
+        let image =
+            |sha: &Option<String>, format: &Option<String>, w: Option<i64>, h: Option<i64>, size: Option<i64>| {
+                let format = ImageFormat::parse(format.as_deref()?)?;
+                Some(BrandImage {
+                    url: image_path(sha.as_deref()?, format),
+                    width: u32::try_from(w?).ok()?,
+                    height: u32::try_from(h?).ok()?,
+                    size: size.unwrap_or(0),
+                })
+            };
         Branding {
             color: self.brand_color.as_deref().and_then(|c| BrandColor::parse(c).ok()),
             logo: image(&self.logo_sha256, &self.logo_format, self.logo_width, self.logo_height, self.logo_size),

@@ -19,7 +19,8 @@ pub struct ConnectionRow {
     pub checked_at: i64,
 }
 
-const SELECT: &str = "SELECT merchant_id, shop_domain, client_id, client_secret, access_token, token_expires_at, scopes,
+const SELECT: &str =
+    "SELECT merchant_id, shop_domain, client_id, client_secret, access_token, token_expires_at, scopes,
         shop_name, currency, plan, state, checked_at FROM shopify_connections";
 
 pub async fn get(db: &Db, merchant: MerchantId) -> DbResult<Option<ConnectionRow>> {

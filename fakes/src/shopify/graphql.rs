@@ -37,11 +37,7 @@ pub async fn handle(
     if !world.shops.contains_key(&shop) {
         return (StatusCode::NOT_FOUND, Json(json!({ "errors": "Not Found" }))).into_response();
     }
-    let grant = world
-        .tokens
-        .get(&token)
-        .filter(|g| g.shop == shop && g.expires > std::time::Instant::now())
-        .cloned();
+    let grant = world.tokens.get(&token).filter(|g| g.shop == shop && g.expires > std::time::Instant::now()).cloned();
     let Some(grant) = grant else {
         return (
             StatusCode::UNAUTHORIZED,
@@ -51,23 +47,25 @@ pub async fn handle(
     };
     if version != backend::shopify::API_VERSION {
         // Shopify would answer an older or newer version; this fake only knows its schema's.
-        return errors(vec![json!({ "message": format!("This fake serves API version {} only.", backend::shopify::API_VERSION) })]);
+        return errors(vec![
+            json!({ "message": format!("This fake serves API version {} only.", backend::shopify::API_VERSION) }),
+        ]);
     }
     let request: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
-        Err(e) => return (StatusCode::BAD_REQUEST, Json(json!({ "errors": format!("Invalid JSON: {e}") }))).into_response(),
+        Err(e) => {
+            return (StatusCode::BAD_REQUEST, Json(json!({ "errors": format!("Invalid JSON: {e}") }))).into_response()
+        }
     };
     let Some(query) = request["query"].as_str() else {
-        return errors(vec![json!({ "message": "Parameter Missing or Invalid", "extensions": { "code": "BAD_REQUEST" } })]);
+        return errors(vec![
+            json!({ "message": "Parameter Missing or Invalid", "extensions": { "code": "BAD_REQUEST" } }),
+        ]);
     };
     let variables = request["variables"].as_object().cloned().unwrap_or_default();
     let operation_name = request["operationName"].as_str();
-    let scopes = world
-        .shops
-        .get(&shop)
-        .and_then(|s| s.apps.get(&grant.client_id))
-        .map(|a| a.scopes.clone())
-        .unwrap_or_default();
+    let scopes =
+        world.shops.get(&shop).and_then(|s| s.apps.get(&grant.client_id)).map(|a| a.scopes.clone()).unwrap_or_default();
     let checked = match schema.check(query, operation_name, &variables, &scopes) {
         Ok(checked) => checked,
         Err(Refusal::Invalid(messages)) => {
@@ -114,7 +112,9 @@ pub async fn handle(
         let args = arguments(field, &variables);
         let full = match run(&mut world, &shop, &grant.client_id, &scopes, field.name.as_str(), &args) {
             Ok(v) => v,
-            Err(message) => return errors(vec![json!({ "message": message, "path": [field.response_key().as_str()] })]),
+            Err(message) => {
+                return errors(vec![json!({ "message": message, "path": [field.response_key().as_str()] })])
+            }
         };
         data.insert(field.response_key().to_string(), project(&full, &field.selection_set, &checked.document));
     }
@@ -152,7 +152,9 @@ fn cost(checked: &Checked, set: &SelectionSet) -> f64 {
                 }
                 Selection::Field(_) => 0.0,
                 Selection::InlineFragment(i) => walk(&i.selection_set, doc),
-                Selection::FragmentSpread(s) => doc.fragments.get(&s.fragment_name).map_or(0.0, |f| walk(&f.selection_set, doc)),
+                Selection::FragmentSpread(s) => {
+                    doc.fragments.get(&s.fragment_name).map_or(0.0, |f| walk(&f.selection_set, doc))
+                }
             })
             .sum()
     }
@@ -269,12 +271,18 @@ fn run(
         "webhookSubscriptionCreate" => {
             let topic = args.get("topic").and_then(Value::as_str).unwrap_or_default().to_owned();
             let uri = args["webhookSubscription"]["uri"].as_str().unwrap_or_default().to_owned();
-            let valid = uri.starts_with("https://") || uri.starts_with("http://127.0.0.1") || uri.starts_with("http://localhost");
+            let valid = uri.starts_with("https://")
+                || uri.starts_with("http://127.0.0.1")
+                || uri.starts_with("http://localhost");
             if !valid {
-                return Ok(json!({ "webhookSubscription": null, "userErrors": [user_error(&["webhookSubscription", "callbackUrl"], "Address is invalid")] }));
+                return Ok(
+                    json!({ "webhookSubscription": null, "userErrors": [user_error(&["webhookSubscription", "callbackUrl"], "Address is invalid")] }),
+                );
             }
             if found.webhooks.iter().any(|w| w.client_id == client_id && w.topic == topic && w.uri == uri) {
-                return Ok(json!({ "webhookSubscription": null, "userErrors": [user_error(&["webhookSubscription", "callbackUrl"], "Address for this topic has already been taken")] }));
+                return Ok(
+                    json!({ "webhookSubscription": null, "userErrors": [user_error(&["webhookSubscription", "callbackUrl"], "Address for this topic has already been taken")] }),
+                );
             }
             let id = found.gid("WebhookSubscription");
             let created_at = time::OffsetDateTime::now_utc()
@@ -290,7 +298,9 @@ fn run(
             let before = found.webhooks.len();
             found.webhooks.retain(|w| !(w.id == id && w.client_id == client_id));
             if found.webhooks.len() == before {
-                return Ok(json!({ "deletedWebhookSubscriptionId": null, "userErrors": [user_error(&["id"], "Webhook subscription does not exist")] }));
+                return Ok(
+                    json!({ "deletedWebhookSubscriptionId": null, "userErrors": [user_error(&["id"], "Webhook subscription does not exist")] }),
+                );
             }
             Ok(json!({ "deletedWebhookSubscriptionId": id, "userErrors": [] }))
         }

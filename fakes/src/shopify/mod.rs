@@ -187,7 +187,11 @@ async fn access_token(
         return (StatusCode::NOT_FOUND, "There's no store at this address.").into_response();
     };
     if form.grant_type != "client_credentials" {
-        return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "Only client_credentials is supported here.");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "Only client_credentials is supported here.",
+        );
     }
     let Some(app) = found.apps.get(&form.client_id).filter(|a| a.client_secret == form.client_secret) else {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_client", "Client authentication failed.");
@@ -275,14 +279,19 @@ struct FaultsBody {
 async fn get_faults(State(fake): State<Fake>) -> Response {
     let Ok(world) = fake.world.lock() else { return StatusCode::INTERNAL_SERVER_ERROR.into_response() };
     let f = &world.faults;
-    Json(json!({ "graphql_status": f.graphql_status, "no_throttle": f.no_throttle, "token_ttl_secs": f.token_ttl_secs }))
-        .into_response()
+    Json(
+        json!({ "graphql_status": f.graphql_status, "no_throttle": f.no_throttle, "token_ttl_secs": f.token_ttl_secs }),
+    )
+    .into_response()
 }
 
 async fn put_faults(State(fake): State<Fake>, Json(body): Json<FaultsBody>) -> Response {
     let Ok(mut world) = fake.world.lock() else { return StatusCode::INTERNAL_SERVER_ERROR.into_response() };
-    world.faults =
-        Faults { graphql_status: body.graphql_status, no_throttle: body.no_throttle, token_ttl_secs: body.token_ttl_secs };
+    world.faults = Faults {
+        graphql_status: body.graphql_status,
+        no_throttle: body.no_throttle,
+        token_ttl_secs: body.token_ttl_secs,
+    };
     StatusCode::NO_CONTENT.into_response()
 }
 

@@ -18,9 +18,9 @@ use std::sync::{Arc, OnceLock};
 
 /// Where the schema file is: `SHOPIFY_ADMIN_SCHEMA`, or `../shared/shopify/` beside the project.
 pub fn default_path() -> PathBuf {
-    std::env::var_os("SHOPIFY_ADMIN_SCHEMA").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/shopify/admin_2026-10.json.gz")
-    })
+    std::env::var_os("SHOPIFY_ADMIN_SCHEMA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/shopify/admin_2026-10.json.gz"))
 }
 
 /// The schema and the scopes each type and field needs.
@@ -100,12 +100,12 @@ impl AdminSchema {
     ) -> Result<Checked, Refusal> {
         let document = ExecutableDocument::parse_and_validate(&self.schema, query, "request.graphql")
             .map_err(|e| Refusal::Invalid(e.errors.iter().map(|d| d.error.to_string()).collect()))?;
-        let operation = document
-            .operations
-            .get(operation_name)
-            .map_err(|_| Refusal::Invalid(vec!["An operation name is required to pick one of several operations.".into()]))?;
-        let json_variables: apollo_compiler::response::JsonMap = serde_json::from_value(Value::Object(variables.clone()))
-            .map_err(|e| Refusal::Invalid(vec![e.to_string()]))?;
+        let operation = document.operations.get(operation_name).map_err(|_| {
+            Refusal::Invalid(vec!["An operation name is required to pick one of several operations.".into()])
+        })?;
+        let json_variables: apollo_compiler::response::JsonMap =
+            serde_json::from_value(Value::Object(variables.clone()))
+                .map_err(|e| Refusal::Invalid(vec![e.to_string()]))?;
         apollo_compiler::request::coerce_variable_values(&self.schema, operation, &json_variables)
             .map_err(|e| Refusal::Invalid(vec![e.message().to_string()]))?;
         self.check_scopes(&document, &operation.selection_set, granted)?;
@@ -179,7 +179,8 @@ pub fn to_sdl(schema: &Value) -> anyhow::Result<String> {
         let locations: Vec<&str> =
             directive["locations"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
         let repeatable = if directive["isRepeatable"].as_bool() == Some(true) { " repeatable" } else { "" };
-        let _ = writeln!(out, "directive @{name}{}{repeatable} on {}", args(&directive["args"])?, locations.join(" | "));
+        let _ =
+            writeln!(out, "directive @{name}{}{repeatable} on {}", args(&directive["args"])?, locations.join(" | "));
     }
     for ty in schema["types"].as_array().context("no types")? {
         let name = ty["name"].as_str().context("a type without a name")?;

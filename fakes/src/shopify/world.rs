@@ -119,7 +119,8 @@ impl World {
             .buckets
             .entry((shop.to_owned(), client_id.to_owned()))
             .or_insert(Bucket { available: BUCKET_MAX, at: now });
-        bucket.available = (bucket.available + now.duration_since(bucket.at).as_secs_f64() * RESTORE_RATE).min(BUCKET_MAX);
+        bucket.available =
+            (bucket.available + now.duration_since(bucket.at).as_secs_f64() * RESTORE_RATE).min(BUCKET_MAX);
         bucket.at = now;
         if bucket.available < cost {
             return Err(bucket.available);

@@ -47,7 +47,10 @@ pub async fn upload(
         let slot = slot(&slot_name)?;
         let bytes = body.map_err(|_| {
             let limit = slot.max_bytes() / 1024;
-            AppError::field(slot.as_str(), format!("The file is too large: the largest {} taken is {limit} KB.", slot.label()))
+            AppError::field(
+                slot.as_str(),
+                format!("The file is too large: the largest {} taken is {limit} KB.", slot.label()),
+            )
         })?;
         Ok(branding::upload(&state.services.db, session.merchant, campaign, slot, &bytes).await?)
     }

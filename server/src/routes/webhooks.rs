@@ -48,6 +48,15 @@ pub async fn shopify(
     }
     let topic = header("x-shopify-topic").to_owned();
     let now = now_ms();
+    // Shopify may deliver the same event more than once; a repeat is acknowledged, not redone.
+    let webhook_id = header("x-shopify-webhook-id").to_owned();
+    if !webhook_id.is_empty() {
+        match services.shop.delivery_seen(merchant, &webhook_id).await {
+            Ok(true) => return (StatusCode::OK, Json(json!({ "duplicate": true }))).into_response(),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = format!("{e:#}"), "delivery dedupe lookup failed"),
+        }
+    }
     let outcome = match topic.as_str() {
         "orders/paid" => match orders::shopify_order(merchant, &body, now) {
             Ok(order) => orders::record(&services.db, &services.tracker, order, now).await.map(|o| match o {
@@ -57,8 +66,16 @@ pub async fn shopify(
             Err(e) => Err(e),
         },
         "refunds/create" => orders::shopify_refund_record(&services.db, merchant, &body, now).await.map(refund_json),
-        other => return (StatusCode::OK, Json(json!({ "ignored": other }))).into_response(),
+        "app/uninstalled" => match services.shop.uninstalled(merchant).await {
+            Ok(()) => Ok(json!({ "uninstalled": true })),
+            Err(e) => Err(OrderError::Internal(e)),
+        },
+        other => {
+            services.shop.delivered(merchant, other, &webhook_id, true).await;
+            return (StatusCode::OK, Json(json!({ "ignored": other }))).into_response();
+        }
     };
+    services.shop.delivered(merchant, &topic, &webhook_id, outcome.is_ok()).await;
     match outcome {
         Ok(body) => (StatusCode::OK, Json(body)).into_response(),
         Err(OrderError::Invalid(message)) => {

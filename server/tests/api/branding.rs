@@ -80,7 +80,7 @@ async fn a_campaign_gets_its_colour_logo_and_hero_image_on_a_page_that_stays_scr
     let page = reqwest::get(app.url(&campaign.landing_path)).await.expect("page").text().await.expect("html");
     assert!(page.contains("style=\"--brand:#ffd60a;--brand-dark:#ccab08;--brand-ink:#1a1a1a;"), "{page}");
     assert!(page.contains(&format!("src=\"{}\" width=\"200\" height=\"80\" alt=\"Brand Shop logo\"", logo.url)));
-    assert!(page.contains(&format!("class=\"hero-image\" src=\"{}\" width=\"1200\" height=\"400\"", hero.url)));
+    assert!(page.contains(&format!("src=\"{}\" width=\"1200\" height=\"400\" alt=\"\" class=\"hero-image\"", hero.url)));
     assert!(!page.contains("<script"));
 
     // Served by Rekomi, cached for ever under its content's name, never run as a document.

@@ -18,6 +18,9 @@ pub struct TestApp {
     pub db: Db,
     /// This test's own fake Klaviyo (jobs apply at once unless a test changes the faults).
     pub klaviyo: Fake,
+    /// This test's own fake Shopify (no shops until a test adds them) and its address.
+    pub shopify: fakes::shopify::Fake,
+    pub shopify_base: String,
     pub services: server::services::Services,
 }
 
@@ -60,6 +63,8 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("the fake Klaviyo binds");
     let fake =
         Fake::with_faults(Faults { job_delay_ms: 0, ..Faults::default() }).serve(listener).expect("fake Klaviyo");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("the fake Shopify binds");
+    let shopify = fakes::shopify::Fake::default().serve(listener).expect("fake Shopify");
     let config = Config {
         database_url: fresh_database().await,
         addr: "127.0.0.1:0".parse().expect("BUG: literal address"),
@@ -69,6 +74,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         apply_per_minute: options.apply_per_minute,
         secret_key: SecretKey([7; 32]),
         klaviyo_api_base: fake.base_url.clone(),
+        shopify_api_base: Some(shopify.base_url.clone()),
         klaviyo_tests_per_minute: options.klaviyo_tests_per_minute,
         api_per_minute: options.api_per_minute,
         test_hooks: false,
@@ -81,7 +87,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let db = app.services().db.clone();
     let services = app.services().clone();
     tokio::spawn(app.run_until_stopped());
-    TestApp { address, db, klaviyo: fake.fake, services }
+    TestApp { address, db, klaviyo: fake.fake, shopify: shopify.fake, shopify_base: shopify.base_url, services }
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);

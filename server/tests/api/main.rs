@@ -12,5 +12,6 @@ mod klaviyo;
 mod landing;
 mod payouts;
 mod queue;
+mod shop;
 mod sync;
 mod tracking;

@@ -136,6 +136,7 @@ pub fn config(database_url: String, klaviyo_api_base: &str, sync: server::outbox
         apply_per_minute: 0,
         secret_key: server::config::SecretKey([3; 32]),
         klaviyo_api_base: klaviyo_api_base.to_owned(),
+        shopify_api_base: None,
         klaviyo_tests_per_minute: 0,
         api_per_minute: 0,
         test_hooks: false,

@@ -14,9 +14,10 @@ impl BrandColor {
     /// Accepts `#rrggbb`, `#rgb` and either without the `#`, in any case.
     pub fn parse(raw: &str) -> Result<Self, String> {
         let hex = raw.trim().trim_start_matches('#');
-        let digits: Vec<u8> = hex.chars().map(|c| c.to_digit(16).map(|d| d as u8)).collect::<Option<_>>().ok_or_else(
-            || format!("\u{201c}{}\u{201d} is not a colour: use six hex digits such as #1f6feb.", raw.trim()),
-        )?;
+        let digits: Vec<u8> =
+            hex.chars().map(|c| c.to_digit(16).map(|d| d as u8)).collect::<Option<_>>().ok_or_else(|| {
+                format!("\u{201c}{}\u{201d} is not a colour: use six hex digits such as #1f6feb.", raw.trim())
+            })?;
         match digits.as_slice() {
             [r, g, b] => Ok(Self([r * 17, g * 17, b * 17])),
             [r1, r2, g1, g2, b1, b2] => Ok(Self([r1 * 16 + r2, g1 * 16 + g2, b1 * 16 + b2])),
@@ -187,7 +188,6 @@ impl ImageFormat {
             Self::Gif => "gif",
         }
     }
-
 }
 
 /// An uploaded file that is a whole image of an accepted format and size.
@@ -246,9 +246,7 @@ pub fn check_image(
     }
     let (min_w, min_h) = slot.min_size();
     if width < min_w || height < min_h {
-        return Err(format!(
-            "The {name} is {width}×{height} pixels; it needs at least {min_w}×{min_h} to look sharp."
-        ));
+        return Err(format!("The {name} is {width}×{height} pixels; it needs at least {min_w}×{min_h} to look sharp."));
     }
     Ok(CheckedImage { format, width, height })
 }
@@ -347,10 +345,7 @@ mod tests {
     #[test]
     fn the_style_holds_only_parsed_colours() {
         let b = Branding { color: Some(BrandColor::parse("#ffd60a").unwrap()), ..Default::default() };
-        assert_eq!(
-            b.style().unwrap(),
-            "--brand:#ffd60a;--brand-dark:#ccab08;--brand-ink:#1a1a1a;--brand-link:#1a1a1a"
-        );
+        assert_eq!(b.style().unwrap(), "--brand:#ffd60a;--brand-dark:#ccab08;--brand-ink:#1a1a1a;--brand-link:#1a1a1a");
         let blue = Branding { color: Some(BrandColor::parse("#1f6feb").unwrap()), ..Default::default() };
         assert!(blue.style().unwrap().ends_with("--brand-link:#1f6feb"));
         assert_eq!(Branding::default().style(), None);
