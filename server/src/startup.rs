@@ -150,6 +150,7 @@ async fn housekeeping(services: Services) {
         if let Err(error) = crate::store::verifications::delete_expired(&services.db, now_ms()).await {
             tracing::warn!(%error, "could not remove expired verification links");
         }
+        services.shop.recheck_due().await;
         services.accounts.limiter().forget_idle();
         services.applications.forget_idle();
         services.klaviyo.forget_idle();

@@ -79,13 +79,15 @@ fn BrandingForm(campaign: CampaignId, initial: Branding, merchant_name: String) 
                 disabled=move || save.pending().get() || branding.with(|b| b.color.is_none())>"Use Rekomi's colours"</button>
         </div>
         <p class="hint">"The band at the top and the buttons take this colour; text on them is white or black, whichever reads better."</p>
-        <ImageField campaign slot=ImageSlot::Logo branding/>
-        <ImageField campaign slot=ImageSlot::Hero branding/>
+        <ImageField campaign place=ImageSlot::Logo branding/>
+        <ImageField campaign place=ImageSlot::Hero branding/>
     }
 }
 
 #[component]
-fn ImageField(campaign: CampaignId, slot: ImageSlot, branding: RwSignal<Branding>) -> impl IntoView {
+// `place`, not `slot`: the view macro reads a `slot` attribute as leptos's own slot syntax.
+fn ImageField(campaign: CampaignId, place: ImageSlot, branding: RwSignal<Branding>) -> impl IntoView {
+    let slot = place;
     let toasts = use_toasts();
     let input = NodeRef::<leptos::html::Input>::new();
     let busy = RwSignal::new(false);

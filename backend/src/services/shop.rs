@@ -432,3 +432,37 @@ impl ShopConnections {
         store::mark_uninstalled(&self.db, merchant, now_ms()).await.context("marking uninstalled")
     }
 }
+
+/// How often each connected shop's subscriptions are re-checked.
+pub const RECHECK_EVERY_MS: i64 = 24 * 3600 * 1000;
+
+impl ShopConnections {
+    /// The daily check: for each connected shop not checked for a day, lists its subscriptions and
+    /// makes whatever is missing. Each shop is taken by one instance (a conditional update), and a
+    /// failure is logged and tried again on the next day's pass. Forgets delivery ids older than a
+    /// week (Shopify retries for 48 hours).
+    pub async fn recheck_due(&self) {
+        let now = now_ms();
+        let before = now - RECHECK_EVERY_MS;
+        if let Err(e) = store::prune_deliveries(&self.db, now - 7 * 24 * 3600 * 1000).await {
+            tracing::warn!(error = %e, "old Shopify delivery ids not removed");
+        }
+        let due = match store::due_checks(&self.db, before, 50).await {
+            Ok(due) => due,
+            Err(e) => return tracing::warn!(error = %e, "could not list the shops to check"),
+        };
+        for (merchant, slug) in due {
+            match store::take_check(&self.db, merchant, before, now).await {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not take a shop check");
+                    continue;
+                }
+            }
+            if let Err(e) = self.ensure_webhooks(merchant, &slug).await {
+                tracing::warn!(merchant.id = %merchant, error = %e, "the daily Shopify webhook check failed");
+            }
+        }
+    }
+}

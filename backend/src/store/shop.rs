@@ -208,3 +208,27 @@ pub async fn delivery_seen(db: &Db, merchant: MerchantId, webhook_id: &str) -> D
         .await?;
     Ok(found.is_some())
 }
+
+/// Connected shops whose last check is older than `before`, with their merchant's slug.
+pub async fn due_checks(db: &Db, before: i64, limit: i64) -> DbResult<Vec<(MerchantId, String)>> {
+    db.query_as(
+        "SELECT c.merchant_id, m.slug FROM shopify_connections c JOIN merchants m ON m.id = c.merchant_id
+         WHERE c.state = 'connected' AND c.checked_at < $1 ORDER BY c.checked_at LIMIT $2",
+    )
+    .bind(before)
+    .bind(limit)
+    .fetch_all()
+    .await
+}
+
+/// Takes a due check for this instance: true when no other instance took it first.
+pub async fn take_check(db: &Db, merchant: MerchantId, before: i64, now: i64) -> DbResult<bool> {
+    let taken = db
+        .query("UPDATE shopify_connections SET checked_at = $3 WHERE merchant_id = $1 AND checked_at < $2")
+        .bind(merchant)
+        .bind(before)
+        .bind(now)
+        .execute()
+        .await?;
+    Ok(taken > 0)
+}
