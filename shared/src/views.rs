@@ -939,6 +939,14 @@ pub struct ShopConnectForm {
     pub client_secret: String,
 }
 
+/// What a connect attempt found: connected, or the problems Shopify's live check named (an answer,
+/// not an error: the form shows them on their fields).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ShopConnectResult {
+    Connected(ShopPage),
+    Refused(crate::domain::FieldErrors),
+}
+
 /// The Shopify page: the connection (if any) and what the merchant needs to set one up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShopPage {

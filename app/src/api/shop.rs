@@ -1,6 +1,6 @@
 //! The merchant's Shopify store as a connected app.
 
-use crate::api::views::{ShopConnectForm, ShopPage};
+use crate::api::views::{ShopConnectForm, ShopConnectResult, ShopPage};
 use crate::error::AppError;
 use leptos::prelude::*;
 
@@ -19,12 +19,17 @@ pub async fn load_shop_page() -> Result<ShopPage, AppError> {
 
 /// Checks the app's credentials with Shopify and connects the store; each problem is named.
 #[server(prefix = "/api", endpoint = "connect_shop", input = server_fn::codec::Json)]
-pub async fn connect_shop(form: ShopConnectForm) -> Result<ShopPage, AppError> {
+pub async fn connect_shop(form: ShopConnectForm) -> Result<ShopConnectResult, AppError> {
     use super::context::*;
+    use backend::services::shop::ShopError;
     answer(
         async {
             let (s, who) = caller().await?;
-            Ok(s.shop.connect(who.merchant(), &who.session.merchant_slug, &form).await?)
+            match s.shop.connect(who.merchant(), &who.session.merchant_slug, &form).await {
+                Ok(page) => Ok(ShopConnectResult::Connected(page)),
+                Err(ShopError::Invalid(fields)) => Ok(ShopConnectResult::Refused(fields)),
+                Err(e) => Err(e.into()),
+            }
         }
         .await,
     )

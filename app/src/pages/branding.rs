@@ -38,7 +38,22 @@ fn BrandingForm(campaign: CampaignId, initial: Branding, merchant_name: String) 
     let branding = RwSignal::new(initial.clone());
     let color = RwSignal::new(initial.color.map(BrandColor::hex).unwrap_or_default());
     let save = Action::new(move |c: &String| save_brand_color(campaign, c.clone()));
-    let error = Signal::derive(move || save.value().get().and_then(Result::err));
+    // A colour that doesn't parse is named here, with the server's own words, without a request.
+    let local_error = RwSignal::new(None::<AppError>);
+    let error = Signal::derive(move || local_error.get().or_else(|| save.value().get().and_then(Result::err)));
+    let submit = move |raw: String| match raw.trim() {
+        "" => {
+            local_error.set(None);
+            save.dispatch(String::new());
+        }
+        typed => match BrandColor::parse(typed) {
+            Ok(c) => {
+                local_error.set(None);
+                save.dispatch(c.hex());
+            }
+            Err(message) => local_error.set(Some(AppError::field("color", message))),
+        },
+    };
     Effect::new(move || {
         if let Some(Ok(saved)) = save.value().get() {
             color.set(saved.color.map(BrandColor::hex).unwrap_or_default());
@@ -73,9 +88,9 @@ fn BrandingForm(campaign: CampaignId, initial: Branding, merchant_name: String) 
             <input type="color" aria-label="Pick the brand colour" prop:value=picker_value
                 on:input=move |ev| color.set(event_target_value(&ev))/>
             <input id="brand-color" placeholder="#1f6feb" maxlength="7" bind:value=color/>
-            <button type="button" on:click=move |_| { save.dispatch(color.get_untracked()); }
+            <button type="button" on:click=move |_| submit(color.get_untracked())
                 disabled=move || save.pending().get()>"Save colour"</button>
-            <button type="button" class="secondary" on:click=move |_| { save.dispatch(String::new()); }
+            <button type="button" class="secondary" on:click=move |_| submit(String::new())
                 disabled=move || save.pending().get() || branding.with(|b| b.color.is_none())>"Use Rekomi's colours"</button>
         </div>
         <p class="hint">"The band at the top and the buttons take this colour; text on them is white or black, whichever reads better."</p>
@@ -120,7 +135,12 @@ fn ImageField(campaign: CampaignId, place: ImageSlot, branding: RwSignal<Brandin
     let send_upload = send.clone();
     let on_change = move |_| {
         if let Some(file) = crate::pages::import::chosen_file(input) {
-            send_upload("PUT", Some(file));
+            // Judged here first (type and size), so an obvious mistake costs no upload.
+            let size = usize::try_from(file_size(&file)).unwrap_or(usize::MAX);
+            match crate::domain::branding::pre_check(slot, &file_type(&file), size) {
+                Ok(()) => send_upload("PUT", Some(file)),
+                Err(message) => problem.set(Some(message)),
+            }
         }
         if let Some(el) = input.get_untracked() {
             el.set_value("");
@@ -162,5 +182,29 @@ fn ImageField(campaign: CampaignId, place: ImageSlot, branding: RwSignal<Brandin
                     }>{format!("Remove the {}", slot.label())}</button>
             </Show>
         </fieldset>
+    }
+}
+
+fn file_type(file: &web_sys::File) -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        file.type_()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = file;
+        String::new()
+    }
+}
+
+fn file_size(file: &web_sys::File) -> u64 {
+    #[cfg(feature = "hydrate")]
+    {
+        file.size() as u64
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = file;
+        0
     }
 }

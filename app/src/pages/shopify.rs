@@ -3,7 +3,7 @@
 //! problem, and once connected the shop's facts and a health line per webhook topic.
 
 use crate::api::shop::{connect_shop, disconnect_shop, load_shop_page, recheck_shop_webhooks};
-use crate::api::views::{ShopConnectForm, ShopConnectionView, ShopPage};
+use crate::api::views::{ShopConnectForm, ShopConnectResult, ShopConnectionView, ShopPage};
 use crate::components::copy_text;
 use crate::components::form::{ErrorBanner, FieldError};
 use crate::components::toast::use_toasts;
@@ -142,9 +142,14 @@ fn Setup(required_scopes: Vec<(String, String)>, webhook_address: String, versio
     let client_id = RwSignal::new(String::new());
     let secret = RwSignal::new(String::new());
     let connect = Action::new(|form: &ShopConnectForm| connect_shop(form.clone()));
-    let error = Signal::derive(move || connect.value().get().and_then(Result::err));
+    // A refusal from Shopify's live check is an answer (shown on its fields), not a failed request.
+    let error = Signal::derive(move || match connect.value().get() {
+        Some(Err(e)) => Some(e),
+        Some(Ok(ShopConnectResult::Refused(fields))) => Some(AppError::invalid(fields)),
+        _ => None,
+    });
     Effect::new(move || {
-        if let Some(Ok(page)) = connect.value().get() {
+        if let Some(Ok(ShopConnectResult::Connected(page))) = connect.value().get() {
             let name = page.connection.map(|c| c.shop_name).unwrap_or_default();
             toasts.success(format!("{name} is connected. Rekomi subscribed its webhooks."));
             secret.set(String::new());

@@ -251,6 +251,31 @@ pub fn check_image(
     Ok(CheckedImage { format, width, height })
 }
 
+/// What the browser can judge before sending a file: its declared type and its size, in the same
+/// words as [`check_image`] (the server still judges the bytes themselves).
+pub fn pre_check(slot: ImageSlot, content_type: &str, size: usize) -> Result<(), String> {
+    let name = slot.label();
+    if size == 0 {
+        return Err(format!("The {name} file is empty. Choose a PNG, JPEG, WebP or GIF image."));
+    }
+    if size > slot.max_bytes() {
+        return Err(format!(
+            "The {name} is {} KB; the largest taken is {} KB. Save it smaller (or as JPEG or WebP) and upload it again.",
+            size.div_ceil(1024),
+            slot.max_bytes() / 1024
+        ));
+    }
+    let accepted = ["image/png", "image/jpeg", "image/webp", "image/gif"];
+    match content_type {
+        "" => Ok(()),
+        t if accepted.contains(&t) => Ok(()),
+        t if t == "image/svg+xml" || t.starts_with("text/") => {
+            Err(format!("SVG and other text files can't be used as the {name}: upload a PNG, JPEG, WebP or GIF image."))
+        }
+        _ => Err(format!("This file is not a PNG, JPEG, WebP or GIF image, so it can't be the {name}.")),
+    }
+}
+
 /// An image as pages show it: its address (named by its content, so it is cached for ever) and
 /// its size (so the page doesn't jump as it loads).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -340,6 +365,16 @@ mod tests {
         let big = [png(100, 100), vec![0; 600 * 1024]].concat();
         assert!(check_image(ImageSlot::Logo, &big, png_size).unwrap_err().contains("largest taken is 512 KB"));
         assert!(check_image(ImageSlot::Logo, &[], png_size).unwrap_err().contains("empty"));
+    }
+
+    #[test]
+    fn the_browser_judges_type_and_size_in_the_server_s_words() {
+        assert!(pre_check(ImageSlot::Logo, "image/png", 10_000).is_ok());
+        assert!(pre_check(ImageSlot::Logo, "", 10_000).is_ok(), "no type: the server decides");
+        assert!(pre_check(ImageSlot::Logo, "image/svg+xml", 100).unwrap_err().contains("SVG"));
+        assert!(pre_check(ImageSlot::Hero, "application/pdf", 100).unwrap_err().contains("not a PNG"));
+        assert!(pre_check(ImageSlot::Logo, "image/png", 600 * 1024).unwrap_err().contains("largest taken is 512 KB"));
+        assert!(pre_check(ImageSlot::Logo, "image/png", 0).unwrap_err().contains("empty"));
     }
 
     #[test]
