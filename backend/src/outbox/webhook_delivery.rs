@@ -46,27 +46,65 @@ pub fn backoff(attempts: i64) -> Duration {
     base + Duration::from_millis(jitter)
 }
 
-/// An address on the instance's own machine or private network: merchants' endpoints must not
-/// reach those (a delivery log would otherwise map the network behind Rekomi).
+/// IPv4 blocks IANA's special-purpose registry marks as not globally reachable (plus multicast and
+/// the reserved 240/4): a merchant's endpoint must not reach the instance's own machine or network
+/// (a delivery log would otherwise map what is behind Rekomi).
+const V4_NOT_GLOBAL: [(u32, u8); 16] = [
+    (0x0000_0000, 8),  // 0.0.0.0/8 "this network"
+    (0x0a00_0000, 8),  // 10/8
+    (0x6440_0000, 10), // 100.64/10 carrier-grade NAT
+    (0x7f00_0000, 8),  // 127/8 loopback
+    (0xa9fe_0000, 16), // 169.254/16 link local (cloud metadata)
+    (0xac10_0000, 12), // 172.16/12
+    (0xc000_0000, 24), // 192.0.0/24 IETF protocol assignments
+    (0xc000_0200, 24), // 192.0.2/24 documentation
+    (0xc058_6300, 24), // 192.88.99/24 6to4 relay anycast
+    (0xc0a8_0000, 16), // 192.168/16
+    (0xc612_0000, 15), // 198.18/15 benchmarking
+    (0xc633_6400, 24), // 198.51.100/24 documentation
+    (0xcb00_7100, 24), // 203.0.113/24 documentation
+    (0xe000_0000, 4),  // 224/4 multicast
+    (0xf000_0000, 4),  // 240/4 reserved, and the broadcast address
+    (0xffff_ffff, 32), // 255.255.255.255
+];
+
+/// IPv6 blocks that are not globally reachable or that carry an IPv4 address a gateway would
+/// reach on Rekomi's behalf (NAT64, 6to4, IPv4-compatible).
+const V6_NOT_GLOBAL: [(u128, u8); 13] = [
+    (0, 96),                                         // ::/96 unspecified, loopback, IPv4-compatible
+    (0xffff_0000_0000, 96),                          // ::ffff:0:0/96 is checked as IPv4 below; kept for safety
+    (0x0064_ff9b_0000_0000_0000_0000_0000_0000, 96), // 64:ff9b::/96 NAT64
+    (0x0064_ff9b_0001_0000_0000_0000_0000_0000, 48), // 64:ff9b:1::/48 local-use NAT64
+    (0x0100_0000_0000_0000_0000_0000_0000_0000, 64), // 100::/64 discard-only
+    (0x2001_0000_0000_0000_0000_0000_0000_0000, 23), // 2001::/23 IETF protocol assignments (Teredo …)
+    (0x2001_0db8_0000_0000_0000_0000_0000_0000, 32), // 2001:db8::/32 documentation
+    (0x2002_0000_0000_0000_0000_0000_0000_0000, 16), // 2002::/16 6to4
+    (0x3fff_0000_0000_0000_0000_0000_0000_0000, 20), // 3fff::/20 documentation
+    (0x5f00_0000_0000_0000_0000_0000_0000_0000, 16), // 5f00::/16 segment routing
+    (0xfc00_0000_0000_0000_0000_0000_0000_0000, 7),  // fc00::/7 unique local
+    (0xfe80_0000_0000_0000_0000_0000_0000_0000, 10), // fe80::/10 link local
+    (0xff00_0000_0000_0000_0000_0000_0000_0000, 8),  // ff00::/8 multicast
+];
+
+fn in_block<T>(ip: T, (net, len): (T, u8)) -> bool
+where
+    T: Copy + std::ops::Shr<u32, Output = T> + PartialEq,
+{
+    let bits = u32::try_from(std::mem::size_of::<T>() * 8).unwrap_or(128);
+    let shift = bits - u32::from(len);
+    // A /0 would shift by the whole width; no block here is that wide.
+    shift < bits && (ip >> shift) == (net >> shift)
+}
+
+/// Whether a merchant's endpoint may not be delivered to at this address.
 pub fn private_address(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || (a == 100 && (b & 0xc0) == 64) // carrier-grade NAT
-        }
+        IpAddr::V4(v4) => V4_NOT_GLOBAL.iter().any(|block| in_block(u32::from(v4), *block)),
         IpAddr::V6(v6) => {
-            let first = v6.segments()[0];
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (first & 0xfe00) == 0xfc00 // unique local
-                || (first & 0xffc0) == 0xfe80 // link local
-                || v6.to_ipv4_mapped().is_some_and(|v4| private_address(IpAddr::V4(v4)))
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return private_address(IpAddr::V4(v4));
+            }
+            V6_NOT_GLOBAL.iter().any(|block| in_block(u128::from(v6), *block))
         }
     }
 }
@@ -86,8 +124,11 @@ pub async fn check_public(url: &str, allow_private: bool) -> Result<Option<(Stri
     if host.eq_ignore_ascii_case("localhost") || host.to_ascii_lowercase().ends_with(".localhost") {
         return Err(refused());
     }
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
+    // Its own timeout: a slow resolver must not hold a delivery slot for the whole request timeout.
+    let lookup = tokio::time::timeout(Duration::from_secs(5), tokio::net::lookup_host((host.as_str(), port)));
+    let addrs: Vec<SocketAddr> = lookup
         .await
+        .map_err(|_| format!("The endpoint's host {host} didn't resolve within 5 s."))?
         .map_err(|_| format!("The endpoint's host {host} can't be resolved."))?
         .collect();
     if addrs.is_empty() || addrs.iter().any(|a| private_address(a.ip())) {
@@ -100,6 +141,8 @@ fn client(pinned: Option<(&str, &[SocketAddr])>) -> reqwest::Result<reqwest::Cli
     let builder = reqwest::Client::builder()
         .timeout(TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
+        // A proxy from HTTP(S)_PROXY would connect wherever it likes, past the address pinning.
+        .no_proxy()
         .user_agent("Rekomi-Webhooks/1");
     match pinned {
         Some((host, addrs)) => builder.resolve_to_addrs(host, addrs).build(),
@@ -254,10 +297,24 @@ mod tests {
             "fe80::1",
             "::ffff:10.0.0.1",
             "0.0.0.0",
+            "0.1.2.3",
+            "198.18.0.1",
+            "198.19.255.254",
+            "240.0.0.1",
+            "255.255.255.255",
+            "224.0.0.1",
+            "192.0.0.8",
+            "64:ff9b::a00:1",
+            "64:ff9b:1::1",
+            "2002:a00:1::1",
+            "::a00:1",
+            "2001::1",
+            "2001:db8::1",
+            "ff02::1",
         ] {
             assert!(private_address(ip.parse().expect("ip")), "{ip}");
         }
-        for ip in ["93.184.216.34", "2606:2800:220:1::1", "8.8.8.8"] {
+        for ip in ["93.184.216.34", "2606:2800:220:1::1", "8.8.8.8", "198.20.0.1", "223.255.255.1", "2a00:1450::1"] {
             assert!(!private_address(ip.parse().expect("ip")), "{ip}");
         }
     }

@@ -472,6 +472,12 @@ async fn decide_with(
     Ok(DecisionOutcome { changed, skipped })
 }
 
+/// The affiliate's referral code, to forget it in the tracker's memory around a change.
+pub async fn code_of(db: &Db, merchant: MerchantId, id: AffiliateId) -> Option<String> {
+    let rows = store::by_ids(db, merchant, &[id]).await.ok()?;
+    rows.into_iter().next().and_then(|row| view(row).referral_code)
+}
+
 impl super::Services {
     /// [`decide`] for a signed-in merchant; then the redirect and attribution on this instance see
     /// the change at once (other instances within the code cache's minute).
@@ -483,9 +489,7 @@ impl super::Services {
         note: Option<&str>,
     ) -> Result<DecisionOutcome, AffiliateError> {
         let outcome = decide(&self.db, who.merchant(), who.actor(), ids, decision, note).await?;
-        if !outcome.changed.is_empty() {
-            self.tracker.forget_all();
-        }
+        self.tracker.forget(outcome.changed.iter().filter_map(|v| v.referral_code.as_deref()));
         Ok(outcome)
     }
 
@@ -498,11 +502,9 @@ impl super::Services {
     ) -> Result<DecisionOutcome, AffiliateError> {
         let (db, merchant) = (&self.db, who.merchant());
         let (changed_ids, skips) = super::verification::by_hand(db, merchant, who.actor(), ids).await?;
-        if !changed_ids.is_empty() {
-            self.tracker.forget_all();
-        }
         let changed = store::by_ids(db, merchant, &changed_ids).await?;
         let changed = with_syncs(db, merchant, changed.into_iter().map(view).collect()).await?;
+        self.tracker.forget(changed.iter().filter_map(|v| v.referral_code.as_deref()));
         let skipped = skips.iter().map(|(id, skip)| (*id, skip_reason(skip))).collect();
         Ok(DecisionOutcome { changed, skipped })
     }
@@ -513,8 +515,9 @@ impl super::Services {
         who: &super::accounts::SignedIn,
         id: AffiliateId,
     ) -> Result<ApplicationView, AffiliateError> {
+        let code = code_of(&self.db, who.merchant(), id).await;
         let erased = erase(&self.db, who.merchant(), who.actor(), id).await?;
-        self.tracker.forget_all();
+        self.tracker.forget(code);
         Ok(erased)
     }
 
@@ -527,9 +530,7 @@ impl super::Services {
         address: bool,
     ) -> Result<DecisionOutcome, AffiliateError> {
         let outcome = ban(&self.db, who.merchant(), who.actor(), ids, reason, address).await?;
-        if !outcome.changed.is_empty() {
-            self.tracker.forget_all();
-        }
+        self.tracker.forget(outcome.changed.iter().filter_map(|v| v.referral_code.as_deref()));
         Ok(outcome)
     }
 }

@@ -297,7 +297,7 @@ pub async fn set_terms(
         }
         Err(e) => return Err(db(e)),
     }
-    s.tracker.forget_all();
+    s.tracker.forget(super::affiliates::code_of(&s.db, merchant, affiliate).await);
     affiliate_earnings(s, merchant, affiliate).await
 }
 

@@ -283,8 +283,9 @@ fn paypal(payouts: &[PayoutRow], run: PayoutRunId) -> anyhow::Result<String> {
         // Customer id: at most 30 characters, no spaces; PayPal warns on a repeat within 30 days.
         let id = format!("RK{run}-{}", p.id);
         let note = format!("Affiliate commission: payout {} ({} commissions)", p.id, p.lines);
+        // The address can fall back to the sign-up email, which may begin with a formula sign.
         out.write_record([
-            p.payout_email.as_str(),
+            super::exports::cell(&p.payout_email).as_str(),
             &decimal(p.amount_minor, &p.currency),
             &p.currency,
             &id,
@@ -314,7 +315,8 @@ fn wise(payouts: &[PayoutRow], run: PayoutRunId) -> anyhow::Result<String> {
         // An upload file keeps values exact, so a name a spreadsheet would run as a formula loses
         // its leading sign instead of gaining an apostrophe.
         let name = p.affiliate_name.trim_start_matches(['=', '+', '-', '@', '\t', '\r']);
-        out.write_record([name, &p.wise_email, &reference, "PERSON", "target", &amount, &p.currency, &p.currency])?;
+        let email = super::exports::cell(&p.wise_email);
+        out.write_record([name, &email, &reference, "PERSON", "target", &amount, &p.currency, &p.currency])?;
     }
     Ok(String::from_utf8(out.into_inner()?)?)
 }
@@ -323,4 +325,42 @@ fn generic(payouts: &[PayoutRow]) -> anyhow::Result<String> {
     let mut out = csv::Writer::from_writer(Vec::new());
     super::exports::write_payouts(&mut out, payouts)?;
     Ok(String::from_utf8(out.into_inner()?)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::domain::{AffiliateId, PayoutState};
+
+    fn row(email: &str, name: &str) -> PayoutRow {
+        PayoutRow {
+            id: 7,
+            run_id: PayoutRunId(3),
+            affiliate_id: AffiliateId(1),
+            affiliate_name: name.to_owned(),
+            affiliate_email: email.to_owned(),
+            payout_email: email.to_owned(),
+            wise_email: email.to_owned(),
+            currency: "USD".to_owned(),
+            amount_minor: 1234,
+            lines: 2,
+            state: PayoutState::Open,
+            reference: None,
+            created_at: 0,
+            paid_at: None,
+        }
+    }
+
+    #[test]
+    fn payout_files_never_carry_a_formula() {
+        let rows = [row("=cmd|'/c calc'!a0@evil.example", "-Ana"), row("+1@example.com", "@Bo")];
+        for file in [paypal(&rows, PayoutRunId(3)).unwrap(), wise(&rows, PayoutRunId(3)).unwrap()] {
+            for line in file.lines() {
+                for cell in line.split(',') {
+                    let cell = cell.trim_start_matches('"');
+                    assert!(!cell.starts_with(['=', '+', '-', '@']), "{cell:?} in {file}");
+                }
+            }
+        }
+    }
 }

@@ -376,7 +376,7 @@ pub async fn rate_bump(
         .await
         .map_err(RestError::internal)?;
     let changed = before != Some((bps, minor, expires_at.filter(|_| bps.is_some() || minor.is_some())));
-    s.tracker.forget_all();
+    s.tracker.forget(found.referral_code.as_deref());
     let updated = affiliate_by_email(s, merchant, &found.email).await?;
     Ok(RateBumpOut { affiliate: affiliate_out(s, updated), changed })
 }

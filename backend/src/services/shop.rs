@@ -225,9 +225,10 @@ impl ShopConnections {
             return Err(field(
                 "scopes",
                 format!(
-                    "The app lacks {}: {}. In the Dev Dashboard add them under the app's access scopes, release a new version, install it again, then connect.",
+                    "The app lacks {}: {}. In the Dev Dashboard add {} under the app's access scopes, release a new version, install it again, then connect.",
                     if named.len() == 1 { "an access scope" } else { "access scopes" },
-                    named.join("; ")
+                    named.join("; "),
+                    if named.len() == 1 { "it" } else { "them" },
                 ),
             ));
         }

@@ -211,15 +211,34 @@ impl Tracker {
         if let Some(found) = self.codes.get(key.as_ref()) {
             return Ok(found);
         }
+        // Only a well-formed code is looked up and remembered: made-up paths of any length must
+        // not fill the cache (or reach the database).
+        if shared::domain::ReferralCode::parse(code).is_err() {
+            return Ok(None);
+        }
         let key = key.into_owned();
         let found = crate::store::tracking::by_code(&self.db, code).await?.map(|row| Arc::new(Code::from_row(row)));
         self.codes.insert(key, found.clone());
         Ok(found)
     }
 
-    /// Drops a code from memory after a change on this instance (approval, new code, new terms).
-    pub fn forget_all(&self) {
-        self.codes.invalidate_all();
+    /// How many codes (known or unknown) are in memory.
+    pub fn cached(&self) -> u64 {
+        self.codes.run_pending_tasks();
+        self.codes.entry_count()
+    }
+
+    /// Whether this code is in memory.
+    pub fn is_cached(&self, code: &str) -> bool {
+        self.codes.contains_key(&code.to_ascii_lowercase())
+    }
+
+    /// Drops these codes from memory after a change on this instance (approval, new code, new
+    /// terms), so the redirect sees it at once; every other code stays cached.
+    pub fn forget<S: AsRef<str>>(&self, codes: impl IntoIterator<Item = S>) {
+        for code in codes {
+            self.codes.invalidate(&code.as_ref().to_ascii_lowercase());
+        }
     }
 
     pub fn is_bot(&self, user_agent: &str) -> bool {

@@ -677,3 +677,36 @@ async fn results_cover_a_chosen_range_with_breakdowns_and_the_same_rows_as_csv()
     let anonymous = reqwest::get(app.url("/api/exports/results.csv?breakdown=day")).await.expect("answered");
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn only_well_formed_codes_are_remembered_and_a_change_forgets_only_its_own_code() {
+    let app = spawn_app().await;
+    let shop = shop(&app, json!({})).await;
+    let (_, ana) = affiliate(&app, &shop, "Ana Lima", "ana@example.com").await;
+    let (bo_id, bo) = affiliate(&app, &shop, "Bo Berg", "bo@example.com").await;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let visit = |code: String| {
+        let client = client.clone();
+        let url = app.url(&format!("/r/{code}"));
+        async move { client.get(url).header("user-agent", BROWSER_UA).send().await.expect("answer").status() }
+    };
+    let tracker = &app.services.tracker;
+    let before = tracker.cached();
+    // Made-up paths: too long, or with characters no code has. Not looked up, not remembered.
+    for n in 0..50 {
+        assert_eq!(visit(format!("{}{n}", "x".repeat(300))).await, StatusCode::NOT_FOUND);
+        assert_eq!(visit(format!("bad%20code{n}")).await, StatusCode::NOT_FOUND);
+    }
+    assert_eq!(tracker.cached(), before, "nothing remembered for malformed codes");
+
+    // Both codes resolve and are remembered; a decision about Bo forgets Bo's code only.
+    assert_eq!(visit(ana.clone()).await, StatusCode::FOUND);
+    assert_eq!(visit(bo.clone()).await, StatusCode::FOUND);
+    assert!(tracker.is_cached(&ana) && tracker.is_cached(&bo));
+    shop.merchant
+        .call::<Value>("decide_applications", json!({"ids": [bo_id], "decision": "disable", "note": null}))
+        .await
+        .expect("disabled");
+    assert!(tracker.is_cached(&ana), "an unrelated code stays in memory");
+    assert!(!tracker.is_cached(&bo), "the changed code is forgotten at once");
+}
