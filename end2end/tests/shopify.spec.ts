@@ -1,4 +1,5 @@
 import { expect, test } from "@playwright/test";
+import { readFileSync } from "node:fs";
 import { PASSWORD, collectPageErrors, signUp, uniqueEmail, uniqueId, untilHydrated } from "./helpers";
 
 /** The demo store of `fake-shopify --demo` (scripts/test.sh starts it beside the server). */
@@ -51,6 +52,12 @@ test("connecting the shop names a missing scope, then subscribes the webhooks it
   await page.reload();
   await expect(page.getByTestId("shop-connection")).toContainText("Connected");
   expect(await page.content()).not.toContain(FULL.secret);
+  // Neither the app's secret nor an access token reaches the server's (debug) log.
+  const log = process.env.REKOMI_SERVER_LOG;
+  if (log) {
+    const text = readFileSync(log, "utf8");
+    for (const secret of [FULL.secret, NO_DISCOUNTS.secret, "shpat_"]) expect(text).not.toContain(secret);
+  }
   await page.screenshot({ path: "test-results/screens/shopify-connected.png", fullPage: true });
 
   // Disconnect (the demo store is free again for the next run).
