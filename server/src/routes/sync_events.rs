@@ -14,9 +14,48 @@ use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream};
+use std::collections::HashMap;
 use std::convert::Infallible;
+use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 use tokio::sync::broadcast;
+
+/// Live feeds one session may hold open: a tab holds one (a closed one is noticed at the next
+/// keep-alive, within 15 s), so this allows many tabs and stops a
+/// script from opening thousands (each polls the database).
+pub const MAX_PER_SESSION: usize = 16;
+
+/// Open feeds per session token, in this process.
+static OPEN: LazyLock<Mutex<HashMap<String, usize>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// One of a session's feed slots, given back when the feed ends (the client went away and the
+/// next write failed, or the session ended).
+struct Slot(String);
+
+impl Slot {
+    fn take(token: &str) -> Option<Slot> {
+        let mut open = OPEN.lock().ok()?;
+        let count = open.entry(token.to_owned()).or_insert(0);
+        if *count >= MAX_PER_SESSION {
+            return None;
+        }
+        *count += 1;
+        Some(Slot(token.to_owned()))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Ok(mut open) = OPEN.lock() {
+            if let Some(count) = open.get_mut(&self.0) {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    open.remove(&self.0);
+                }
+            }
+        }
+    }
+}
 
 /// How often the feed looks at the database when nothing was signalled.
 const POLL: Duration = Duration::from_secs(1);
@@ -31,7 +70,16 @@ pub async fn stream(State(state): State<AppState>, session: Result<MerchantSessi
         }
         Err(NotSignedIn::Failed) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     };
+    let Some(slot) = Slot::take(&session.token) else {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(axum::http::header::RETRY_AFTER, "15")],
+            "Too many live views are open for this sign-in; close a tab or two.",
+        )
+            .into_response();
+    };
     let feed = Feed {
+        _slot: slot,
         rx: crate::outbox::subscribe(),
         services: state.services.clone(),
         token: session.token,
@@ -44,6 +92,7 @@ pub async fn stream(State(state): State<AppState>, session: Result<MerchantSessi
 }
 
 struct Feed {
+    _slot: Slot,
     services: Services,
     rx: broadcast::Receiver<MerchantId>,
     /// The session the feed was opened with; checked again now and then, so a feed ends with it.

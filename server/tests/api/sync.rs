@@ -419,6 +419,22 @@ async fn the_live_feed_streams_sync_changes_to_the_signed_in_merchant_only() {
     }
     assert!(text.contains("event: sync"));
     assert!(text.contains(&format!("\"affiliate_id\":{}", ana.id)), "{text}");
+
+    // One sign-in holds a few feeds (a few tabs), not an unbounded number.
+    let mut open = vec![feed];
+    for _ in 1..server::routes::sync_events::MAX_PER_SESSION {
+        let more = merchant.client.get(app.url("/api/sync/events")).send().await.expect("feed opens");
+        assert_eq!(more.status(), reqwest::StatusCode::OK);
+        open.push(more);
+    }
+    let refused = merchant.client.get(app.url("/api/sync/events")).send().await.expect("answers");
+    assert_eq!(refused.status(), reqwest::StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.text().await.expect("text").contains("close a tab"));
+    // Another merchant's sign-in has slots of its own.
+    let other = app.merchant("Other Shop").await;
+    let theirs = other.client.get(app.url("/api/sync/events")).send().await.expect("answers");
+    assert_eq!(theirs.status(), reqwest::StatusCode::OK);
+    drop(open);
 }
 
 #[tokio::test]
