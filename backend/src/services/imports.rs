@@ -31,6 +31,11 @@ use std::collections::{HashMap, HashSet};
 
 /// Largest file taken (a Rewardful export of 100,000 affiliates is about 15 MB).
 pub const MAX_FILE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Unconfirmed dry runs a merchant keeps (the oldest goes when another is checked), and how long one
+/// waits for its confirmation before it is deleted with its file.
+pub const MAX_WAITING: i64 = 5;
+pub const WAITING_MS: i64 = 24 * 3600 * 1000;
 /// Issues and planned rows kept in a report; the counts cover every row.
 const MAX_ISSUES: usize = 1_000;
 const MAX_SAMPLES: usize = 200;
@@ -58,7 +63,10 @@ impl From<ImportError> for AppError {
     fn from(value: ImportError) -> Self {
         match value {
             ImportError::UnknownCampaign => AppError::field("campaign", "Pick one of your campaigns."),
-            ImportError::UnknownImport => AppError::not_found("import"),
+            ImportError::UnknownImport => AppError::new(
+                ErrorKind::NotFound,
+                "That import doesn't exist, isn't yours, or its dry run expired (one waits 24 hours, and only your 5 newest are kept). Upload the file again.",
+            ),
             ImportError::TooLarge => AppError::new(
                 ErrorKind::Invalid,
                 format!("The file is larger than {} MB; split it and import the parts.", MAX_FILE_BYTES >> 20),
@@ -579,7 +587,8 @@ pub async fn check(
     .await
     .context("saving the import")?;
     report.id = id.get();
-    tracing::info!(merchant.id = %upload.merchant, import.id = %id, rows = report.rows, errors = report.errors, "import checked");
+    let dropped = store::keep_newest_ready(db, upload.merchant, MAX_WAITING).await.context("dropping old dry runs")?;
+    tracing::info!(merchant.id = %upload.merchant, import.id = %id, rows = report.rows, errors = report.errors, dropped, "import checked");
     Ok(report)
 }
 
@@ -833,4 +842,10 @@ async fn apply(
     tx.commit().await?;
     progress(source.done());
     Ok(applied)
+}
+
+/// Deletes unconfirmed dry runs older than a day, with their files (housekeeping, every instance:
+/// the statement is idempotent).
+pub async fn expire(db: &Db, now: i64) -> anyhow::Result<u64> {
+    store::delete_stale(db, now - WAITING_MS).await.context("deleting stale dry runs")
 }

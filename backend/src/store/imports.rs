@@ -331,3 +331,21 @@ pub async fn update_affiliate(tx: &mut Tx, merchant: MerchantId, update: &Affili
         .await?;
     Ok(done == 1)
 }
+
+/// Deletes dry runs never confirmed that were made before `before`, with their files.
+pub async fn delete_stale(db: &Db, before: i64) -> DbResult<u64> {
+    db.query("DELETE FROM imports WHERE state = 'ready' AND created_at < $1").bind(before).execute().await
+}
+
+/// Keeps the merchant's `keep` newest unconfirmed dry runs and deletes the older ones with their
+/// files; the number deleted.
+pub async fn keep_newest_ready(db: &Db, merchant: MerchantId, keep: i64) -> DbResult<u64> {
+    db.query(
+        "DELETE FROM imports WHERE merchant_id = $1 AND state = 'ready' AND id NOT IN (
+             SELECT id FROM imports WHERE merchant_id = $1 AND state = 'ready' ORDER BY created_at DESC, id DESC LIMIT $2)",
+    )
+    .bind(merchant)
+    .bind(keep)
+    .execute()
+    .await
+}

@@ -295,3 +295,39 @@ async fn signed_out_visitors_are_sent_to_log_in_before_any_page_renders() {
         assert_eq!(response.status(), StatusCode::OK, "{path}");
     }
 }
+
+#[tokio::test]
+async fn unconfirmed_dry_runs_are_limited_per_merchant_and_expire_with_their_files() {
+    let app = spawn_app().await;
+    klaviyo_account(&app, "IMP009", KEY, LIST);
+    let (merchant, campaign, _) = connected_merchant(&app, KEY, LIST, false).await;
+    let mut ids = Vec::new();
+    for _ in 0..7 {
+        ids.push(upload(&merchant, campaign, "elsewhere", FILE.as_bytes()).await.id);
+    }
+    let waiting = |app: &TestApp| {
+        let sql = "SELECT COUNT(*) FROM imports WHERE state = 'ready'";
+        let db = app.db.clone();
+        async move {
+            match &db {
+                server::store::Db::Sqlite(pool) => sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await,
+                server::store::Db::Postgres(pool) => sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await,
+            }
+            .expect("count")
+        }
+    };
+    assert_eq!(waiting(&app).await, server::services::imports::MAX_WAITING, "only the newest dry runs are kept");
+    let expired = confirm(&merchant, ids[0]).await.expect_err("the oldest was dropped");
+    assert!(expired.contains("expired"), "{expired}");
+
+    // A day later every waiting dry run is gone with its file.
+    let now = server::store::now_ms();
+    assert_eq!(server::services::imports::expire(&app.db, now).await.expect("expire"), 0, "nothing is a day old yet");
+    let gone = server::services::imports::expire(&app.db, now + server::services::imports::WAITING_MS + 1)
+        .await
+        .expect("expire");
+    assert_eq!(gone, 5);
+    assert_eq!(waiting(&app).await, 0);
+    let expired = confirm(&merchant, ids[6]).await.expect_err("expired");
+    assert!(expired.contains("Upload the file again"), "{expired}");
+}
