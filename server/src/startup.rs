@@ -151,6 +151,11 @@ async fn housekeeping(services: Services) {
             tracing::warn!(%error, "could not remove expired verification links");
         }
         services.shop.recheck_due().await;
+        match crate::services::integrations::scrub_sent_links(&services.db, now_ms()).await {
+            Ok(n) if n > 0 => tracing::info!(events = n, "links with tokens removed from sent events"),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(error = format!("{error:#}"), "could not scrub sent events"),
+        }
         match crate::services::imports::expire(&services.db, now_ms()).await {
             Ok(n) if n > 0 => tracing::info!(imports = n, "unconfirmed dry runs expired with their files"),
             Ok(_) => {}

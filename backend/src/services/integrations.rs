@@ -4,7 +4,8 @@
 use super::earnings::db;
 use super::Services;
 use crate::outbox::secret_owner;
-use crate::store::{events, now_ms, webhooks, DbResult};
+use crate::store::{events, now_ms, webhooks, Db, DbResult};
+use anyhow::Context;
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 use shared::domain::clock::format_utc;
@@ -230,5 +231,41 @@ mod tests {
         assert!(parse_url("ftp://example.com").is_err());
         assert!(parse_url("https://user:pw@example.com/").is_err());
         assert!(parse_url("example.com/hook").is_err());
+    }
+}
+
+/// How long a sent (or failed) event keeps the link with a token it carried, for support questions.
+pub const LINK_RETENTION_MS: i64 = 24 * 3_600_000;
+/// The property names that hold a live link with a token.
+const LINK_PROPERTIES: [&str; 3] = ["login_url", "invite_url", "verify_url"];
+
+/// Removes the sign-in, invite and verification links (they carry tokens) from events Klaviyo has
+/// had for a day, or that failed for good; the number of events scrubbed. Housekeeping.
+pub async fn scrub_sent_links(db: &Db, now: i64) -> anyhow::Result<u64> {
+    let mut scrubbed = 0;
+    loop {
+        let rows = events::with_links(db, now - LINK_RETENTION_MS, 500).await.context("reading events")?;
+        if rows.is_empty() {
+            return Ok(scrubbed);
+        }
+        for (id, properties) in rows {
+            let mut value: serde_json::Value = serde_json::from_str(&properties).unwrap_or(serde_json::Value::Null);
+            scrub(&mut value);
+            let text = if value.is_null() { "{}".to_owned() } else { value.to_string() };
+            events::set_properties(db, id, &text).await.context("scrubbing an event")?;
+            scrubbed += 1;
+        }
+    }
+}
+
+fn scrub(value: &mut serde_json::Value) {
+    match value {
+        // The key goes with its value, so the event no longer matches the search for links.
+        serde_json::Value::Object(map) => {
+            map.retain(|key, _| !LINK_PROPERTIES.contains(&key.as_str()));
+            map.values_mut().for_each(scrub);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(scrub),
+        _ => {}
     }
 }

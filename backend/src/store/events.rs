@@ -230,3 +230,23 @@ pub async fn received(db: &Db, merchant: MerchantId) -> DbResult<Vec<(String, i6
     .fetch_all()
     .await
 }
+
+/// Events done with (sent, or failed for good) before `before` whose properties still hold a
+/// sign-in, invite or verification link.
+pub async fn with_links(db: &Db, before: i64, limit: i64) -> DbResult<Vec<(i64, String)>> {
+    db.query_as(
+        "SELECT id, properties FROM klaviyo_events WHERE state IN ('sent', 'failed') AND updated_at < $1
+           AND (properties LIKE '%\"login_url\"%' OR properties LIKE '%\"invite_url\"%'
+                OR properties LIKE '%\"verify_url\"%')
+         ORDER BY id LIMIT $2",
+    )
+    .bind(before)
+    .bind(limit)
+    .fetch_all()
+    .await
+}
+
+pub async fn set_properties(db: &Db, id: i64, properties: &str) -> DbResult<()> {
+    db.query("UPDATE klaviyo_events SET properties = $2 WHERE id = $1").bind(id).bind(properties).execute().await?;
+    Ok(())
+}

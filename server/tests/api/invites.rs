@@ -239,3 +239,72 @@ async fn resend_replaces_the_link_revoke_and_expiry_end_it_and_other_merchants_c
     assert_eq!(expired.status(), StatusCode::GONE);
     assert!(expired.text().await.expect("html").contains("expired"));
 }
+
+#[tokio::test]
+async fn links_with_tokens_leave_the_events_outbox_a_day_after_sending() {
+    let app = spawn_app().await;
+    let merchant = app.merchant("Scrub Shop").await;
+    let session: Option<app::api::views::SessionView> =
+        merchant.call("current_session", json!({})).await.expect("session");
+    let id = session.expect("signed in").merchant_id;
+    let now = server::store::now_ms();
+    let insert = "INSERT INTO klaviyo_events (merchant_id, metric, email, unique_id, properties, state, sent_at,
+            created_at, updated_at) VALUES ($1, $2, 'ana@example.com', $3, $4, $5, $6, $6, $6)";
+    let rows = [
+        (
+            "login-old",
+            r#"{"login_url":"https://x/portal/s/login?token=SECRET1","first_name":"Ana"}"#,
+            "sent",
+            now - 2 * 86_400_000,
+        ),
+        (
+            "invite-failed",
+            r#"{"invite_url":"https://x/join/s/c?invite=SECRET2","nested":{"verify_url":"https://x?token=SECRET3"}}"#,
+            "failed",
+            now - 2 * 86_400_000,
+        ),
+        ("login-new", r#"{"login_url":"https://x/portal/s/login?token=FRESH"}"#, "sent", now),
+        ("login-queued", r#"{"login_url":"https://x/portal/s/login?token=WAITING"}"#, "queued", now - 2 * 86_400_000),
+    ];
+    for (unique, properties, state, at) in rows {
+        let metric = "Rekomi Affiliate Login Link";
+        match &app.db {
+            server::store::Db::Sqlite(pool) => sqlx::query(insert)
+                .bind(id.get())
+                .bind(metric)
+                .bind(unique)
+                .bind(properties)
+                .bind(state)
+                .bind(at)
+                .execute(pool)
+                .await
+                .map(drop),
+            server::store::Db::Postgres(pool) => sqlx::query(insert)
+                .bind(id.get())
+                .bind(metric)
+                .bind(unique)
+                .bind(properties)
+                .bind(state)
+                .bind(at)
+                .execute(pool)
+                .await
+                .map(drop),
+        }
+        .expect("event inserted");
+    }
+    let scrubbed = server::services::integrations::scrub_sent_links(&app.db, now).await.expect("scrub");
+    assert_eq!(scrubbed, 2, "the two done for more than a day");
+    let all = "SELECT properties FROM klaviyo_events ORDER BY id";
+    let stored: Vec<String> = match &app.db {
+        server::store::Db::Sqlite(pool) => sqlx::query_scalar(all).fetch_all(pool).await,
+        server::store::Db::Postgres(pool) => sqlx::query_scalar(all).fetch_all(pool).await,
+    }
+    .expect("events");
+    let text = stored.join("\n");
+    for gone in ["SECRET1", "SECRET2", "SECRET3"] {
+        assert!(!text.contains(gone), "{gone} still stored: {text}");
+    }
+    assert!(text.contains("\"first_name\":\"Ana\""), "the rest of the event stays: {text}");
+    assert!(text.contains("FRESH") && text.contains("WAITING"), "recent and unsent links stay until used: {text}");
+    assert_eq!(server::services::integrations::scrub_sent_links(&app.db, now).await.expect("scrub"), 0);
+}
