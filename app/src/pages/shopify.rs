@@ -36,7 +36,7 @@ fn ShopBody(page: ShopPage, version: RwSignal<u32>) -> impl IntoView {
     let deliverable_note = (!webhooks_deliverable).then(|| view! {
         <div class="banner warn" role="status" data-testid="not-public">
             <p>{format!("Rekomi is reached at {webhook_address}, which Shopify can't deliver to: webhooks go only to a public https address. \
-                Set REKOMI_PUBLIC_URL to this instance's public https address (behind your reverse proxy) and reconnect; until then orders arrive only through the reconcile job and the API.")}</p>
+                Set REKOMI_PUBLIC_URL to this instance's public https address (behind your reverse proxy) and reconnect. Until then Shopify's orders don't reach Rekomi; orders reported through the conversion API (Shop & tracking) still do.")}</p>
         </div>
     });
     view! {
@@ -178,7 +178,7 @@ fn Setup(required_scopes: Vec<(String, String)>, webhook_address: String, versio
             <h2>"1. Make an app for your store in Shopify's Dev Dashboard"</h2>
             <ol>
                 <li>"Open "<a href="https://dev.shopify.com/dashboard" rel="external noopener" target="_blank">"dev.shopify.com/dashboard"</a>
-                    " (Shopify admin → Settings → Apps → Develop apps leads there) and choose "<strong>"Create app"</strong>". Name it \u{201c}Rekomi\u{201d}."</li>
+                    " and choose "<strong>"Create app"</strong>". Name it \u{201c}Rekomi\u{201d}."</li>
                 <li>"Under "<strong>"Access"</strong>", choose these Admin API scopes (a "<code>"write_"</code>" scope includes its "<code>"read_"</code>"):"
                     <ul class="scope-list">
                         {required_scopes.iter().map(|(s, why)| view! { <li><code>{s.clone()}</code>" — "{why.clone()}</li> }).collect_view()}
