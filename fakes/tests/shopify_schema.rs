@@ -17,6 +17,18 @@ fn all_scopes() -> BTreeSet<String> {
     fakes::shopify::full_scopes().into_iter().collect()
 }
 
+/// Terms with every optional part set, so the input carries every field Rekomi may send.
+fn terms() -> shared::domain::discount::DiscountTerms {
+    let form = shared::domain::discount::DiscountForm {
+        kind: "amount".into(),
+        value: "5".into(),
+        min_subtotal: "25".into(),
+        ends_on: "2099-12-31".into(),
+        ..shared::domain::discount::DiscountForm::suggested()
+    };
+    form.parse(shared::domain::Currency::parse("USD").expect("listed"), 0).expect("valid")
+}
+
 #[test]
 fn every_document_rekomi_sends_validates_against_shopify_s_schema() {
     let schema = AdminSchema::shared().expect("the schema file loads");
@@ -25,6 +37,18 @@ fn every_document_rekomi_sends_validates_against_shopify_s_schema() {
             "WebhookList" => json!({ "first": 100 }),
             "WebhookCreate" => json!({ "topic": "ORDERS_PAID", "uri": "https://rekomi.example/webhooks/shopify/shop" }),
             "WebhookDelete" => json!({ "id": "gid://shopify/WebhookSubscription/1" }),
+            "DiscountCreate" | "DiscountUpdate" => json!({
+                "id": "gid://shopify/DiscountCodeNode/1",
+                "input": backend::services::discounts::discount_input(&terms(), "Rekomi · Spring", Some("ANA"), 0),
+            }),
+            "DiscountDeactivate" | "DiscountActivate" => json!({ "id": "gid://shopify/DiscountCodeNode/1" }),
+            "CodesAdd" => json!({ "discountId": "gid://shopify/DiscountCodeNode/1", "codes": [{ "code": "ANA" }] }),
+            "CodesAdded" => json!({ "id": "gid://shopify/DiscountRedeemCodeBulkCreation/1", "first": 250 }),
+            "CodesRemove" => {
+                json!({ "discountId": "gid://shopify/DiscountCodeNode/1", "ids": ["gid://shopify/DiscountRedeemCode/1"] })
+            }
+            "JobDone" => json!({ "id": "gid://shopify/Job/1" }),
+            "CodeLookup" => json!({ "code": "ANA" }),
             _ => json!({}),
         };
         if let Err(refusal) = schema.check(document.text, Some(document.name), &vars(variables), &all_scopes()) {

@@ -98,6 +98,7 @@ impl Application {
                     sealer: s.sealer.clone(),
                     public_base: s.public_base.clone(),
                     webhooks_allow_private: s.webhooks_allow_private,
+                    shop: s.shop.clone(),
                 },
                 &self.sync,
             )

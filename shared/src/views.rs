@@ -633,6 +633,8 @@ pub struct NewApiToken {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrackingSettings {
     pub snippet_tag: String,
+    /// Shopify's custom pixel code, for Settings → Customer events (no theme edit).
+    pub pixel_code: String,
     pub webhook_url: String,
     pub shopify_secret_set: bool,
     pub conversions_url: String,
@@ -796,6 +798,10 @@ pub struct PortalDashboard {
     pub link: Option<String>,
     pub code: Option<String>,
     pub coupon: Option<String>,
+    /// The shop link that applies the coupon and carries the referral (a code made in Shopify).
+    pub coupon_link: Option<String>,
+    /// What a customer gets with the coupon ("10 % off · once per customer").
+    pub coupon_terms: Option<String>,
     pub clicks: i64,
     pub conversions: i64,
     pub earnings: EarningsView,
@@ -945,6 +951,59 @@ pub struct ShopConnectForm {
 pub enum ShopConnectResult {
     Connected(ShopPage),
     Refused(crate::domain::FieldErrors),
+}
+
+/// A campaign's discount codes in Shopify: the terms, whether Shopify has them, and the codes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiscountSettings {
+    /// The saved terms, or a suggestion when none are saved.
+    pub form: crate::domain::discount::DiscountForm,
+    pub saved: bool,
+    pub enabled: bool,
+    /// "10 % off · once per customer", for the saved terms.
+    pub summary: Option<String>,
+    /// The campaign's currency (a fixed amount off is in it).
+    pub currency: String,
+    /// The connected shop's address and currency, if any.
+    pub shop: Option<String>,
+    pub shop_currency: Option<String>,
+    /// Connected and installed: codes can be made.
+    pub shop_ready: bool,
+    /// Shopify holds the campaign's discount with the saved terms.
+    pub in_shopify: bool,
+    /// Why Shopify doesn't, when it refused.
+    pub discount_problem: Option<String>,
+    pub progress: DiscountProgress,
+    /// The server's now (unix ms): the browser checks an end date against it.
+    pub today: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiscountProgress {
+    /// Codes on their way (made, taken out or read back soon).
+    pub queued: i64,
+    /// Codes in Shopify, read back.
+    pub active: i64,
+    /// Codes Shopify refused past every candidate, or that keep failing.
+    pub failed: i64,
+    /// Approved affiliates with no code and none on the way ("Make codes now" covers them).
+    pub approved_without: i64,
+    /// The latest problem, in words.
+    pub problem: Option<String>,
+}
+
+/// An affiliate's discount code in Shopify.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AffiliateCodeView {
+    /// The code, when it works in the shop.
+    pub code: Option<String>,
+    /// queued, active, removed, paused, failed or typed.
+    pub state: String,
+    /// What happened (e.g. the first choice was taken).
+    pub note: Option<String>,
+    pub problem: Option<String>,
+    /// `https://{shop}/discount/{CODE}?redirect=/?ref=…`: applies the code and carries the referral.
+    pub link: Option<String>,
 }
 
 /// The Shopify page: the connection (if any) and what the merchant needs to set one up.

@@ -1,7 +1,8 @@
 //! Campaigns of the signed-in merchant.
 
-use crate::api::views::CampaignView;
+use crate::api::views::{CampaignView, DiscountSettings};
 use crate::domain::branding::Branding;
+use crate::domain::discount::DiscountForm;
 use crate::domain::questions::QuestionForm;
 use crate::domain::{CampaignForm, CampaignId};
 use crate::error::AppError;
@@ -80,6 +81,45 @@ pub async fn save_campaign_questions(
         async {
             let (s, who) = caller().await?;
             Ok(campaigns::save_questions(&s.db, who.merchant(), id, &questions).await?)
+        }
+        .await,
+    )
+}
+
+/// The campaign's discount codes in Shopify: terms, and where the codes stand.
+#[server(prefix = "/api", endpoint = "campaign_discount", input = server_fn::codec::Json)]
+pub async fn campaign_discount(id: CampaignId) -> Result<DiscountSettings, AppError> {
+    use super::context::*;
+    answer(
+        async {
+            let (s, who) = caller().await?;
+            Ok(discounts::settings(&s.db, who.merchant(), id).await?)
+        }
+        .await,
+    )
+}
+
+/// Saves the campaign's discount terms; Shopify gets them through the outbox.
+#[server(prefix = "/api", endpoint = "save_campaign_discount", input = server_fn::codec::Json)]
+pub async fn save_campaign_discount(id: CampaignId, form: DiscountForm) -> Result<DiscountSettings, AppError> {
+    use super::context::*;
+    answer(
+        async {
+            let (s, who) = caller().await?;
+            Ok(discounts::save(&s.db, who.merchant(), id, &form).await?)
+        }
+        .await,
+    )
+}
+
+/// "Make codes now": a code for every approved affiliate of the campaign that has none.
+#[server(prefix = "/api", endpoint = "make_discount_codes", input = server_fn::codec::Json)]
+pub async fn make_discount_codes(id: CampaignId) -> Result<DiscountSettings, AppError> {
+    use super::context::*;
+    answer(
+        async {
+            let (s, who) = caller().await?;
+            Ok(discounts::make_codes(&s.db, who.merchant(), id).await?)
         }
         .await,
     )

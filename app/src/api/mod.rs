@@ -22,7 +22,7 @@ pub(crate) mod context {
     use backend::services::accounts::{ClientIp, SignedIn};
     use backend::services::Services;
     pub use backend::services::{
-        affiliates, branding, campaigns, earnings, imports, integrations, overview, payouts, portal, sync,
+        affiliates, branding, campaigns, discounts, earnings, imports, integrations, overview, payouts, portal, sync,
     };
     use http::header::{COOKIE, SET_COOKIE};
     use http::request::Parts;

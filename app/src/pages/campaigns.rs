@@ -120,6 +120,7 @@ pub fn EditCampaign() -> impl IntoView {
                             </p>
                             <CampaignEditor initial=c.to_form() action submit_label="Save changes"/>
                             <crate::pages::branding::BrandingEditor campaign=id/>
+                            <crate::pages::discounts::DiscountEditor campaign=id/>
                             <QuestionsEditor campaign=id/>
                             <crate::pages::klaviyo::CampaignListChoice campaign=id current=c.klaviyo_list.clone()/>
                         }.into_any()

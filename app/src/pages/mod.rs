@@ -5,6 +5,7 @@ pub mod auth;
 pub mod branding;
 pub mod campaigns;
 pub mod directory;
+pub mod discounts;
 pub mod home;
 pub mod import;
 pub mod integrations;

@@ -115,7 +115,17 @@ fn Dashboard(
                     }.into_any(),
                     _ => view! { <p>"Your link appears here once the shop sets up its tracking."</p> }.into_any(),
                 }}
-                {d.coupon.map(|c| view! { <label for="coupon">"Coupon code"</label>{copy("coupon", c)} })}
+                {d.coupon.map(|c| view! {
+                    <label for="coupon">{match d.coupon_terms.clone() {
+                        Some(terms) => format!("Discount code for your audience ({terms})"),
+                        None => "Coupon code".to_owned(),
+                    }}</label>
+                    {copy("coupon", c)}
+                })}
+                {d.coupon_link.map(|l| view! {
+                    <label for="coupon-link">"Link that applies your code in the shop (and counts as yours)"</label>
+                    {copy("coupon-link", l)}
+                })}
             </section>
             <section>
                 <h2>"Results"</h2>

@@ -64,7 +64,16 @@ fn Settings(s: TrackingSettings, version: RwSignal<u32>) -> impl IntoView {
     let created = move || create.value().get().and_then(Result::ok);
     view! {
         <section>
-            <h2>"1. Add the snippet to your shop"</h2>
+            <h2>"1. Add Rekomi's pixel to your shop"</h2>
+            <p>"In Shopify choose "<strong>"Settings → Customer events → Add custom pixel"</strong>", name it \u{201c}Rekomi\u{201d}, \
+               paste this code, save and choose "<strong>"Connect"</strong>". It keeps "<code>"?ref="</code>" and "<code>"?via="</code>
+               " from the landing address and, when a checkout completes, tells Rekomi which order it became. No theme edit; \
+               the order itself still comes from Shopify's webhook, so the amounts are Shopify's."</p>
+            <textarea readonly rows="8" class="code" data-testid="pixel-code" aria-label="Custom pixel code">{s.pixel_code.clone()}</textarea>
+            <p class="muted">"Or, for a theme you edit yourself, the snippet below does the same from the storefront."</p>
+        </section>
+        <section>
+            <h2>"Or add the snippet to your theme"</h2>
             <p>"Paste this before " <code>"</head>"</code> " in your theme (Shopify: Online Store → Themes → Edit code → theme.liquid). \
                It remembers " <code>"?ref="</code> " and " <code>"?via="</code> " codes in a first-party cookie and passes them to the order."</p>
             <textarea readonly rows="2" class="code" data-testid="snippet" aria-label="Tracking snippet">{s.snippet_tag.clone()}</textarea>

@@ -16,6 +16,7 @@ pub mod klaviyo_event;
 pub mod klaviyo_reconcile;
 pub mod klaviyo_sync;
 pub mod runner;
+pub mod shopify_discount;
 pub mod webhook_delivery;
 
 pub use klaviyo_sync::Settings;
@@ -42,6 +43,8 @@ pub static RECONCILES: Notify = Notify::const_new();
 pub static ERASURES: Notify = Notify::const_new();
 /// Wakes the webhook deliveries runner.
 pub static WEBHOOKS: Notify = Notify::const_new();
+/// Wakes the Shopify discount codes runner.
+pub static DISCOUNTS: Notify = Notify::const_new();
 
 /// Tells live pages that a merchant's syncs or events moved (the sync status stream listens).
 static CHANGES: LazyLock<broadcast::Sender<MerchantId>> = LazyLock::new(|| broadcast::channel(256).0);
@@ -63,6 +66,7 @@ pub struct Handles {
     pub sealer: Sealer,
     pub public_base: String,
     pub webhooks_allow_private: bool,
+    pub shop: crate::services::shop::ShopConnections,
 }
 
 /// Starts the three runners; dropping (aborting) the handles stops them.
@@ -122,6 +126,13 @@ pub fn start(handles: Handles, settings: &Settings) -> Vec<JoinHandle<()>> {
             klaviyo_erasure::ErasureJob::runner(settings.lease),
         )),
     ];
+    let discounts = shopify_discount::DiscountJob { db: handles.db.clone(), shop: handles.shop, lease: settings.lease };
+    runners.push(tokio::spawn(runner::run(
+        Arc::new(discounts),
+        handles.db.clone(),
+        owner.clone(),
+        shopify_discount::DiscountJob::runner(settings.lease),
+    )));
     match webhook_delivery::DeliveryJob::new(handles.db.clone(), handles.sealer, handles.webhooks_allow_private) {
         Ok(job) => runners.push(tokio::spawn(runner::run(
             Arc::new(job),
@@ -161,8 +172,40 @@ pub async fn erase_in_klaviyo(
     Ok(())
 }
 
+/// Asks for a look at these affiliates' discount codes in Shopify (made for the approved, taken
+/// out for the others; see [`shopify_discount`]). Every change that syncs an affiliate to Klaviyo
+/// calls this too.
+pub async fn discounts(tx: &mut Tx, merchant: MerchantId, affiliates: &[AffiliateId], now: i64) -> DbResult<()> {
+    if store::discounts::touch(tx, merchant, affiliates, now).await? > 0 {
+        tx.wake_on_commit(&DISCOUNTS);
+    }
+    Ok(())
+}
+
+/// [`discounts`] for a whole campaign (new terms, "Make codes now").
+pub async fn discounts_for_campaign(
+    tx: &mut Tx,
+    merchant: MerchantId,
+    campaign: shared::domain::CampaignId,
+    now: i64,
+) -> DbResult<()> {
+    if store::discounts::touch_campaign(tx, merchant, campaign, now).await? > 0 {
+        tx.wake_on_commit(&DISCOUNTS);
+    }
+    Ok(())
+}
+
+/// [`discounts`] for every affiliate of the merchant (a shop connected).
+pub async fn discounts_for_merchant(tx: &mut Tx, merchant: MerchantId, now: i64) -> DbResult<()> {
+    if store::discounts::touch_all(tx, merchant, now).await? > 0 {
+        tx.wake_on_commit(&DISCOUNTS);
+    }
+    Ok(())
+}
+
 /// Queues a Klaviyo sync of one affiliate to their list (see [`store::sync::enqueue`]).
 pub async fn sync(tx: &mut Tx, merchant: MerchantId, affiliate: AffiliateId, now: i64) -> DbResult<u64> {
+    discounts(tx, merchant, &[affiliate], now).await?;
     let queued = store::sync::enqueue(tx, merchant, affiliate, now).await?;
     if queued > 0 {
         tx.wake_on_commit(&SYNCS);
@@ -172,6 +215,7 @@ pub async fn sync(tx: &mut Tx, merchant: MerchantId, affiliate: AffiliateId, now
 
 /// Queues Klaviyo syncs of many affiliates in one statement.
 pub async fn syncs(tx: &mut Tx, merchant: MerchantId, affiliates: &[AffiliateId], now: i64) -> DbResult<u64> {
+    discounts(tx, merchant, affiliates, now).await?;
     let queued = store::sync::enqueue_many(tx, merchant, affiliates, now).await?;
     if queued > 0 {
         tx.wake_on_commit(&SYNCS);
@@ -190,6 +234,7 @@ pub async fn unsynced(tx: &mut Tx, merchant: MerchantId, now: i64) -> DbResult<u
 
 /// Sends an affiliate's syncs again after something written on their profile changed.
 pub async fn refresh_affiliate(tx: &mut Tx, merchant: MerchantId, affiliate: AffiliateId, now: i64) -> DbResult<u64> {
+    discounts(tx, merchant, &[affiliate], now).await?;
     let queued = store::sync::requeue_affiliate(tx, merchant, affiliate, now).await?;
     if queued > 0 {
         tx.wake_on_commit(&SYNCS);

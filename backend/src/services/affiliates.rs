@@ -558,6 +558,8 @@ pub async fn erase(
         earnings_store::hold_for_disabled(&mut tx, merchant, id, now).await?;
     }
     let lists = store::erase(&mut tx, merchant, id, &found.email, now).await?;
+    // Its discount code leaves the shop too.
+    outbox::discounts(&mut tx, merchant, &[id], now).await?;
     crate::store::questions::erase_answers(&mut tx, id).await?;
     if !lists.is_empty() {
         outbox::erase_in_klaviyo(&mut tx, merchant, &found.email, &lists, now).await?;

@@ -417,6 +417,7 @@ pub async fn settings(s: &Services, merchant: MerchantId) -> Result<TrackingSett
         campaigns::list(&s.db, merchant).await.map_err(db)?.iter().map(|c| c.cookie_days).max().unwrap_or(30);
     Ok(TrackingSettings {
         snippet_tag: format!("<script src=\"{base}/t/snippet.js\" data-days=\"{max_days}\" async></script>"),
+        pixel_code: pixel_code(&format!("{base}/pixel/{slug}"), max_days),
         webhook_url: format!("{base}/webhooks/shopify/{slug}"),
         shopify_secret_set: secret_set,
         conversions_url: format!("{base}/api/v1/conversions"),
@@ -424,6 +425,49 @@ pub async fn settings(s: &Services, merchant: MerchantId) -> Result<TrackingSett
         portal_url: format!("{base}/portal/{slug}"),
         tokens: api_tokens::list(&s.db, merchant).await.map_err(db)?.into_iter().map(token_view).collect(),
     })
+}
+
+/// Shopify's custom pixel (Settings → Customer events → Add custom pixel): it keeps `?ref=` /
+/// `?via=` from the landing address in the pixel's storage as first and last touch, and on
+/// `checkout_completed` reports the order id, checkout token and touches to Rekomi. No theme edit.
+pub fn pixel_code(report_url: &str, days: impl std::fmt::Display) -> String {
+    format!(
+        r#"// Rekomi: credits an order to the affiliate whose link the visitor came by.
+const REKOMI_URL = "{report_url}";
+const DAYS = {days};
+const KEY = "rekomi_ref";
+const VALID = /^[A-Za-z0-9_-]{{2,64}}$/;
+const fresh = (touch) => {{
+  const at = Number(String(touch || "").split(".").pop());
+  return at > 0 && Date.now() - at < DAYS * 86400000;
+}};
+analytics.subscribe("page_viewed", async (event) => {{
+  const url = new URL(event.context.document.location.href);
+  const code = url.searchParams.get("ref") || url.searchParams.get("via");
+  if (!code || !VALID.test(code)) return;
+  const kept = (await browser.localStorage.getItem(KEY)) || "";
+  const first = kept.split("|")[0];
+  const touch = code + "." + Date.now();
+  await browser.localStorage.setItem(KEY, fresh(first) ? first + "|" + touch : touch);
+}});
+analytics.subscribe("checkout_completed", async (event) => {{
+  const kept = (await browser.localStorage.getItem(KEY)) || "";
+  const checkout = event.data.checkout;
+  if (!kept || !checkout || !checkout.order || !fresh(kept.split("|").pop())) return;
+  fetch(REKOMI_URL, {{
+    method: "POST",
+    keepalive: true,
+    headers: {{ "Content-Type": "text/plain" }},
+    body: JSON.stringify({{
+      order_id: checkout.order.id,
+      checkout_token: checkout.token,
+      touches: kept,
+      customer_id: checkout.order.customer ? checkout.order.customer.id : null,
+    }}),
+  }});
+}});
+"#
+    )
 }
 
 /// Saves the Shopify app's webhook signing secret (blank removes it).

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod affiliates;
 pub mod branding;
 pub mod campaigns;
+pub mod discounts;
 pub mod earnings;
 pub mod exports;
 pub mod idempotency;

@@ -356,6 +356,7 @@ struct ShopifyOrder {
     discount_codes: Vec<DiscountCode>,
     processed_at: Option<String>,
     created_at: Option<String>,
+    checkout_token: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -376,6 +377,20 @@ struct DiscountCode {
 
 /// Reads an `orders/paid` payload.
 pub fn shopify_order(merchant: MerchantId, body: &[u8], now: i64) -> Result<Order, OrderError> {
+    let paid = shopify_paid(merchant, body, now)?;
+    Ok(Order { touches: paid.snippet.or(paid.order.touches.clone()), ..paid.order })
+}
+
+/// An `orders/paid` payload with what the custom pixel's report is matched on.
+struct ShopifyPaid {
+    /// The order; its touches are the landing address's `ref` only.
+    order: Order,
+    /// What the theme snippet passed in the order's note attributes.
+    snippet: Touches,
+    checkout_token: Option<String>,
+}
+
+fn shopify_paid(merchant: MerchantId, body: &[u8], now: i64) -> Result<ShopifyPaid, OrderError> {
     let order: ShopifyOrder =
         serde_json::from_slice(body).map_err(|e| invalid(format!("The order is not valid JSON: {e}.")))?;
     let order_id = id_text(order.id.as_ref()).ok_or_else(|| invalid("The order has no id."))?;
@@ -395,18 +410,133 @@ pub fn shopify_order(merchant: MerchantId, body: &[u8], now: i64) -> Result<Orde
     if let Some(site) = order.landing_site.as_deref() {
         bare = bare.or(landing_ref(site));
     }
-    let email = order.email.or(order.contact_email).or(order.customer.and_then(|c| c.email));
-    Ok(Order {
-        merchant,
-        order_id,
-        order_name: order.name,
-        channel: "shopify",
-        subtotal,
-        touches: touches.or(bare),
-        coupons: order.discount_codes.into_iter().filter_map(|d| d.code).filter(|c| !c.trim().is_empty()).collect(),
-        customer_email: email.map(|e| e.trim().to_lowercase()).filter(|e| !e.is_empty()),
-        ordered_at: order.processed_at.or(order.created_at).as_deref().and_then(parse_time).unwrap_or(now),
+    let customer_email = order.customer.as_ref().and_then(|c| c.email.clone());
+    let email = order.email.or(order.contact_email).or(customer_email);
+    Ok(ShopifyPaid {
+        order: Order {
+            merchant,
+            order_id,
+            order_name: order.name,
+            channel: "shopify",
+            subtotal,
+            touches: bare,
+            coupons: order.discount_codes.into_iter().filter_map(|d| d.code).filter(|c| !c.trim().is_empty()).collect(),
+            customer_email: email.map(|e| e.trim().to_lowercase()).filter(|e| !e.is_empty()),
+            ordered_at: order.processed_at.or(order.created_at).as_deref().and_then(parse_time).unwrap_or(now),
+        },
+        snippet: touches,
+        checkout_token: order.checkout_token.filter(|t| !t.trim().is_empty()),
     })
+}
+
+/// A Shopify `orders/paid`: the referral comes from the theme snippet's note attribute, else from
+/// the custom pixel's report for this checkout, else from the landing address, else a code. An
+/// order nobody is credited with is kept a day, so a pixel report that arrives after it still counts.
+pub async fn record_shopify(
+    db: &Db,
+    tracker: &Tracker,
+    merchant: MerchantId,
+    body: &[u8],
+    now: i64,
+) -> Result<OrderOutcome, OrderError> {
+    let paid = shopify_paid(merchant, body, now)?;
+    let mut order = paid.order;
+    let reported = match (&paid.checkout_token, paid.snippet.is_empty()) {
+        (Some(token), true) => crate::store::pixel::touches_for(db, merchant, &order.order_id, token)
+            .await
+            .context("reading the pixel's report")?
+            .map(|t| Touches::parse(&t))
+            .unwrap_or_default(),
+        _ => Touches::default(),
+    };
+    order.touches = paid.snippet.or(reported).or(order.touches);
+    let order_id = order.order_id.clone();
+    let outcome = record(db, tracker, order, now).await?;
+    if outcome == OrderOutcome::NotAttributed && paid.checkout_token.is_some() {
+        crate::store::pixel::keep_unattributed(db, merchant, &order_id, body, now)
+            .await
+            .context("keeping an unattributed order")?;
+    }
+    Ok(outcome)
+}
+
+/// What the custom pixel reports of a completed checkout.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PixelReport {
+    /// The order's id: a number, or Shopify's `gid://shopify/Order/…`.
+    pub order_id: Value,
+    pub checkout_token: String,
+    /// First and last touches as the pixel kept them (`code.ms|code.ms`).
+    pub touches: String,
+    #[serde(default)]
+    pub customer_id: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PixelOutcome {
+    /// Kept; the order (when it arrives, or it arrived already) is credited by it.
+    Kept,
+    /// The order had arrived without a referral and is credited now.
+    Attributed(Attributed),
+    /// A report for this order was kept before; this one changes nothing.
+    Duplicate,
+}
+
+/// The last path segment of a Shopify id, digits only.
+fn numeric_id(value: &Value) -> Option<String> {
+    let text = match value {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.rsplit('/').next().unwrap_or_default().to_owned(),
+        _ => return None,
+    };
+    (!text.is_empty() && text.len() <= 30 && text.bytes().all(|b| b.is_ascii_digit())).then_some(text)
+}
+
+/// Takes a pixel report: checked, kept (the first per order), and applied at once to an order that
+/// arrived before it without a referral.
+pub async fn pixel_report(
+    db: &Db,
+    tracker: &Tracker,
+    merchant: MerchantId,
+    report: &PixelReport,
+    now: i64,
+) -> Result<PixelOutcome, OrderError> {
+    let order_id = numeric_id(&report.order_id).ok_or_else(|| invalid("order_id must be a Shopify order id."))?;
+    let token = report.checkout_token.trim();
+    let token_ok = !token.is_empty()
+        && token.len() <= 100
+        && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !token_ok {
+        return Err(invalid("checkout_token must be the checkout's token."));
+    }
+    let touches = Touches::parse(&report.touches);
+    if touches.is_empty() {
+        return Err(invalid("touches must hold a referral code (code.ms|code.ms)."));
+    }
+    let customer = report.customer_id.as_ref().and_then(numeric_id);
+    let kept = crate::store::pixel::keep_report(
+        db,
+        merchant,
+        &order_id,
+        token,
+        report.touches.trim(),
+        customer.as_deref(),
+        now,
+    )
+    .await
+    .context("keeping the pixel's report")?;
+    if !kept {
+        return Ok(PixelOutcome::Duplicate);
+    }
+    let Some(payload) =
+        crate::store::pixel::take_unattributed(db, merchant, &order_id).await.context("reading a kept order")?
+    else {
+        return Ok(PixelOutcome::Kept);
+    };
+    match record_shopify(db, tracker, merchant, payload.as_bytes(), now).await? {
+        OrderOutcome::Attributed(a) => Ok(PixelOutcome::Attributed(a)),
+        OrderOutcome::NotAttributed => Ok(PixelOutcome::Kept),
+    }
 }
 
 /// `ref` or `via` in a landing address like `/products/tee?ref=ana`.

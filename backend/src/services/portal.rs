@@ -204,6 +204,16 @@ pub async fn dashboard(
         .map(super::payouts::payout_view)
         .collect();
     let first_name = shared::domain::PersonName::parse(&p.full_name).map(|n| n.first().to_owned()).unwrap_or_default();
+    let shop_code = super::discounts::code_view(&s.db, merchant, affiliate, p.referral_code.as_deref()).await?;
+    let coupon_terms = match &shop_code {
+        Some(c) if c.code.is_some() => crate::store::discounts::terms(&s.db, merchant, p.campaign_id)
+            .await?
+            .filter(|t| t.enabled)
+            .as_ref()
+            .and_then(super::discounts::terms_of)
+            .map(|t| t.describe()),
+        _ => None,
+    };
     Ok(PortalDashboard {
         merchant_name: merchant_name.to_owned(),
         first_name,
@@ -214,6 +224,8 @@ pub async fn dashboard(
         link: p.referral_code.as_ref().map(|c| format!("{}/r/{c}", s.public_base)),
         code: p.referral_code,
         coupon: p.coupon_code,
+        coupon_link: shop_code.and_then(|c| c.link),
+        coupon_terms,
         clicks: t.clicks,
         conversions: t.conversions,
         earnings: earnings_view(&t.earnings),

@@ -261,6 +261,10 @@ impl ShopConnections {
         // The app's secret signs the shop's webhooks: it replaces a secret pasted by hand.
         self.secrets.set(merchant, merchant_slug, Some(client_secret)).await?;
         self.ensure_webhooks(merchant, merchant_slug).await?;
+        // Codes waiting for a shop (or made in another one) are looked at now.
+        let mut tx = self.db.begin().await.context("queueing discount codes")?;
+        crate::outbox::discounts_for_merchant(&mut tx, merchant, now_ms()).await.context("queueing discount codes")?;
+        tx.commit().await.context("queueing discount codes")?;
         self.page(merchant, merchant_slug).await
     }
 
@@ -447,6 +451,10 @@ impl ShopConnections {
         let before = now - RECHECK_EVERY_MS;
         if let Err(e) = store::prune_deliveries(&self.db, now - 7 * 24 * 3600 * 1000).await {
             tracing::warn!(error = %e, "old Shopify delivery ids not removed");
+        }
+        // A pixel report or an unattributed order is matched within the day, or never.
+        if let Err(e) = crate::store::pixel::prune(&self.db, now - 24 * 3600 * 1000).await {
+            tracing::warn!(error = %e, "old pixel reports not removed");
         }
         let due = match store::due_checks(&self.db, before, 50).await {
             Ok(due) => due,

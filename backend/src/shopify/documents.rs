@@ -49,5 +49,115 @@ pub const WEBHOOK_DELETE: Document = Document {
 }",
 };
 
+/// A campaign's discount, made with its first code; more codes are added in bulk.
+pub const DISCOUNT_CREATE: Document = Document {
+    name: "DiscountCreate",
+    text: "mutation DiscountCreate($input: DiscountCodeBasicInput!) {
+  discountCodeBasicCreate(basicCodeDiscount: $input) {
+    codeDiscountNode {
+      id
+      codeDiscount { ... on DiscountCodeBasic { status codes(first: 1) { nodes { id code } } } }
+    }
+    userErrors { field message code }
+  }
+}",
+};
+
+/// New terms for a campaign's discount (its codes stay).
+pub const DISCOUNT_UPDATE: Document = Document {
+    name: "DiscountUpdate",
+    text: "mutation DiscountUpdate($id: ID!, $input: DiscountCodeBasicInput!) {
+  discountCodeBasicUpdate(id: $id, basicCodeDiscount: $input) {
+    codeDiscountNode { id codeDiscount { ... on DiscountCodeBasic { status } } }
+    userErrors { field message code }
+  }
+}",
+};
+
+/// Switches a campaign's discount off (the merchant turned the campaign's codes off).
+pub const DISCOUNT_DEACTIVATE: Document = Document {
+    name: "DiscountDeactivate",
+    text: "mutation DiscountDeactivate($id: ID!) {
+  discountCodeDeactivate(id: $id) {
+    codeDiscountNode { id codeDiscount { ... on DiscountCodeBasic { status } } }
+    userErrors { field message code }
+  }
+}",
+};
+
+pub const DISCOUNT_ACTIVATE: Document = Document {
+    name: "DiscountActivate",
+    text: "mutation DiscountActivate($id: ID!) {
+  discountCodeActivate(id: $id) {
+    codeDiscountNode { id codeDiscount { ... on DiscountCodeBasic { status } } }
+    userErrors { field message code }
+  }
+}",
+};
+
+/// Affiliates' codes added to a campaign's discount, up to 250 at a time (Shopify's limit).
+pub const CODES_ADD: Document = Document {
+    name: "CodesAdd",
+    text: "mutation CodesAdd($discountId: ID!, $codes: [DiscountRedeemCodeInput!]!) {
+  discountRedeemCodeBulkAdd(discountId: $discountId, codes: $codes) {
+    bulkCreation { id done }
+    userErrors { field message code }
+  }
+}",
+};
+
+/// What a bulk add came to, code by code: the code Shopify made, or why it refused it.
+pub const CODES_ADDED: Document = Document {
+    name: "CodesAdded",
+    text: "query CodesAdded($id: ID!, $first: Int!, $after: String) {
+  discountRedeemCodeBulkCreation(id: $id) {
+    done codesCount importedCount failedCount
+    codes(first: $first, after: $after) {
+      nodes { code errors { field message code } discountRedeemCode { id code } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}",
+};
+
+/// Codes taken out of a campaign's discount (affiliates disabled, banned or erased).
+pub const CODES_REMOVE: Document = Document {
+    name: "CodesRemove",
+    text: "mutation CodesRemove($discountId: ID!, $ids: [ID!]) {
+  discountCodeRedeemCodeBulkDelete(discountId: $discountId, ids: $ids) {
+    job { id done }
+    userErrors { field message code }
+  }
+}",
+};
+
+/// Whether an asynchronous job (a bulk delete) has finished.
+pub const JOB: Document = Document { name: "JobDone", text: "query JobDone($id: ID!) { job(id: $id) { id done } }" };
+
+/// Reads one code back: the discount that holds it and whether it is active.
+pub const CODE_LOOKUP: Document = Document {
+    name: "CodeLookup",
+    text: "query CodeLookup($code: String!) {
+  codeDiscountNodeByCode(code: $code) {
+    id
+    codeDiscount { ... on DiscountCodeBasic { status codes(first: 1, query: $code) { nodes { id code } } } }
+  }
+}",
+};
+
 /// All of them, for the schema test.
-pub const ALL: [Document; 4] = [SHOP_INFO, WEBHOOK_LIST, WEBHOOK_CREATE, WEBHOOK_DELETE];
+pub const ALL: [Document; 13] = [
+    SHOP_INFO,
+    WEBHOOK_LIST,
+    WEBHOOK_CREATE,
+    WEBHOOK_DELETE,
+    DISCOUNT_CREATE,
+    DISCOUNT_UPDATE,
+    DISCOUNT_DEACTIVATE,
+    DISCOUNT_ACTIVATE,
+    CODES_ADD,
+    CODES_ADDED,
+    CODES_REMOVE,
+    JOB,
+    CODE_LOOKUP,
+];

@@ -177,3 +177,12 @@ pub async fn update(
         bind_draft(tx.query_scalar(SQL), merchant, draft, now).bind(terms_version).bind(id).fetch_optional().await?;
     Ok(updated.is_some())
 }
+
+/// A campaign's name and currency.
+pub async fn name_and_currency(db: &Db, merchant: MerchantId, id: CampaignId) -> DbResult<Option<(String, String)>> {
+    db.query_as("SELECT name, currency FROM campaigns WHERE merchant_id = $1 AND id = $2")
+        .bind(merchant)
+        .bind(id)
+        .fetch_optional()
+        .await
+}

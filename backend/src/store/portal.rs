@@ -1,7 +1,7 @@
 //! The affiliate portal's sign-in links and sessions; only hashes of their tokens are stored.
 
 use super::{Db, DbResult, Tx};
-use shared::domain::{AffiliateId, AffiliateState, MerchantId};
+use shared::domain::{AffiliateId, AffiliateState, CampaignId, MerchantId};
 
 /// An approved affiliate of the merchant (by slug) with this email: who may get a sign-in link.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -137,12 +137,13 @@ pub struct PortalProfile {
     pub cookie_days: i64,
     pub hold_days: i64,
     pub state: AffiliateState,
+    pub campaign_id: CampaignId,
 }
 
 pub async fn profile(db: &Db, merchant: MerchantId, affiliate: AffiliateId) -> DbResult<PortalProfile> {
     const SQL: &str = "SELECT a.full_name, a.email, a.referral_code, a.coupon_code, a.paypal_email,
             c.name AS campaign_name, c.commission_kind, c.commission_bps, c.commission_minor, c.currency, a.rate_bps,
-            a.rate_minor, a.rate_expires_at, c.cookie_days, c.hold_days, a.state
+            a.rate_minor, a.rate_expires_at, c.cookie_days, c.hold_days, a.state, a.campaign_id
         FROM affiliates a JOIN campaigns c ON c.id = a.campaign_id WHERE a.merchant_id = $1 AND a.id = $2";
     db.query_as(SQL).bind(merchant).bind(affiliate).fetch_one().await
 }

@@ -246,6 +246,9 @@ pub struct ClaimedSync {
     pub rate_bps: Option<i64>,
     pub rate_minor: Option<i64>,
     pub rate_expires_at: Option<i64>,
+    /// The affiliate's discount code (typed in, or made in Shopify) and the shop it works in.
+    pub coupon_code: Option<String>,
+    pub shop_domain: Option<String>,
 }
 
 /// Takes up to `limit` due rows that no live lease holds, for `owner` until `lease_until`, at most
@@ -272,7 +275,8 @@ pub async fn claim(db: &Db, claim: &super::Claim<'_>) -> DbResult<Vec<ClaimedSyn
              s.retired_at, s.leave_list, a.email, a.first_name,
              a.last_name, a.referral_code, a.consent_at, a.state AS affiliate_state, c.name AS campaign_name,
              c.destination_url, a.decided_at, m.slug AS merchant_slug, c.commission_kind, c.commission_bps,
-             c.commission_minor, c.currency, a.rate_bps, a.rate_minor, a.rate_expires_at
+             c.commission_minor, c.currency, a.rate_bps, a.rate_minor, a.rate_expires_at, a.coupon_code,
+             (SELECT sc.shop_domain FROM shopify_connections sc WHERE sc.merchant_id = s.merchant_id) AS shop_domain
          FROM klaviyo_syncs s JOIN affiliates a ON a.id = s.affiliate_id JOIN campaigns c ON c.id = a.campaign_id
              JOIN merchants m ON m.id = s.merchant_id
          WHERE s.id IN ({list}) AND s.lease_owner = $1 ORDER BY s.id"

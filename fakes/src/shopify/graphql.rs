@@ -1,6 +1,7 @@
 //! `POST /admin/api/{version}/graphql.json`: token, then the document against the schema (scopes
 //! included), then the cost bucket, then the operation on the world, projected onto the selection.
 
+use super::discounts;
 use super::schema::{AdminSchema, Checked, Refusal};
 use super::world::{WebhookSubscription, World, BUCKET_MAX, RESTORE_RATE};
 use super::{shop_of, Fake};
@@ -109,7 +110,17 @@ pub async fn handle(
     let mut data = Map::new();
     for selection in &operation.selection_set.selections {
         let Selection::Field(field) = selection else { continue };
-        let args = arguments(field, &variables);
+        let mut args = arguments(field, &variables);
+        // Paging of a nested `codes` connection (a bulk creation's report).
+        if let Some(codes) = field.selection_set.selections.iter().find_map(|s| match s {
+            Selection::Field(f) if f.name == "codes" => Some(f),
+            _ => None,
+        }) {
+            let nested = arguments(codes, &variables);
+            for (k, v) in nested {
+                args.insert(format!("__{k}"), v);
+            }
+        }
         let full = match run(&mut world, &shop, &grant.client_id, &scopes, field.name.as_str(), &args) {
             Ok(v) => v,
             Err(message) => {
@@ -304,8 +315,32 @@ fn run(
             }
             Ok(json!({ "deletedWebhookSubscriptionId": id, "userErrors": [] }))
         }
+        "discountCodeBasicCreate" => Ok(discounts::create(found, client_id, &args["basicCodeDiscount"])),
+        "discountCodeBasicUpdate" => Ok(discounts::update(found, text(args, "id"), &args["basicCodeDiscount"])),
+        "discountCodeActivate" => Ok(discounts::switch(found, text(args, "id"), true)),
+        "discountCodeDeactivate" => Ok(discounts::switch(found, text(args, "id"), false)),
+        "discountRedeemCodeBulkAdd" => Ok(discounts::bulk_add(found, text(args, "discountId"), &args["codes"])),
+        "discountRedeemCodeBulkCreation" => {
+            // The connection's paging lives on the nested `codes` field: read from its arguments.
+            let (first, after) = nested_paging(args);
+            Ok(discounts::bulk_creation(found, text(args, "id"), first, after))
+        }
+        "discountCodeRedeemCodeBulkDelete" => Ok(discounts::bulk_delete(found, text(args, "discountId"), &args["ids"])),
+        "job" => Ok(discounts::job(found, text(args, "id"))),
+        "codeDiscountNodeByCode" => Ok(discounts::by_code(found, text(args, "code"))),
         other => Err(format!("The fake Shopify does not implement {other} yet.")),
     }
+}
+
+fn text<'a>(args: &'a Map<String, Value>, name: &str) -> &'a str {
+    args.get(name).and_then(Value::as_str).unwrap_or_default()
+}
+
+/// `first`/`after` of a nested connection, put beside the root field's arguments by [`handle`].
+fn nested_paging(args: &Map<String, Value>) -> (usize, usize) {
+    let first = args.get("__first").and_then(Value::as_u64).unwrap_or(50) as usize;
+    let after = args.get("__after").and_then(Value::as_str).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (first, after)
 }
 
 fn webhook_json(w: &WebhookSubscription) -> Value {

@@ -6,7 +6,9 @@
 //! `extensions.cost` and its leaky bucket (`THROTTLED`). `/_fake/shopify/*` is its control panel.
 
 pub mod cli;
+mod discounts;
 mod graphql;
+pub mod orders;
 pub mod schema;
 pub mod world;
 
@@ -144,6 +146,11 @@ pub fn router(fake: Fake) -> Router {
         .route("/_fake/shopify/shops", post(create_shop))
         .route("/_fake/shopify/shops/{shop}", get(shop_state))
         .route("/_fake/shopify/shops/{shop}/apps/{client_id}", put(set_app))
+        .route("/_fake/shopify/shops/{shop}/discounts", post(admin_discount))
+        .route("/_fake/shopify/shops/{shop}/orders", post(orders::place))
+        .route("/_fake/shopify/shops/{shop}/orders/{id}/refunds", post(orders::refund))
+        .route("/_fake/shopify/shops/{shop}/orders/{id}/cancel", post(orders::cancel))
+        .route("/_fake/shopify/shops/{shop}/deliveries", get(orders::deliveries))
         .route("/_fake/shopify/faults", get(get_faults).put(put_faults))
         .route("/_fake/shopify/calls", get(calls))
         .with_state(fake)
@@ -257,13 +264,54 @@ async fn set_app(
     StatusCode::NO_CONTENT.into_response()
 }
 
+#[derive(Deserialize)]
+struct AdminDiscount {
+    title: String,
+    codes: Vec<String>,
+}
+
+/// A discount made in the Shopify admin (not by an app), e.g. to hold a code Rekomi would choose.
+async fn admin_discount(
+    State(fake): State<Fake>,
+    Path(shop): Path<String>,
+    Json(body): Json<AdminDiscount>,
+) -> Response {
+    let Ok(mut world) = fake.world.lock() else { return StatusCode::INTERNAL_SERVER_ERROR.into_response() };
+    let Some(found) = world.shops.get_mut(&shop) else { return StatusCode::NOT_FOUND.into_response() };
+    let id = found.gid("DiscountCodeNode");
+    let codes =
+        body.codes.into_iter().map(|code| world::RedeemCode { id: found.gid("DiscountRedeemCode"), code }).collect();
+    found.discounts.push(world::Discount {
+        id: id.clone(),
+        title: body.title,
+        status: "ACTIVE".into(),
+        input: json!({}),
+        codes,
+        app: None,
+    });
+    (StatusCode::CREATED, Json(json!({ "id": id }))).into_response()
+}
+
 async fn shop_state(State(fake): State<Fake>, Path(shop): Path<String>) -> Response {
     let Ok(world) = fake.world.lock() else { return StatusCode::INTERNAL_SERVER_ERROR.into_response() };
     let Some(found) = world.shops.get(&shop) else { return StatusCode::NOT_FOUND.into_response() };
     let webhooks: Vec<Value> =
         found.webhooks.iter().map(|w| json!({ "id": w.id, "topic": w.topic, "uri": w.uri })).collect();
-    Json(json!({ "domain": found.domain, "name": found.name, "webhooks": webhooks, "tokens_issued": world.tokens_issued }))
-        .into_response()
+    let discounts: Vec<Value> = found
+        .discounts
+        .iter()
+        .map(|d| {
+            json!({
+                "id": d.id, "title": d.title, "status": d.status, "input": d.input, "app": d.app,
+                "codes": d.codes.iter().map(|c| c.code.clone()).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Json(json!({
+        "domain": found.domain, "name": found.name, "webhooks": webhooks, "discounts": discounts,
+        "tokens_issued": world.tokens_issued,
+    }))
+    .into_response()
 }
 
 #[derive(Deserialize, Default)]
@@ -274,14 +322,20 @@ struct FaultsBody {
     no_throttle: bool,
     #[serde(default)]
     token_ttl_secs: Option<u64>,
+    #[serde(default)]
+    drop_deliveries: bool,
+    #[serde(default)]
+    fail_first_deliveries: u32,
+    #[serde(default)]
+    retry_delays_ms: Vec<u64>,
 }
 
 async fn get_faults(State(fake): State<Fake>) -> Response {
     let Ok(world) = fake.world.lock() else { return StatusCode::INTERNAL_SERVER_ERROR.into_response() };
     let f = &world.faults;
-    Json(
-        json!({ "graphql_status": f.graphql_status, "no_throttle": f.no_throttle, "token_ttl_secs": f.token_ttl_secs }),
-    )
+    Json(json!({ "graphql_status": f.graphql_status, "no_throttle": f.no_throttle, "token_ttl_secs": f.token_ttl_secs,
+            "drop_deliveries": f.drop_deliveries, "fail_first_deliveries": f.fail_first_deliveries,
+            "retry_delays_ms": f.retry_delays_ms }))
     .into_response()
 }
 
@@ -291,6 +345,9 @@ async fn put_faults(State(fake): State<Fake>, Json(body): Json<FaultsBody>) -> R
         graphql_status: body.graphql_status,
         no_throttle: body.no_throttle,
         token_ttl_secs: body.token_ttl_secs,
+        drop_deliveries: body.drop_deliveries,
+        fail_first_deliveries: body.fail_first_deliveries,
+        retry_delays_ms: body.retry_delays_ms,
     };
     StatusCode::NO_CONTENT.into_response()
 }

@@ -25,6 +25,36 @@ pub struct WebhookSubscription {
     pub client_id: String,
 }
 
+/// A code discount (Rekomi makes basic ones; the control API can add the merchant's own).
+#[derive(Debug, Clone)]
+pub struct Discount {
+    pub id: String,
+    pub title: String,
+    /// ACTIVE, EXPIRED or SCHEDULED.
+    pub status: String,
+    /// The last `DiscountCodeBasicInput` it was made or updated with.
+    pub input: serde_json::Value,
+    pub codes: Vec<RedeemCode>,
+    /// The app that made it (`None`: made in the admin).
+    pub app: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RedeemCode {
+    pub id: String,
+    pub code: String,
+}
+
+/// A `discountRedeemCodeBulkAdd`: per code, the redeem code made or the errors.
+#[derive(Debug, Clone)]
+pub struct BulkCreation {
+    pub id: String,
+    pub discount_id: String,
+    pub codes: Vec<(String, Option<RedeemCode>, Vec<serde_json::Value>)>,
+    /// Looked at once: Shopify works these asynchronously, so the first answer says not done.
+    pub polled: bool,
+}
+
 #[derive(Debug, Clone)]
 pub struct Shop {
     pub domain: String,
@@ -34,6 +64,13 @@ pub struct Shop {
     /// Apps by client id.
     pub apps: BTreeMap<String, App>,
     pub webhooks: Vec<WebhookSubscription>,
+    pub discounts: Vec<Discount>,
+    pub bulk_creations: Vec<BulkCreation>,
+    /// Asynchronous jobs (bulk deletes) by id: whether each was looked at once.
+    pub jobs: BTreeMap<String, bool>,
+    pub orders: Vec<super::orders::Order>,
+    /// Numbers orders and refunds.
+    pub order_number: u64,
     next_id: u64,
 }
 
@@ -46,8 +83,18 @@ impl Shop {
             plan: "Basic".to_owned(),
             apps: BTreeMap::new(),
             webhooks: Vec::new(),
+            discounts: Vec::new(),
+            bulk_creations: Vec::new(),
+            jobs: BTreeMap::new(),
+            orders: Vec::new(),
+            order_number: 0,
             next_id: 1000,
         }
+    }
+
+    /// Whether any discount in the shop has this code (codes are unique per shop, any case).
+    pub fn code_taken(&self, code: &str) -> bool {
+        self.discounts.iter().any(|d| d.codes.iter().any(|c| c.code.eq_ignore_ascii_case(code)))
     }
 
     /// A new numeric id for a `gid://shopify/{kind}/{n}`.
@@ -83,6 +130,12 @@ pub struct Faults {
     pub no_throttle: bool,
     /// Token lifetime in seconds (client-credentials tokens live a day).
     pub token_ttl_secs: Option<u64>,
+    /// Webhooks are not sent at all (Shopify doesn't guarantee delivery): reconcile must find them.
+    pub drop_deliveries: bool,
+    /// The first this many attempts of each delivery fail as if the endpoint were down.
+    pub fail_first_deliveries: u32,
+    /// Waits between delivery attempts, in ms (empty: a compressed form of Shopify's 8 retries).
+    pub retry_delays_ms: Vec<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -94,6 +147,7 @@ pub struct World {
     /// Every GraphQL operation received: (shop, operation name or "", the query text).
     pub calls: Vec<(String, String)>,
     pub tokens_issued: u64,
+    pub deliveries: Vec<super::orders::Delivery>,
 }
 
 impl World {

@@ -130,6 +130,7 @@ pub fn router(config: &Config, services: Services) -> Router {
         .route("/portal/{shop}/payout", post(portal::payout))
         .route("/portal/{shop}/logout", post(portal::logout))
         .route("/webhooks/shopify/{shop}", post(webhooks::shopify))
+        .route("/pixel/{shop}", post(tracking::pixel))
         .route("/api/v1/conversions", post(api_v1::orders::conversions))
         .route("/api/v1/conversions/{order_id}/refunds", post(api_v1::orders::refunds))
         .route("/api/v1/affiliates", get(api_v1::people::affiliates))

@@ -119,3 +119,52 @@ pub const SNIPPET: &str = r#"(function () {
   }
 })();
 "#;
+
+/// `POST /pixel/{shop}`: the custom pixel's report of a completed checkout (sent as `text/plain`
+/// JSON, so the browser makes no preflight). The report only links an order to a click; the order
+/// webhook stays the source of money, and a report counts only for the checkout token it names.
+pub async fn pixel(
+    axum::extract::State(state): axum::extract::State<super::AppState>,
+    axum::extract::Path(shop): axum::extract::Path<String>,
+    body: bytes::Bytes,
+) -> Response {
+    use crate::services::orders::{self, OrderError, PixelOutcome, PixelReport};
+    let answer = |status: StatusCode, value: serde_json::Value| {
+        (status, [(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")], axum::Json(value)).into_response()
+    };
+    if body.len() > 4_096 {
+        return answer(StatusCode::PAYLOAD_TOO_LARGE, serde_json::json!({ "error": "The report is too large." }));
+    }
+    let services = &state.services;
+    let merchant = match services.shopify.for_slug(&shop).await {
+        Ok(Some((merchant, _))) => merchant,
+        Ok(None) => {
+            return answer(StatusCode::NOT_FOUND, serde_json::json!({ "error": "No Rekomi shop has this address." }))
+        }
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "pixel: shop lookup failed");
+            return answer(StatusCode::INTERNAL_SERVER_ERROR, serde_json::json!({ "error": "Try again later." }));
+        }
+    };
+    let report: PixelReport = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return answer(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                serde_json::json!({ "error": format!("The report is not valid: {e}.") }),
+            )
+        }
+    };
+    match orders::pixel_report(&services.db, &services.tracker, merchant, &report, crate::clock::now_ms()).await {
+        Ok(PixelOutcome::Kept) => answer(StatusCode::ACCEPTED, serde_json::json!({ "kept": true })),
+        Ok(PixelOutcome::Duplicate) => answer(StatusCode::OK, serde_json::json!({ "kept": false, "duplicate": true })),
+        Ok(PixelOutcome::Attributed(a)) => answer(StatusCode::OK, serde_json::json!({ "kept": true, "conversion": a })),
+        Err(OrderError::Invalid(message)) => {
+            answer(StatusCode::UNPROCESSABLE_ENTITY, serde_json::json!({ "error": message }))
+        }
+        Err(OrderError::Internal(e)) => {
+            tracing::error!(error = format!("{e:#}"), "pixel report failed");
+            answer(StatusCode::INTERNAL_SERVER_ERROR, serde_json::json!({ "error": "Try again later." }))
+        }
+    }
+}

@@ -58,13 +58,12 @@ pub async fn shopify(
         }
     }
     let outcome = match topic.as_str() {
-        "orders/paid" => match orders::shopify_order(merchant, &body, now) {
-            Ok(order) => orders::record(&services.db, &services.tracker, order, now).await.map(|o| match o {
+        "orders/paid" => {
+            orders::record_shopify(&services.db, &services.tracker, merchant, &body, now).await.map(|o| match o {
                 OrderOutcome::Attributed(a) => json!({ "attributed": true, "conversion": a }),
                 OrderOutcome::NotAttributed => json!({ "attributed": false }),
-            }),
-            Err(e) => Err(e),
-        },
+            })
+        }
         "refunds/create" => orders::shopify_refund_record(&services.db, merchant, &body, now).await.map(refund_json),
         "app/uninstalled" => match services.shop.uninstalled(merchant).await {
             Ok(()) => Ok(json!({ "uninstalled": true })),

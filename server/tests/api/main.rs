@@ -4,6 +4,7 @@
 mod accounts;
 mod branding;
 mod campaigns;
+mod discounts;
 mod helpers;
 mod imports;
 mod invites;

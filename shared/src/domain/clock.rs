@@ -16,6 +16,35 @@ pub fn format_utc_seconds(ms: i64) -> String {
     minutes.replace(" UTC", &format!(":{secs:02} UTC"))
 }
 
+/// The start (00:00 UTC) of a day written "YYYY-MM-DD", in unix milliseconds; `None` for anything
+/// else or a day that doesn't exist.
+pub fn parse_day(raw: &str) -> Option<i64> {
+    let raw = raw.trim();
+    let mut parts = raw.split('-');
+    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || y.len() != 4 || m.len() != 2 || d.len() != 2 {
+        return None;
+    }
+    let (y, m, d): (i64, u32, u32) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
+    if !(1..=12).contains(&m) || d == 0 {
+        return None;
+    }
+    let days = days_from_civil(y, m, d);
+    // A day past the month's end (2026-02-30) comes back as another date.
+    (civil_from_days(days) == (y, m, d)).then_some(days * 86_400_000)
+}
+
+/// Howard Hinnant's (year, month, day) → days since 1970-01-01.
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = i64::from(if m > 2 { m - 3 } else { m + 9 });
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Howard Hinnant's days → (year, month, day) for the proleptic Gregorian calendar.
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -32,7 +61,17 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 #[cfg(test)]
 mod tests {
-    use super::{format_utc, format_utc_seconds};
+    use super::{format_utc, format_utc_seconds, parse_day};
+
+    #[test]
+    fn parses_days() {
+        assert_eq!(parse_day("2026-11-24"), Some(1_795_478_400_000));
+        assert_eq!(parse_day("2000-02-29").map(format_utc).as_deref(), Some("2000-02-29 00:00 UTC"));
+        assert_eq!(parse_day("1970-01-01"), Some(0));
+        for bad in ["2026-02-30", "2026-13-01", "2026-1-01", "24/11/2026", "", "2026-11-24-1"] {
+            assert_eq!(parse_day(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn formats_known_instants() {

@@ -6,6 +6,7 @@ pub mod branding;
 pub mod campaign;
 pub mod clock;
 pub mod commission;
+pub mod discount;
 pub mod email;
 pub mod fields;
 pub mod ids;

@@ -19,8 +19,12 @@ pub const PROPERTY_STATUS: &str = "Rekomi status";
 pub const PROPERTY_PORTAL: &str = "Rekomi portal";
 pub const PROPERTY_COMMISSION: &str = "Rekomi commission";
 pub const PROPERTY_APPROVED_AT: &str = "Rekomi approved at";
+pub const PROPERTY_DISCOUNT_CODE: &str = "Rekomi discount code";
+pub const PROPERTY_DISCOUNT_LINK: &str = "Rekomi discount link";
 /// Every property Rekomi writes, for an erasure to unset.
-pub const PROPERTIES: [&str; 8] = [
+pub const PROPERTIES: [&str; 10] = [
+    PROPERTY_DISCOUNT_CODE,
+    PROPERTY_DISCOUNT_LINK,
     PROPERTY_AFFILIATE,
     PROPERTY_CAMPAIGN,
     PROPERTY_CODE,
@@ -57,6 +61,13 @@ pub fn profile_fields(row: &ClaimedSync, public_base: &str, now: i64) -> Profile
         // The redirect needs the shop's address to send the visitor on to.
         if row.destination_url.as_deref().is_some_and(present) {
             properties.insert(PROPERTY_LINK.into(), Value::String(format!("{public_base}/r/{code}")));
+        }
+    }
+    if let Some(coupon) = row.coupon_code.as_deref().filter(|c| present(c)) {
+        properties.insert(PROPERTY_DISCOUNT_CODE.into(), Value::String(coupon.to_owned()));
+        if let (Some(shop), Some(code)) = (row.shop_domain.as_deref(), row.referral_code.as_deref()) {
+            let link = shared::domain::discount::share_link(shop, coupon, code);
+            properties.insert(PROPERTY_DISCOUNT_LINK.into(), Value::String(link));
         }
     }
     properties.insert(PROPERTY_PORTAL.into(), Value::String(format!("{public_base}/portal/{}", row.merchant_slug)));
