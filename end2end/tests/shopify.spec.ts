@@ -89,13 +89,13 @@ test("codes are made in the shop on approval, and orders by code and by pixel ea
   const errors = collectPageErrors(page);
   const id = uniqueId();
   const shop = `journey-${id}.myshopify.com`;
-  const scopes = ["read_orders", "read_products", "write_discounts", "write_customers", "write_store_credit_account_transactions"];
+  const scopes = ["read_orders", "read_products", "write_discounts", "write_customers", "write_store_credit_account_transactions", "read_store_credit_accounts"];
   const created = await request.post(`${FAKE_SHOPIFY}/_fake/shopify/shops`, {
     data: { domain: shop, name: "Journey Outfitters", currency: "USD", apps: [{ client_id: `journey-${id}`, client_secret: "shpss_journey_secret", scopes }] },
   });
   expect(created.status()).toBe(201);
   await signUp(page, `Journey ${id}`, uniqueEmail("journey"), PASSWORD);
-  const campaign = await createCampaign(page, { name: "Trail Friends", pitch: "Earn with us.", terms: "Be nice.", autoApprove: true });
+  const campaign = await createCampaign(page, { name: "Trail Friends", pitch: "Earn with us.", terms: "Be nice.", autoApprove: true, holdDays: "0" });
 
   // The campaign's discount needs a shop first, and says so.
   await expect(page.getByTestId("discount-needs-shop")).toBeVisible();
@@ -119,7 +119,7 @@ test("codes are made in the shop on approval, and orders by code and by pixel ea
     await expect(discount.getByText(/needs \{code\} exactly once/)).toBeVisible({ timeout: 2_000 });
   });
   await discount.getByLabel("Make a code in Shopify for each approved affiliate").check();
-  await discount.getByLabel("Percentage off").fill("15");
+  await discount.getByRole("textbox", { name: "Percentage off" }).fill("15");
   await discount.getByLabel("Code pattern").fill("{code}15");
   await expect(discount.getByTestId("pattern-example")).toHaveText("Ana's code would be ANA15.");
   await clickCalling(page, discount.getByRole("button", { name: "Save discount" }), "/api/save_campaign_discount");
@@ -167,6 +167,24 @@ test("codes are made in the shop on approval, and orders by code and by pixel ea
   await expect.poll(async () => (await earnings()).conversions, { timeout: 15_000 }).toBe(2);
   await request.post(`${FAKE_SHOPIFY}/_fake/shopify/shops/${shop}/orders/${order.id}/refunds`, { data: { amount: "50.00" } });
   await expect.poll(async () => (await earnings()).earnings.pending, { timeout: 15_000 }).toBe("10.00 USD");
+
+  // The merchant pays the run as store credit: the fake shop records one credit for Ana.
+  await page.goto("/app/payouts");
+  await untilHydrated(async () => {
+    if (await page.locator('[data-testid^="run-"]').first().isVisible()) return;
+    await clickCalling(page, page.getByTestId("create-run"), "/api/create_payout_run");
+  });
+  const run = page.locator('[data-testid^="run-"]').first();
+  await run.getByRole("button", { name: "Pay as Shopify store credit" }).click();
+  await clickCalling(page, run.getByTestId("confirm-store-credit"), "/api/pay_run_store_credit");
+  await expect(run.getByTestId("run-status")).toContainText("reference Shopify store credit", { timeout: 15_000 });
+  await expect(run.getByTestId("payout-state").first()).toContainText("Store credit: credited");
+  await page.screenshot({ path: "test-results/screens/payout-store-credit.png", fullPage: true });
+  const customers = (await shopState()).customers as { email: string; credits: { amount: string }[] }[];
+  const ana = customers.find((c) => c.email === email);
+  expect(ana?.credits.map((c) => c.amount)).toEqual(["10.00"]);
+  await page.reload();
+  await expect(page.locator('[data-testid^="run-"]').first().getByTestId("run-status")).toContainText("reference Shopify store credit");
 
   // The portal shows the code, what it gives, and the link that applies it.
   const link = await page.request.post("/api/portal_link", { headers, data: { id: affiliateId } });

@@ -49,6 +49,14 @@ fn every_document_rekomi_sends_validates_against_shopify_s_schema() {
             }
             "JobDone" => json!({ "id": "gid://shopify/Job/1" }),
             "CodeLookup" => json!({ "code": "ANA" }),
+            "CustomerFind" => json!({ "email": "ana@example.com" }),
+            "CustomerCreate" => {
+                json!({ "input": { "email": "ana@example.com", "firstName": "Ana", "lastName": null, "tags": ["Rekomi affiliate"] } })
+            }
+            "StoreCredit" => {
+                json!({ "id": "gid://shopify/Customer/1", "amount": { "amount": "12.50", "currencyCode": "USD" } })
+            }
+            "StoreCreditRecent" => json!({ "id": "gid://shopify/Customer/1" }),
             _ => json!({}),
         };
         if let Err(refusal) = schema.check(document.text, Some(document.name), &vars(variables), &all_scopes()) {

@@ -692,6 +692,12 @@ pub struct RunView {
     /// Currencies in the run: PayPal takes one currency per file.
     pub currencies: Vec<String>,
     pub payouts: Vec<PayoutView>,
+    /// The connected shop, when this open run can be paid as its store credit (every payout in the
+    /// shop's currency).
+    pub store_credit_shop: Option<String>,
+    /// Payouts of the run being credited in Shopify now, and those Shopify refused.
+    pub credits_queued: i64,
+    pub credits_failed: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -705,6 +711,10 @@ pub struct PayoutView {
     pub lines: i64,
     pub state: crate::domain::PayoutState,
     pub paid_at: Option<String>,
+    /// Paid as Shopify store credit: queued, credited or failed, with Shopify's transaction id or
+    /// why it failed.
+    pub credit: Option<String>,
+    pub credit_note: Option<String>,
 }
 
 /// Lifecycle events, webhook endpoints and their delivery log.

@@ -42,6 +42,19 @@ pub async fn mark_run_paid(id: i64, reference: String) -> Result<RunView, AppErr
     )
 }
 
+/// Pays an open run as store credit in the connected Shopify store.
+#[server(prefix = "/api", endpoint = "pay_run_store_credit", input = server_fn::codec::Json)]
+pub async fn pay_run_store_credit(id: i64) -> Result<RunView, AppError> {
+    use super::context::*;
+    answer(
+        async {
+            let (s, who) = caller().await?;
+            Ok(payouts::pay_with_store_credit(&s, who.merchant(), id).await?)
+        }
+        .await,
+    )
+}
+
 /// Cancels an open run; its commissions wait for the next one.
 #[server(prefix = "/api", endpoint = "cancel_payout_run", input = server_fn::codec::Json)]
 pub async fn cancel_payout_run(id: i64) -> Result<RunView, AppError> {

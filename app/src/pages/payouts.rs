@@ -1,7 +1,7 @@
 //! Paying affiliates: what is owed, payout runs to review and export (PayPal, Wise, CSV), marking
 //! a run paid, and CSV exports for the books.
 
-use crate::api::payouts::{cancel_payout_run, create_payout_run, load_payouts, mark_run_paid};
+use crate::api::payouts::{cancel_payout_run, create_payout_run, load_payouts, mark_run_paid, pay_run_store_credit};
 use crate::api::views::{PayoutsPage, RunView};
 use crate::components::form::FieldError;
 use crate::domain::PayoutState;
@@ -79,19 +79,58 @@ fn Run(run: RunView, version: RwSignal<u32>) -> impl IntoView {
     let reference = RwSignal::new(String::new());
     let pay = Action::new(move |r: &String| mark_run_paid(id, r.clone()));
     let cancel = Action::new(move |_: &()| cancel_payout_run(id));
+    let credit = Action::new(move |_: &()| pay_run_store_credit(id));
+    let confirming_credit = RwSignal::new(false);
     Effect::new(move || {
-        if pay.value().get().is_some_and(|r| r.is_ok()) || cancel.value().get().is_some_and(|r| r.is_ok()) {
+        if pay.value().get().is_some_and(|r| r.is_ok())
+            || cancel.value().get().is_some_and(|r| r.is_ok())
+            || credit.value().get().is_some_and(|r| r.is_ok())
+        {
             version.update(|v| *v += 1);
         }
     });
+    // While Shopify credits the run, the page reads it again every two seconds.
+    if run.credits_queued > 0 {
+        let handle = set_timeout_with_handle(move || version.update(|v| *v += 1), std::time::Duration::from_secs(2));
+        on_cleanup(move || {
+            if let Ok(h) = handle {
+                h.clear();
+            }
+        });
+    }
+    let credit_error = move || credit.value().get().and_then(Result::err).map(|e: AppError| e.message);
     let pay_error = Signal::derive(move || pay.value().get().and_then(Result::err));
     let cancel_error = move || cancel.value().get().and_then(Result::err).map(|e: AppError| e.message);
     let open = run.state == PayoutState::Open;
     let status = match (run.state, &run.reference) {
         (PayoutState::Paid, Some(r)) => format!("Paid {} (reference {r})", run.decided_at.clone().unwrap_or_default()),
         (PayoutState::Cancelled, _) => "Cancelled".to_owned(),
+        _ if run.credits_queued > 0 => format!("Crediting in Shopify: {} to go", run.credits_queued),
+        _ if run.credits_failed > 0 => {
+            format!(
+                "Shopify refused {} store credit(s): see the lines below, then send them again or pay them another way",
+                run.credits_failed
+            )
+        }
         _ => "Open: export it, pay, then mark it paid".to_owned(),
     };
+    let store_credit = run.store_credit_shop.clone().filter(|_| run.credits_queued == 0).map(|shop| {
+        let label = if run.credits_failed > 0 { "Send the refused credits again".to_owned() } else { "Pay as Shopify store credit".to_owned() };
+        view! {
+            <div class="store-credit" data-testid="store-credit">
+                <p class="muted">{format!("Credits each affiliate's customer account in {shop} (made for them if they have none). \
+                    The run is marked paid once Shopify has taken every credit; a line Shopify refuses is shown and nothing is paid twice.")}</p>
+                <Show when=move || confirming_credit.get() fallback=move || view! {
+                    <button type="button" class="secondary" on:click=move |_| confirming_credit.set(true)>{label.clone()}</button>
+                }>
+                    <button type="button" data-testid="confirm-store-credit" disabled=move || credit.pending().get()
+                        on:click=move |_| { confirming_credit.set(false); credit.dispatch(()); }>"Yes, credit them in Shopify"</button>
+                    <button type="button" class="secondary" on:click=move |_| confirming_credit.set(false)>"Not now"</button>
+                </Show>
+                {move || credit_error().map(|m| view! { <div class="banner error" role="alert">{m}</div> })}
+            </div>
+        }
+    });
     // A cancelled run's lines go into the next run: its files must not be paid.
     let exportable = if run.state == PayoutState::Cancelled { Vec::new() } else { run.currencies.clone() };
     let files = exportable
@@ -115,6 +154,7 @@ fn Run(run: RunView, version: RwSignal<u32>) -> impl IntoView {
             <p data-testid="run-status">{status}</p>
             <PayoutTable payouts=run.payouts/>
             <ul class="files">{files.into_any()}</ul>
+            {store_credit}
             {open.then(|| view! {
                 <form on:submit=move |ev| { ev.prevent_default(); pay.dispatch(reference.get_untracked()); }>
                     <label for=format!("reference-{id}")>"Payment reference (your PayPal or Wise batch id)"</label>
@@ -142,7 +182,10 @@ fn PayoutTable(payouts: Vec<crate::api::views::PayoutView>) -> impl IntoView {
                         <td>{p.payout_email}</td>
                         <td>{p.amount}</td>
                         <td>{p.lines}</td>
-                        <td>{p.state.as_str()}</td>
+                        <td data-testid="payout-state">{p.state.as_str()}
+                            {p.credit.map(|c| view! { <br/><span class="muted">{format!("Store credit: {c}")}</span> })}
+                            {p.credit_note.map(|n| view! { <br/><span class="muted">{n}</span> })}
+                        </td>
                     </tr>
                 }).collect_view()}
             </tbody>

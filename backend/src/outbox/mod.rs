@@ -17,6 +17,7 @@ pub mod klaviyo_reconcile;
 pub mod klaviyo_sync;
 pub mod runner;
 pub mod shopify_discount;
+pub mod shopify_store_credit;
 pub mod webhook_delivery;
 
 pub use klaviyo_sync::Settings;
@@ -45,6 +46,8 @@ pub static ERASURES: Notify = Notify::const_new();
 pub static WEBHOOKS: Notify = Notify::const_new();
 /// Wakes the Shopify discount codes runner.
 pub static DISCOUNTS: Notify = Notify::const_new();
+/// Wakes the Shopify store-credit payouts runner.
+pub static STORE_CREDITS: Notify = Notify::const_new();
 
 /// Tells live pages that a merchant's syncs or events moved (the sync status stream listens).
 static CHANGES: LazyLock<broadcast::Sender<MerchantId>> = LazyLock::new(|| broadcast::channel(256).0);
@@ -126,6 +129,13 @@ pub fn start(handles: Handles, settings: &Settings) -> Vec<JoinHandle<()>> {
             klaviyo_erasure::ErasureJob::runner(settings.lease),
         )),
     ];
+    let credits = shopify_store_credit::StoreCreditJob { db: handles.db.clone(), shop: handles.shop.clone() };
+    runners.push(tokio::spawn(runner::run(
+        Arc::new(credits),
+        handles.db.clone(),
+        owner.clone(),
+        shopify_store_credit::StoreCreditJob::runner(settings.lease),
+    )));
     let discounts = shopify_discount::DiscountJob { db: handles.db.clone(), shop: handles.shop, lease: settings.lease };
     runners.push(tokio::spawn(runner::run(
         Arc::new(discounts),

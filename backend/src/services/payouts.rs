@@ -47,6 +47,25 @@ async fn run_view(s: &Services, merchant: MerchantId, row: RunRow) -> Result<Run
     for p in &payouts {
         *totals.entry(p.currency.clone()).or_default() += p.amount_minor;
     }
+    let credits = crate::store::store_credits::of_run(&s.db, row.id).await.map_err(db)?;
+    let (queued, _, failed) = crate::store::store_credits::run_counts(&s.db, row.id).await.map_err(db)?;
+    let shop = crate::store::shop::get(&s.db, merchant).await.map_err(db)?;
+    let store_credit_shop = shop
+        .filter(|c| c.state == "connected" && row.state == PayoutState::Open)
+        .filter(|c| totals.keys().all(|currency| currency.eq_ignore_ascii_case(&c.currency)))
+        .map(|c| c.shop_domain);
+    let payouts = payouts
+        .into_iter()
+        .map(|p| {
+            let credit = credits.iter().find(|(id, ..)| *id == p.id).cloned();
+            let mut view = payout_view(p);
+            if let Some((_, state, transaction, error)) = credit {
+                view.credit_note = if state == "credited" { transaction } else { error };
+                view.credit = Some(state);
+            }
+            view
+        })
+        .collect();
     Ok(RunView {
         id: row.id.get(),
         state: row.state,
@@ -56,7 +75,10 @@ async fn run_view(s: &Services, merchant: MerchantId, row: RunRow) -> Result<Run
         decided_at: row.decided_at.map(format_utc),
         totals: totals.iter().map(|(c, m)| money_text(*m, c)).collect(),
         currencies: totals.into_keys().collect(),
-        payouts: payouts.into_iter().map(payout_view).collect(),
+        payouts,
+        store_credit_shop,
+        credits_queued: queued,
+        credits_failed: failed,
     })
 }
 
@@ -70,6 +92,8 @@ pub fn payout_view(p: PayoutRow) -> PayoutView {
         lines: p.lines,
         state: p.state,
         paid_at: p.paid_at.map(format_utc),
+        credit: None,
+        credit_note: None,
     }
 }
 
@@ -116,9 +140,49 @@ pub async fn mark_paid(
     run_view(s, merchant, load(s, merchant, id).await?).await
 }
 
+/// Pays an open run as store credit in the connected shop: each payout is credited to the
+/// affiliate's customer account by the outbox (`outbox::shopify_store_credit`), and the run is
+/// marked paid once every one is. Payouts Shopify refused can be sent again the same way.
+pub async fn pay_with_store_credit(s: &Services, merchant: MerchantId, id: i64) -> Result<RunView, AppError> {
+    let id = PayoutRunId(id);
+    let run = load(s, merchant, id).await?;
+    if run.state != PayoutState::Open {
+        return Err(AppError::new(ErrorKind::Conflict, format!("This run is {} already.", run.state.as_str())));
+    }
+    let view = run_view(s, merchant, run).await?;
+    let Some(_) = view.store_credit_shop else {
+        let shop = crate::store::shop::get(&s.db, merchant).await.map_err(db)?;
+        let message = match shop {
+            None => "Connect your Shopify store first (Settings → Shopify).".to_owned(),
+            Some(c) if c.state != "connected" => {
+                "The Rekomi app was uninstalled from your store: reconnect it first.".to_owned()
+            }
+            Some(c) => format!(
+                "Store credit is paid in your shop's currency ({}); this run holds {}. Pay it another way.",
+                c.currency,
+                view.currencies.join(", ")
+            ),
+        };
+        return Err(AppError::new(ErrorKind::Conflict, message));
+    };
+    let now = now_ms();
+    let mut tx = s.db.begin().await.map_err(db)?;
+    crate::store::store_credits::enqueue_run(&mut tx, merchant, id, now).await.map_err(db)?;
+    tx.wake_on_commit(&crate::outbox::STORE_CREDITS);
+    tx.commit().await.map_err(db)?;
+    tracing::info!(merchant.id = %merchant, run = id.get(), "payout run sent as store credit");
+    run_view(s, merchant, load(s, merchant, id).await?).await
+}
+
 pub async fn cancel(s: &Services, merchant: MerchantId, id: i64) -> Result<RunView, AppError> {
     let id = PayoutRunId(id);
     let run = load(s, merchant, id).await?;
+    if crate::store::store_credits::holds_run(&s.db, id).await.map_err(db)? {
+        return Err(AppError::new(
+            ErrorKind::Conflict,
+            "Some payouts of this run were credited in Shopify (or are being): it can't be cancelled. Send the refused ones again, or mark the run paid.",
+        ));
+    }
     if !cancel_run(&s.db, merchant, id, now_ms()).await.map_err(db)? {
         return Err(AppError::new(ErrorKind::Conflict, format!("This run is {} already.", run.state.as_str())));
     }

@@ -145,8 +145,56 @@ pub const CODE_LOOKUP: Document = Document {
 }",
 };
 
+/// An affiliate's customer account in the shop, by email.
+pub const CUSTOMER_FIND: Document = Document {
+    name: "CustomerFind",
+    text: "query CustomerFind($email: String!) {
+  customerByIdentifier(identifier: { emailAddress: $email }) { id }
+}",
+};
+
+/// A customer account for an affiliate who has none (store credit needs one).
+pub const CUSTOMER_CREATE: Document = Document {
+    name: "CustomerCreate",
+    text: "mutation CustomerCreate($input: CustomerInput!) {
+  customerCreate(input: $input) {
+    customer { id }
+    userErrors { field message }
+  }
+}",
+};
+
+/// A payout as store credit on the customer's account in the shop's currency (made if needed).
+pub const STORE_CREDIT: Document = Document {
+    name: "StoreCredit",
+    text: "mutation StoreCredit($id: ID!, $amount: MoneyInput!) {
+  storeCreditAccountCredit(id: $id, creditInput: { creditAmount: $amount, notify: false }) {
+    storeCreditAccountTransaction { id amount { amount currencyCode } }
+    userErrors { field message code }
+  }
+}",
+};
+
+/// The customer's recent store credits: read before a credit is sent again after a lost answer.
+pub const STORE_CREDIT_RECENT: Document = Document {
+    name: "StoreCreditRecent",
+    text: "query StoreCreditRecent($id: ID!) {
+  customer(id: $id) {
+    id
+    storeCreditAccounts(first: 5) {
+      nodes {
+        id
+        transactions(first: 25, reverse: true) {
+          nodes { __typename amount { amount currencyCode } createdAt ... on StoreCreditAccountCreditTransaction { id } }
+        }
+      }
+    }
+  }
+}",
+};
+
 /// All of them, for the schema test.
-pub const ALL: [Document; 13] = [
+pub const ALL: [Document; 17] = [
     SHOP_INFO,
     WEBHOOK_LIST,
     WEBHOOK_CREATE,
@@ -160,4 +208,8 @@ pub const ALL: [Document; 13] = [
     CODES_REMOVE,
     JOB,
     CODE_LOOKUP,
+    CUSTOMER_FIND,
+    CUSTOMER_CREATE,
+    STORE_CREDIT,
+    STORE_CREDIT_RECENT,
 ];

@@ -12,12 +12,13 @@ pub const API_VERSION: &str = "2026-10";
 
 /// The access scopes Rekomi asks for, by Shopify's names, and what each is for. A `write_` scope
 /// includes its `read_`.
-pub const REQUIRED_SCOPES: [(&str, &str); 5] = [
+pub const REQUIRED_SCOPES: [(&str, &str); 6] = [
     ("read_orders", "orders and refunds: commissions and their clawbacks"),
     ("read_products", "the products on an order's lines, for per-product commissions"),
     ("write_discounts", "a discount code for each affiliate"),
     ("write_customers", "finding or creating an affiliate's customer account for store credit"),
     ("write_store_credit_account_transactions", "store-credit payouts"),
+    ("read_store_credit_accounts", "reading a store credit back, so a payout is never credited twice"),
 ];
 
 /// The scopes of `required` that `granted` (Shopify's comma-separated `scope`) does not cover.
@@ -103,12 +104,13 @@ mod tests {
     #[test]
     fn each_missing_scope_is_named_and_write_includes_read() {
         assert!(missing_scopes(
-            "write_orders,read_products,write_discounts,write_customers,write_store_credit_account_transactions"
+            "write_orders,read_products,write_discounts,write_customers,write_store_credit_account_transactions,\
+             read_store_credit_accounts"
         )
         .is_empty());
         assert_eq!(
             missing_scopes("read_orders,read_products,read_discounts,write_customers"),
-            vec!["write_discounts", "write_store_credit_account_transactions"]
+            vec!["write_discounts", "write_store_credit_account_transactions", "read_store_credit_accounts"]
         );
     }
 }

@@ -30,6 +30,7 @@ pub mod portal;
 pub mod questions;
 pub mod reconcile;
 pub mod shop;
+pub mod store_credits;
 pub mod sync;
 pub mod tracking;
 pub mod verifications;

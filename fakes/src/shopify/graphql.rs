@@ -1,9 +1,9 @@
 //! `POST /admin/api/{version}/graphql.json`: token, then the document against the schema (scopes
 //! included), then the cost bucket, then the operation on the world, projected onto the selection.
 
-use super::discounts;
 use super::schema::{AdminSchema, Checked, Refusal};
 use super::world::{WebhookSubscription, World, BUCKET_MAX, RESTORE_RATE};
+use super::{customers, discounts};
 use super::{shop_of, Fake};
 use apollo_compiler::ast::Value as AstValue;
 use apollo_compiler::executable::{Field, Selection, SelectionSet};
@@ -128,6 +128,9 @@ pub async fn handle(
             }
         };
         data.insert(field.response_key().to_string(), project(&full, &field.selection_set, &checked.document));
+    }
+    if std::mem::take(&mut world.answer_lost) {
+        return (StatusCode::BAD_GATEWAY, "upstream connection closed").into_response();
     }
     Json(json!({ "data": data, "extensions": { "cost": cost_extension(cost, Some(cost), available) } })).into_response()
 }
@@ -328,6 +331,18 @@ fn run(
         "discountCodeRedeemCodeBulkDelete" => Ok(discounts::bulk_delete(found, text(args, "discountId"), &args["ids"])),
         "job" => Ok(discounts::job(found, text(args, "id"))),
         "codeDiscountNodeByCode" => Ok(discounts::by_code(found, text(args, "code"))),
+        "customerByIdentifier" => Ok(customers::by_identifier(found, &args["identifier"])),
+        "customer" => Ok(customers::by_id(found, text(args, "id"))),
+        "customerCreate" => Ok(customers::create(found, &args["input"])),
+        "storeCreditAccountCredit" => {
+            let answer = customers::credit(found, text(args, "id"), &args["creditInput"]);
+            // The credit is applied; the answer may be lost on the way back (a fault).
+            if !answer["storeCreditAccountTransaction"].is_null() && world.faults.lose_credit_answers > 0 {
+                world.faults.lose_credit_answers -= 1;
+                world.answer_lost = true;
+            }
+            Ok(answer)
+        }
         other => Err(format!("The fake Shopify does not implement {other} yet.")),
     }
 }

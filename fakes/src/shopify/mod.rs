@@ -6,6 +6,7 @@
 //! `extensions.cost` and its leaky bucket (`THROTTLED`). `/_fake/shopify/*` is its control panel.
 
 pub mod cli;
+mod customers;
 mod discounts;
 mod graphql;
 pub mod orders;
@@ -309,6 +310,7 @@ async fn shop_state(State(fake): State<Fake>, Path(shop): Path<String>) -> Respo
         .collect();
     Json(json!({
         "domain": found.domain, "name": found.name, "webhooks": webhooks, "discounts": discounts,
+        "customers": customers::summary(found),
         "tokens_issued": world.tokens_issued,
     }))
     .into_response()
@@ -328,6 +330,8 @@ struct FaultsBody {
     fail_first_deliveries: u32,
     #[serde(default)]
     retry_delays_ms: Vec<u64>,
+    #[serde(default)]
+    lose_credit_answers: u32,
 }
 
 async fn get_faults(State(fake): State<Fake>) -> Response {
@@ -348,6 +352,7 @@ async fn put_faults(State(fake): State<Fake>, Json(body): Json<FaultsBody>) -> R
         drop_deliveries: body.drop_deliveries,
         fail_first_deliveries: body.fail_first_deliveries,
         retry_delays_ms: body.retry_delays_ms,
+        lose_credit_answers: body.lose_credit_answers,
     };
     StatusCode::NO_CONTENT.into_response()
 }

@@ -178,7 +178,8 @@ pub async fn place(State(fake): State<Fake>, Path(shop): Path<String>, Json(new)
         let Some(found) = world.shops.get_mut(&shop) else { return StatusCode::NOT_FOUND.into_response() };
         let currency = new.currency.clone().unwrap_or_else(|| found.currency.clone());
         found.order_number += 1;
-        let id = 820_982_911_946_154_000 + found.order_number;
+        // Shopify order ids are 13 digits today (safe as JavaScript numbers).
+        let id = 5_800_000_000_000 + found.order_number;
         let name = format!("#{}", 1000 + found.order_number);
         let now = now_text();
         let customer = match (new.customer_id, &new.email) {

@@ -69,6 +69,7 @@ pub struct Shop {
     /// Asynchronous jobs (bulk deletes) by id: whether each was looked at once.
     pub jobs: BTreeMap<String, bool>,
     pub orders: Vec<super::orders::Order>,
+    pub customers: Vec<super::customers::Customer>,
     /// Numbers orders and refunds.
     pub order_number: u64,
     next_id: u64,
@@ -87,6 +88,7 @@ impl Shop {
             bulk_creations: Vec::new(),
             jobs: BTreeMap::new(),
             orders: Vec::new(),
+            customers: Vec::new(),
             order_number: 0,
             next_id: 1000,
         }
@@ -136,6 +138,8 @@ pub struct Faults {
     pub fail_first_deliveries: u32,
     /// Waits between delivery attempts, in ms (empty: a compressed form of Shopify's 8 retries).
     pub retry_delays_ms: Vec<u64>,
+    /// The next this many store credits are applied but their answer is lost (502).
+    pub lose_credit_answers: u32,
 }
 
 #[derive(Debug, Default)]
@@ -148,6 +152,8 @@ pub struct World {
     pub calls: Vec<(String, String)>,
     pub tokens_issued: u64,
     pub deliveries: Vec<super::orders::Delivery>,
+    /// Set while a request runs: its answer is lost after it was applied.
+    pub answer_lost: bool,
 }
 
 impl World {

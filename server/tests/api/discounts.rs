@@ -33,7 +33,10 @@ async fn setup(app: &TestApp) -> Setup {
         }],
     });
     let merchant = app.merchant("Peak Supply").await;
-    let campaign = merchant.create_campaign(campaign_form(json!({ "auto_approve": true }))).await.expect("campaign");
+    let campaign = merchant
+        .create_campaign(campaign_form(json!({ "auto_approve": true, "hold_days": "0" })))
+        .await
+        .expect("campaign");
     let form = json!({ "form": { "shop_domain": SHOP, "client_id": "peak-app", "client_secret": "shpss_peak" } });
     let page = match merchant.call::<ShopConnectResult>("connect_shop", form).await.expect("connect") {
         ShopConnectResult::Connected(page) => page,
@@ -256,7 +259,7 @@ async fn the_pixel_links_an_order_to_a_click_whichever_arrives_first_and_only_fo
     let touches = format!("{code}.{}", server::store::now_ms() - 60_000);
     // Report first, then the order.
     let (status, body) = pixel(
-        json!({ "order_id": "gid://shopify/Order/820982911946154001", "checkout_token": "tok-1", "touches": touches }),
+        json!({ "order_id": "gid://shopify/Order/5800000000001", "checkout_token": "tok-1", "touches": touches }),
     )
     .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
@@ -269,7 +272,7 @@ async fn the_pixel_links_an_order_to_a_click_whichever_arrives_first_and_only_fo
         .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (status, body) =
-        pixel(json!({ "order_id": 820982911946154002_u64, "checkout_token": "tok-2", "touches": touches })).await;
+        pixel(json!({ "order_id": 5800000000002_u64, "checkout_token": "tok-2", "touches": touches })).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["conversion"]["via"], json!("link"), "{body}");
 
@@ -277,10 +280,10 @@ async fn the_pixel_links_an_order_to_a_click_whichever_arrives_first_and_only_fo
     fake_post(&app, "/orders", json!({ "subtotal": "90.00", "checkout_token": "tok-3" })).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (status, _) =
-        pixel(json!({ "order_id": 820982911946154003_u64, "checkout_token": "guessed", "touches": touches })).await;
+        pixel(json!({ "order_id": 5800000000003_u64, "checkout_token": "guessed", "touches": touches })).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     let (status, body) =
-        pixel(json!({ "order_id": 820982911946154003_u64, "checkout_token": "tok-3", "touches": touches })).await;
+        pixel(json!({ "order_id": 5800000000003_u64, "checkout_token": "tok-3", "touches": touches })).await;
     assert_eq!((status, body["duplicate"].clone()), (StatusCode::OK, json!(true)));
     let e: app::api::views::AffiliateEarnings =
         s.merchant.call("affiliate_earnings", json!({ "id": ana })).await.expect("earnings");
@@ -311,4 +314,98 @@ async fn the_fake_shop_retries_a_delivery_that_failed_and_rekomi_records_it_once
     let deliveries = fake(&app, "/deliveries").await;
     let d = &deliveries[0];
     assert_eq!((d["attempts"].clone(), d["delivered"].clone()), (json!(3), json!(true)), "{deliveries}");
+}
+
+#[tokio::test]
+async fn a_run_paid_as_store_credit_credits_each_affiliate_once_even_when_an_answer_is_lost() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let (ana, code) = approved(&app, &s, "Ana Lima", "ana@example.com").await;
+    let (bob, bob_code) = approved(&app, &s, "Bob Stone", "bob@example.com").await;
+    for (n, c) in [(1, &code), (2, &bob_code)] {
+        let landing = format!("/?ref={c}");
+        fake_post(&app, "/orders", json!({ "subtotal": format!("{}0.00", n * 10), "landing_site": landing })).await;
+    }
+    assert_eq!(wait_for_conversion(&s, ana).await, 1);
+    assert_eq!(wait_for_conversion(&s, bob).await, 1);
+    let run: app::api::views::RunView = s.merchant.call("create_payout_run", json!({})).await.expect("run");
+    assert_eq!(run.store_credit_shop.as_deref(), Some(SHOP));
+    // The first credit is applied in Shopify but its answer is lost on the way back.
+    reqwest::Client::new()
+        .put(format!("{}/_fake/shopify/faults", app.shopify_base))
+        .json(&json!({ "lose_credit_answers": 1 }))
+        .send()
+        .await
+        .expect("faults");
+    let sent: app::api::views::RunView =
+        s.merchant.call("pay_run_store_credit", json!({ "id": run.id })).await.expect("sent");
+    assert!(sent.credits_queued > 0 || sent.state == app::domain::PayoutState::Paid);
+    // Cancelling now would pay the lines again later: refused.
+    let mut paid = None;
+    for _ in 0..200 {
+        let page: app::api::views::PayoutsPage = s.merchant.call("payouts", json!({})).await.expect("page");
+        let now = page.runs.into_iter().find(|r| r.id == run.id).expect("the run");
+        if now.state == app::domain::PayoutState::Paid {
+            paid = Some(now);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let Some(paid) = paid else {
+        let page: app::api::views::PayoutsPage = s.merchant.call("payouts", json!({})).await.expect("page");
+        panic!("the run is paid once every credit landed: {:?} / {}", page.runs, fake(&app, "").await["customers"]);
+    };
+    assert_eq!(paid.reference.as_deref(), Some("Shopify store credit"));
+    assert!(paid.payouts.iter().all(|p| p.credit.as_deref() == Some("credited")), "{:?}", paid.payouts);
+    let customers = fake(&app, "").await["customers"].clone();
+    let credits: Vec<(String, usize, String)> = customers
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let list = c["credits"].as_array().cloned().unwrap_or_default();
+            let first = list.first().map(|t| t["amount"].as_str().unwrap_or_default().to_owned()).unwrap_or_default();
+            (c["email"].as_str().unwrap_or_default().to_owned(), list.len(), first)
+        })
+        .collect();
+    let mut credits = credits;
+    credits.sort();
+    assert_eq!(
+        credits,
+        vec![("ana@example.com".into(), 1, "10.00".into()), ("bob@example.com".into(), 1, "20.00".into())],
+        "each affiliate credited once, the lost answer included"
+    );
+    let (status, e) = s
+        .merchant
+        .call::<app::api::views::RunView>("cancel_payout_run", json!({ "id": run.id }))
+        .await
+        .expect_err("paid");
+    assert_eq!(status, StatusCode::CONFLICT, "{e:?}");
+}
+
+#[tokio::test]
+async fn a_run_in_another_currency_than_the_shop_is_not_offered_as_store_credit() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let merchant = &s.merchant;
+    let eur = merchant
+        .create_campaign(campaign_form(
+            json!({ "name": "Euro friends", "currency": "EUR", "auto_approve": true, "hold_days": "0" }),
+        ))
+        .await
+        .expect("campaign");
+    let (status, _) = merchant.apply(&eur.landing_path, &application("Eva Roth", "eva@example.com")).await;
+    assert_eq!(status, StatusCode::OK);
+    let eva = merchant.find("eva@example.com").await;
+    let landing = format!("/?ref={}", eva.referral_code.expect("code"));
+    fake_post(&app, "/orders", json!({ "subtotal": "40.00", "currency": "EUR", "landing_site": landing })).await;
+    assert_eq!(wait_for_conversion(&s, eva.id.get()).await, 1);
+    let run: app::api::views::RunView = merchant.call("create_payout_run", json!({})).await.expect("run");
+    assert_eq!(run.store_credit_shop, None);
+    let (status, e) = merchant
+        .call::<app::api::views::RunView>("pay_run_store_credit", json!({ "id": run.id }))
+        .await
+        .expect_err("refused");
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(e.message.contains("shop's currency (USD)"), "{}", e.message);
 }

@@ -63,7 +63,7 @@ async fn connecting_a_shop_names_each_problem_then_subscribes_its_webhooks() {
     let page: ShopPage = merchant.call("shop_page", json!({})).await.expect("page");
     assert!(page.connection.is_none());
     assert!(page.webhook_address.ends_with("/webhooks/shopify/trail-gear"), "{}", page.webhook_address);
-    assert_eq!(page.required_scopes.len(), 5);
+    assert_eq!(page.required_scopes.len(), 6);
 
     let refused = |field: &'static str| {
         move |r: Result<ShopPage, (StatusCode, app::error::AppError)>| {
