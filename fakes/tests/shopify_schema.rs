@@ -57,6 +57,7 @@ fn every_document_rekomi_sends_validates_against_shopify_s_schema() {
                 json!({ "id": "gid://shopify/Customer/1", "amount": { "amount": "12.50", "currencyCode": "USD" } })
             }
             "StoreCreditRecent" => json!({ "id": "gid://shopify/Customer/1" }),
+            "OrdersSince" => json!({ "first": 25, "query": "updated_at:>='2026-12-01T00:00:00Z'" }),
             _ => json!({}),
         };
         if let Err(refusal) = schema.check(document.text, Some(document.name), &vars(variables), &all_scopes()) {

@@ -134,6 +134,8 @@ async fn housekeeping(services: Services) {
             Err(error) => tracing::warn!(%error, "could not approve due commissions"),
         }
         minutes += 1;
+        // Each shop's orders are read every ten minutes (each taken by one instance).
+        services.recovery().run_due().await;
         if minutes % 10 != 1 {
             continue;
         }

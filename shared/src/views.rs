@@ -1040,6 +1040,20 @@ pub struct ShopConnectionView {
     pub installed: bool,
     pub checked_at: String,
     pub webhooks: Vec<ShopWebhookView>,
+    /// Missed orders: orders updated since this time are read next; when they were last read, how
+    /// many orders and refunds no webhook had brought, and why the last read failed.
+    pub orders_since: Option<String>,
+    pub orders_checked: Option<String>,
+    pub orders_recovered: i64,
+    pub orders_problem: Option<String>,
+}
+
+/// What a "recover orders" read found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrdersRecovered {
+    pub seen: i64,
+    pub orders: i64,
+    pub refunds: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,6 +1,6 @@
 //! The merchant's Shopify store as a connected app.
 
-use crate::api::views::{ShopConnectForm, ShopConnectResult, ShopPage};
+use crate::api::views::{OrdersRecovered, ShopConnectForm, ShopConnectResult, ShopPage};
 use crate::error::AppError;
 use leptos::prelude::*;
 
@@ -45,6 +45,20 @@ pub async fn recheck_shop_webhooks() -> Result<ShopPage, AppError> {
             let slug = &who.session.merchant_slug;
             s.shop.ensure_webhooks(who.merchant(), slug).await?;
             Ok(s.shop.page(who.merchant(), slug).await?)
+        }
+        .await,
+    )
+}
+
+/// Reads the shop's orders of the last `days` (at most 60) and records what no webhook brought.
+#[server(prefix = "/api", endpoint = "recover_shop_orders", input = server_fn::codec::Json)]
+pub async fn recover_shop_orders(days: i64) -> Result<OrdersRecovered, AppError> {
+    use super::context::*;
+    answer(
+        async {
+            let (s, who) = caller().await?;
+            let found = s.recovery().backfill(who.merchant(), days).await?;
+            Ok(OrdersRecovered { seen: found.seen, orders: found.orders, refunds: found.refunds })
         }
         .await,
     )

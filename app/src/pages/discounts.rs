@@ -126,7 +126,7 @@ fn DiscountTermsForm(campaign: CampaignId, settings: DiscountSettings, version: 
     let p = settings.progress.clone();
     let status = settings.saved.then(|| {
         let in_shop = if settings.enabled && settings.in_shopify {
-            format!("In Shopify as \u{201c}Rekomi\u{201d} discount: {}.", settings.summary.clone().unwrap_or_default())
+            format!("Live in Shopify: {}.", settings.summary.clone().unwrap_or_default())
         } else if settings.enabled {
             "Not in Shopify yet: it is made with the first approved affiliate's code.".to_owned()
         } else {
@@ -136,7 +136,7 @@ fn DiscountTermsForm(campaign: CampaignId, settings: DiscountSettings, version: 
             <div class="discount-status" data-testid="discount-status">
                 <p>{in_shop}</p>
                 <p>
-                    <strong data-testid="codes-active">{p.active}</strong>" codes in Shopify"
+                    <strong data-testid="codes-active">{p.active}</strong>{if p.active == 1 { " code in Shopify" } else { " codes in Shopify" }}
                     {(p.queued > 0).then(|| view! { " · " <strong data-testid="codes-queued">{p.queued}</strong>" on their way" })}
                     {(p.failed > 0).then(|| view! { " · " <strong class="bad" data-testid="codes-failed">{p.failed}</strong>" refused" })}
                 </p>

@@ -167,6 +167,7 @@ fn Dashboard(
                                         <td>{p.amount}</td>
                                         <td>{p.lines}</td>
                                         <td>{match (p.state.as_str(), p.paid_at) {
+                                            ("paid", Some(at)) if p.credit.is_some() => format!("Paid {at} as store credit in the shop, on the customer account with your email"),
                                             ("paid", Some(at)) => format!("Paid {at} to {}", p.payout_email),
                                             _ => format!("On its way to {}", p.payout_email),
                                         }}</td>

@@ -2,7 +2,7 @@
 //! (with copy buttons and the exact settings), the connect form with a live check that names each
 //! problem, and once connected the shop's facts and a health line per webhook topic.
 
-use crate::api::shop::{connect_shop, disconnect_shop, load_shop_page, recheck_shop_webhooks};
+use crate::api::shop::{connect_shop, disconnect_shop, load_shop_page, recheck_shop_webhooks, recover_shop_orders};
 use crate::api::views::{ShopConnectForm, ShopConnectResult, ShopConnectionView, ShopPage};
 use crate::components::copy_text;
 use crate::components::form::{ErrorBanner, FieldError};
@@ -54,6 +54,19 @@ fn Connected(c: ShopConnectionView, version: RwSignal<u32>, webhook_address: Str
     let recheck = Action::new(|_: &()| recheck_shop_webhooks());
     let disconnect = Action::new(|_: &()| disconnect_shop());
     let confirming = RwSignal::new(false);
+    let recover = Action::new(|days: &i64| recover_shop_orders(*days));
+    let days = RwSignal::new("30".to_owned());
+    Effect::new(move || match recover.value().get() {
+        Some(Ok(found)) => {
+            toasts.success(format!(
+                "Read {} orders from Shopify: {} order(s) and {} refund(s) no webhook had brought are recorded now.",
+                found.seen, found.orders, found.refunds
+            ));
+            version.update(|v| *v += 1);
+        }
+        Some(Err(e)) => toasts.error(e.message),
+        None => {}
+    });
     Effect::new(move || match recheck.value().get() {
         Some(Ok(_)) => {
             toasts.success("Webhooks checked: anything missing was subscribed again.");
@@ -117,6 +130,33 @@ fn Connected(c: ShopConnectionView, version: RwSignal<u32>, webhook_address: Str
                 <button type="button" class="secondary" on:click=move |_| { recheck.dispatch(()); }
                     disabled=move || recheck.pending().get() || !c.installed>"Check webhooks now"</button>
             </div>
+        </section>
+        <section class="card" data-testid="missed-orders">
+            <h2>"Missed orders"</h2>
+            <p class="muted">"Shopify doesn't promise every webhook arrives. Every ten minutes Rekomi reads the orders updated in the store \
+                and records any that no webhook brought (and their refunds); an order both bring counts once."</p>
+            <dl class="facts-grid">
+                <dt>"Reading from"</dt><dd>{c.orders_since.clone().unwrap_or_else(|| "the next check".into())}</dd>
+                <dt>"Last read"</dt><dd>{c.orders_checked.clone().unwrap_or_else(|| "Not yet".into())}</dd>
+                <dt>"Recovered so far"</dt><dd data-testid="orders-recovered">{c.orders_recovered}</dd>
+            </dl>
+            {c.orders_problem.clone().map(|p| view! { <p class="field-error" role="alert">{p}</p> })}
+            <form class="inline" on:submit=move |ev| {
+                ev.prevent_default();
+                recover.dispatch(days.get_untracked().parse().unwrap_or(30));
+            }>
+                <label for="recover_days">"Recover orders from the last"</label>
+                <select id="recover_days" bind:value=days>
+                    <option value="1">"day"</option>
+                    <option value="7">"7 days"</option>
+                    <option value="30">"30 days"</option>
+                    <option value="60">"60 days"</option>
+                </select>
+                <button type="submit" class="secondary" disabled=move || recover.pending().get() || !c.installed>
+                    {move || if recover.pending().get() { "Reading orders…" } else { "Recover orders" }}
+                </button>
+            </form>
+            <p class="hint">"Shopify shows apps the last 60 days of orders; older ones need the read_all_orders scope, which Rekomi doesn't ask for."</p>
         </section>
         <section class="card">
             <h2>"Disconnect"</h2>

@@ -19,6 +19,7 @@ pub mod overview;
 pub mod payouts;
 pub mod portal;
 pub mod rate_limit;
+pub mod recovery;
 pub mod rest;
 pub mod shop;
 pub mod shopify;
@@ -57,6 +58,11 @@ pub struct Services {
 }
 
 impl Services {
+    /// Missed Shopify orders, read from the shop ([`recovery`]).
+    pub fn recovery(&self) -> recovery::OrderRecovery {
+        recovery::OrderRecovery { db: self.db.clone(), shop: self.shop.clone(), tracker: self.tracker.clone() }
+    }
+
     /// Whether the database answers a trivial query (the health check).
     pub async fn database_answers(&self) -> Result<(), crate::store::DbError> {
         crate::store::ping(&self.db).await

@@ -92,7 +92,9 @@ pub fn payout_view(p: PayoutRow) -> PayoutView {
         lines: p.lines,
         state: p.state,
         paid_at: p.paid_at.map(format_utc),
-        credit: None,
+        // A run paid as store credit: every one of its payouts was credited in the shop.
+        credit: (p.reference.as_deref() == Some(crate::outbox::shopify_store_credit::REFERENCE))
+            .then(|| "credited".to_owned()),
         credit_note: None,
     }
 }

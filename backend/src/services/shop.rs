@@ -408,6 +408,10 @@ fn view(row: &ConnectionRow, hooks: &[store::WebhookRow]) -> ShopConnectionView 
                 }
             })
             .collect(),
+        orders_since: row.orders_cursor.map(format_utc),
+        orders_checked: row.orders_checked_at.map(format_utc),
+        orders_recovered: row.orders_recovered,
+        orders_problem: row.orders_error.clone(),
     }
 }
 

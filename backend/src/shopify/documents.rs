@@ -193,8 +193,32 @@ pub const STORE_CREDIT_RECENT: Document = Document {
 }",
 };
 
+/// Orders updated since a time, oldest first: what a webhook should have brought (reconcile and
+/// backfill). Shaped after the `orders/paid` and `refunds/create` payloads Rekomi reads. Nested
+/// lists are kept short so a page of 10 stays under Shopify's 1,000-point query cost.
+pub const ORDERS_SINCE: Document = Document {
+    name: "OrdersSince",
+    text: "query OrdersSince($first: Int!, $after: String, $query: String!) {
+  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
+    nodes {
+      id legacyResourceId name email processedAt updatedAt cancelledAt displayFinancialStatus
+      currencyCode checkoutToken landingPageUrl discountCodes
+      subtotalPriceSet { shopMoney { amount currencyCode } }
+      customAttributes { key value }
+      customer { defaultEmailAddress { emailAddress } }
+      refunds(first: 3) {
+        legacyResourceId
+        refundLineItems(first: 5) { nodes { subtotalSet { shopMoney { amount currencyCode } } } }
+        transactions(first: 3) { nodes { kind status amountSet { shopMoney { amount currencyCode } } } }
+      }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}",
+};
+
 /// All of them, for the schema test.
-pub const ALL: [Document; 17] = [
+pub const ALL: [Document; 18] = [
     SHOP_INFO,
     WEBHOOK_LIST,
     WEBHOOK_CREATE,
@@ -212,4 +236,5 @@ pub const ALL: [Document; 17] = [
     CUSTOMER_CREATE,
     STORE_CREDIT,
     STORE_CREDIT_RECENT,
+    ORDERS_SINCE,
 ];

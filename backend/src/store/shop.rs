@@ -17,11 +17,17 @@ pub struct ConnectionRow {
     pub plan: String,
     pub state: String,
     pub checked_at: i64,
+    /// Orders updated since then are read for what webhooks missed; when last read, and what.
+    pub orders_cursor: Option<i64>,
+    pub orders_checked_at: Option<i64>,
+    pub orders_recovered: i64,
+    pub orders_error: Option<String>,
 }
 
 const SELECT: &str =
     "SELECT merchant_id, shop_domain, client_id, client_secret, access_token, token_expires_at, scopes,
-        shop_name, currency, plan, state, checked_at FROM shopify_connections";
+        shop_name, currency, plan, state, checked_at, orders_cursor, orders_checked_at, orders_recovered,
+        orders_error FROM shopify_connections";
 
 pub async fn get(db: &Db, merchant: MerchantId) -> DbResult<Option<ConnectionRow>> {
     db.query_as(&format!("{SELECT} WHERE merchant_id = $1")).bind(merchant).fetch_optional().await
@@ -53,9 +59,13 @@ pub struct Checked<'a> {
 pub async fn upsert(tx: &mut Tx, merchant: MerchantId, c: &Checked<'_>, now: i64) -> DbResult<()> {
     tx.query(
         "INSERT INTO shopify_connections (merchant_id, shop_domain, client_id, client_secret, access_token,
-             token_expires_at, scopes, shop_name, currency, plan, state, checked_at, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'connected', $11, $11, $11)
-         ON CONFLICT (merchant_id) DO UPDATE SET shop_domain = excluded.shop_domain, client_id = excluded.client_id,
+             token_expires_at, scopes, shop_name, currency, plan, state, checked_at, created_at, updated_at,
+             orders_cursor)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'connected', $11, $11, $11, $11)
+         ON CONFLICT (merchant_id) DO UPDATE SET
+             orders_cursor = CASE WHEN shopify_connections.shop_domain = excluded.shop_domain
+                 THEN shopify_connections.orders_cursor ELSE excluded.orders_cursor END,
+             shop_domain = excluded.shop_domain, client_id = excluded.client_id,
              client_secret = excluded.client_secret, access_token = excluded.access_token,
              token_expires_at = excluded.token_expires_at, scopes = excluded.scopes, shop_name = excluded.shop_name,
              currency = excluded.currency, plan = excluded.plan, state = 'connected', checked_at = excluded.checked_at,
@@ -231,4 +241,65 @@ pub async fn take_check(db: &Db, merchant: MerchantId, before: i64, now: i64) ->
         .execute()
         .await?;
     Ok(taken > 0)
+}
+
+/// Connected shops whose orders weren't read since `before`.
+pub async fn orders_due(db: &Db, before: i64, limit: i64) -> DbResult<Vec<MerchantId>> {
+    db.query_scalar(
+        "SELECT merchant_id FROM shopify_connections WHERE state = 'connected'
+             AND (orders_checked_at IS NULL OR orders_checked_at < $1)
+         ORDER BY orders_checked_at LIMIT $2",
+    )
+    .bind(before)
+    .bind(limit)
+    .fetch_all()
+    .await
+}
+
+/// Takes a shop's order read for this instance (no other instance took it since `before`).
+pub async fn take_orders_check(db: &Db, merchant: MerchantId, before: i64, now: i64) -> DbResult<bool> {
+    db.query(
+        "UPDATE shopify_connections SET orders_checked_at = $3
+         WHERE merchant_id = $1 AND (orders_checked_at IS NULL OR orders_checked_at < $2)",
+    )
+    .bind(merchant)
+    .bind(before)
+    .bind(now)
+    .execute()
+    .await
+    .map(|n| n > 0)
+}
+
+/// What a read found: the new cursor, how many orders and refunds it recovered, or why it failed.
+pub async fn orders_checked(
+    db: &Db,
+    merchant: MerchantId,
+    cursor: i64,
+    recovered: i64,
+    error: Option<&str>,
+    now: i64,
+) -> DbResult<()> {
+    db.query(
+        "UPDATE shopify_connections SET orders_cursor = $2, orders_recovered = orders_recovered + $3,
+             orders_error = $4, orders_checked_at = $5
+         WHERE merchant_id = $1",
+    )
+    .bind(merchant)
+    .bind(cursor)
+    .bind(recovered)
+    .bind(error)
+    .bind(now)
+    .execute()
+    .await
+    .map(drop)
+}
+
+/// A backfill: orders updated since `since` are read on the next pass.
+pub async fn set_orders_cursor(db: &Db, merchant: MerchantId, since: i64) -> DbResult<()> {
+    db.query("UPDATE shopify_connections SET orders_cursor = $2, orders_checked_at = NULL WHERE merchant_id = $1")
+        .bind(merchant)
+        .bind(since)
+        .execute()
+        .await
+        .map(drop)
 }

@@ -331,6 +331,7 @@ fn run(
         "discountCodeRedeemCodeBulkDelete" => Ok(discounts::bulk_delete(found, text(args, "discountId"), &args["ids"])),
         "job" => Ok(discounts::job(found, text(args, "id"))),
         "codeDiscountNodeByCode" => Ok(discounts::by_code(found, text(args, "code"))),
+        "orders" => Ok(super::orders::graphql_orders(found, args)),
         "customerByIdentifier" => Ok(customers::by_identifier(found, &args["identifier"])),
         "customer" => Ok(customers::by_id(found, text(args, "id"))),
         "customerCreate" => Ok(customers::create(found, &args["input"])),

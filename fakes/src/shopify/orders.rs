@@ -287,3 +287,95 @@ pub async fn deliveries(State(fake): State<Fake>, Path(shop): Path<String>) -> R
         .collect();
     Json(list).into_response()
 }
+
+/// The `orders` connection: `query` understands `updated_at:>='…'` (Shopify's search syntax for
+/// what Rekomi asks), sorted by update time, paged by cursor.
+pub fn graphql_orders(shop: &super::world::Shop, args: &serde_json::Map<String, Value>) -> Value {
+    let first = args.get("first").and_then(Value::as_u64).unwrap_or(50).min(250) as usize;
+    let after: usize = args.get("after").and_then(Value::as_str).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let query = args.get("query").and_then(Value::as_str).unwrap_or_default();
+    let since = query
+        .split_whitespace()
+        .find_map(|term| term.strip_prefix("updated_at:>="))
+        .map(|v| v.trim_matches(|c| c == '\'' || c == '"').to_owned());
+    let mut matching: Vec<&Order> =
+        shop.orders.iter().filter(|o| since.as_deref().is_none_or(|s| parse(&o.updated_at) >= parse(s))).collect();
+    matching.sort_by_key(|o| (parse(&o.updated_at), o.id));
+    let page: Vec<Value> = matching.iter().skip(after).take(first).map(|o| order_node(shop, o)).collect();
+    let end = after + page.len();
+    json!({
+        "nodes": page,
+        "pageInfo": { "hasNextPage": end < matching.len(), "endCursor": end.to_string(), "hasPreviousPage": after > 0, "startCursor": after.to_string() },
+    })
+}
+
+fn parse(text: &str) -> i128 {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map_or(0, |t| t.unix_timestamp_nanos())
+}
+
+fn order_node(shop: &super::world::Shop, o: &Order) -> Value {
+    let p = &o.payload;
+    let currency = p["currency"].clone();
+    let refunded: f64 = o
+        .refunds
+        .iter()
+        .flat_map(|r| r["transactions"].as_array().cloned().unwrap_or_default())
+        .filter_map(|t| t["amount"].as_str().and_then(|a| a.parse::<f64>().ok()))
+        .sum();
+    let subtotal: f64 = p["subtotal_price"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0.0);
+    let status = if refunded <= 0.0 {
+        "PAID"
+    } else if refunded < subtotal {
+        "PARTIALLY_REFUNDED"
+    } else {
+        "REFUNDED"
+    };
+    let refunds: Vec<Value> = o
+        .refunds
+        .iter()
+        .map(|r| {
+            let transactions: Vec<Value> = r["transactions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|t| {
+                    json!({
+                        "kind": t["kind"].as_str().unwrap_or("refund").to_ascii_uppercase(),
+                        "status": t["status"].as_str().unwrap_or("success").to_ascii_uppercase(),
+                        "amountSet": { "shopMoney": { "amount": t["amount"], "currencyCode": t["currency"] } },
+                    })
+                })
+                .collect();
+            json!({
+                "__typename": "Refund",
+                "id": r["admin_graphql_api_id"],
+                "legacyResourceId": r["id"].to_string(),
+                "createdAt": r["created_at"],
+                "refundLineItems": { "nodes": [], "pageInfo": { "hasNextPage": false, "endCursor": null } },
+                "transactions": { "nodes": transactions, "pageInfo": { "hasNextPage": false, "endCursor": null } },
+            })
+        })
+        .collect();
+    json!({
+        "__typename": "Order",
+        "id": p["admin_graphql_api_id"],
+        "legacyResourceId": o.id.to_string(),
+        "name": o.name,
+        "email": p["email"],
+        "createdAt": p["created_at"],
+        "processedAt": p["processed_at"],
+        "updatedAt": o.updated_at,
+        "cancelledAt": p["cancelled_at"],
+        "displayFinancialStatus": status,
+        "currencyCode": currency,
+        "checkoutToken": p["checkout_token"],
+        "landingPageUrl": p["landing_site"].as_str().map(|l| format!("https://{}{l}", shop.domain)),
+        "discountCodes": p["discount_codes"].as_array().into_iter().flatten().map(|d| d["code"].clone()).collect::<Vec<_>>(),
+        "subtotalPriceSet": { "shopMoney": { "amount": p["subtotal_price"], "currencyCode": currency } },
+        "customAttributes": p["note_attributes"].as_array().into_iter().flatten()
+            .map(|a| json!({ "key": a["name"], "value": a["value"] })).collect::<Vec<_>>(),
+        "customer": if p["customer"].is_null() { Value::Null } else { json!({ "defaultEmailAddress": { "emailAddress": p["customer"]["email"] } }) },
+        "refunds": refunds,
+    })
+}

@@ -409,3 +409,61 @@ async fn a_run_in_another_currency_than_the_shop_is_not_offered_as_store_credit(
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(e.message.contains("shop's currency (USD)"), "{}", e.message);
 }
+
+#[tokio::test]
+async fn orders_and_refunds_no_webhook_brought_are_recovered_once() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let (ana, code) = approved(&app, &s, "Ana Lima", "ana@example.com").await;
+    let merchant = server::store::shop::owner_of(&app.db, SHOP).await.expect("db").expect("connected");
+    let faults = |body: Value| {
+        let url = format!("{}/_fake/shopify/faults", app.shopify_base);
+        async move { reqwest::Client::new().put(url).json(&body).send().await.expect("faults") }
+    };
+    // Shopify drops the deliveries: nothing reaches Rekomi.
+    faults(json!({ "drop_deliveries": true })).await;
+    let landing = format!("/products/tent?ref={code}");
+    let order =
+        fake_post(&app, "/orders", json!({ "subtotal": "80.00", "landing_site": landing, "email": "c@example.com" }))
+            .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let earnings = |id: i64| {
+        let merchant = &s.merchant;
+        async move {
+            let e: app::api::views::AffiliateEarnings =
+                merchant.call("affiliate_earnings", json!({ "id": id })).await.expect("earnings");
+            e
+        }
+    };
+    assert_eq!(earnings(ana).await.conversions, 0);
+
+    // The periodic read finds it.
+    let found = app.services.recovery().pass(merchant).await.expect("read");
+    assert_eq!((found.orders, found.refunds), (1, 0), "{found:?}");
+    let e = earnings(ana).await;
+    assert_eq!((e.conversions, e.earnings.pending.as_str()), (1, "8.00 USD"));
+
+    // A refund that no webhook brought, recovered by the merchant's "Recover orders".
+    fake_post(&app, &format!("/orders/{}/refunds", order["id"]), json!({ "amount": "40.00" })).await;
+    let found: app::api::views::OrdersRecovered =
+        s.merchant.call("recover_shop_orders", json!({ "days": 1 })).await.expect("recovered");
+    assert_eq!((found.orders, found.refunds), (0, 1), "{found:?}");
+    assert_eq!(earnings(ana).await.earnings.pending, "4.00 USD");
+
+    // Reading again changes nothing; an order the webhook brought isn't counted twice.
+    faults(json!({})).await;
+    let landing = format!("/?ref={code}");
+    fake_post(&app, "/orders", json!({ "subtotal": "20.00", "landing_site": landing })).await;
+    for _ in 0..100 {
+        if earnings(ana).await.conversions == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let found = app.services.recovery().pass(merchant).await.expect("read");
+    assert_eq!((found.orders, found.refunds), (0, 0), "{found:?}");
+    let e = earnings(ana).await;
+    assert_eq!((e.conversions, e.earnings.pending.as_str()), (2, "6.00 USD"));
+    let page: app::api::views::ShopPage = s.merchant.call("shop_page", json!({})).await.expect("page");
+    assert_eq!(page.connection.expect("connected").orders_recovered, 2);
+}
