@@ -186,6 +186,17 @@ test("codes are made in the shop on approval, and orders by code and by pixel ea
   await page.reload();
   await expect(page.locator('[data-testid^="run-"]').first().getByTestId("run-status")).toContainText("reference Shopify store credit");
 
+  // Missed orders: reading the last day finds both orders already recorded (nothing counted twice).
+  await page.goto("/app/shopify");
+  const missed = page.getByTestId("missed-orders");
+  await expect(missed).toContainText("Every ten minutes Rekomi reads the orders");
+  await untilHydrated(async () => {
+    await missed.getByLabel("Recover orders from the last").selectOption("1", { timeout: 2_000 });
+    await clickCalling(page, missed.getByRole("button", { name: "Recover orders" }), "/api/recover_shop_orders");
+  });
+  await expect(page.getByText(/Read 2 orders from Shopify: 0 order\(s\) and 0 refund\(s\)/)).toBeVisible();
+  await page.screenshot({ path: "test-results/screens/shopify-missed-orders.png", fullPage: true });
+
   // The portal shows the code, what it gives, and the link that applies it.
   const link = await page.request.post("/api/portal_link", { headers, data: { id: affiliateId } });
   const [portalUrl] = (await link.json()) as [string, boolean];

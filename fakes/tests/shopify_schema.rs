@@ -43,6 +43,7 @@ fn every_document_rekomi_sends_validates_against_shopify_s_schema() {
             }),
             "DiscountDeactivate" | "DiscountActivate" => json!({ "id": "gid://shopify/DiscountCodeNode/1" }),
             "CodesAdd" => json!({ "discountId": "gid://shopify/DiscountCodeNode/1", "codes": [{ "code": "ANA" }] }),
+            "CodesStatus" => json!({ "id": "gid://shopify/DiscountRedeemCodeBulkCreation/1" }),
             "CodesAdded" => json!({ "id": "gid://shopify/DiscountRedeemCodeBulkCreation/1", "first": 250 }),
             "CodesRemove" => {
                 json!({ "discountId": "gid://shopify/DiscountCodeNode/1", "ids": ["gid://shopify/DiscountRedeemCode/1"] })

@@ -15,7 +15,7 @@ use super::runner::{Job, RunnerSettings};
 use crate::services::discounts::{discount_input, terms_of, title};
 use crate::services::shop::{ShopConnections, ShopError};
 use crate::shopify::documents::{
-    Document, CODES_ADD, CODES_ADDED, CODES_REMOVE, CODE_LOOKUP, DISCOUNT_ACTIVATE, DISCOUNT_CREATE,
+    Document, CODES_ADD, CODES_ADDED, CODES_REMOVE, CODES_STATUS, CODE_LOOKUP, DISCOUNT_ACTIVATE, DISCOUNT_CREATE,
     DISCOUNT_DEACTIVATE, DISCOUNT_UPDATE, JOB,
 };
 use crate::shopify::{ShopDomain, ShopifyError};
@@ -32,6 +32,9 @@ use tokio::sync::Notify;
 
 /// Shopify's limit of codes per bulk call.
 const BULK: usize = 250;
+/// Codes per page of a bulk creation's report: 100 cost about 400 points (250 would pass the
+/// 1,000-point limit of a single query).
+const REPORT_PAGE: i64 = 100;
 /// Tries before a row stops for the merchant.
 const MAX_ATTEMPTS: i64 = 10;
 /// While Shopify isn't connected (or the app is uninstalled), rows are looked at hourly; a
@@ -182,7 +185,6 @@ struct AddedReport {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Creation {
-    done: bool,
     codes: CreationCodes,
 }
 
@@ -331,27 +333,30 @@ impl Pass<'_> {
         for r in &rows {
             if let Some((made_for, code, redeem)) = &first {
                 if *made_for == r.id {
-                    let outcome = Outcome::Active { code, redeem_id: redeem, discount_id: &discount_id };
+                    let outcome = Outcome::Active { code, redeem_id: Some(redeem), discount_id: &discount_id };
                     self.save(r, &outcome, None, None).await?;
                     continue;
                 }
             }
             let approved = r.affiliate_state == AffiliateState::Approved;
-            let here = r.redeem_id.is_some() && r.discount_id.as_deref() == Some(discount_id.as_str());
-            match (approved, here, &r.redeem_id) {
+            // In a discount in Shopify (active, or kept while the campaign's codes are off).
+            let in_shop = r.discount_id.is_some() && matches!(r.state.as_str(), "active" | "paused");
+            let here = in_shop && r.discount_id.as_deref() == Some(discount_id.as_str());
+            match (approved, here, in_shop) {
                 (true, true, _) => {
-                    let (code, redeem) = (r.code.clone().unwrap_or_default(), r.redeem_id.clone().unwrap_or_default());
-                    let outcome = Outcome::Active { code: &code, redeem_id: &redeem, discount_id: &discount_id };
+                    let code = r.code.clone().unwrap_or_default();
+                    let outcome =
+                        Outcome::Active { code: &code, redeem_id: r.redeem_id.as_deref(), discount_id: &discount_id };
                     self.save(r, &outcome, None, None).await?;
                 }
-                (true, false, _) => {
+                (true, false, moved) => {
                     // A code typed in by the merchant is theirs; Rekomi doesn't make it in Shopify.
                     if r.code.is_none() && r.coupon_code.is_some() {
                         let note = "The code was typed in by you; Rekomi leaves it as it is in Shopify.";
                         self.save(r, &Outcome::Typed, Some(note), None).await?;
                         continue;
                     }
-                    if r.redeem_id.is_some() {
+                    if moved {
                         // In an older discount (the campaign's was made again): out of there first.
                         wants.push(Want::Remove(r));
                     }
@@ -365,8 +370,8 @@ impl Pass<'_> {
                         }
                     }
                 }
-                (false, _, Some(_)) => wants.push(Want::Remove(r)),
-                (false, _, None) => self.save(r, &Outcome::Removed { state: "removed" }, None, None).await?,
+                (false, _, true) => wants.push(Want::Remove(r)),
+                (false, _, false) => self.save(r, &Outcome::Removed { state: "removed" }, None, None).await?,
             }
         }
         let removals: Vec<&ClaimedCode> =
@@ -580,25 +585,41 @@ impl Pass<'_> {
             }
             return Err(Failed::Wait(format!("Shopify refused the codes: {}", words(&payload.user_errors))));
         };
+        // Wait for Shopify's bulk creation, asking only whether it is done (a cheap query).
+        let mut polls = 0u32;
+        let status = loop {
+            let status: Value = self.call(CODES_STATUS, json!({ "id": creation.id })).await?;
+            let status = status["discountRedeemCodeBulkCreation"].clone();
+            if status.is_null() {
+                return Err(Failed::Retry("Shopify lost the bulk creation; trying again.".into()));
+            }
+            if creation.done || status["done"].as_bool() == Some(true) {
+                break status;
+            }
+            polls += 1;
+            if Instant::now() + Duration::from_millis(500) > self.deadline || polls > 60 {
+                return Err(Failed::Late);
+            }
+            tokio::time::sleep(Duration::from_millis(250 * u64::from(polls.min(4)))).await;
+        };
+        // Shopify made every code (its own count, read back): each is in the discount.
+        if status["failedCount"].as_i64() == Some(0) && status["importedCount"].as_i64() == Some(chunk.len() as i64) {
+            for (r, code) in chunk {
+                let note = (r.candidate > 0).then(|| format!("Made {code} (an earlier choice was refused)."));
+                let outcome = Outcome::Active { code, redeem_id: None, discount_id };
+                self.save(r, &outcome, note.as_deref(), None).await.map_err(|e| Failed::Retry(e.to_string()))?;
+            }
+            return Ok(());
+        }
+        // Some were refused: the report says which, code by code.
         let mut results: HashMap<String, CreationCode> = HashMap::new();
         let mut after: Option<String> = None;
-        let mut done = creation.done;
-        let mut polls = 0u32;
         loop {
             let report: AddedReport =
-                self.call(CODES_ADDED, json!({ "id": creation.id, "first": BULK, "after": after })).await?;
+                self.call(CODES_ADDED, json!({ "id": creation.id, "first": REPORT_PAGE, "after": after })).await?;
             let Some(report) = report.discount_redeem_code_bulk_creation else {
                 return Err(Failed::Retry("Shopify lost the bulk creation; trying again.".into()));
             };
-            if !report.done && !done {
-                polls += 1;
-                if Instant::now() + Duration::from_millis(500) > self.deadline || polls > 60 {
-                    return Err(Failed::Late);
-                }
-                tokio::time::sleep(Duration::from_millis(250 * u64::from(polls.min(4)))).await;
-                continue;
-            }
-            done = true;
             for node in report.codes.nodes {
                 results.insert(node.code.to_ascii_uppercase(), node);
             }
@@ -610,7 +631,7 @@ impl Pass<'_> {
         for (r, code) in chunk {
             let saved = match results.get(&code.to_ascii_uppercase()) {
                 Some(CreationCode { discount_redeem_code: Some(made), .. }) => {
-                    let outcome = Outcome::Active { code, redeem_id: &made.id, discount_id };
+                    let outcome = Outcome::Active { code, redeem_id: Some(&made.id), discount_id };
                     let note = (r.candidate > 0).then(|| format!("Made {code} (an earlier choice was refused)."));
                     self.save(r, &outcome, note.as_deref(), None).await
                 }
@@ -646,7 +667,32 @@ impl Pass<'_> {
         }
         for (discount, rows) in by_discount {
             for chunk in rows.chunks(BULK) {
-                let ids: Vec<&str> = chunk.iter().filter_map(|r| r.redeem_id.as_deref()).collect();
+                // Codes made in bulk have no id recorded: Shopify's lookup by code gives it.
+                let mut ids: Vec<String> = Vec::new();
+                for r in chunk {
+                    match &r.redeem_id {
+                        Some(id) => ids.push(id.clone()),
+                        None => {
+                            let code = r.code.clone().unwrap_or_default();
+                            let found: Lookup = self.call(CODE_LOOKUP, json!({ "code": code })).await?;
+                            let id = found
+                                .code_discount_node_by_code
+                                .filter(|n| n.id == discount)
+                                .and_then(|n| n.code_discount)
+                                .and_then(|d| d["codes"]["nodes"][0]["id"].as_str().map(str::to_owned));
+                            // Not in the discount: already gone (read back below like the others).
+                            ids.extend(id);
+                        }
+                    }
+                }
+                if ids.is_empty() {
+                    for r in chunk.iter().filter(|r| !moving.contains(&r.id)) {
+                        self.save(r, &Outcome::Removed { state: "removed" }, None, None)
+                            .await
+                            .map_err(|e| Failed::Retry(e.to_string()))?;
+                    }
+                    continue;
+                }
                 let removed: Removed = self.call(CODES_REMOVE, json!({ "discountId": discount, "ids": ids })).await?;
                 let payload = removed.discount_code_redeem_code_bulk_delete;
                 if let Some(mut job) = payload.job {

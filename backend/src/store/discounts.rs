@@ -228,7 +228,8 @@ pub async fn code_taken(db: &Db, merchant: MerchantId, affiliate: AffiliateId, c
 pub enum Outcome<'a> {
     /// The code is in Shopify (read back): the affiliate's coupon code is set to it too, so orders
     /// using it are attributed.
-    Active { code: &'a str, redeem_id: &'a str, discount_id: &'a str },
+    /// `redeem_id` is Shopify's id of the code when Rekomi read it (looked up when needed).
+    Active { code: &'a str, redeem_id: Option<&'a str>, discount_id: &'a str },
     /// Not in Shopify (the affiliate is out, or the campaign's codes are off).
     Removed { state: &'a str },
     /// The merchant typed this affiliate's code by hand: Rekomi leaves it to them.
@@ -257,7 +258,8 @@ pub async fn save(
     match outcome {
         Outcome::Active { code, redeem_id, discount_id } => {
             tx.query(&format!(
-                "UPDATE affiliate_discounts SET {base}, state = 'active', code = $5, redeem_id = $6, discount_id = $7,
+                "UPDATE affiliate_discounts SET {base}, state = 'active', code = $5,
+                     redeem_id = COALESCE($6, CASE WHEN discount_id = $7 AND code = $5 THEN redeem_id END), discount_id = $7,
                      last_error = NULL, attempts = 0, due_at = {done}, checked_at = $3
                  WHERE id = $1 AND lease_owner = $2"
             ))

@@ -93,10 +93,18 @@ pub async fn handle(
     let Ok(operation) = checked.document.operations.get(checked.operation_name.as_deref()) else {
         return errors(vec![json!({ "message": "No operation." })]);
     };
-    let cost = cost(&checked, &operation.selection_set);
+    let cost = cost(&checked, &operation.selection_set, &variables);
+    // Shopify refuses a single query that could cost more than its limit, whatever the bucket holds.
+    if cost > BUCKET_MAX {
+        return errors(vec![json!({
+            "message": format!("Query cost is {cost}, which exceeds the single query max cost limit ({BUCKET_MAX})."),
+            "extensions": { "code": "MAX_COST_EXCEEDED", "cost": cost, "maxCost": BUCKET_MAX },
+        })]);
+    }
     let available = match world.spend(&shop, &grant.client_id, cost) {
         Ok(left) => left,
         Err(left) => {
+            world.throttled += 1;
             return (
                 StatusCode::OK,
                 Json(json!({
@@ -104,7 +112,7 @@ pub async fn handle(
                     "extensions": { "cost": cost_extension(cost, None, left) },
                 })),
             )
-                .into_response()
+                .into_response();
         }
     };
     let mut data = Map::new();
@@ -143,36 +151,34 @@ fn cost_extension(requested: f64, actual: Option<f64>, available: f64) -> Value 
     })
 }
 
-/// Shopify's calculated cost, simplified: a mutation 10, an object 1, a connection 2 plus the
-/// objects it may return.
-fn cost(checked: &Checked, set: &SelectionSet) -> f64 {
-    fn walk(set: &SelectionSet, doc: &ExecutableDocument) -> f64 {
+/// Shopify's calculated cost, simplified: a mutation 10, an object 1, a connection (or list) sized
+/// by `first` (a literal or a variable) 2 plus that many of the objects it may return.
+fn cost(checked: &Checked, set: &SelectionSet, variables: &Map<String, Value>) -> f64 {
+    fn walk(set: &SelectionSet, doc: &ExecutableDocument, variables: &Map<String, Value>) -> f64 {
         set.selections
             .iter()
             .map(|s| match s {
                 Selection::Field(f) if !f.selection_set.selections.is_empty() => {
-                    let first = f
-                        .arguments
-                        .iter()
-                        .find(|a| a.name == "first")
-                        .and_then(|a| a.value.to_i32())
-                        .map_or(1.0, |n| f64::from(n.max(1)));
-                    let inner = walk(&f.selection_set, doc);
-                    if f.arguments.iter().any(|a| a.name == "first") {
-                        2.0 + first * inner.max(1.0)
-                    } else {
-                        1.0 + inner
+                    let first =
+                        f.arguments.iter().find(|a| a.name == "first").map(|a| match to_json(&a.value, variables) {
+                            Value::Number(n) => n.as_f64().unwrap_or(1.0).max(1.0),
+                            _ => 1.0,
+                        });
+                    let inner = walk(&f.selection_set, doc, variables);
+                    match first {
+                        Some(first) => 2.0 + first * inner.max(1.0),
+                        None => 1.0 + inner,
                     }
                 }
                 Selection::Field(_) => 0.0,
-                Selection::InlineFragment(i) => walk(&i.selection_set, doc),
+                Selection::InlineFragment(i) => walk(&i.selection_set, doc, variables),
                 Selection::FragmentSpread(s) => {
-                    doc.fragments.get(&s.fragment_name).map_or(0.0, |f| walk(&f.selection_set, doc))
+                    doc.fragments.get(&s.fragment_name).map_or(0.0, |f| walk(&f.selection_set, doc, variables))
                 }
             })
             .sum()
     }
-    let base = walk(set, &checked.document);
+    let base = walk(set, &checked.document, variables);
     if checked.is_mutation {
         10.0 + base
     } else {

@@ -151,6 +151,8 @@ pub struct World {
     /// Every GraphQL operation received: (shop, operation name or "", the query text).
     pub calls: Vec<(String, String)>,
     pub tokens_issued: u64,
+    /// Calls answered `THROTTLED`.
+    pub throttled: u64,
     pub deliveries: Vec<super::orders::Delivery>,
     /// Set while a request runs: its answer is lost after it was applied.
     pub answer_lost: bool,
