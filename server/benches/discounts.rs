@@ -96,9 +96,9 @@ async fn main() {
     let elapsed = start.elapsed().as_secs_f64();
     let world = shopify.fake.world.lock().expect("world");
     let in_shop: usize = world.shops[SHOP].discounts.iter().map(|d| d.codes.len()).sum();
-    let mut calls: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut calls: BTreeMap<String, usize> = BTreeMap::new();
     for (_, op) in &world.calls {
-        *calls.entry(op.as_str()).or_default() += 1;
+        *calls.entry(op.clone()).or_default() += 1;
     }
     let throttled = world.throttled;
     drop(world);
