@@ -183,7 +183,7 @@ fn DiscountTermsForm(campaign: CampaignId, settings: DiscountSettings, version: 
             <label for="discount_pattern">"Code pattern"</label>
             <input id="discount_pattern" class="code" autocomplete="off" bind:value=pattern/>
             <p class="hint">"{code} is the affiliate's referral code, in capitals; letters, digits, - and _ around it. \
-                If Shopify already has a code, Rekomi tries the next one (e.g. ANA10-2) and tells you here. "
+                If Shopify already has a code, Rekomi tries the next one (e.g. ANA10-2); one it can't place shows as refused above. "
                 <span data-testid="pattern-example">{example}</span></p>
             <FieldError error field="pattern" input="discount_pattern"/>
             <div class="actions">
